@@ -1,0 +1,122 @@
+"""Key lifecycle (create, list, disable) and the cached signers the other rooms use."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.errors import conflict, invalid, not_found
+from core.oids import DEFAULT_SM2_ID
+from db.audit import record
+from db.base import Database, utcnow
+from keys.kek import KeyEncryptor
+from keys.models import KeyRecord
+from keys.signer import CryptographySigner, Signer, SM2Signer
+from keys.sm2 import SM2PrivateKey
+
+# key spec -> signer algorithm
+KEY_SPECS = {
+    "sm2": "sm2-sm3",
+    "rsa-2048": "rsa-pkcs1-sha256",
+    "rsa-3072": "rsa-pkcs1-sha256",
+    "rsa-4096": "rsa-pkcs1-sha256",
+    "ecdsa-p256": "ecdsa-p256-sha256",
+}
+
+
+class KeyService:
+    def __init__(self, db: Database, encryptor: KeyEncryptor, *, sm2_user_id: bytes = DEFAULT_SM2_ID,
+                 pkcs11_token=None):
+        self.db = db
+        self._encryptor = encryptor
+        self._sm2_user_id = sm2_user_id
+        self._pkcs11 = pkcs11_token
+        self._signers: dict[str, Signer] = {}
+        self._lock = threading.Lock()
+
+    def create(self, session: Session, spec: str, label: str, actor: str, backend: str = "software") -> KeyRecord:
+        """Generate a key inside the caller's transaction and audit it."""
+        if spec not in KEY_SPECS:
+            raise invalid(f"unknown key type {spec!r}; one of {', '.join(KEY_SPECS)}", "unknown-key-type")
+        key_ref = f"key-{secrets.token_hex(8)}"
+        if backend == "pkcs11":
+            if self._pkcs11 is None:
+                raise invalid("no PKCS#11 token is configured (LONGTRUST_PKCS11_MODULE)", "no-hsm")
+            bits = int(spec.split("-")[1]) if spec.startswith("rsa-") else None
+            signer = self._pkcs11.generate_key(key_ref, KEY_SPECS[spec], bits=bits)
+            blob = None
+        elif backend == "software":
+            signer, pkcs8 = _generate(key_ref, spec, self._sm2_user_id)
+            blob = self._encryptor.seal(pkcs8, key_ref)
+        else:
+            raise invalid(f"unknown key backend {backend!r}", "unknown-backend")
+        rec = KeyRecord(
+            key_ref=key_ref, label=label, algorithm=spec, backend=backend, encrypted_private_key=blob,
+            public_key_der=signer.public_key_info().dump(), status="active", created_at=utcnow(),
+        )
+        session.add(rec)
+        record(session, actor, "key.create", key_ref, label=label, algorithm=spec, backend=backend)
+        with self._lock:
+            self._signers[key_ref] = signer
+        return rec
+
+    def list(self) -> list[KeyRecord]:
+        with self.db.read() as s:
+            return list(s.scalars(select(KeyRecord).order_by(KeyRecord.created_at)))
+
+    def disable(self, session: Session, key_ref: str, actor: str, reason: str = "") -> KeyRecord:
+        rec = session.get(KeyRecord, key_ref)
+        if rec is None:
+            raise not_found(f"no key {key_ref}")
+        if rec.status == "disabled":
+            raise conflict(f"key {key_ref} is already disabled", "already-disabled")
+        rec.status, rec.disabled_at = "disabled", utcnow()
+        record(session, actor, "key.disable", key_ref, reason=reason)
+        with self._lock:
+            self._signers.pop(key_ref, None)
+        return rec
+
+    def signer(self, key_ref: str) -> Signer:
+        """The signer for an active key; loaded and decrypted once, then cached."""
+        cached = self._signers.get(key_ref)
+        if cached is not None:
+            return cached
+        with self.db.read() as s:
+            rec = s.get(KeyRecord, key_ref)
+        if rec is None:
+            raise not_found(f"no key {key_ref}")
+        if rec.status != "active":
+            raise conflict(f"key {key_ref} is disabled", "key-disabled")
+        if rec.backend == "pkcs11":
+            if self._pkcs11 is None:
+                raise conflict(f"key {key_ref} lives in a PKCS#11 token that is not configured", "no-hsm")
+            signer = self._pkcs11.signer(key_ref)
+        else:
+            signer = _load(key_ref, rec.algorithm, self._encryptor.open(rec.encrypted_private_key, key_ref),
+                           self._sm2_user_id)
+        with self._lock:
+            return self._signers.setdefault(key_ref, signer)
+
+
+def _generate(key_ref: str, spec: str, sm2_user_id: bytes) -> tuple[Signer, bytes]:
+    if spec == "sm2":
+        key = SM2PrivateKey.generate()
+        return SM2Signer(key_ref, key, sm2_user_id), key.to_pkcs8()
+    if spec.startswith("rsa-"):
+        pkey = rsa.generate_private_key(public_exponent=65537, key_size=int(spec.split("-")[1]))
+    else:
+        pkey = ec.generate_private_key(ec.SECP256R1())
+    der = pkey.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+    return CryptographySigner(key_ref, pkey), der
+
+
+def _load(key_ref: str, spec: str, pkcs8: bytes, sm2_user_id: bytes) -> Signer:
+    if spec == "sm2":
+        return SM2Signer(key_ref, SM2PrivateKey.from_pkcs8(pkcs8), sm2_user_id)
+    return CryptographySigner(key_ref, serialization.load_der_private_key(pkcs8, None))
