@@ -88,8 +88,7 @@ class Database:
         try:
             yield session
         finally:
-            session.rollback()
-            session.close()
+            session.close()  # detaches what was read (keeping loaded values) and releases the connection
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -1,0 +1,76 @@
+"""Shared fixtures: a fresh database per test on SQLite, and again on PostgreSQL when
+LONGTRUST_TEST_DATABASE_URL is set."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+INTEROP = Path(__file__).resolve().parents[1].parent / "shared" / "interop"
+PG_URL = os.environ.get("LONGTRUST_TEST_DATABASE_URL")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'longtrust.db'}"
+        return
+    if not PG_URL:
+        pytest.skip("PostgreSQL run skipped: set LONGTRUST_TEST_DATABASE_URL (CI sets it)")
+    schema = "t_" + secrets.token_hex(6)
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in PG_URL else "?"
+    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path, database_url):
+    from app.settings import Settings
+
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, public_url="http://127.0.0.1:8400")
+
+
+@pytest.fixture
+def services(settings):
+    from app.cli import initialise
+    from app.container import build_services
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    initialise(settings)
+    svc = build_services(settings)
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+def client(settings, services):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    with TestClient(create_app(settings, services), raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def token(services):
+    """token(role, seals=()) -> bearer token string."""
+
+    def make(role: str, name: str = "test", seals=()):
+        with services.db.unit_of_work() as s:
+            return services.tokens.create(s, role, name, "test", list(seals))
+
+    return make
+
+
+def auth(tok: str) -> dict:
+    return {"Authorization": f"Bearer {tok}"}

@@ -1,0 +1,83 @@
+"""The audit chain: written with each change, and tampering of any kind is detected."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, update
+
+from app.migrate import upgrade
+from db.audit import AuditEvent, record, verify_chain
+from db.base import Database
+
+
+@pytest.fixture
+def db(database_url):
+    database = Database(database_url)
+    upgrade(database)
+    yield database
+    database.dispose()
+
+
+def _write(db: Database, n: int) -> None:
+    for i in range(n):
+        with db.unit_of_work() as s:
+            record(s, "tester", "thing.change", f"thing-{i}", value=i, note="变更")
+
+
+def _problems(db: Database):
+    with db.read() as s:
+        return verify_chain(s)
+
+
+def test_intact_chain_verifies(db):
+    _write(db, 5)
+    count, problems = _problems(db)
+    assert (count, problems) == (5, [])
+
+
+def test_rolled_back_change_leaves_no_event(db):
+    with pytest.raises(RuntimeError), db.unit_of_work() as s:
+        record(s, "tester", "thing.change", "x")
+        raise RuntimeError("fail after the audit write")
+    assert _problems(db) == (0, [])
+
+
+def test_changed_event_is_detected(db):
+    _write(db, 5)
+    with db.unit_of_work() as s:
+        s.execute(update(AuditEvent).where(AuditEvent.seq == 3).values(actor="someone-else"))
+    count, problems = _problems(db)
+    assert [p.seq for p in problems] == [3]
+    assert "changed" in problems[0].problem
+
+
+def test_removed_event_is_detected(db):
+    _write(db, 5)
+    with db.unit_of_work() as s:
+        s.delete(s.get(AuditEvent, 2))
+    _, problems = _problems(db)
+    assert problems and problems[0].seq == 3
+    assert any("missing" in p.problem for p in problems)
+
+
+def test_reordered_events_are_detected(db):
+    _write(db, 4)
+    with db.unit_of_work() as s:
+        a, b = s.get(AuditEvent, 2), s.get(AuditEvent, 3)
+        fields = ("at", "actor", "action", "subject", "details", "prev_hash", "hash")
+        va, vb = [getattr(a, f) for f in fields], [getattr(b, f) for f in fields]
+        # swap contents, keeping sequence numbers (hash is unique: park one first)
+        s.execute(update(AuditEvent).where(AuditEvent.seq == 2).values(hash="parked"))
+        s.flush()
+        s.execute(update(AuditEvent).where(AuditEvent.seq == 3).values(dict(zip(fields, va, strict=True))))
+        s.flush()
+        s.execute(update(AuditEvent).where(AuditEvent.seq == 2).values(dict(zip(fields, vb, strict=True))))
+    _, problems = _problems(db)
+    assert {p.seq for p in problems} >= {2, 3}
+
+
+def test_events_link_in_order(db):
+    _write(db, 3)
+    with db.read() as s:
+        events = s.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
+    assert [e.prev_hash for e in events[1:]] == [e.hash for e in events[:-1]]
