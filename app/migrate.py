@@ -14,7 +14,7 @@ from db.base import Database
 
 def alembic_config(url: str) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    cfg.set_main_option("script_location", str(Path(list(migrations.__path__)[0])))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 

@@ -45,7 +45,7 @@ def _event_hash(seq: int, at: datetime, actor: str, action: str, subject: str, d
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def record(session: Session, actor: str, action: str, subject: str, **details) -> AuditEvent:
+def record(session: Session, actor: str, action: str, target: str, **details) -> AuditEvent:
     """Append an event to the chain inside the caller's transaction."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
@@ -55,8 +55,8 @@ def record(session: Session, actor: str, action: str, subject: str, **details) -
     at = now.replace(microsecond=now.microsecond // 1000 * 1000)
     body = _canonical(details)
     event = AuditEvent(
-        seq=seq, at=at, actor=actor, action=action, subject=subject, details=body, prev_hash=prev,
-        hash=_event_hash(seq, at, actor, action, subject, body, prev),
+        seq=seq, at=at, actor=actor, action=action, subject=target, details=body, prev_hash=prev,
+        hash=_event_hash(seq, at, actor, action, target, body, prev),
     )
     session.add(event)
     session.flush()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 19:13:13.155470
+Create Date: 2026-11-26 19:14:37.942135
 """
 from alembic import op
 import sqlalchemy as sa

@@ -1,0 +1,91 @@
+"""`longtrust ca ...`: CA operations from the command line (same service as the API)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.cli import CLI_ACTOR, DataDir, ca_cli, services_for
+from ca.service import to_pem
+
+
+@ca_cli.command("list")
+def ca_list(data_dir: DataDir = None) -> None:
+    """List the CAs."""
+    services = services_for(data_dir)
+    try:
+        for c in services.ca.list_cas():
+            typer.echo(f"{c.id}\t{c.algorithm}\t{c.parent_id or '-'}\t{c.status}\t{c.name}")
+    finally:
+        services.close()
+
+
+@ca_cli.command("issue")
+def ca_issue(
+    ca_id: Annotated[str, typer.Option("--ca", help="issuing CA id, e.g. sm2-issuing")],
+    csr: Annotated[Path, typer.Option(help="PKCS#10 request file (PEM or DER)")],
+    profile: Annotated[str, typer.Option(help="certificate profile")],
+    credit_code: Annotated[str | None, typer.Option(help="unified social credit code")] = None,
+    validity_days: Annotated[int | None, typer.Option(help="validity in days")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Issue a certificate; prints it and its chain as PEM."""
+    services = services_for(data_dir)
+    try:
+        view = services.ca.issue(ca_id, csr.read_bytes(), profile, CLI_ACTOR, credit_code, validity_days)
+        typer.echo(view.certificate_pem + view.chain_pem, nl=False)
+    finally:
+        services.close()
+
+
+@ca_cli.command("revoke")
+def ca_revoke(
+    ca_id: Annotated[str, typer.Option("--ca", help="CA id")],
+    serial: Annotated[str, typer.Option(help="serial number, hex")],
+    reason: Annotated[str, typer.Option(help="RFC 5280 reason, e.g. keyCompromise")] = "unspecified",
+    data_dir: DataDir = None,
+) -> None:
+    """Revoke a certificate and publish a fresh CRL."""
+    services = services_for(data_dir)
+    try:
+        view = services.ca.revoke(ca_id, serial, reason, CLI_ACTOR)
+        typer.echo(f"{view.serial_hex} revoked ({reason})")
+    finally:
+        services.close()
+
+
+@ca_cli.command("status")
+def ca_status(
+    ca_id: Annotated[str, typer.Option("--ca", help="CA id")],
+    serial: Annotated[str, typer.Option(help="serial number, hex")],
+    data_dir: DataDir = None,
+) -> None:
+    """Show a certificate's status."""
+    services = services_for(data_dir)
+    try:
+        v = services.ca.get(ca_id, serial)
+        extra = f" since {v.revoked_at.isoformat()} ({v.reason})" if v.revoked_at else ""
+        typer.echo(f"{v.serial_hex}\t{v.status}{extra}")
+    finally:
+        services.close()
+
+
+@ca_cli.command("crl")
+def ca_crl(
+    ca_id: Annotated[str, typer.Option("--ca", help="CA id")],
+    out: Annotated[Path | None, typer.Option(help="write DER here (default: PEM to stdout)")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Publish a fresh CRL now and output it."""
+    services = services_for(data_dir)
+    try:
+        der = services.ca.publish_crl(ca_id, 0, CLI_ACTOR)
+    finally:
+        services.close()
+    if out:
+        out.write_bytes(der)
+        typer.echo(f"wrote {out}")
+    else:
+        typer.echo(to_pem(der, "X509 CRL"), nl=False)

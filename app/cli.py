@@ -1,0 +1,185 @@
+"""The `longtrust` command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.settings import Settings
+from core.errors import DomainError
+
+cli = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="LongTrust trust services.")
+token_cli = typer.Typer(no_args_is_help=True, help="API bearer tokens.")
+audit_cli = typer.Typer(no_args_is_help=True, help="The audit log.")
+keys_cli = typer.Typer(no_args_is_help=True, help="Private keys (security administrators).")
+ca_cli = typer.Typer(no_args_is_help=True, help="Certificate authorities.")
+cli.add_typer(token_cli, name="token")
+cli.add_typer(audit_cli, name="audit")
+cli.add_typer(keys_cli, name="keys")
+cli.add_typer(ca_cli, name="ca")
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="data folder (env LONGTRUST_DATA_DIR)")]
+CLI_ACTOR = "cli:" + os.environ.get("USER", "operator")
+
+
+def settings_for(data_dir: Path | None) -> Settings:
+    if data_dir is not None:
+        os.environ["LONGTRUST_DATA_DIR"] = str(data_dir)
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+def services_for(data_dir: Path | None):
+    from app.container import build_services
+
+    return build_services(settings_for(data_dir))
+
+
+def initialise(settings: Settings) -> bool:
+    """Migrate the schema, create the default CA hierarchy and the bootstrap admin token.
+    Idempotent; returns True when anything was created."""
+    from app.container import build_services
+    from app.migrate import upgrade
+
+    services = build_services(settings)
+    try:
+        upgrade(services.db)
+        created = services.ca.bootstrap(actor="system:init")
+        token_file = settings.data_dir / "bootstrap-admin.token"
+        if not token_file.exists():
+            with services.db.unit_of_work() as s:
+                token = services.tokens.create(s, "security-admin", "bootstrap-admin", "system:init")
+            fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(token + "\n")
+            created = True
+        return created
+    finally:
+        services.close()
+
+
+@cli.command()
+def init(data_dir: DataDir = None) -> None:
+    """Create the database, the default CA hierarchy and a security-admin token (idempotent)."""
+    settings = settings_for(data_dir)
+    created = initialise(settings)
+    where = settings.data_dir.resolve()
+    typer.echo(f"initialised {where}" if created else f"{where} is already initialised; nothing changed")
+
+
+@cli.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8400,
+    workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+) -> None:
+    """Run the API (initialises the data folder first if needed)."""
+    import uvicorn
+
+    settings = settings_for(data_dir)
+    initialise(settings)
+    os.environ["LONGTRUST_DATA_DIR"] = str(settings.data_dir.resolve())
+    typer.echo(f"LongTrust on http://{host}:{port} (data: {settings.data_dir.resolve()})")
+    uvicorn.run("app.main:create_app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level="info", access_log=False)
+
+
+@token_cli.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="role of the token")],
+    name: Annotated[str, typer.Option(help="who or what uses it")],
+    seal: Annotated[list[str] | None, typer.Option("--seal", help="seal id it may stamp with (repeat)")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Print a new bearer token."""
+    services = services_for(data_dir)
+    try:
+        with services.db.unit_of_work() as s:
+            typer.echo(services.tokens.create(s, role, name, CLI_ACTOR, seal or []))
+    finally:
+        services.close()
+
+
+@audit_cli.command("verify")
+def audit_verify(data_dir: DataDir = None) -> None:
+    """Check the audit log's hash chain; exits 1 if any event was changed, removed or reordered."""
+    from db.audit import verify_chain
+
+    services = services_for(data_dir)
+    try:
+        with services.db.read() as s:
+            count, problems = verify_chain(s)
+    finally:
+        services.close()
+    for p in problems:
+        typer.echo(f"event {p.seq}: {p.problem}", err=True)
+    if problems:
+        typer.echo(f"audit log TAMPERED: {len(problems)} problem(s) in {count} events", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"audit log intact: {count} events")
+
+
+@keys_cli.command("list")
+def keys_list(data_dir: DataDir = None) -> None:
+    """List keys (never their private parts)."""
+    services = services_for(data_dir)
+    try:
+        for k in services.keys.list():
+            typer.echo(f"{k.key_ref}\t{k.algorithm}\t{k.backend}\t{k.status}\t{k.label}")
+    finally:
+        services.close()
+
+
+@keys_cli.command("create")
+def keys_create(
+    algorithm: Annotated[str, typer.Option(help="sm2 | rsa-2048 | rsa-3072 | rsa-4096 | ecdsa-p256")],
+    label: Annotated[str, typer.Option(help="what the key is for")],
+    backend: Annotated[str, typer.Option(help="software | pkcs11")] = "software",
+    data_dir: DataDir = None,
+) -> None:
+    """Generate a key."""
+    services = services_for(data_dir)
+    try:
+        with services.db.unit_of_work() as s:
+            typer.echo(services.keys.create(s, algorithm, label, CLI_ACTOR, backend).key_ref)
+    finally:
+        services.close()
+
+
+@keys_cli.command("disable")
+def keys_disable(key_ref: str, reason: str = "", data_dir: DataDir = None) -> None:
+    """Disable a key: nothing signs with it again."""
+    services = services_for(data_dir)
+    try:
+        with services.db.unit_of_work() as s:
+            services.keys.disable(s, key_ref, CLI_ACTOR, reason)
+        typer.echo(f"{key_ref} disabled")
+    finally:
+        services.close()
+
+
+def main() -> None:
+    from app import ca_commands  # noqa: F401  (registers `longtrust ca ...`)
+    from app.container import StartupError
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        cli()
+    except (DomainError, StartupError, ValueError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except SQLAlchemyError as exc:
+        first = str(exc).splitlines()[0]
+        typer.echo(f"error: database: {first} (is the data folder initialised? run `longtrust init`)", err=True)
+        sys.exit(1)
+    except Exception as exc:  # one clear line, never a traceback, for anything unforeseen
+        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(1)

@@ -1,0 +1,67 @@
+"""Wiring: builds every room's service from the settings, once per process."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from app.auth import make_require
+from app.settings import Settings
+from app.tokens import TokenService
+from ca.router import build_router as ca_router
+from ca.service import CAService
+from core.clock import SystemClock
+from db.base import Database
+from keys.kek import KeyEncryptor
+from keys.service import KeyService
+from policies.ceremony import load_ceremony
+from policies.profiles import load_profiles
+
+
+class StartupError(RuntimeError):
+    """The service must not start; the message says why."""
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    keys: KeyService
+    tokens: TokenService
+    ca: CAService
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def routers(self):
+        require = make_require(self.tokens)
+        return [ca_router(self.ca, require)]
+
+    def health(self) -> dict:
+        with self.db.read() as s:
+            s.connection().exec_driver_sql("SELECT 1")
+        return {"status": "ok", "region": self.settings.region}
+
+    def close(self) -> None:
+        self._stop.set()
+        self.db.dispose()
+
+
+def _pkcs11_token(settings: Settings):
+    if not settings.pkcs11_module:
+        return None
+    from keys.pkcs11 import Pkcs11Token
+
+    if not (settings.pkcs11_token_label and settings.pkcs11_pin):
+        raise StartupError("LONGTRUST_PKCS11_MODULE needs LONGTRUST_PKCS11_TOKEN_LABEL and LONGTRUST_PKCS11_PIN")
+    return Pkcs11Token(settings.pkcs11_module, settings.pkcs11_token_label, settings.pkcs11_pin)
+
+
+def build_services(settings: Settings) -> Services:
+    problems = settings.startup_problems()
+    if problems:
+        raise StartupError("; ".join(problems))
+    db = Database(settings.db_url)
+    keys = KeyService(db, KeyEncryptor(settings.kek), sm2_user_id=settings.sm2_user_id.encode(),
+                      pkcs11_token=_pkcs11_token(settings))
+    clock = SystemClock()
+    ca = CAService(db, keys, load_profiles(), load_ceremony(settings.ceremony_file), settings.public_url, clock)
+    return Services(settings=settings, db=db, keys=keys, tokens=TokenService(db), ca=ca)

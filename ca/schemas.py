@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CaOut(BaseModel):
+    id: str
+    name: str
+    algorithm: Literal["sm2", "rsa"]
+    parent_id: str | None
+    certificate_pem: str
+
+
+class IssueIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    csr_pem: str = Field(min_length=1, max_length=64_000, description="PKCS#10 request, PEM (or base64 DER)")
+    profile: str = Field(min_length=1, max_length=64)
+    credit_code: str | None = Field(default=None, max_length=18, description="unified social credit code")
+    validity_days: int | None = Field(default=None, ge=1, le=36500)
+
+
+class IssuedOut(BaseModel):
+    serial_hex: str
+    certificate_pem: str
+    chain_pem: str
+
+
+class StatusOut(BaseModel):
+    serial_hex: str
+    status: Literal["good", "revoked", "intent"]
+    certificate_pem: str | None
+    revoked_at: datetime | None = None
+    reason: str | None = None
+
+
+class RevokeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=40, description="RFC 5280 reason name, e.g. keyCompromise")

@@ -1,0 +1,489 @@
+"""CA use cases: hierarchy bootstrap, issuance (lint → intent → sign → check → store), revocation,
+CRLs, OCSP and time stamps. Each state change commits with its audit event."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from asn1crypto import pem, x509
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
+
+from ca import crl as crl_builder
+from ca import ocsp, tsa
+from ca.builder import Issuer, TbsTemplate, build_tbs, check_signed, random_serial, sign_tbs
+from ca.csr import parse_csr
+from ca.lint import lint_tbs
+from ca.models import CertificateAuthority, IssuedCertificate, PublishedCrl
+from core.clock import Clock
+from core.errors import DomainError, ErrorKind, conflict, invalid, not_found
+from db.audit import record
+from db.base import Database
+from keys.service import KeyService
+from keys.signer import Signer
+from policies.ceremony import CaSpec, Ceremony
+from policies.profiles import Profile
+
+REASONS = ("unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded",
+           "cessationOfOperation", "privilegeWithdrawn", "aACompromise")
+BACKDATE = timedelta(minutes=1)
+CRL_VALIDITY = timedelta(days=1)
+OCSP_VALIDITY = timedelta(hours=12)
+OCSP_REFRESH = timedelta(hours=1)
+_NAME_KEYS = {"C": "country_name", "ST": "state_or_province_name", "L": "locality_name",
+              "O": "organization_name", "OU": "organizational_unit_name", "CN": "common_name"}
+
+
+def serial_hex(serial: int) -> str:
+    return serial.to_bytes((serial.bit_length() + 7) // 8 or 1, "big").hex()
+
+
+def parse_serial(value: str) -> int:
+    try:
+        serial = int(value.removeprefix("0x").replace(":", ""), 16)
+    except ValueError:
+        raise invalid(f"{value!r} is not a hexadecimal serial number", "bad-serial") from None
+    if serial <= 0:
+        raise invalid("serial numbers are positive", "bad-serial")
+    return serial
+
+
+def to_pem(der: bytes, kind: str = "CERTIFICATE") -> str:
+    return pem.armor(kind, der).decode()
+
+
+@dataclass
+class CaContext:
+    """A loaded CA: certificate, signer and per-profile TBS templates (cached per process)."""
+
+    id: str
+    name: str
+    algorithm: str
+    parent_id: str | None
+    certificate: x509.Certificate
+    signer: Signer
+    chain: list[bytes]  # this CA up to, not including, the root
+    responder: ocsp.Responder | None
+    tsa_cert: x509.Certificate | None
+    tsa_signer: Signer | None
+    crl_shards: int
+    templates: dict[str, TbsTemplate] = field(default_factory=dict)
+
+    @property
+    def issuer(self) -> Issuer:
+        return Issuer.from_certificate(self.id, self.certificate)
+
+    def key_material(self) -> tuple[bytes, bytes]:
+        return ocsp.issuer_key_material(self.certificate)
+
+
+@dataclass(frozen=True)
+class IssuedView:
+    ca_id: str
+    serial_hex: str
+    status: str
+    certificate_pem: str | None
+    chain_pem: str
+    revoked_at: datetime | None = None
+    reason: str | None = None
+
+
+class CAService:
+    def __init__(self, db: Database, keys: KeyService, profiles: dict[str, Profile], ceremony: Ceremony,
+                 public_url: str, clock: Clock):
+        self.db = db
+        self.keys = keys
+        self.profiles = profiles
+        self.ceremony = ceremony
+        self.public_url = public_url.rstrip("/")
+        self.clock = clock
+        self._contexts: dict[str, CaContext] = {}
+        self._lock = threading.Lock()
+        self._ocsp_cache: dict[tuple, tuple[bytes, datetime]] = {}
+
+    # ---- hierarchy -------------------------------------------------------------------------
+
+    def bootstrap(self, actor: str) -> bool:
+        """Create every CA of the ceremony that does not exist yet; True if any was created."""
+        created = False
+        for spec in self.ceremony.cas:
+            with self.db.read() as s:
+                exists = s.get(CertificateAuthority, spec.id) is not None
+            if not exists:
+                self.create_ca(spec, actor)
+                created = True
+        return created
+
+    def create_ca(self, spec: CaSpec, actor: str) -> CaContext:
+        profile_name = "issuing-ca" if spec.parent else "root-ca"
+        profile = dataclasses.replace(self.profiles[profile_name], path_length=spec.path_length)
+        subject = _name(spec.subject)
+        now = self.clock.now()
+        with self.db.unit_of_work() as s:
+            if s.get(CertificateAuthority, spec.id) is not None:
+                raise conflict(f"CA {spec.id} already exists", "ca-exists")
+            key = self.keys.create(s, spec.key, f"CA {spec.id}", actor)
+            signer = self.keys.signer(key.key_ref)
+            spki = signer.public_key_info()
+            if spec.parent:
+                parent = self.context(spec.parent)
+                not_after = min(now + timedelta(days=spec.validity_days), parent.certificate.not_valid_after)
+                cert_der = self._sign_into(s, parent, profile, subject, spki, now, not_after, None, actor)
+            else:
+                issuer = Issuer.self_signed(spec.id, subject, spki)
+                tbs = build_tbs(profile, issuer, serial=random_serial(), not_before=now - BACKDATE,
+                                not_after=now + timedelta(days=spec.validity_days), subject=subject, spki=spki,
+                                public_url=self.public_url)
+                _lint_or_fail(tbs, profile, None)
+                cert_der = sign_tbs(tbs, signer)
+                check_signed(cert_der, tbs, spki)
+            s.add(CertificateAuthority(id=spec.id, name=spec.name, algorithm=spec.algorithm, parent_id=spec.parent,
+                                       key_ref=key.key_ref, certificate_der=cert_der, crl_shards=1,
+                                       status="active", created_at=now))
+            record(s, actor, "ca.create", spec.id, name=spec.name, parent=spec.parent, key_ref=key.key_ref)
+        self._forget(spec.id)
+        self.renew_responder(spec.id, actor)
+        if spec.tsa_subject:
+            self._create_tsa(spec, actor)
+        return self.context(spec.id)
+
+    def _create_tsa(self, spec: CaSpec, actor: str) -> None:
+        ctx = self.context(spec.id)
+        now = self.clock.now()
+        with self.db.unit_of_work() as s:
+            key = self.keys.create(s, spec.key, f"TSA of {spec.id}", actor)
+            spki = self.keys.signer(key.key_ref).public_key_info()
+            not_after = min(now + timedelta(days=self.ceremony.tsa_validity_days), ctx.certificate.not_valid_after)
+            cert_der = self._sign_into(s, ctx, self.profiles["tsa"], _name({"O": "LongTrust", **spec.tsa_subject}),
+                                       spki, now, not_after, None, actor)
+            row = s.get(CertificateAuthority, spec.id)
+            row.tsa_key_ref, row.tsa_certificate_der = key.key_ref, cert_der
+            record(s, actor, "ca.tsa-create", spec.id, key_ref=key.key_ref)
+        self._forget(spec.id)
+
+    def renew_responder(self, ca_id: str, actor: str) -> None:
+        """Issue a fresh delegated OCSP responder certificate (short-lived, id-pkix-ocsp-nocheck)."""
+        ctx = self.context(ca_id)
+        now = self.clock.now()
+        with self.db.unit_of_work() as s:
+            row = s.get(CertificateAuthority, ca_id)
+            old_key = row.ocsp_key_ref
+            key = self.keys.create(s, _key_spec(ctx), f"OCSP responder of {ca_id}", actor)
+            spki = self.keys.signer(key.key_ref).public_key_info()
+            not_after = min(now + timedelta(days=self.ceremony.ocsp_validity_days), ctx.certificate.not_valid_after)
+            cert_der = self._sign_into(s, ctx, self.profiles["ocsp-responder"],
+                                       _name({"O": "LongTrust", "CN": f"{ctx.name} OCSP Responder"}),
+                                       spki, now, not_after, None, actor)
+            row.ocsp_key_ref, row.ocsp_certificate_der = key.key_ref, cert_der
+            if old_key:
+                self.keys.disable(s, old_key, actor, "responder renewed")
+            record(s, actor, "ca.responder-renew", ca_id, key_ref=key.key_ref)
+        self._forget(ca_id)
+
+    def self_check(self) -> list[str]:
+        """Problems that must stop the service: CA keys not matching certificates, missing key usages."""
+        problems = []
+        with self.db.read() as s:
+            ids = list(s.scalars(select(CertificateAuthority.id)))
+        for ca_id in ids:
+            try:
+                ctx = self.context(ca_id)
+            except (DomainError, ValueError) as exc:
+                problems.append(f"CA {ca_id}: {exc}")
+                continue
+            if ctx.signer.public_key_info()["public_key"].dump() != ctx.certificate.public_key["public_key"].dump():
+                problems.append(f"CA {ca_id}: its key does not match its certificate")
+            usages = ctx.certificate.key_usage_value.native if ctx.certificate.key_usage_value else set()
+            if not {"key_cert_sign", "crl_sign"} <= set(usages):
+                problems.append(f"CA {ca_id}: certificate lacks keyCertSign/cRLSign")
+        return problems
+
+    def context(self, ca_id: str) -> CaContext:
+        ctx = self._contexts.get(ca_id)
+        if ctx is not None:
+            return ctx
+        with self.db.read() as s:
+            row = s.get(CertificateAuthority, ca_id)
+        if row is None:
+            raise not_found(f"no CA {ca_id!r}")
+        cert = x509.Certificate.load(row.certificate_der)
+        chain = [] if row.parent_id is None else [row.certificate_der] + self.context(row.parent_id).chain
+        responder = None
+        if row.ocsp_key_ref:
+            responder_cert = x509.Certificate.load(row.ocsp_certificate_der)
+            responder = ocsp.Responder(responder_cert, self.keys.signer(row.ocsp_key_ref))
+        ctx = CaContext(
+            id=row.id, name=row.name, algorithm=row.algorithm, parent_id=row.parent_id, certificate=cert,
+            signer=self.keys.signer(row.key_ref), chain=chain, responder=responder,
+            tsa_cert=x509.Certificate.load(row.tsa_certificate_der) if row.tsa_certificate_der else None,
+            tsa_signer=self.keys.signer(row.tsa_key_ref) if row.tsa_key_ref else None, crl_shards=row.crl_shards,
+        )
+        with self._lock:
+            return self._contexts.setdefault(ca_id, ctx)
+
+    def _forget(self, ca_id: str) -> None:
+        with self._lock:
+            self._contexts.pop(ca_id, None)
+
+    def list_cas(self) -> list[CertificateAuthority]:
+        with self.db.read() as s:
+            return list(s.scalars(select(CertificateAuthority).order_by(CertificateAuthority.created_at,
+                                                                        CertificateAuthority.id)))
+
+    # ---- issuance ---------------------------------------------------------------------------
+
+    def issue(self, ca_id: str, csr: bytes, profile_name: str, actor: str, credit_code: str | None = None,
+              validity_days: int | None = None) -> IssuedView:
+        ctx = self.context(ca_id)
+        profile = self.profiles.get(profile_name)
+        if profile is None or profile.ca:
+            names = ", ".join(sorted(n for n, p in self.profiles.items() if not p.ca))
+            raise invalid(f"unknown profile {profile_name!r}; one of {names}", "unknown-profile")
+        request = parse_csr(csr)
+        allowed = {"sm2": {"sm2"}, "rsa": {"rsa", "ecdsa-p256"}}[ctx.algorithm]
+        if request.key_type not in allowed:
+            raise invalid(f"CA {ca_id} signs only {ctx.algorithm.upper()}: it does not certify "
+                          f"{request.key_type} keys", "algorithm-not-signed")
+        problem = profile.key_problem(request.public_key_info)
+        if problem:
+            raise invalid(problem, "key-policy")
+        problems = profile.subject_problems(request.subject)
+        if problems:
+            raise invalid("; ".join(problems), "subject")
+        if self._is_ca_key(request.public_key_info):
+            raise invalid("the request reuses a CA key", "key-reuse")
+        if validity_days is not None and not 1 <= validity_days <= profile.max_validity_days:
+            raise invalid(f"validity_days must be 1..{profile.max_validity_days} for {profile_name}", "validity")
+        now = self.clock.now()
+        not_after = min(now + timedelta(days=validity_days or profile.max_validity_days),
+                        ctx.certificate.not_valid_after)
+        with self.db.unit_of_work() as s:
+            cert_der = self._sign_into(s, ctx, profile, request.subject, request.public_key_info, now, not_after,
+                                       credit_code, actor)
+        return IssuedView(ca_id, serial_hex(x509.Certificate.load(cert_der).serial_number), "good",
+                          to_pem(cert_der), "".join(to_pem(c) for c in ctx.chain))
+
+    def _sign_into(self, session, ctx: CaContext, profile: Profile, subject, spki, now: datetime,
+                   not_after: datetime, credit_code: str | None, actor: str) -> bytes:
+        """The issuance cycle inside ``session``: build, lint, commit the intent, sign, check, store."""
+        template = ctx.templates.get(profile.name)
+        if template is None:
+            template = ctx.templates.setdefault(profile.name, TbsTemplate(profile, ctx.issuer, self.public_url))
+        serial = random_serial()
+        not_before = now - BACKDATE
+        not_after = min(not_after, not_before + timedelta(days=profile.max_validity_days))
+        tbs = template.build(serial=serial, not_before=not_before, not_after=not_after, subject=subject,
+                             spki=spki, credit_code=credit_code)
+        _lint_or_fail(tbs, profile, ctx.certificate)
+        row = IssuedCertificate(
+            ca_id=ctx.id, serial_hex=serial_hex(serial), shard=crl_builder.shard_for(serial, ctx.crl_shards),
+            profile=profile.name, subject=_subject_text(subject), credit_code=credit_code, status="intent",
+            tbs_der=tbs, not_before=not_before, not_after=not_after, requester=actor, created_at=now,
+        )
+        session.add(row)
+        record(session, actor, "certificate.sign-intent", f"{ctx.id}/{row.serial_hex}", profile=profile.name)
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            raise conflict("serial collision; retry the request", "serial-collision") from None
+        cert_der = sign_tbs(tbs, ctx.signer)
+        check_signed(cert_der, tbs, ctx.certificate.public_key)
+        row.certificate_der, row.status = cert_der, "good"
+        record(session, actor, "certificate.issue", f"{ctx.id}/{row.serial_hex}", profile=profile.name,
+               subject=row.subject, credit_code=credit_code)
+        return cert_der
+
+    def _is_ca_key(self, spki) -> bool:
+        key = spki["public_key"].dump()
+        return any(self.context(ca.id).certificate.public_key["public_key"].dump() == key for ca in self.list_cas())
+
+    # ---- status and revocation --------------------------------------------------------------
+
+    def get(self, ca_id: str, serial: str) -> IssuedView:
+        ctx = self.context(ca_id)
+        with self.db.read() as s:
+            row = self._row(s, ca_id, serial)
+        return _view(row, ctx)
+
+    def _row(self, session, ca_id: str, serial: str) -> IssuedCertificate:
+        key = serial_hex(parse_serial(serial))
+        row = session.scalars(select(IssuedCertificate).where(
+            IssuedCertificate.ca_id == ca_id, IssuedCertificate.serial_hex == key)).first()
+        if row is None:
+            raise not_found(f"CA {ca_id} has no certificate with serial {key}")
+        return row
+
+    def revoke(self, ca_id: str, serial: str, reason: str, actor: str) -> IssuedView:
+        ctx = self.context(ca_id)
+        if reason not in REASONS:
+            raise invalid(f"unknown revocation reason {reason!r}; one of {', '.join(REASONS)}", "bad-reason")
+        with self.db.unit_of_work() as s:
+            row = self._row(s, ca_id, serial)
+            if row.status == "revoked":
+                raise conflict(f"certificate {row.serial_hex} is already revoked", "already-revoked")
+            row.status, row.revoked_at, row.revocation_reason = "revoked", self.clock.now(), reason
+            record(s, actor, "certificate.revoke", f"{ca_id}/{row.serial_hex}", reason=reason)
+        self.publish_crl(ca_id, row.shard, actor)
+        return _view(row, ctx)
+
+    # ---- CRLs ---------------------------------------------------------------------------------
+
+    def publish_crl(self, ca_id: str, shard: int = 0, actor: str = "system:crl") -> bytes:
+        ctx = self.context(ca_id)
+        now = self.clock.now()
+        with self.db.unit_of_work() as s:
+            if self.db.is_postgres:
+                s.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"crl:{ca_id}:{shard}"})
+            number = (s.scalar(select(func.max(PublishedCrl.number)).where(
+                PublishedCrl.ca_id == ca_id, PublishedCrl.shard == shard)) or 0) + 1
+            entries = s.execute(select(IssuedCertificate.serial_hex, IssuedCertificate.revoked_at,
+                                       IssuedCertificate.revocation_reason).where(
+                IssuedCertificate.ca_id == ca_id, IssuedCertificate.shard == shard,
+                IssuedCertificate.status == "revoked")).all()
+            der = crl_builder.build_crl(
+                ctx.certificate, ctx.signer, ((int(h, 16), at, reason) for h, at, reason in entries), number,
+                now, now + CRL_VALIDITY, idp_url=self.crl_url(ca_id, shard) if ctx.crl_shards > 1 else None,
+            )
+            s.add(PublishedCrl(ca_id=ca_id, shard=shard, number=number, this_update=now,
+                               next_update=now + CRL_VALIDITY, der=der))
+            s.execute(PublishedCrl.__table__.delete().where(
+                PublishedCrl.ca_id == ca_id, PublishedCrl.shard == shard, PublishedCrl.number < number - 1))
+            record(s, actor, "crl.publish", f"{ca_id}/{shard}", number=number, entries=len(entries))
+        return der
+
+    def crl_url(self, ca_id: str, shard: int = 0) -> str:
+        return f"{self.public_url}/crl/{ca_id}.crl" if shard == 0 else f"{self.public_url}/crl/{ca_id}-{shard}.crl"
+
+    def current_crl(self, ca_id: str, shard: int = 0) -> bytes:
+        """The newest CRL, published afresh when none exists or it is past half its validity."""
+        ctx = self.context(ca_id)
+        if not 0 <= shard < ctx.crl_shards:
+            raise not_found(f"CA {ca_id} has no CRL shard {shard}")
+        with self.db.read() as s:
+            latest = s.scalars(select(PublishedCrl).where(PublishedCrl.ca_id == ca_id, PublishedCrl.shard == shard)
+                               .order_by(PublishedCrl.number.desc()).limit(1)).first()
+        if latest is None or latest.this_update + CRL_VALIDITY / 2 <= self.clock.now():
+            return self.publish_crl(ca_id, shard)
+        return latest.der
+
+    def maintain(self, actor: str = "system:scheduler") -> None:
+        """Periodic work: refresh CRLs, renew responder certificates close to expiry."""
+        renew_before = timedelta(days=self.ceremony.ocsp_renew_before_days)
+        for ca in self.list_cas():
+            ctx = self.context(ca.id)
+            for shard in range(ctx.crl_shards):
+                self.current_crl(ca.id, shard)
+            responder_cert = x509.Certificate.load(ca.ocsp_certificate_der) if ca.ocsp_certificate_der else None
+            if responder_cert is None or responder_cert.not_valid_after - renew_before <= self.clock.now():
+                self.renew_responder(ca.id, actor)
+
+    # ---- OCSP ---------------------------------------------------------------------------------
+
+    def ocsp(self, request_der: bytes) -> bytes:
+        """An OCSP response for any input: malformedRequest for garbage, never an exception."""
+        try:
+            request = ocsp.parse_request(request_der)
+        except DomainError:
+            return ocsp.malformed_request()
+        first = request[0]
+        ctx = self._ca_for_cert_id(first)
+        if ctx is None or ctx.responder is None:
+            return ocsp.unauthorized()
+        now = self.clock.now()
+        singles = []
+        for item in request:
+            status = self._status_for(ctx, item) if self._ca_for_cert_id(item) is ctx else None
+            singles.append(self._single(ctx, item, status, now))
+        if request.nonce is None and len(singles) == 1:
+            return singles[0][1]()
+        return ctx.responder.sign([enc for enc, _ in singles], now, request.nonce)
+
+    def _single(self, ctx: CaContext, item: ocsp.CertIdRequest, status, now: datetime):
+        """(encoded SingleResponse, thunk returning a cached pre-signed response for it alone)."""
+        state, revoked_at, reason = status or ("unknown", None, None)
+        single = ocsp.SingleStatus(item, state, revoked_at, reason, now, now + OCSP_VALIDITY)
+        encoded = ocsp.single_response(single, now)
+
+        def presigned() -> bytes:
+            key = (ctx.id, item.der, state, revoked_at)
+            hit = self._ocsp_cache.get(key)
+            if hit and hit[1] > now:
+                return hit[0]
+            der = ctx.responder.sign([encoded], now)
+            if len(self._ocsp_cache) > 100_000:
+                self._ocsp_cache.clear()
+            self._ocsp_cache[key] = (der, now + OCSP_REFRESH)
+            return der
+
+        return encoded, presigned
+
+    def _status_for(self, ctx: CaContext, item: ocsp.CertIdRequest):
+        with self.db.read() as s:
+            row = s.execute(select(IssuedCertificate.status, IssuedCertificate.revoked_at,
+                                   IssuedCertificate.revocation_reason).where(
+                IssuedCertificate.ca_id == ctx.id, IssuedCertificate.serial_hex == serial_hex(item.serial))).first()
+        if row is None:
+            return None
+        # An intent whose signing outcome is unknown may exist as a certificate: answer good until revoked.
+        return ("good" if row[0] == "intent" else row[0], row[1], row[2])
+
+    def _ca_for_cert_id(self, item: ocsp.CertIdRequest) -> CaContext | None:
+        for ca in self._all_contexts():
+            if ocsp.match_cert_id(item, *ca.key_material()):
+                return ca
+        return None
+
+    def _all_contexts(self) -> list[CaContext]:
+        if not self._contexts:
+            for ca in self.list_cas():
+                self.context(ca.id)
+        return list(self._contexts.values())
+
+    # ---- time stamps --------------------------------------------------------------------------
+
+    def timestamp(self, query_der: bytes) -> bytes:
+        """An RFC 3161 reply for any input: a rejection with failInfo for bad queries."""
+        try:
+            query = tsa.parse_query(query_der)
+            family = tsa.choose(query)
+            ctx = next((c for c in self._all_contexts() if c.algorithm == family and c.tsa_signer), None)
+            if ctx is None:
+                return tsa.rejection("badAlg", f"no {family} time-stamping unit is configured")
+            return tsa.build_reply(query, ctx.tsa_cert, ctx.tsa_signer, serial=random_serial(),
+                                   gen_time=self.clock.now(), policy_oid=self.ceremony.tsa_policy_oid,
+                                   accuracy_ms=self.ceremony.tsa_accuracy_ms, include_cert=query.cert_req,
+                                   certs=[x509.Certificate.load(c) for c in ctx.chain])
+        except DomainError as exc:
+            return tsa.rejection(exc.code, exc.detail)
+
+
+def _lint_or_fail(tbs: bytes, profile: Profile, issuer: x509.Certificate | None) -> None:
+    problems = lint_tbs(tbs, issuer, profile)
+    if problems:
+        raise DomainError(ErrorKind.INVALID_INPUT, "the certificate would fail lint: " + "; ".join(problems),
+                          code="lint")
+
+
+def _key_spec(ctx: CaContext) -> str:
+    return "sm2" if ctx.algorithm == "sm2" else "rsa-2048"
+
+
+def _name(fields: dict[str, str]) -> x509.Name:
+    order = ["C", "ST", "L", "O", "OU", "CN"]
+    return x509.Name.build({_NAME_KEYS[k]: fields[k] for k in order if k in fields}, use_printable=False)
+
+
+def _subject_text(subject) -> str:
+    name = subject if isinstance(subject, x509.Name) else x509.Name.load(subject)
+    return name.human_friendly[:500]
+
+
+def _view(row: IssuedCertificate, ctx: CaContext) -> IssuedView:
+    return IssuedView(row.ca_id, row.serial_hex, row.status,
+                      to_pem(row.certificate_der) if row.certificate_der else None,
+                      "".join(to_pem(c) for c in ctx.chain), row.revoked_at, row.revocation_reason)
+
