@@ -1,0 +1,94 @@
+"""Every error is problem+json with a 4xx status; nothing leaks a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import auth
+
+PROBLEM = "application/problem+json"
+
+
+def _is_problem(response, status: int) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body = response.json()
+    assert {"type", "title", "status", "detail"} <= set(body)
+    assert body["status"] == status
+    assert "Traceback" not in response.text
+    return body
+
+
+def test_health_and_openapi_are_public(client):
+    assert client.get("/healthz").json()["status"] == "ok"
+    spec = client.get("/openapi.json").json()
+    assert "/api/v1/cas/{ca_id}/certificates" in spec["paths"]
+
+
+def test_unauthenticated_is_401_with_challenge(client):
+    r = client.get("/api/v1/cas")
+    _is_problem(r, 401)
+    assert r.headers["www-authenticate"] == "Bearer"
+    _is_problem(client.get("/api/v1/cas", headers={"Authorization": "Bearer nope"}), 401)
+    _is_problem(client.get("/api/v1/cas", headers={"Authorization": "Basic abc"}), 401)
+
+
+def test_wrong_role_is_403(client, token):
+    r = client.post("/api/v1/cas/sm2-issuing/certificates", headers=auth(token("verifier")),
+                    json={"csr_pem": "x", "profile": "organization-signing"})
+    body = _is_problem(r, 403)
+    assert "verifier" in body["detail"]
+
+
+def test_malformed_json_is_4xx_problem(client, token):
+    headers = {**auth(token("ca-operator")), "Content-Type": "application/json"}
+    r = client.post("/api/v1/cas/sm2-issuing/certificates", headers=headers, content=b"{not json")
+    _is_problem(r, 422)
+    r = client.post("/api/v1/cas/sm2-issuing/certificates", headers=headers, content=b'{"profile": 5}')
+    _is_problem(r, 422)
+
+
+def test_oversized_body_is_413(client, token, settings):
+    big = b"x" * (settings.max_body_bytes + 1)
+    r = client.post("/api/v1/cas/sm2-issuing/certificates", headers=auth(token("ca-operator")), content=big)
+    _is_problem(r, 413)
+
+
+def test_oversized_chunked_body_is_413(client, token, settings):
+    def chunks():
+        for _ in range(settings.max_body_bytes // 65536 + 2):
+            yield b"y" * 65536
+
+    r = client.post("/tsa", headers={"Content-Type": "application/timestamp-query"}, content=chunks())
+    _is_problem(r, 413)
+
+
+@pytest.mark.parametrize("method,path,status", [
+    ("get", "/no/such/thing", 404),
+    ("delete", "/api/v1/cas", 405),
+    ("get", "/crl/unknown-ca.crl", 404),
+    ("get", "/ca-certs/unknown.pem", 404),
+])
+def test_unknown_routes_and_methods(client, method, path, status):
+    _is_problem(getattr(client, method)(path), status)
+
+
+def test_unexpected_errors_are_500_problem_without_traceback(client, services, monkeypatch):
+    def boom(*_a, **_k):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(services.ca, "list_cas", boom)
+    tok = None
+    with services.db.unit_of_work() as s:
+        tok = services.tokens.create(s, "auditor", "t", "test")
+    r = client.get("/api/v1/cas", headers=auth(tok))
+    body = _is_problem(r, 500)
+    assert "secret internal detail" not in r.text
+    assert body["title"] == "internal error"
+
+
+def test_token_roles_are_checked_at_creation(services):
+    from core.errors import DomainError
+
+    with pytest.raises(DomainError), services.db.unit_of_work() as s:
+        services.tokens.create(s, "emperor", "x", "test")

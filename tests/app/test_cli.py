@@ -1,0 +1,56 @@
+"""The command line as operators use it: a real subprocess on a fresh data folder."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+LONGTRUST = [sys.executable, "-m", "app"]
+
+
+def run(*args, data_dir: Path, check=True):
+    env = {**os.environ, "LONGTRUST_DATA_DIR": str(data_dir)}
+    env.pop("LONGTRUST_DATABASE_URL", None)
+    result = subprocess.run([*LONGTRUST, *args], capture_output=True, text=True, env=env, timeout=120)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_init_is_idempotent_and_audit_detects_tampering(tmp_path):
+    data = tmp_path / "data"
+    first = run("init", data_dir=data)
+    assert "initialised" in first.stdout
+    token_file = data / "bootstrap-admin.token"
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    token = token_file.read_text()
+    second = run("init", data_dir=data)
+    assert "nothing changed" in second.stdout
+    assert token_file.read_text() == token
+
+    cas = run("ca", "list", data_dir=data).stdout
+    for ca_id in ("sm2-root", "sm2-issuing", "rsa-root", "rsa-issuing"):
+        assert ca_id in cas
+    assert run("token", "create", "--role", "auditor", "--name", "x", data_dir=data).stdout.startswith("lt_")
+    assert "intact" in run("audit", "verify", data_dir=data).stdout
+
+    with sqlite3.connect(data / "longtrust.db") as conn:
+        conn.execute("UPDATE audit_events SET actor = 'mallory' WHERE seq = 3")
+    bad = run("audit", "verify", data_dir=data, check=False)
+    assert bad.returncode == 1
+    assert "TAMPERED" in bad.stderr and "event 3" in bad.stderr
+
+
+def test_errors_are_one_clear_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("LONGTRUST_CEREMONY_FILE", str(Path(__file__).parents[1] / "ceremony-test.yaml"))
+    data = tmp_path / "data"
+    run("init", data_dir=data)
+    bad = run("token", "create", "--role", "emperor", "--name", "x", data_dir=data, check=False)
+    assert bad.returncode != 0
+    assert bad.stderr.strip().count("\n") == 0 and "unknown role" in bad.stderr
+    missing = run("ca", "status", "--ca", "nope", "--serial", "01", data_dir=data, check=False)
+    assert missing.returncode != 0 and "Traceback" not in missing.stderr
