@@ -96,7 +96,8 @@ class _Pkey:
         self.ptr = ptr
 
     def __del__(self):
-        if getattr(self, "ptr", None):
+        # At interpreter exit the module globals may already be gone.
+        if getattr(self, "ptr", None) and _pkey_free is not None:
             _pkey_free(self.ptr)
             self.ptr = None
 

@@ -1,0 +1,170 @@
+"""PKCS#10 requests: parse (PEM or DER), check proof of possession and key policy.
+
+Every problem becomes ``core.errors.invalid``; nothing else escapes ``parse_csr``.
+SM2 proof of possession is checked over the received certificationRequestInfo bytes with the
+default ID, then with the empty ID that OpenSSL 3.0's CLI uses unless given ``distid``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from asn1crypto import csr as asn1_csr
+from asn1crypto import keys as asn1_keys
+from asn1crypto import pem, x509
+from cryptography import x509 as cx509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from core.errors import DomainError, invalid
+from core.oids import DEFAULT_SM2_ID, SM3_WITH_SM2
+from keys import sm2
+from policies.profiles import RSA_LIMITS, key_type
+
+MAX_CSR_BYTES = 64 * 1024
+SM2_IDS = (DEFAULT_SM2_ID, b"")
+_PEM_LABELS = ("CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST")
+_WEAK_HASHES = ("md5", "sha1")
+
+# sm2p256v1 (standards.md §1.1)
+_SM2_P = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFF
+_SM2_A = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFC
+_SM2_B = 0x28E9FA9E9D9F5E344D5A9E4BCF6509A7F39789F515AB8F92DDBCBD414D940E93
+
+
+@dataclass(frozen=True)
+class ParsedCsr:
+    der: bytes
+    subject: x509.Name
+    public_key_info: asn1_keys.PublicKeyInfo
+    key_type: str  # "sm2" | "rsa" | "ecdsa-p256"
+    key_bits: int
+    sm2_user_id: bytes | None  # the ID the SM2 proof of possession verified with
+
+
+def parse_csr(data: bytes) -> ParsedCsr:
+    """Parse and check a certification request; DomainError (invalid-input) on any problem."""
+    try:
+        return _parse(data)
+    except DomainError:
+        raise
+    except Exception as exc:  # malformed input can break parsers in many ways
+        raise invalid(f"malformed certificate request: {exc}", code="bad-csr") from None
+
+
+def _parse(data: bytes) -> ParsedCsr:
+    if not isinstance(data, bytes | bytearray) or not data:
+        raise invalid("certificate request is empty", code="bad-csr")
+    if len(data) > MAX_CSR_BYTES:
+        raise invalid(f"certificate request is larger than {MAX_CSR_BYTES} bytes", code="bad-csr")
+    der = _der(bytes(data))
+    try:
+        request = asn1_csr.CertificationRequest.load(der, strict=True)
+        info = request["certification_request_info"]
+        subject, spki = info["subject"], info["subject_pk_info"]
+        _ = subject.native, spki.native  # force a full parse now
+        signature_algorithm = request["signature_algorithm"]
+        signature = request["signature"].native
+        info_bytes = info.dump()
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
+        detail = f"certificate request is not valid DER (garbage or truncated): {exc}"
+        raise invalid(detail, code="bad-csr") from None
+    if info["version"].native != "v1":
+        raise invalid("certificate request version must be v1 (0)", code="bad-csr")
+    try:
+        kind, bits = key_type(spki)
+    except ValueError as exc:
+        raise invalid(f"certificate request key: {exc}", code="bad-key") from None
+    user_id = None
+    if kind == "sm2":
+        user_id = _check_sm2(spki, signature_algorithm, info_bytes, signature)
+    else:
+        _check_with_cryptography(der, kind, bits)
+    return ParsedCsr(der, subject, spki, kind, bits, user_id)
+
+
+def _der(data: bytes) -> bytes:
+    if not data.lstrip().startswith(b"-----BEGIN"):
+        return data
+    try:
+        label, _headers, der = pem.unarmor(data.strip())
+    except ValueError as exc:
+        raise invalid(f"certificate request PEM is broken: {exc}", code="bad-csr") from None
+    if label not in _PEM_LABELS:
+        raise invalid(f"expected a CERTIFICATE REQUEST PEM block, got {label}", code="bad-csr")
+    return der
+
+
+def sm2_point_problem(point: bytes) -> str | None:
+    """None if ``point`` is an uncompressed point on sm2p256v1 (cofactor 1, so on-curve suffices)."""
+    if len(point) != 65 or point[0] != 4:
+        return "SM2 public key must be an uncompressed point 04||X||Y of 65 bytes"
+    x, y = int.from_bytes(point[1:33], "big"), int.from_bytes(point[33:], "big")
+    if x >= _SM2_P or y >= _SM2_P:
+        return "SM2 public key coordinates are out of range"
+    if (y * y - (x * x * x + _SM2_A * x + _SM2_B)) % _SM2_P:
+        return "SM2 public key is not a point on the sm2p256v1 curve"
+    return None
+
+
+def _check_sm2(spki, signature_algorithm, info_bytes: bytes, signature: bytes) -> bytes:
+    point = bytes(spki["public_key"].native)
+    problem = sm2_point_problem(point)
+    if problem:
+        raise invalid(problem, code="bad-key")
+    if signature_algorithm["algorithm"].dotted != SM3_WITH_SM2:
+        raise invalid(
+            f"an SM2 key must sign its request with SM3withSM2 ({SM3_WITH_SM2}), "
+            f"not {signature_algorithm['algorithm'].dotted}",
+            code="bad-csr-signature",
+        )
+    if signature_algorithm["parameters"].native is not None:
+        raise invalid("SM3withSM2 AlgorithmIdentifier parameters must be absent or NULL", "bad-csr-signature")
+    for user_id in SM2_IDS:
+        if sm2.verify(point, info_bytes, signature, user_id):
+            return user_id
+    raise invalid(
+        "SM2 signature on the certificate request does not verify (tried the default ID "
+        "1234567812345678 and the empty ID): no proof of possession",
+        code="bad-csr-signature",
+    )
+
+
+def _check_with_cryptography(der: bytes, kind: str, bits: int) -> None:
+    try:
+        request = cx509.load_der_x509_csr(der)
+        public_key = request.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise invalid(f"certificate request key cannot be loaded: {exc}", code="bad-key") from None
+    if isinstance(public_key, rsa.RSAPublicKey):
+        _check_rsa(public_key)
+    elif not isinstance(getattr(public_key, "curve", None), ec.SECP256R1):
+        raise invalid(f"{kind} keys are not accepted", code="bad-key")
+    try:
+        digest = request.signature_hash_algorithm
+    except UnsupportedAlgorithm as exc:
+        raise invalid(f"certificate request signature algorithm: {exc}", code="bad-csr-signature") from None
+    if digest is None or digest.name in _WEAK_HASHES:
+        name = digest.name if digest else "none"
+        raise invalid(f"certificate request is signed with weak digest {name}", code="bad-csr-signature")
+    try:
+        valid = request.is_signature_valid
+    except (InvalidSignature, ValueError, UnsupportedAlgorithm):
+        valid = False
+    if not valid:
+        raise invalid(
+            "signature on the certificate request does not verify: no proof of possession",
+            code="bad-csr-signature",
+        )
+
+
+def _check_rsa(public_key: rsa.RSAPublicKey) -> None:
+    numbers = public_key.public_numbers()
+    low, high = RSA_LIMITS
+    if not low <= public_key.key_size <= high or public_key.key_size % 8:
+        raise invalid(
+            f"RSA key of {public_key.key_size} bits is not accepted: use {low}-{high} bits (a multiple of 8)",
+            code="bad-key",
+        )
+    if numbers.e % 2 == 0 or not 65537 <= numbers.e < 2**256:
+        raise invalid(f"RSA public exponent {numbers.e} is not accepted (odd, 65537 <= e < 2^256)", "bad-key")
