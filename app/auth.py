@@ -19,12 +19,14 @@ def make_require(tokens: TokenService):
             header = request.headers.get("authorization", "")
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
-                raise DomainError(ErrorKind.UNAUTHENTICATED, "send Authorization: Bearer <token>",
-                                  code="unauthenticated")
+                raise DomainError(
+                    ErrorKind.UNAUTHENTICATED, "send Authorization: Bearer <token>", code="unauthenticated"
+                )
             principal = tokens.authenticate(token.strip())
             if principal is None:
-                raise DomainError(ErrorKind.UNAUTHENTICATED, "the token is unknown or revoked",
-                                  code="unauthenticated")
+                raise DomainError(
+                    ErrorKind.UNAUTHENTICATED, "the token is unknown or revoked", code="unauthenticated"
+                )
             if not access_policy().allows(principal.role, action):
                 raise forbidden(f"role {principal.role} may not {action}")
             return principal

@@ -12,8 +12,12 @@ import typer
 from app.settings import Settings
 from core.errors import DomainError
 
-cli = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help="LongTrust trust services.")
+cli = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="LongTrust trust services.",
+)
 token_cli = typer.Typer(no_args_is_help=True, help="API bearer tokens.")
 audit_cli = typer.Typer(no_args_is_help=True, help="The audit log.")
 keys_cli = typer.Typer(no_args_is_help=True, help="Private keys (security administrators).")
@@ -51,6 +55,7 @@ def initialise(settings: Settings) -> bool:
     try:
         upgrade(services.db)
         created = services.ca.bootstrap(actor="system:init")
+        created = services.seals.bootstrap(actor="system:init") or created
         token_file = settings.data_dir / "bootstrap-admin.token"
         if not token_file.exists():
             with services.db.unit_of_work() as s:
@@ -87,15 +92,24 @@ def serve(
     initialise(settings)
     os.environ["LONGTRUST_DATA_DIR"] = str(settings.data_dir.resolve())
     typer.echo(f"LongTrust on http://{host}:{port} (data: {settings.data_dir.resolve()})")
-    uvicorn.run("app.main:create_app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level="info", access_log=False)
+    uvicorn.run(
+        "app.main:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )
 
 
 @token_cli.command("create")
 def token_create(
     role: Annotated[str, typer.Option(help="role of the token")],
     name: Annotated[str, typer.Option(help="who or what uses it")],
-    seal: Annotated[list[str] | None, typer.Option("--seal", help="seal id it may stamp with (repeat)")] = None,
+    seal: Annotated[
+        list[str] | None, typer.Option("--seal", help="seal id it may stamp with (repeat)")
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Print a new bearer token."""
@@ -166,10 +180,10 @@ def keys_disable(key_ref: str, reason: str = "", data_dir: DataDir = None) -> No
 
 
 def main() -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from app import ca_commands  # noqa: F401  (registers `longtrust ca ...`)
     from app.container import StartupError
-
-    from sqlalchemy.exc import SQLAlchemyError
 
     try:
         cli()
@@ -178,7 +192,9 @@ def main() -> None:
         sys.exit(1)
     except SQLAlchemyError as exc:
         first = str(exc).splitlines()[0]
-        typer.echo(f"error: database: {first} (is the data folder initialised? run `longtrust init`)", err=True)
+        typer.echo(
+            f"error: database: {first} (is the data folder initialised? run `longtrust init`)", err=True
+        )
         sys.exit(1)
     except Exception as exc:  # one clear line, never a traceback, for anything unforeseen
         typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)

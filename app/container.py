@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from app.admin_router import build_router as admin_router
 from app.auth import make_require
 from app.settings import Settings
 from app.tokens import TokenService
@@ -16,6 +17,8 @@ from keys.kek import KeyEncryptor
 from keys.service import KeyService
 from policies.ceremony import load_ceremony
 from policies.profiles import load_profiles
+from seal_service.router import build_router as seal_router
+from seal_service.service import SealService
 
 
 class StartupError(RuntimeError):
@@ -29,11 +32,16 @@ class Services:
     keys: KeyService
     tokens: TokenService
     ca: CAService
+    seals: SealService
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def routers(self):
         require = make_require(self.tokens)
-        return [ca_router(self.ca, require)]
+        return [
+            admin_router(self.tokens, require),
+            ca_router(self.ca, require),
+            seal_router(self.seals, require),
+        ]
 
     def health(self) -> dict:
         with self.db.read() as s:
@@ -51,7 +59,9 @@ def _pkcs11_token(settings: Settings):
     from keys.pkcs11 import Pkcs11Token
 
     if not (settings.pkcs11_token_label and settings.pkcs11_pin):
-        raise StartupError("LONGTRUST_PKCS11_MODULE needs LONGTRUST_PKCS11_TOKEN_LABEL and LONGTRUST_PKCS11_PIN")
+        raise StartupError(
+            "LONGTRUST_PKCS11_MODULE needs LONGTRUST_PKCS11_TOKEN_LABEL and LONGTRUST_PKCS11_PIN"
+        )
     return Pkcs11Token(settings.pkcs11_module, settings.pkcs11_token_label, settings.pkcs11_pin)
 
 
@@ -60,8 +70,15 @@ def build_services(settings: Settings) -> Services:
     if problems:
         raise StartupError("; ".join(problems))
     db = Database(settings.db_url)
-    keys = KeyService(db, KeyEncryptor(settings.kek), sm2_user_id=settings.sm2_user_id.encode(),
-                      pkcs11_token=_pkcs11_token(settings))
+    keys = KeyService(
+        db,
+        KeyEncryptor(settings.kek),
+        sm2_user_id=settings.sm2_user_id.encode(),
+        pkcs11_token=_pkcs11_token(settings),
+    )
     clock = SystemClock()
-    ca = CAService(db, keys, load_profiles(), load_ceremony(settings.ceremony_file), settings.public_url, clock)
-    return Services(settings=settings, db=db, keys=keys, tokens=TokenService(db), ca=ca)
+    ca = CAService(
+        db, keys, load_profiles(), load_ceremony(settings.ceremony_file), settings.public_url, clock
+    )
+    seals = SealService(db, keys, ca, clock, settings.region, settings.seal_attribute_oid)
+    return Services(settings=settings, db=db, keys=keys, tokens=TokenService(db), ca=ca, seals=seals)

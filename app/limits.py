@@ -22,10 +22,13 @@ class BodyLimit:
                 except ValueError:
                     declared = -1
                 if declared < 0 or declared > self.max_bytes:
-                    detail = f"the body exceeds {self.max_bytes} bytes" if declared > 0 else "bad Content-Length"
+                    detail = (
+                        f"the body exceeds {self.max_bytes} bytes" if declared > 0 else "bad Content-Length"
+                    )
                     status = 413 if declared > 0 else 400
-                    return await problem(status, "request too large" if status == 413 else "bad request",
-                                         detail)(scope, receive, send)
+                    return await problem(
+                        status, "request too large" if status == 413 else "bad request", detail
+                    )(scope, receive, send)
         received = 0
 
         async def limited_receive():

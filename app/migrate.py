@@ -8,7 +8,6 @@ from alembic import command
 from alembic.config import Config
 
 import migrations
-
 from db.base import Database
 
 

@@ -28,8 +28,13 @@ MEDIA_TYPE = "application/problem+json"
 
 
 def problem(status: int, title: str, detail: str, code: str | None = None, **extra) -> JSONResponse:
-    body = {"type": f"urn:longtrust:problem:{code or title.lower().replace(' ', '-')}", "title": title,
-            "status": status, "detail": detail, **extra}
+    body = {
+        "type": f"urn:longtrust:problem:{code or title.lower().replace(' ', '-')}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 

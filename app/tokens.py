@@ -51,13 +51,23 @@ class TokenService:
 
     def create(self, session: Session, role: str, name: str, actor: str, seals: list[str] = ()) -> str:
         if role not in access_policy().roles:
-            raise invalid(f"unknown role {role!r}; one of {', '.join(sorted(access_policy().roles))}", "unknown-role")
+            raise invalid(
+                f"unknown role {role!r}; one of {', '.join(sorted(access_policy().roles))}", "unknown-role"
+            )
         if not name.strip():
             raise invalid("a token needs a name", "missing-name")
         token = "lt_" + secrets.token_urlsafe(32)
         token_id = "tok-" + secrets.token_hex(6)
-        session.add(ApiToken(id=token_id, name=name, role=role, token_hash=_hash(token),
-                             seals=json.dumps(sorted(seals)), created_at=utcnow()))
+        session.add(
+            ApiToken(
+                id=token_id,
+                name=name,
+                role=role,
+                token_hash=_hash(token),
+                seals=json.dumps(sorted(seals)),
+                created_at=utcnow(),
+            )
+        )
         record(session, actor, "token.create", token_id, name=name, role=role, seals=sorted(seals))
         return token
 

@@ -35,8 +35,9 @@ class IssuedCertificate(Base):
         Index("ix_certificates_revoked", "ca_id", "shard", "status"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-                                    autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     ca_id: Mapped[str] = mapped_column(ForeignKey("cas.id"))
     serial_hex: Mapped[str] = mapped_column(String(42))
     shard: Mapped[int] = mapped_column(Integer, default=0)
@@ -58,8 +59,9 @@ class PublishedCrl(Base):
     __tablename__ = "crls"
     __table_args__ = (UniqueConstraint("ca_id", "shard", "number"),)
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-                                    autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     ca_id: Mapped[str] = mapped_column(ForeignKey("cas.id"))
     shard: Mapped[int] = mapped_column(Integer)
     number: Mapped[int] = mapped_column(BigInteger)

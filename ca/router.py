@@ -23,7 +23,9 @@ def _csr_bytes(text: str) -> bytes:
     try:
         return base64.b64decode(text, validate=True)
     except binascii.Error:
-        raise DomainError(ErrorKind.INVALID_INPUT, "csr_pem is neither PEM nor base64 DER", code="bad-csr") from None
+        raise DomainError(
+            ErrorKind.INVALID_INPUT, "csr_pem is neither PEM nor base64 DER", code="bad-csr"
+        ) from None
 
 
 def _require_media(request: Request, expected: str) -> None:
@@ -37,27 +39,57 @@ def build_router(ca: CAService, require) -> APIRouter:
 
     @router.get("/api/v1/cas", response_model=list[CaOut], tags=["ca"])
     def list_cas(_=require("ca.read")):
-        return [CaOut(id=c.id, name=c.name, algorithm=c.algorithm, parent_id=c.parent_id,
-                      certificate_pem=to_pem(c.certificate_der)) for c in ca.list_cas()]
+        return [
+            CaOut(
+                id=c.id,
+                name=c.name,
+                algorithm=c.algorithm,
+                parent_id=c.parent_id,
+                certificate_pem=to_pem(c.certificate_der),
+            )
+            for c in ca.list_cas()
+        ]
 
     @router.post("/api/v1/cas/{ca_id}/certificates", status_code=201, response_model=IssuedOut, tags=["ca"])
     def issue(ca_id: str, body: IssueIn, principal=require("ca.issue")):
-        view = ca.issue(ca_id, _csr_bytes(body.csr_pem), body.profile, principal.actor, body.credit_code,
-                        body.validity_days)
-        return IssuedOut(serial_hex=view.serial_hex, certificate_pem=view.certificate_pem, chain_pem=view.chain_pem)
+        view = ca.issue(
+            ca_id,
+            _csr_bytes(body.csr_pem),
+            body.profile,
+            principal.actor,
+            body.credit_code,
+            body.validity_days,
+        )
+        return IssuedOut(
+            serial_hex=view.serial_hex, certificate_pem=view.certificate_pem, chain_pem=view.chain_pem
+        )
 
-    @router.get("/api/v1/cas/{ca_id}/certificates/{serial}", response_model=StatusOut,
-                response_model_exclude_none=True, tags=["ca"])
+    @router.get(
+        "/api/v1/cas/{ca_id}/certificates/{serial}",
+        response_model=StatusOut,
+        response_model_exclude_none=True,
+        tags=["ca"],
+    )
     def status(ca_id: str, serial: str, _=require("ca.read")):
         v = ca.get(ca_id, serial)
-        return StatusOut(serial_hex=v.serial_hex, status=v.status, certificate_pem=v.certificate_pem,
-                         revoked_at=v.revoked_at, reason=v.reason)
+        return StatusOut(
+            serial_hex=v.serial_hex,
+            status=v.status,
+            certificate_pem=v.certificate_pem,
+            revoked_at=v.revoked_at,
+            reason=v.reason,
+        )
 
     @router.post("/api/v1/cas/{ca_id}/certificates/{serial}/revoke", response_model=StatusOut, tags=["ca"])
     def revoke(ca_id: str, serial: str, body: RevokeIn, principal=require("ca.revoke")):
         v = ca.revoke(ca_id, serial, body.reason, principal.actor)
-        return StatusOut(serial_hex=v.serial_hex, status=v.status, certificate_pem=v.certificate_pem,
-                         revoked_at=v.revoked_at, reason=v.reason)
+        return StatusOut(
+            serial_hex=v.serial_hex,
+            status=v.status,
+            certificate_pem=v.certificate_pem,
+            revoked_at=v.revoked_at,
+            reason=v.reason,
+        )
 
     @router.get("/ca-certs/{name}", tags=["public"])
     def ca_certificate(name: str):
@@ -78,8 +110,11 @@ def build_router(ca: CAService, require) -> APIRouter:
         base, _, number = stem.rpartition("-")
         if number.isdigit() and base:
             ca_id, shard = base, int(number)
-        return Response(ca.current_crl(ca_id, shard), media_type="application/pkix-crl",
-                        headers={"Cache-Control": "public, max-age=300"})
+        return Response(
+            ca.current_crl(ca_id, shard),
+            media_type="application/pkix-crl",
+            headers={"Cache-Control": "public, max-age=300"},
+        )
 
     @router.post("/ocsp", tags=["public"])
     async def ocsp_post(request: Request):
@@ -92,7 +127,9 @@ def build_router(ca: CAService, require) -> APIRouter:
             der = base64.b64decode(encoded.replace("-", "+").replace("_", "/") + "=" * (-len(encoded) % 4))
         except (binascii.Error, ValueError):
             der = b""
-        return Response(ca.ocsp(der), media_type=OCSP_RESPONSE, headers={"Cache-Control": "public, max-age=300"})
+        return Response(
+            ca.ocsp(der), media_type=OCSP_RESPONSE, headers={"Cache-Control": "public, max-age=300"}
+        )
 
     @router.post("/tsa", tags=["public"])
     async def timestamp(request: Request):

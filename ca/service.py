@@ -25,16 +25,30 @@ from db.base import Database
 from keys.service import KeyService
 from keys.signer import Signer
 from policies.ceremony import CaSpec, Ceremony
-from policies.profiles import Profile
+from policies.profiles import Profile, key_type
 
-REASONS = ("unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded",
-           "cessationOfOperation", "privilegeWithdrawn", "aACompromise")
+REASONS = (
+    "unspecified",
+    "keyCompromise",
+    "cACompromise",
+    "affiliationChanged",
+    "superseded",
+    "cessationOfOperation",
+    "privilegeWithdrawn",
+    "aACompromise",
+)
 BACKDATE = timedelta(minutes=1)
 CRL_VALIDITY = timedelta(days=1)
 OCSP_VALIDITY = timedelta(hours=12)
 OCSP_REFRESH = timedelta(hours=1)
-_NAME_KEYS = {"C": "country_name", "ST": "state_or_province_name", "L": "locality_name",
-              "O": "organization_name", "OU": "organizational_unit_name", "CN": "common_name"}
+_NAME_KEYS = {
+    "C": "country_name",
+    "ST": "state_or_province_name",
+    "L": "locality_name",
+    "O": "organization_name",
+    "OU": "organizational_unit_name",
+    "CN": "common_name",
+}
 
 
 def serial_hex(serial: int) -> str:
@@ -92,8 +106,15 @@ class IssuedView:
 
 
 class CAService:
-    def __init__(self, db: Database, keys: KeyService, profiles: dict[str, Profile], ceremony: Ceremony,
-                 public_url: str, clock: Clock):
+    def __init__(
+        self,
+        db: Database,
+        keys: KeyService,
+        profiles: dict[str, Profile],
+        ceremony: Ceremony,
+        public_url: str,
+        clock: Clock,
+    ):
         self.db = db
         self.keys = keys
         self.profiles = profiles
@@ -134,15 +155,32 @@ class CAService:
                 cert_der = self._sign_into(s, parent, profile, subject, spki, now, not_after, None, actor)
             else:
                 issuer = Issuer.self_signed(spec.id, subject, spki)
-                tbs = build_tbs(profile, issuer, serial=random_serial(), not_before=now - BACKDATE,
-                                not_after=now + timedelta(days=spec.validity_days), subject=subject, spki=spki,
-                                public_url=self.public_url)
+                tbs = build_tbs(
+                    profile,
+                    issuer,
+                    serial=random_serial(),
+                    not_before=now - BACKDATE,
+                    not_after=now + timedelta(days=spec.validity_days),
+                    subject=subject,
+                    spki=spki,
+                    public_url=self.public_url,
+                )
                 _lint_or_fail(tbs, profile, None)
                 cert_der = sign_tbs(tbs, signer)
                 check_signed(cert_der, tbs, spki)
-            s.add(CertificateAuthority(id=spec.id, name=spec.name, algorithm=spec.algorithm, parent_id=spec.parent,
-                                       key_ref=key.key_ref, certificate_der=cert_der, crl_shards=1,
-                                       status="active", created_at=now))
+            s.add(
+                CertificateAuthority(
+                    id=spec.id,
+                    name=spec.name,
+                    algorithm=spec.algorithm,
+                    parent_id=spec.parent,
+                    key_ref=key.key_ref,
+                    certificate_der=cert_der,
+                    crl_shards=1,
+                    status="active",
+                    created_at=now,
+                )
+            )
             record(s, actor, "ca.create", spec.id, name=spec.name, parent=spec.parent, key_ref=key.key_ref)
         self._forget(spec.id)
         self.renew_responder(spec.id, actor)
@@ -156,9 +194,20 @@ class CAService:
         with self.db.unit_of_work() as s:
             key = self.keys.create(s, spec.key, f"TSA of {spec.id}", actor)
             spki = self.keys.signer(key.key_ref).public_key_info()
-            not_after = min(now + timedelta(days=self.ceremony.tsa_validity_days), ctx.certificate.not_valid_after)
-            cert_der = self._sign_into(s, ctx, self.profiles["tsa"], _name({"O": "LongTrust", **spec.tsa_subject}),
-                                       spki, now, not_after, None, actor)
+            not_after = min(
+                now + timedelta(days=self.ceremony.tsa_validity_days), ctx.certificate.not_valid_after
+            )
+            cert_der = self._sign_into(
+                s,
+                ctx,
+                self.profiles["tsa"],
+                _name({"O": "LongTrust", **spec.tsa_subject}),
+                spki,
+                now,
+                not_after,
+                None,
+                actor,
+            )
             row = s.get(CertificateAuthority, spec.id)
             row.tsa_key_ref, row.tsa_certificate_der = key.key_ref, cert_der
             record(s, actor, "ca.tsa-create", spec.id, key_ref=key.key_ref)
@@ -173,10 +222,20 @@ class CAService:
             old_key = row.ocsp_key_ref
             key = self.keys.create(s, _key_spec(ctx), f"OCSP responder of {ca_id}", actor)
             spki = self.keys.signer(key.key_ref).public_key_info()
-            not_after = min(now + timedelta(days=self.ceremony.ocsp_validity_days), ctx.certificate.not_valid_after)
-            cert_der = self._sign_into(s, ctx, self.profiles["ocsp-responder"],
-                                       _name({"O": "LongTrust", "CN": f"{ctx.name} OCSP Responder"}),
-                                       spki, now, not_after, None, actor)
+            not_after = min(
+                now + timedelta(days=self.ceremony.ocsp_validity_days), ctx.certificate.not_valid_after
+            )
+            cert_der = self._sign_into(
+                s,
+                ctx,
+                self.profiles["ocsp-responder"],
+                _name({"O": "LongTrust", "CN": f"{ctx.name} OCSP Responder"}),
+                spki,
+                now,
+                not_after,
+                None,
+                actor,
+            )
             row.ocsp_key_ref, row.ocsp_certificate_der = key.key_ref, cert_der
             if old_key:
                 self.keys.disable(s, old_key, actor, "responder renewed")
@@ -194,7 +253,10 @@ class CAService:
             except (DomainError, ValueError) as exc:
                 problems.append(f"CA {ca_id}: {exc}")
                 continue
-            if ctx.signer.public_key_info()["public_key"].dump() != ctx.certificate.public_key["public_key"].dump():
+            if (
+                ctx.signer.public_key_info()["public_key"].dump()
+                != ctx.certificate.public_key["public_key"].dump()
+            ):
                 problems.append(f"CA {ca_id}: its key does not match its certificate")
             usages = ctx.certificate.key_usage_value.native if ctx.certificate.key_usage_value else set()
             if not {"key_cert_sign", "crl_sign"} <= set(usages):
@@ -216,10 +278,17 @@ class CAService:
             responder_cert = x509.Certificate.load(row.ocsp_certificate_der)
             responder = ocsp.Responder(responder_cert, self.keys.signer(row.ocsp_key_ref))
         ctx = CaContext(
-            id=row.id, name=row.name, algorithm=row.algorithm, parent_id=row.parent_id, certificate=cert,
-            signer=self.keys.signer(row.key_ref), chain=chain, responder=responder,
+            id=row.id,
+            name=row.name,
+            algorithm=row.algorithm,
+            parent_id=row.parent_id,
+            certificate=cert,
+            signer=self.keys.signer(row.key_ref),
+            chain=chain,
+            responder=responder,
             tsa_cert=x509.Certificate.load(row.tsa_certificate_der) if row.tsa_certificate_der else None,
-            tsa_signer=self.keys.signer(row.tsa_key_ref) if row.tsa_key_ref else None, crl_shards=row.crl_shards,
+            tsa_signer=self.keys.signer(row.tsa_key_ref) if row.tsa_key_ref else None,
+            crl_shards=row.crl_shards,
         )
         with self._lock:
             return self._contexts.setdefault(ca_id, ctx)
@@ -230,58 +299,129 @@ class CAService:
 
     def list_cas(self) -> list[CertificateAuthority]:
         with self.db.read() as s:
-            return list(s.scalars(select(CertificateAuthority).order_by(CertificateAuthority.created_at,
-                                                                        CertificateAuthority.id)))
+            return list(
+                s.scalars(
+                    select(CertificateAuthority).order_by(
+                        CertificateAuthority.created_at, CertificateAuthority.id
+                    )
+                )
+            )
 
     # ---- issuance ---------------------------------------------------------------------------
 
-    def issue(self, ca_id: str, csr: bytes, profile_name: str, actor: str, credit_code: str | None = None,
-              validity_days: int | None = None) -> IssuedView:
-        ctx = self.context(ca_id)
-        profile = self.profiles.get(profile_name)
-        if profile is None or profile.ca:
-            names = ", ".join(sorted(n for n, p in self.profiles.items() if not p.ca))
-            raise invalid(f"unknown profile {profile_name!r}; one of {names}", "unknown-profile")
+    def issue(
+        self,
+        ca_id: str,
+        csr: bytes,
+        profile_name: str,
+        actor: str,
+        credit_code: str | None = None,
+        validity_days: int | None = None,
+    ) -> IssuedView:
+        """Certify the key of a PKCS#10 request (proof of possession checked) under a profile."""
+        self.context(ca_id)
+        self._profile(profile_name)
         request = parse_csr(csr)
+        return self.issue_for_key(
+            ca_id, request.public_key_info, request.subject, profile_name, actor, credit_code, validity_days
+        )
+
+    def issue_for_key(
+        self,
+        ca_id: str,
+        spki,
+        subject: x509.Name,
+        profile_name: str,
+        actor: str,
+        credit_code: str | None = None,
+        validity_days: int | None = None,
+    ) -> IssuedView:
+        """Certify a key we hold ourselves (keys/), e.g. a seal holder's, without a request."""
+        ctx = self.context(ca_id)
+        profile = self._profile(profile_name)
+        kind = _key_kind(spki)
         allowed = {"sm2": {"sm2"}, "rsa": {"rsa", "ecdsa-p256"}}[ctx.algorithm]
-        if request.key_type not in allowed:
-            raise invalid(f"CA {ca_id} signs only {ctx.algorithm.upper()}: it does not certify "
-                          f"{request.key_type} keys", "algorithm-not-signed")
-        problem = profile.key_problem(request.public_key_info)
+        if kind not in allowed:
+            raise invalid(
+                f"CA {ca_id} signs only {ctx.algorithm.upper()}: it does not certify {kind} keys",
+                "algorithm-not-signed",
+            )
+        problem = profile.key_problem(spki)
         if problem:
             raise invalid(problem, "key-policy")
-        problems = profile.subject_problems(request.subject)
+        problems = profile.subject_problems(subject)
         if problems:
             raise invalid("; ".join(problems), "subject")
-        if self._is_ca_key(request.public_key_info):
+        if self._is_ca_key(spki):
             raise invalid("the request reuses a CA key", "key-reuse")
         if validity_days is not None and not 1 <= validity_days <= profile.max_validity_days:
-            raise invalid(f"validity_days must be 1..{profile.max_validity_days} for {profile_name}", "validity")
+            raise invalid(
+                f"validity_days must be 1..{profile.max_validity_days} for {profile_name}", "validity"
+            )
         now = self.clock.now()
-        not_after = min(now + timedelta(days=validity_days or profile.max_validity_days),
-                        ctx.certificate.not_valid_after)
+        not_after = min(
+            now + timedelta(days=validity_days or profile.max_validity_days), ctx.certificate.not_valid_after
+        )
         with self.db.unit_of_work() as s:
-            cert_der = self._sign_into(s, ctx, profile, request.subject, request.public_key_info, now, not_after,
-                                       credit_code, actor)
-        return IssuedView(ca_id, serial_hex(x509.Certificate.load(cert_der).serial_number), "good",
-                          to_pem(cert_der), "".join(to_pem(c) for c in ctx.chain))
+            cert_der = self._sign_into(s, ctx, profile, subject, spki, now, not_after, credit_code, actor)
+        return IssuedView(
+            ca_id,
+            serial_hex(x509.Certificate.load(cert_der).serial_number),
+            "good",
+            to_pem(cert_der),
+            "".join(to_pem(c) for c in ctx.chain),
+        )
 
-    def _sign_into(self, session, ctx: CaContext, profile: Profile, subject, spki, now: datetime,
-                   not_after: datetime, credit_code: str | None, actor: str) -> bytes:
+    def _profile(self, name: str) -> Profile:
+        profile = self.profiles.get(name)
+        if profile is None or profile.ca:
+            names = ", ".join(sorted(n for n, p in self.profiles.items() if not p.ca))
+            raise invalid(f"unknown profile {name!r}; one of {names}", "unknown-profile")
+        return profile
+
+    def _sign_into(
+        self,
+        session,
+        ctx: CaContext,
+        profile: Profile,
+        subject,
+        spki,
+        now: datetime,
+        not_after: datetime,
+        credit_code: str | None,
+        actor: str,
+    ) -> bytes:
         """The issuance cycle inside ``session``: build, lint, commit the intent, sign, check, store."""
         template = ctx.templates.get(profile.name)
         if template is None:
-            template = ctx.templates.setdefault(profile.name, TbsTemplate(profile, ctx.issuer, self.public_url))
+            template = ctx.templates.setdefault(
+                profile.name, TbsTemplate(profile, ctx.issuer, self.public_url)
+            )
         serial = random_serial()
         not_before = now - BACKDATE
         not_after = min(not_after, not_before + timedelta(days=profile.max_validity_days))
-        tbs = template.build(serial=serial, not_before=not_before, not_after=not_after, subject=subject,
-                             spki=spki, credit_code=credit_code)
+        tbs = template.build(
+            serial=serial,
+            not_before=not_before,
+            not_after=not_after,
+            subject=subject,
+            spki=spki,
+            credit_code=credit_code,
+        )
         _lint_or_fail(tbs, profile, ctx.certificate)
         row = IssuedCertificate(
-            ca_id=ctx.id, serial_hex=serial_hex(serial), shard=crl_builder.shard_for(serial, ctx.crl_shards),
-            profile=profile.name, subject=_subject_text(subject), credit_code=credit_code, status="intent",
-            tbs_der=tbs, not_before=not_before, not_after=not_after, requester=actor, created_at=now,
+            ca_id=ctx.id,
+            serial_hex=serial_hex(serial),
+            shard=crl_builder.shard_for(serial, ctx.crl_shards),
+            profile=profile.name,
+            subject=_subject_text(subject),
+            credit_code=credit_code,
+            status="intent",
+            tbs_der=tbs,
+            not_before=not_before,
+            not_after=not_after,
+            requester=actor,
+            created_at=now,
         )
         session.add(row)
         record(session, actor, "certificate.sign-intent", f"{ctx.id}/{row.serial_hex}", profile=profile.name)
@@ -293,13 +433,22 @@ class CAService:
         cert_der = sign_tbs(tbs, ctx.signer)
         check_signed(cert_der, tbs, ctx.certificate.public_key)
         row.certificate_der, row.status = cert_der, "good"
-        record(session, actor, "certificate.issue", f"{ctx.id}/{row.serial_hex}", profile=profile.name,
-               subject=row.subject, credit_code=credit_code)
+        record(
+            session,
+            actor,
+            "certificate.issue",
+            f"{ctx.id}/{row.serial_hex}",
+            profile=profile.name,
+            subject=row.subject,
+            credit_code=credit_code,
+        )
         return cert_der
 
     def _is_ca_key(self, spki) -> bool:
         key = spki["public_key"].dump()
-        return any(self.context(ca.id).certificate.public_key["public_key"].dump() == key for ca in self.list_cas())
+        return any(
+            self.context(ca.id).certificate.public_key["public_key"].dump() == key for ca in self.list_cas()
+        )
 
     # ---- status and revocation --------------------------------------------------------------
 
@@ -311,8 +460,11 @@ class CAService:
 
     def _row(self, session, ca_id: str, serial: str) -> IssuedCertificate:
         key = serial_hex(parse_serial(serial))
-        row = session.scalars(select(IssuedCertificate).where(
-            IssuedCertificate.ca_id == ca_id, IssuedCertificate.serial_hex == key)).first()
+        row = session.scalars(
+            select(IssuedCertificate).where(
+                IssuedCertificate.ca_id == ca_id, IssuedCertificate.serial_hex == key
+            )
+        ).first()
         if row is None:
             raise not_found(f"CA {ca_id} has no certificate with serial {key}")
         return row
@@ -338,25 +490,58 @@ class CAService:
         with self.db.unit_of_work() as s:
             if self.db.is_postgres:
                 s.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"crl:{ca_id}:{shard}"})
-            number = (s.scalar(select(func.max(PublishedCrl.number)).where(
-                PublishedCrl.ca_id == ca_id, PublishedCrl.shard == shard)) or 0) + 1
-            entries = s.execute(select(IssuedCertificate.serial_hex, IssuedCertificate.revoked_at,
-                                       IssuedCertificate.revocation_reason).where(
-                IssuedCertificate.ca_id == ca_id, IssuedCertificate.shard == shard,
-                IssuedCertificate.status == "revoked")).all()
+            number = (
+                s.scalar(
+                    select(func.max(PublishedCrl.number)).where(
+                        PublishedCrl.ca_id == ca_id, PublishedCrl.shard == shard
+                    )
+                )
+                or 0
+            ) + 1
+            entries = s.execute(
+                select(
+                    IssuedCertificate.serial_hex,
+                    IssuedCertificate.revoked_at,
+                    IssuedCertificate.revocation_reason,
+                ).where(
+                    IssuedCertificate.ca_id == ca_id,
+                    IssuedCertificate.shard == shard,
+                    IssuedCertificate.status == "revoked",
+                )
+            ).all()
             der = crl_builder.build_crl(
-                ctx.certificate, ctx.signer, ((int(h, 16), at, reason) for h, at, reason in entries), number,
-                now, now + CRL_VALIDITY, idp_url=self.crl_url(ca_id, shard) if ctx.crl_shards > 1 else None,
+                ctx.certificate,
+                ctx.signer,
+                ((int(h, 16), at, reason) for h, at, reason in entries),
+                number,
+                now,
+                now + CRL_VALIDITY,
+                idp_url=self.crl_url(ca_id, shard) if ctx.crl_shards > 1 else None,
             )
-            s.add(PublishedCrl(ca_id=ca_id, shard=shard, number=number, this_update=now,
-                               next_update=now + CRL_VALIDITY, der=der))
-            s.execute(PublishedCrl.__table__.delete().where(
-                PublishedCrl.ca_id == ca_id, PublishedCrl.shard == shard, PublishedCrl.number < number - 1))
+            s.add(
+                PublishedCrl(
+                    ca_id=ca_id,
+                    shard=shard,
+                    number=number,
+                    this_update=now,
+                    next_update=now + CRL_VALIDITY,
+                    der=der,
+                )
+            )
+            s.execute(
+                PublishedCrl.__table__.delete().where(
+                    PublishedCrl.ca_id == ca_id, PublishedCrl.shard == shard, PublishedCrl.number < number - 1
+                )
+            )
             record(s, actor, "crl.publish", f"{ca_id}/{shard}", number=number, entries=len(entries))
         return der
 
     def crl_url(self, ca_id: str, shard: int = 0) -> str:
-        return f"{self.public_url}/crl/{ca_id}.crl" if shard == 0 else f"{self.public_url}/crl/{ca_id}-{shard}.crl"
+        return (
+            f"{self.public_url}/crl/{ca_id}.crl"
+            if shard == 0
+            else f"{self.public_url}/crl/{ca_id}-{shard}.crl"
+        )
 
     def current_crl(self, ca_id: str, shard: int = 0) -> bytes:
         """The newest CRL, published afresh when none exists or it is past half its validity."""
@@ -364,8 +549,12 @@ class CAService:
         if not 0 <= shard < ctx.crl_shards:
             raise not_found(f"CA {ca_id} has no CRL shard {shard}")
         with self.db.read() as s:
-            latest = s.scalars(select(PublishedCrl).where(PublishedCrl.ca_id == ca_id, PublishedCrl.shard == shard)
-                               .order_by(PublishedCrl.number.desc()).limit(1)).first()
+            latest = s.scalars(
+                select(PublishedCrl)
+                .where(PublishedCrl.ca_id == ca_id, PublishedCrl.shard == shard)
+                .order_by(PublishedCrl.number.desc())
+                .limit(1)
+            ).first()
         if latest is None or latest.this_update + CRL_VALIDITY / 2 <= self.clock.now():
             return self.publish_crl(ca_id, shard)
         return latest.der
@@ -377,7 +566,9 @@ class CAService:
             ctx = self.context(ca.id)
             for shard in range(ctx.crl_shards):
                 self.current_crl(ca.id, shard)
-            responder_cert = x509.Certificate.load(ca.ocsp_certificate_der) if ca.ocsp_certificate_der else None
+            responder_cert = (
+                x509.Certificate.load(ca.ocsp_certificate_der) if ca.ocsp_certificate_der else None
+            )
             if responder_cert is None or responder_cert.not_valid_after - renew_before <= self.clock.now():
                 self.renew_responder(ca.id, actor)
 
@@ -423,9 +614,15 @@ class CAService:
 
     def _status_for(self, ctx: CaContext, item: ocsp.CertIdRequest):
         with self.db.read() as s:
-            row = s.execute(select(IssuedCertificate.status, IssuedCertificate.revoked_at,
-                                   IssuedCertificate.revocation_reason).where(
-                IssuedCertificate.ca_id == ctx.id, IssuedCertificate.serial_hex == serial_hex(item.serial))).first()
+            row = s.execute(
+                select(
+                    IssuedCertificate.status,
+                    IssuedCertificate.revoked_at,
+                    IssuedCertificate.revocation_reason,
+                ).where(
+                    IssuedCertificate.ca_id == ctx.id, IssuedCertificate.serial_hex == serial_hex(item.serial)
+                )
+            ).first()
         if row is None:
             return None
         # An intent whose signing outcome is unknown may exist as a certificate: answer good until revoked.
@@ -453,10 +650,17 @@ class CAService:
             ctx = next((c for c in self._all_contexts() if c.algorithm == family and c.tsa_signer), None)
             if ctx is None:
                 return tsa.rejection("badAlg", f"no {family} time-stamping unit is configured")
-            return tsa.build_reply(query, ctx.tsa_cert, ctx.tsa_signer, serial=random_serial(),
-                                   gen_time=self.clock.now(), policy_oid=self.ceremony.tsa_policy_oid,
-                                   accuracy_ms=self.ceremony.tsa_accuracy_ms, include_cert=query.cert_req,
-                                   certs=[x509.Certificate.load(c) for c in ctx.chain])
+            return tsa.build_reply(
+                query,
+                ctx.tsa_cert,
+                ctx.tsa_signer,
+                serial=random_serial(),
+                gen_time=self.clock.now(),
+                policy_oid=self.ceremony.tsa_policy_oid,
+                accuracy_ms=self.ceremony.tsa_accuracy_ms,
+                include_cert=query.cert_req,
+                certs=[x509.Certificate.load(c) for c in ctx.chain],
+            )
         except DomainError as exc:
             return tsa.rejection(exc.code, exc.detail)
 
@@ -464,8 +668,16 @@ class CAService:
 def _lint_or_fail(tbs: bytes, profile: Profile, issuer: x509.Certificate | None) -> None:
     problems = lint_tbs(tbs, issuer, profile)
     if problems:
-        raise DomainError(ErrorKind.INVALID_INPUT, "the certificate would fail lint: " + "; ".join(problems),
-                          code="lint")
+        raise DomainError(
+            ErrorKind.INVALID_INPUT, "the certificate would fail lint: " + "; ".join(problems), code="lint"
+        )
+
+
+def _key_kind(spki) -> str:
+    try:
+        return key_type(spki)[0]
+    except ValueError as exc:
+        raise invalid(str(exc), "key-policy") from None
 
 
 def _key_spec(ctx: CaContext) -> str:
@@ -483,7 +695,12 @@ def _subject_text(subject) -> str:
 
 
 def _view(row: IssuedCertificate, ctx: CaContext) -> IssuedView:
-    return IssuedView(row.ca_id, row.serial_hex, row.status,
-                      to_pem(row.certificate_der) if row.certificate_der else None,
-                      "".join(to_pem(c) for c in ctx.chain), row.revoked_at, row.revocation_reason)
-
+    return IssuedView(
+        row.ca_id,
+        row.serial_hex,
+        row.status,
+        to_pem(row.certificate_der) if row.certificate_der else None,
+        "".join(to_pem(c) for c in ctx.chain),
+        row.revoked_at,
+        row.revocation_reason,
+    )

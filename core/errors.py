@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class ErrorKind(str, Enum):
-    INVALID_INPUT = "invalid-input"          # 400/422: the request itself is wrong
-    UNAUTHENTICATED = "unauthenticated"      # 401
-    FORBIDDEN = "forbidden"                  # 403
-    NOT_FOUND = "not-found"                  # 404
-    CONFLICT = "conflict"                    # 409: valid request, state forbids it
-    GONE = "gone"                            # 410: expired shares and the like
-    TOO_LARGE = "too-large"                  # 413
+class ErrorKind(StrEnum):
+    INVALID_INPUT = "invalid-input"  # 400/422: the request itself is wrong
+    UNAUTHENTICATED = "unauthenticated"  # 401
+    FORBIDDEN = "forbidden"  # 403
+    NOT_FOUND = "not-found"  # 404
+    CONFLICT = "conflict"  # 409: valid request, state forbids it
+    GONE = "gone"  # 410: expired shares and the like
+    TOO_LARGE = "too-large"  # 413
     UNSUPPORTED_MEDIA = "unsupported-media"  # 415
-    UNAVAILABLE = "unavailable"              # 503: a dependency is down
+    UNAVAILABLE = "unavailable"  # 503: a dependency is down
 
 
 class DomainError(Exception):

@@ -38,9 +38,13 @@ def _canonical(details: dict) -> str:
     return json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def _event_hash(seq: int, at: datetime, actor: str, action: str, subject: str, details: str, prev: str) -> str:
+def _event_hash(
+    seq: int, at: datetime, actor: str, action: str, subject: str, details: str, prev: str
+) -> str:
     body = json.dumps(
-        [seq, at.astimezone(UTC).isoformat(timespec="milliseconds"), actor, action, subject, details, prev], ensure_ascii=False, separators=(",", ":")
+        [seq, at.astimezone(UTC).isoformat(timespec="milliseconds"), actor, action, subject, details, prev],
+        ensure_ascii=False,
+        separators=(",", ":"),
     )
     return hashlib.sha256(body.encode()).hexdigest()
 
@@ -49,13 +53,21 @@ def record(session: Session, actor: str, action: str, target: str, **details) ->
     """Append an event to the chain inside the caller's transaction."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
-    last = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
+    last = session.execute(
+        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     now = utcnow()
     at = now.replace(microsecond=now.microsecond // 1000 * 1000)
     body = _canonical(details)
     event = AuditEvent(
-        seq=seq, at=at, actor=actor, action=action, subject=target, details=body, prev_hash=prev,
+        seq=seq,
+        at=at,
+        actor=actor,
+        action=action,
+        subject=target,
+        details=body,
+        prev_hash=prev,
         hash=_event_hash(seq, at, actor, action, target, body, prev),
     )
     session.add(event)
@@ -84,7 +96,9 @@ def verify_chain(session: Session, batch: int = 5000) -> tuple[int, list[ChainPr
             if ev.seq != expected_seq:
                 problems.append(ChainProblem(ev.seq, f"events {expected_seq}..{ev.seq - 1} are missing"))
             if ev.prev_hash != prev:
-                problems.append(ChainProblem(ev.seq, "does not link to the previous event (removed or reordered)"))
+                problems.append(
+                    ChainProblem(ev.seq, "does not link to the previous event (removed or reordered)")
+                )
             actual = _event_hash(ev.seq, ev.at, ev.actor, ev.action, ev.subject, ev.details, ev.prev_hash)
             if actual != ev.hash:
                 problems.append(ChainProblem(ev.seq, "content was changed after it was written"))

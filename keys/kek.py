@@ -33,4 +33,6 @@ class KeyEncryptor:
         try:
             return self._aead.decrypt(blob[1:13], blob[13:], key_ref.encode())
         except InvalidTag:
-            raise ValueError(f"cannot decrypt key {key_ref}: wrong key-encryption key or tampered record") from None
+            raise ValueError(
+                f"cannot decrypt key {key_ref}: wrong key-encryption key or tampered record"
+            ) from None

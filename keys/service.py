@@ -30,8 +30,9 @@ KEY_SPECS = {
 
 
 class KeyService:
-    def __init__(self, db: Database, encryptor: KeyEncryptor, *, sm2_user_id: bytes = DEFAULT_SM2_ID,
-                 pkcs11_token=None):
+    def __init__(
+        self, db: Database, encryptor: KeyEncryptor, *, sm2_user_id: bytes = DEFAULT_SM2_ID, pkcs11_token=None
+    ):
         self.db = db
         self._encryptor = encryptor
         self._sm2_user_id = sm2_user_id
@@ -39,7 +40,9 @@ class KeyService:
         self._signers: dict[str, Signer] = {}
         self._lock = threading.Lock()
 
-    def create(self, session: Session, spec: str, label: str, actor: str, backend: str = "software") -> KeyRecord:
+    def create(
+        self, session: Session, spec: str, label: str, actor: str, backend: str = "software"
+    ) -> KeyRecord:
         """Generate a key inside the caller's transaction and audit it."""
         if spec not in KEY_SPECS:
             raise invalid(f"unknown key type {spec!r}; one of {', '.join(KEY_SPECS)}", "unknown-key-type")
@@ -56,8 +59,14 @@ class KeyService:
         else:
             raise invalid(f"unknown key backend {backend!r}", "unknown-backend")
         rec = KeyRecord(
-            key_ref=key_ref, label=label, algorithm=spec, backend=backend, encrypted_private_key=blob,
-            public_key_der=signer.public_key_info().dump(), status="active", created_at=utcnow(),
+            key_ref=key_ref,
+            label=label,
+            algorithm=spec,
+            backend=backend,
+            encrypted_private_key=blob,
+            public_key_der=signer.public_key_info().dump(),
+            status="active",
+            created_at=utcnow(),
         )
         session.add(rec)
         record(session, actor, "key.create", key_ref, label=label, algorithm=spec, backend=backend)
@@ -97,8 +106,12 @@ class KeyService:
                 raise conflict(f"key {key_ref} lives in a PKCS#11 token that is not configured", "no-hsm")
             signer = self._pkcs11.signer(key_ref)
         else:
-            signer = _load(key_ref, rec.algorithm, self._encryptor.open(rec.encrypted_private_key, key_ref),
-                           self._sm2_user_id)
+            signer = _load(
+                key_ref,
+                rec.algorithm,
+                self._encryptor.open(rec.encrypted_private_key, key_ref),
+                self._sm2_user_id,
+            )
         with self._lock:
             return self._signers.setdefault(key_ref, signer)
 
@@ -111,8 +124,9 @@ def _generate(key_ref: str, spec: str, sm2_user_id: bytes) -> tuple[Signer, byte
         pkey = rsa.generate_private_key(public_exponent=65537, key_size=int(spec.split("-")[1]))
     else:
         pkey = ec.generate_private_key(ec.SECP256R1())
-    der = pkey.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    der = pkey.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     return CryptographySigner(key_ref, pkey), der
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from asn1crypto import algos, keys as asn1_keys
+from asn1crypto import algos
+from asn1crypto import core as asn1_core
+from asn1crypto import keys as asn1_keys
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
@@ -34,7 +36,7 @@ def algorithm_identifier_for(algorithm: str) -> algos.SignedDigestAlgorithm:
     """The AlgorithmIdentifier we emit: NULL parameters for RSA, absent for SM2 and ECDSA."""
     name = ALGORITHMS[algorithm][0]
     if ALGORITHMS[algorithm][2] == "rsa":
-        return algos.SignedDigestAlgorithm({"algorithm": name, "parameters": None})
+        return algos.SignedDigestAlgorithm({"algorithm": name, "parameters": asn1_core.Null()})
     return algos.SignedDigestAlgorithm({"algorithm": name})
 
 

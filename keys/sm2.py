@@ -54,13 +54,16 @@ _pkey_free = _sig("EVP_PKEY_free", None, _P)
 _get_bn_param = _sig("EVP_PKEY_get_bn_param", ctypes.c_int, _P, ctypes.c_char_p, ctypes.POINTER(_P))
 _get_octet_param = _sig(
     "EVP_PKEY_get_octet_string_param",
-    ctypes.c_int, _P, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t),
+    ctypes.c_int,
+    _P,
+    ctypes.c_char_p,
+    ctypes.c_char_p,
+    ctypes.c_size_t,
+    ctypes.POINTER(ctypes.c_size_t),
 )
 _bn_bn2binpad = _sig("BN_bn2binpad", ctypes.c_int, _P, ctypes.c_char_p, ctypes.c_int)
 _bn_clear_free = _sig("BN_clear_free", None, _P)
-_d2i_auto_private = _sig(
-    "d2i_AutoPrivateKey", _P, _P, ctypes.POINTER(ctypes.c_char_p), ctypes.c_long
-)
+_d2i_auto_private = _sig("d2i_AutoPrivateKey", _P, _P, ctypes.POINTER(ctypes.c_char_p), ctypes.c_long)
 _d2i_pubkey = _sig("d2i_PUBKEY", _P, _P, ctypes.POINTER(ctypes.c_char_p), ctypes.c_long)
 _md_ctx_new = _sig("EVP_MD_CTX_new", _P)
 _md_ctx_free = _sig("EVP_MD_CTX_free", None, _P)
@@ -70,7 +73,12 @@ _sm3 = _sig("EVP_sm3", _P)
 _digest_sign_init = _sig("EVP_DigestSignInit", ctypes.c_int, _P, _P, _P, _P, _P)
 _digest_sign = _sig(
     "EVP_DigestSign",
-    ctypes.c_int, _P, ctypes.c_char_p, ctypes.POINTER(ctypes.c_size_t), ctypes.c_char_p, ctypes.c_size_t,
+    ctypes.c_int,
+    _P,
+    ctypes.c_char_p,
+    ctypes.POINTER(ctypes.c_size_t),
+    ctypes.c_char_p,
+    ctypes.c_size_t,
 )
 _digest_verify_init = _sig("EVP_DigestVerifyInit", ctypes.c_int, _P, _P, _P, _P, _P)
 _digest_verify = _sig(
@@ -102,7 +110,9 @@ class _Pkey:
             self.ptr = None
 
 
-def _digest_op(pkey: _Pkey, user_id: bytes, sign: bool, message: bytes, signature: bytes = b"") -> bytes | bool:
+def _digest_op(
+    pkey: _Pkey, user_id: bytes, sign: bool, message: bytes, signature: bytes = b""
+) -> bytes | bool:
     mctx = _md_ctx_new()
     pctx = _ctx_new_from_pkey(None, pkey.ptr, None)
     try:
@@ -205,9 +215,7 @@ class SM2PrivateKey:
                     "algorithm": "ec",
                     "parameters": keys.ECDomainParameters(name="named", value=SM2_CURVE),
                 },
-                "private_key": keys.ECPrivateKey(
-                    {"version": "ecPrivkeyVer1", "private_key": scalar}
-                ),
+                "private_key": keys.ECPrivateKey({"version": "ecPrivkeyVer1", "private_key": scalar}),
             }
         ).dump()
         buf = ctypes.c_char_p(der)

@@ -36,8 +36,12 @@ def database_url(request, tmp_path):
 def settings(tmp_path, database_url):
     from app.settings import Settings
 
-    return Settings(data_dir=tmp_path / "data", database_url=database_url, public_url="http://127.0.0.1:8400",
-                    ceremony_file=Path(__file__).with_name("ceremony-test.yaml"))
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        public_url="http://127.0.0.1:8400",
+        ceremony_file=Path(__file__).with_name("ceremony-test.yaml"),
+    )
 
 
 @pytest.fixture

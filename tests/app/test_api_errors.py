@@ -34,8 +34,11 @@ def test_unauthenticated_is_401_with_challenge(client):
 
 
 def test_wrong_role_is_403(client, token):
-    r = client.post("/api/v1/cas/sm2-issuing/certificates", headers=auth(token("verifier")),
-                    json={"csr_pem": "x", "profile": "organization-signing"})
+    r = client.post(
+        "/api/v1/cas/sm2-issuing/certificates",
+        headers=auth(token("verifier")),
+        json={"csr_pem": "x", "profile": "organization-signing"},
+    )
     body = _is_problem(r, 403)
     assert "verifier" in body["detail"]
 
@@ -63,12 +66,15 @@ def test_oversized_chunked_body_is_413(client, token, settings):
     _is_problem(r, 413)
 
 
-@pytest.mark.parametrize("method,path,status", [
-    ("get", "/no/such/thing", 404),
-    ("delete", "/api/v1/cas", 405),
-    ("get", "/crl/unknown-ca.crl", 404),
-    ("get", "/ca-certs/unknown.pem", 404),
-])
+@pytest.mark.parametrize(
+    "method,path,status",
+    [
+        ("get", "/no/such/thing", 404),
+        ("delete", "/api/v1/cas", 405),
+        ("get", "/crl/unknown-ca.crl", 404),
+        ("get", "/ca-certs/unknown.pem", 404),
+    ],
+)
 def test_unknown_routes_and_methods(client, method, path, status):
     _is_problem(getattr(client, method)(path), status)
 

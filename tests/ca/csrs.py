@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from asn1crypto import csr as asn1_csr, pem, x509
+from asn1crypto import csr as asn1_csr
+from asn1crypto import pem, x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from keys.signer import CryptographySigner, SM2Signer
@@ -21,20 +22,34 @@ def make_signer(kind: str):
 def make_csr(kind: str = "sm2", subject: dict | None = None, signer=None, tamper: bool = False) -> bytes:
     """PEM CSR; ``tamper`` changes the subject after signing, so the signature no longer matches."""
     signer = signer or make_signer(kind)
-    name = x509.Name.build(subject or {"country_name": "CN", "organization_name": "测试局",
-                                       "common_name": "测试局业务章"}, use_printable=False)
-    info = asn1_csr.CertificationRequestInfo({
-        "version": "v1", "subject": name, "subject_pk_info": signer.public_key_info(), "attributes": [],
-    })
+    name = x509.Name.build(
+        subject or {"country_name": "CN", "organization_name": "测试局", "common_name": "测试局业务章"},
+        use_printable=False,
+    )
+    info = asn1_csr.CertificationRequestInfo(
+        {
+            "version": "v1",
+            "subject": name,
+            "subject_pk_info": signer.public_key_info(),
+            "attributes": [],
+        }
+    )
     info_der = info.dump()
     signature = signer.sign(info_der)
     if tamper:
-        info = asn1_csr.CertificationRequestInfo({
-            "version": "v1", "subject": x509.Name.build({"common_name": "someone else"}),
-            "subject_pk_info": signer.public_key_info(), "attributes": [],
-        })
-    request = asn1_csr.CertificationRequest({
-        "certification_request_info": info, "signature_algorithm": signer.algorithm_identifier(),
-        "signature": signature,
-    })
+        info = asn1_csr.CertificationRequestInfo(
+            {
+                "version": "v1",
+                "subject": x509.Name.build({"common_name": "someone else"}),
+                "subject_pk_info": signer.public_key_info(),
+                "attributes": [],
+            }
+        )
+    request = asn1_csr.CertificationRequest(
+        {
+            "certification_request_info": info,
+            "signature_algorithm": signer.algorithm_identifier(),
+            "signature": signature,
+        }
+    )
     return pem.armor("CERTIFICATE REQUEST", request.dump())

@@ -7,7 +7,10 @@ import hashlib
 import os
 
 import pytest
-from asn1crypto import core as asn1_core, crl as asn1_crl, ocsp as asn1_ocsp, pem, tsp, x509
+from asn1crypto import core as asn1_core
+from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
+from asn1crypto import pem, tsp, x509
 from sqlalchemy import func, select
 
 from ca.models import IssuedCertificate
@@ -35,19 +38,27 @@ def _cert(pem_text: str) -> x509.Certificate:
 
 def _counts(services):
     with services.db.read() as s:
-        return (s.scalar(select(func.count()).select_from(IssuedCertificate)),
-                s.scalar(select(func.count()).select_from(AuditEvent)))
+        return (
+            s.scalar(select(func.count()).select_from(IssuedCertificate)),
+            s.scalar(select(func.count()).select_from(AuditEvent)),
+        )
 
 
-@pytest.mark.parametrize("ca_id,kind", [("sm2-issuing", "sm2"), ("rsa-issuing", "rsa"), ("rsa-issuing", "ecdsa")])
+@pytest.mark.parametrize(
+    "ca_id,kind", [("sm2-issuing", "sm2"), ("rsa-issuing", "rsa"), ("rsa-issuing", "ecdsa")]
+)
 def test_issue_and_fetch(client, operator, ca_id, kind):
     r = issue(client, operator, ca_id, kind)
     assert r.status_code == 201, r.text
     body = r.json()
     cert = _cert(body["certificate_pem"])
-    assert cert.serial_number.bit_length() >= 64 and len(cert["tbs_certificate"]["serial_number"].contents) <= 20
+    assert (
+        cert.serial_number.bit_length() >= 64 and len(cert["tbs_certificate"]["serial_number"].contents) <= 20
+    )
     assert format(cert.serial_number, "x").zfill(len(body["serial_hex"])) == body["serial_hex"]
-    chain = [x509.Certificate.load(der) for _, _, der in pem.unarmor(body["chain_pem"].encode(), multiple=True)]
+    chain = [
+        x509.Certificate.load(der) for _, _, der in pem.unarmor(body["chain_pem"].encode(), multiple=True)
+    ]
     assert [c.subject.native["common_name"] for c in chain] == [cert.issuer.native["common_name"]]
     assert cert.subject.native["serial_number"] == USCC
     ext = {e["extn_id"].dotted: e for e in cert["tbs_certificate"]["extensions"]}
@@ -65,11 +76,17 @@ def test_sm2_certificate_signature_is_sm3withsm2_by_the_issuing_ca(client, opera
 
 def test_revoke_then_crl_and_ocsp_say_revoked(client, operator, services):
     serial = issue(client, operator, "rsa-issuing", "rsa").json()["serial_hex"]
-    r = client.post(f"/api/v1/cas/rsa-issuing/certificates/{serial}/revoke", headers=operator,
-                    json={"reason": "keyCompromise"})
+    r = client.post(
+        f"/api/v1/cas/rsa-issuing/certificates/{serial}/revoke",
+        headers=operator,
+        json={"reason": "keyCompromise"},
+    )
     assert r.status_code == 200 and r.json()["status"] == "revoked" and r.json()["reason"] == "keyCompromise"
-    again = client.post(f"/api/v1/cas/rsa-issuing/certificates/{serial}/revoke", headers=operator,
-                        json={"reason": "keyCompromise"})
+    again = client.post(
+        f"/api/v1/cas/rsa-issuing/certificates/{serial}/revoke",
+        headers=operator,
+        json={"reason": "keyCompromise"},
+    )
     assert again.status_code == 409 and "already revoked" in again.json()["detail"]
 
     crl = asn1_crl.CertificateList.load(client.get("/crl/rsa-issuing.crl").content)
@@ -117,7 +134,9 @@ def test_ocsp_good_unknown_nonce_and_get(client, operator, services, ca_id, kind
     basic = response["response_bytes"]["response"].parsed
     data = basic["tbs_response_data"]
     assert data["responses"][0]["cert_status"].name == "good"
-    assert [e["extn_value"].native for e in data["response_extensions"] if e["extn_id"].native == "nonce"] == [nonce]
+    assert [
+        e["extn_value"].native for e in data["response_extensions"] if e["extn_id"].native == "nonce"
+    ] == [nonce]
     responder = basic["certs"][0]
     assert responder.extended_key_usage_value.native == ["ocsp_signing"]
     assert responder.issuer == ca_cert.subject
@@ -144,11 +163,17 @@ def test_time_stamp(client, services, hash_name, ca_id):
 
     digest = hashes.Hash(hashes.SM3() if hash_name == "sm3" else hashes.SHA256())
     digest.update(b"document")
-    query = tsp.TimeStampReq({
-        "version": "v1",
-        "message_imprint": {"hash_algorithm": {"algorithm": hash_name}, "hashed_message": digest.finalize()},
-        "nonce": 12345, "cert_req": True,
-    })
+    query = tsp.TimeStampReq(
+        {
+            "version": "v1",
+            "message_imprint": {
+                "hash_algorithm": {"algorithm": hash_name},
+                "hashed_message": digest.finalize(),
+            },
+            "nonce": 12345,
+            "cert_req": True,
+        }
+    )
     r = client.post("/tsa", content=query.dump(), headers={"Content-Type": "application/timestamp-query"})
     assert r.headers["content-type"] == "application/timestamp-reply"
     reply = tsp.TimeStampResp.load(r.content)
@@ -208,15 +233,24 @@ def test_unknown_ca_and_serial_are_404(client, operator):
 def test_issuance_is_audited_as_intent_then_issue(client, operator, services):
     serial = issue(client, operator).json()["serial_hex"]
     with services.db.read() as s:
-        actions = [e.action for e in s.scalars(select(AuditEvent).where(
-            AuditEvent.subject == f"sm2-issuing/{serial}").order_by(AuditEvent.seq))]
+        actions = [
+            e.action
+            for e in s.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.subject == f"sm2-issuing/{serial}")
+                .order_by(AuditEvent.seq)
+            )
+        ]
     assert actions == ["certificate.sign-intent", "certificate.issue"]
 
 
 def test_ca_key_reuse_is_refused(client, operator, services):
     ca_signer = services.ca.context("sm2-issuing").signer
-    body = {"csr_pem": make_csr(signer=ca_signer).decode(), "profile": "organization-signing",
-            "credit_code": USCC}
+    body = {
+        "csr_pem": make_csr(signer=ca_signer).decode(),
+        "profile": "organization-signing",
+        "credit_code": USCC,
+    }
     r = client.post("/api/v1/cas/sm2-issuing/certificates", headers=operator, json=body)
     assert r.status_code == 400 and "CA key" in r.json()["detail"]
 

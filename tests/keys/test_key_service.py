@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -68,8 +69,9 @@ def test_no_private_key_is_stored_or_logged_unencrypted(db, key_service, databas
     scalar = sm2_signer._key.private_scalar()
     pkcs8 = sm2_signer._key.to_pkcs8()
     rsa_key = key_service.signer(rsa_ref)._key
-    rsa_pkcs8 = rsa_key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                                      serialization.NoEncryption())
+    rsa_pkcs8 = rsa_key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     rsa_d = rsa_key.private_numbers().d.to_bytes(256, "big").lstrip(b"\0")
     secrets = [scalar, pkcs8, rsa_pkcs8, rsa_d, scalar.hex().encode(), scalar.hex().upper().encode()]
 
@@ -80,7 +82,7 @@ def test_no_private_key_is_stored_or_logged_unencrypted(db, key_service, databas
     if database_url.startswith("sqlite"):
         db.dispose()
         path = database_url.removeprefix("sqlite:///")
-        raw = b"".join(open(p, "rb").read() for p in (path, path + "-wal") if __import__("os").path.exists(p))
+        raw = b"".join(Path(p).read_bytes() for p in (path, path + "-wal") if Path(p).exists())
     else:
         raw = stored + audit
     logs = caplog.text.encode()

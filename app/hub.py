@@ -1,0 +1,75 @@
+"""The national hub as its own FastAPI application (`longtrust hub serve`), with its own data folder."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import problems
+from app.container import StartupError
+from app.limits import BodyLimit
+from app.settings import Settings
+from core.clock import SystemClock
+from db.base import Database
+from keys.kek import KeyEncryptor
+from keys.service import KeyService
+from national_hub.router import build_router
+from national_hub.service import SYSTEM_ACTOR, HubService
+
+HUB_MAX_BODY_BYTES = 16 * 1024 * 1024  # 1000 events, trust anchors included
+
+
+def build_hub(settings: Settings) -> HubService:
+    kek_problems = [p for p in settings.startup_problems() if "LONGTRUST_KEK" in p]
+    if kek_problems:
+        raise StartupError("; ".join(kek_problems))
+    db = Database(settings.db_url)
+    keys = KeyService(db, KeyEncryptor(settings.kek), sm2_user_id=settings.sm2_user_id.encode())
+    return HubService(db, keys, SystemClock())
+
+
+def hub_initialise(settings: Settings) -> str:
+    """Migrate the schema and make sure the trust-list signing key exists; returns its key_ref."""
+    from app.migrate import upgrade
+
+    hub = build_hub(settings)
+    try:
+        upgrade(hub.db)
+        return hub.ensure_signing_key(SYSTEM_ACTOR)
+    finally:
+        hub.db.dispose()
+
+
+def create_hub_app(settings: Settings | None = None, hub: HubService | None = None) -> FastAPI:
+    settings = settings or Settings()
+    owned = hub is None
+    hub = hub or build_hub(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        if owned:
+            hub.db.dispose()
+
+    app = FastAPI(title="LongTrust national hub", version="1", lifespan=lifespan,
+                  summary="Mutual recognition: region reports, the license status index and the signed trust list")
+    app.state.hub = hub
+    problems.install(app)
+    app.include_router(build_router(hub))
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict:
+        with hub.db.read() as s:
+            s.connection().exec_driver_sql("SELECT 1")
+        return {"status": "ok", "role": "national-hub"}
+
+    app.add_middleware(BodyLimit, max_bytes=min(settings.max_body_bytes, HUB_MAX_BODY_BYTES))
+    return app
+
+
+def create_hub_app_from_env() -> FastAPI:
+    """Entry point for uvicorn (`longtrust hub serve`): settings come from LONGTRUST_*."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return create_hub_app()

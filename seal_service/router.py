@@ -1,0 +1,123 @@
+"""HTTP transport for seals and stamping."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+from typing import Literal
+
+from fastapi import APIRouter, Query, Request, Response
+
+from core.errors import DomainError, ErrorKind, invalid
+from seal_service.schemas import DataStampOut, SealCreated, SealIn, SealOut, StatusChange
+from seal_service.service import SealService, SealView
+
+
+def _out(view: SealView) -> SealOut:
+    return SealOut(
+        seal_id=view.seal_id,
+        es_id=view.es_id,
+        seal_der_b64=base64.b64encode(view.seal_der).decode(),
+        signer_certificate_pem=view.signer_certificate_pem,
+        name=view.name,
+        owner_credit_code=view.owner_credit_code,
+        type=view.type,
+        algorithm=view.algorithm,
+        status=view.status,
+        valid_from=view.valid_from,
+        valid_to=view.valid_to,
+        width_mm=view.width_mm,
+        height_mm=view.height_mm,
+    )
+
+
+def build_router(seals: SealService, require) -> APIRouter:
+    router = APIRouter(tags=["seals"])
+
+    @router.post("/api/v1/seals", status_code=201, response_model=SealCreated)
+    def create(body: SealIn, principal=require("seal.manage")):
+        try:
+            image = base64.b64decode(body.image_png_b64, validate=True)
+        except binascii.Error:
+            raise invalid("image_png_b64 is not base64", "image") from None
+        view = seals.create_seal(
+            name=body.name,
+            owner_credit_code=body.owner_credit_code,
+            seal_type=body.type,
+            algorithm=body.algorithm,
+            image_png=image,
+            actor=principal.actor,
+            valid_from=body.valid_from,
+            valid_to=body.valid_to,
+            width_mm=body.width_mm,
+            height_mm=body.height_mm,
+            owner_name=body.owner_name,
+        )
+        return SealCreated(
+            seal_id=view.seal_id,
+            es_id=view.es_id,
+            seal_der_b64=base64.b64encode(view.seal_der).decode(),
+            signer_certificate_pem=view.signer_certificate_pem,
+        )
+
+    @router.get("/api/v1/seals/{seal_id}", response_model=SealOut)
+    def get(seal_id: str, _=require("seal.read")):
+        return _out(seals.get(seal_id))
+
+    for action, status in (("suspend", "suspended"), ("resume", "active"), ("revoke", "revoked")):
+
+        def change(seal_id: str, body: StatusChange, principal=require("seal.manage"), _status=status):
+            return _out(seals.set_status(seal_id, _status, principal.actor, body.reason))
+
+        router.add_api_route(
+            f"/api/v1/seals/{{seal_id}}/{action}",
+            change,
+            methods=["POST"],
+            response_model=SealOut,
+            name=f"seal_{action}",
+        )
+
+    @router.post(
+        "/api/v1/seals/{seal_id}/stamp/pdf",
+        response_class=Response,
+        responses={200: {"content": {"application/pdf": {}}}},
+    )
+    async def stamp_pdf(
+        seal_id: str,
+        request: Request,
+        page: int = Query(0, ge=0),
+        x: float = 72,
+        y: float = 72,
+        level: Literal["B-B", "B-T", "B-LT", "B-LTA"] = "B-B",
+        principal=require("seal.stamp"),
+    ):
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != "application/pdf":
+            raise DomainError(
+                ErrorKind.UNSUPPORTED_MEDIA,
+                "send the PDF with Content-Type: application/pdf",
+                code="media-type",
+            )
+        pdf = await request.body()
+        out = await asyncio.to_thread(
+            seals.stamp_pdf, seal_id, pdf, principal, page=page, x=x, y=y, level=level
+        )
+        return Response(out, media_type="application/pdf")
+
+    @router.post("/api/v1/seals/{seal_id}/stamp/data", response_model=DataStampOut)
+    async def stamp_data(seal_id: str, request: Request, principal=require("seal.stamp")):
+        try:
+            document = json.loads(await request.body())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise invalid(f"the body is not JSON: {exc}", "json") from None
+        if not isinstance(document, dict):
+            raise invalid("the body must be a JSON object", "json")
+        result = await asyncio.to_thread(seals.stamp_data, seal_id, document, principal)
+        return DataStampOut(
+            ses_signature_der_b64=base64.b64encode(result.ses_signature_der).decode(),
+            data_hash_hex=result.data_hash_hex,
+        )
+
+    return router

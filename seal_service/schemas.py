@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SealIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100)
+    owner_credit_code: str = Field(min_length=18, max_length=18)
+    owner_name: str | None = Field(default=None, max_length=100)
+    type: int | str = Field(description="GB/T 38540 seal type: an integer, or organization / personal")
+    algorithm: str = Field(pattern="^(sm2|rsa)$")
+    image_png_b64: str = Field(min_length=1, max_length=3_000_000)
+    width_mm: int = Field(default=40, ge=5, le=200)
+    height_mm: int = Field(default=40, ge=5, le=200)
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+
+
+class SealCreated(BaseModel):
+    seal_id: str
+    es_id: str
+    seal_der_b64: str
+    signer_certificate_pem: str
+
+
+class SealOut(SealCreated):
+    name: str
+    owner_credit_code: str
+    type: int
+    algorithm: str
+    status: str
+    valid_from: datetime
+    valid_to: datetime
+    width_mm: int
+    height_mm: int
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(default="", max_length=200)
+
+
+class DataStampOut(BaseModel):
+    ses_signature_der_b64: str
+    data_hash_hex: str

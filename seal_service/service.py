@@ -1,0 +1,460 @@
+"""Seal use cases: make seals (GB/T 38540 v4), manage their lifecycle, stamp PDFs and JSON data.
+
+Every change and every stamp is recorded with its audit event in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import rfc8785
+from asn1crypto import pem, tsp, x509
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from ca.service import CAService, to_pem
+from core.clock import Clock
+from core.errors import DomainError, ErrorKind, conflict, forbidden, invalid, not_found
+from core.identity import credit_code_problem
+from db.audit import record
+from db.base import Database
+from keys.service import KeyService
+from seal_service import pdf as pdf_stamping
+from seal_service.models import Seal, SealMaker, StampRecord
+from seal_service.ses import StampBuilder, build_seal, data_hash
+from seal_service.timestamps import LocalTimeStamper
+
+ISSUING_CA = {"sm2": "sm2-issuing", "rsa": "rsa-issuing"}
+KEY_SPEC = {"sm2": "sm2", "rsa": "rsa-2048"}
+SEAL_TYPES = {"organization": 1, "personal": 2}
+STATUSES = ("active", "suspended", "revoked")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+MAX_IMAGE = 2 * 1024 * 1024
+CANONICAL = "application/json;canonicalization=RFC8785"
+
+
+@dataclass(frozen=True)
+class SealView:
+    seal_id: str
+    es_id: str
+    name: str
+    owner_credit_code: str
+    type: int
+    algorithm: str
+    status: str
+    valid_from: datetime
+    valid_to: datetime
+    width_mm: int
+    height_mm: int
+    seal_der: bytes
+    signer_certificate_pem: str
+
+
+@dataclass(frozen=True)
+class StampResult:
+    ses_signature_der: bytes
+    data_hash_hex: str
+
+
+class SealService:
+    def __init__(
+        self,
+        db: Database,
+        keys: KeyService,
+        ca: CAService,
+        clock: Clock,
+        region: str,
+        seal_attribute_oid: str,
+    ):
+        self.db = db
+        self.keys = keys
+        self.ca = ca
+        self.clock = clock
+        self.region = region
+        self.seal_attribute_oid = seal_attribute_oid
+        self._builders: dict[str, StampBuilder] = {}
+        self._stampers: dict[str, pdf_stamping.SealStamper] = {}
+        self._lock = threading.Lock()
+
+    # ---- seal makers --------------------------------------------------------------------------
+
+    def bootstrap(self, actor: str) -> bool:
+        """Create the seal-maker key and certificate for each algorithm that lacks one."""
+        created = False
+        for algorithm in ISSUING_CA:
+            with self.db.read() as s:
+                exists = s.get(SealMaker, algorithm) is not None
+            if not exists:
+                self._create_maker(algorithm, actor)
+                created = True
+        return created
+
+    def _create_maker(self, algorithm: str, actor: str) -> None:
+        with self.db.unit_of_work() as s:
+            key = self.keys.create(s, KEY_SPEC[algorithm], f"seal maker ({algorithm})", actor)
+        spki = self.keys.signer(key.key_ref).public_key_info()
+        subject = x509.Name.build(
+            {
+                "country_name": "CN",
+                "organization_name": "LongTrust",
+                "common_name": f"LongTrust Seal Maker ({algorithm.upper()})",
+            },
+            use_printable=False,
+        )
+        view = self.ca.issue_for_key(ISSUING_CA[algorithm], spki, subject, "seal-maker", actor)
+        with self.db.unit_of_work() as s:
+            s.add(
+                SealMaker(
+                    algorithm=algorithm,
+                    key_ref=key.key_ref,
+                    certificate_der=_der(view.certificate_pem),
+                    created_at=self.clock.now(),
+                )
+            )
+            record(s, actor, "seal-maker.create", algorithm, key_ref=key.key_ref, serial=view.serial_hex)
+
+    def makers(self) -> list[SealMaker]:
+        with self.db.read() as s:
+            return list(s.scalars(select(SealMaker)))
+
+    # ---- seals ----------------------------------------------------------------------------------
+
+    def create_seal(
+        self,
+        *,
+        name: str,
+        owner_credit_code: str,
+        seal_type: int | str,
+        algorithm: str,
+        image_png: bytes,
+        actor: str,
+        valid_from: datetime | None = None,
+        valid_to: datetime | None = None,
+        width_mm: int = 40,
+        height_mm: int = 40,
+        owner_name: str | None = None,
+    ) -> SealView:
+        if algorithm not in ISSUING_CA:
+            raise invalid("algorithm must be sm2 or rsa", "algorithm")
+        problem = credit_code_problem(owner_credit_code)
+        if problem:
+            raise invalid(problem, "credit-code")
+        kind = _seal_type(seal_type)
+        if not image_png.startswith(PNG_MAGIC) or len(image_png) > MAX_IMAGE:
+            raise invalid(f"the seal image must be a PNG of at most {MAX_IMAGE} bytes", "image")
+        pdf_stamping.SealImage.from_png(image_png)  # decodes it: a corrupt PNG is refused here
+        if not (5 <= width_mm <= 200 and 5 <= height_mm <= 200):
+            raise invalid("seal width and height must be 5..200 mm", "size")
+        now = self.clock.now()
+        valid_from = valid_from or now
+        valid_to = valid_to or valid_from + timedelta(days=1825)
+        if valid_from.tzinfo is None or valid_to.tzinfo is None:
+            raise invalid("validity times need a time zone", "validity")
+        if valid_to <= valid_from:
+            raise invalid("valid_to must be after valid_from", "validity")
+        maker = self._maker(algorithm)
+        with self.db.unit_of_work() as s:
+            key = self.keys.create(s, KEY_SPEC[algorithm], f"seal {name}", actor)
+        signer = self.keys.signer(key.key_ref)
+        subject = x509.Name.build(
+            {"country_name": "CN", "organization_name": owner_name or name, "common_name": name},
+            use_printable=False,
+        )
+        days = max(1, min((valid_to - now).days + 1, 1825))
+        cert = self.ca.issue_for_key(
+            ISSUING_CA[algorithm],
+            signer.public_key_info(),
+            subject,
+            "seal-signer",
+            actor,
+            owner_credit_code,
+            days,
+        )
+        cert_der = _der(cert.certificate_pem)
+        maker_signer = self.keys.signer(maker.key_ref)
+        for _ in range(5):
+            es_id = self._next_es_id()
+            seal_der = build_seal(
+                es_id=es_id,
+                seal_type=kind,
+                name=name,
+                signer_cert_der=cert_der,
+                created=now,
+                valid_from=valid_from,
+                valid_to=valid_to,
+                image_png=image_png,
+                width_mm=width_mm,
+                height_mm=height_mm,
+                maker=maker_signer,
+                maker_cert_der=maker.certificate_der,
+            )
+            seal_id = "seal-" + secrets.token_hex(8)
+            try:
+                with self.db.unit_of_work() as s:
+                    s.add(
+                        Seal(
+                            id=seal_id,
+                            es_id=es_id,
+                            name=name,
+                            owner_credit_code=owner_credit_code,
+                            type=kind,
+                            algorithm=algorithm,
+                            image_png=image_png,
+                            width_mm=width_mm,
+                            height_mm=height_mm,
+                            valid_from=valid_from,
+                            valid_to=valid_to,
+                            status="active",
+                            signer_key_ref=key.key_ref,
+                            signer_ca_id=ISSUING_CA[algorithm],
+                            signer_certificate_der=cert_der,
+                            seal_der=seal_der,
+                            created_by=actor,
+                            created_at=now,
+                            updated_at=now,
+                        )
+                    )
+                    record(
+                        s,
+                        actor,
+                        "seal.create",
+                        seal_id,
+                        es_id=es_id,
+                        name=name,
+                        owner=owner_credit_code,
+                        algorithm=algorithm,
+                        certificate_serial=cert.serial_hex,
+                    )
+                return self.get(seal_id)
+            except IntegrityError:
+                continue  # another worker took this esID; draw the next one
+        raise DomainError(ErrorKind.UNAVAILABLE, "could not allocate a seal code; retry", code="es-id")
+
+    def _next_es_id(self) -> str:
+        with self.db.read() as s:
+            last = s.scalar(select(func.max(Seal.es_id)).where(Seal.es_id.like(f"{self.region}%")))
+        sequence = int(last[6:]) + 1 if last else 1
+        if sequence >= 10**8:
+            raise DomainError(ErrorKind.UNAVAILABLE, "seal codes for this region are exhausted", code="es-id")
+        return f"{self.region}{sequence:08d}"
+
+    def _maker(self, algorithm: str) -> SealMaker:
+        with self.db.read() as s:
+            maker = s.get(SealMaker, algorithm)
+        if maker is None:
+            raise DomainError(
+                ErrorKind.UNAVAILABLE,
+                f"no {algorithm} seal maker: run `longtrust init`",
+                code="no-seal-maker",
+            )
+        return maker
+
+    def get(self, seal_id: str) -> SealView:
+        with self.db.read() as s:
+            seal = s.get(Seal, seal_id)
+        if seal is None:
+            raise not_found(f"no seal {seal_id!r}")
+        return _view(seal)
+
+    def set_status(self, seal_id: str, status: str, actor: str, reason: str = "") -> SealView:
+        if status not in STATUSES:
+            raise invalid(f"status must be one of {', '.join(STATUSES)}", "status")
+        with self.db.unit_of_work() as s:
+            seal = s.get(Seal, seal_id)
+            if seal is None:
+                raise not_found(f"no seal {seal_id!r}")
+            if seal.status == "revoked":
+                raise conflict("a revoked seal stays revoked", "seal-revoked")
+            if seal.status == status:
+                raise conflict(f"seal is already {status}", "no-change")
+            old, seal.status, seal.updated_at = seal.status, status, self.clock.now()
+            record(s, actor, f"seal.{status}", seal_id, previous=old, reason=reason)
+        if status == "revoked":
+            self.ca.revoke(
+                seal.signer_ca_id, _serial(seal.signer_certificate_der), "cessationOfOperation", actor
+            )
+        with self._lock:
+            self._builders.pop(seal_id, None)
+            self._stampers.pop(seal_id, None)
+        return self.get(seal_id)
+
+    # ---- stamping -------------------------------------------------------------------------------
+
+    def _usable(self, seal_id: str, principal) -> Seal:
+        if seal_id not in principal.seals:
+            raise forbidden(f"token {principal.name!r} is not granted seal {seal_id}")
+        with self.db.read() as s:
+            seal = s.get(Seal, seal_id)
+        if seal is None:
+            raise not_found(f"no seal {seal_id!r}")
+        now = self.clock.now()
+        if seal.status != "active":
+            raise conflict(f"seal {seal_id} is {seal.status}: it stamps nothing", f"seal-{seal.status}")
+        if not seal.valid_from <= now <= seal.valid_to:
+            raise conflict(
+                f"seal {seal_id} is not valid now ({seal.valid_from:%Y-%m-%d} to {seal.valid_to:%Y-%m-%d})",
+                "seal-expired",
+            )
+        return seal
+
+    def stamp_data(
+        self, seal_id: str, document: dict, principal, property_id: str = "", with_timestamp: bool = False
+    ) -> StampResult:
+        """A v4 SES_Signature over the RFC 8785 canonical JSON of ``document``."""
+        seal = self._usable(seal_id, principal)
+        try:
+            data = rfc8785.dumps(document)
+        except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+            raise invalid(f"the document cannot be canonicalised (RFC 8785): {exc}", "json") from None
+        property_info = f"{CANONICAL};id={property_id}" if property_id else CANONICAL
+        if not property_info.isascii():
+            raise invalid("the document id must be ASCII", "property-info")
+        builder = self._builder(seal)
+        timestamper = self._ses_timestamper(seal.algorithm) if with_timestamp else None
+        der, digest = builder.stamp(data, property_info, self.clock.now(), timestamper)
+        self._record_stamp(seal, "data", digest.hex(), None, principal)
+        return StampResult(der, digest.hex())
+
+    def stamp_pdf(
+        self,
+        seal_id: str,
+        pdf: bytes,
+        principal,
+        *,
+        page: int = 0,
+        x: float = 72,
+        y: float = 72,
+        level: str = "B-B",
+    ) -> bytes:
+        seal = self._usable(seal_id, principal)
+        stamper = self._stamper(seal)
+        timestamper = LocalTimeStamper(self.ca.timestamp) if level != "B-B" else None
+        context = self.validation_context(seal.signer_ca_id) if level in ("B-LT", "B-LTA") else None
+        out = stamper.stamp(
+            pdf, page=page, x=x, y=y, level=level, timestamper=timestamper, validation_context=context
+        )
+        self._record_stamp(seal, "pdf", hashlib.sha256(pdf).hexdigest(), level, principal)
+        return out
+
+    async def async_stamp_pdf(self, seal_id: str, pdf: bytes, principal, **kwargs) -> bytes:
+        return await asyncio.to_thread(self.stamp_pdf, seal_id, pdf, principal, **kwargs)
+
+    def validation_context(self, ca_id: str):
+        """Trust root, chain and fresh CRLs of our own hierarchy, for LTV embedding."""
+        from pyhanko_certvalidator import ValidationContext
+
+        from verify.sm2_validation import SM2_CONTEXT_KWARGS
+
+        ctx = self.ca.context(ca_id)
+        chain = [x509.Certificate.load(c) for c in ctx.chain]
+        root_id = ctx.parent_id or ca_id
+        root = self.ca.context(root_id).certificate
+        crls = [self.ca.current_crl(ca_id)] + ([self.ca.current_crl(root_id)] if root_id != ca_id else [])
+        tsa = [c.tsa_cert for c in (ctx,) if c.tsa_cert is not None]
+        return ValidationContext(
+            trust_roots=[root], other_certs=chain + tsa, crls=crls, allow_fetching=False, **SM2_CONTEXT_KWARGS
+        )
+
+    def _record_stamp(self, seal: Seal, kind: str, document_hash: str, level: str | None, principal) -> None:
+        with self.db.unit_of_work() as s:
+            s.add(
+                StampRecord(
+                    seal_id=seal.id,
+                    kind=kind,
+                    document_hash=document_hash,
+                    level=level,
+                    requester=principal.actor,
+                    at=self.clock.now(),
+                )
+            )
+            record(
+                s, principal.actor, "seal.stamp", seal.id, kind=kind, document_hash=document_hash, level=level
+            )
+
+    def _builder(self, seal: Seal) -> StampBuilder:
+        cached = self._builders.get(seal.id)
+        if cached is None:
+            builder = StampBuilder(
+                seal.seal_der, self.keys.signer(seal.signer_key_ref), seal.signer_certificate_der
+            )
+            with self._lock:
+                cached = self._builders.setdefault(seal.id, builder)
+        return cached
+
+    def _stamper(self, seal: Seal) -> pdf_stamping.SealStamper:
+        cached = self._stampers.get(seal.id)
+        if cached is None:
+            chain = self.ca.context(seal.signer_ca_id).chain
+            stamper = pdf_stamping.SealStamper(
+                self.keys.signer(seal.signer_key_ref),
+                seal.signer_certificate_der,
+                chain,
+                seal.image_png,
+                seal.width_mm,
+                seal.height_mm,
+                seal_der=seal.seal_der,
+                seal_attribute_oid=self.seal_attribute_oid,
+            )
+            with self._lock:
+                cached = self._stampers.setdefault(seal.id, stamper)
+        return cached
+
+    def _ses_timestamper(self, algorithm: str):
+        def token(signature: bytes) -> bytes:
+            digest = "sm3" if algorithm == "sm2" else "sha256"
+            imprint = data_hash("sm2-sm3" if algorithm == "sm2" else "rsa-pkcs1-sha256", signature)
+            query = tsp.TimeStampReq(
+                {
+                    "version": "v1",
+                    "message_imprint": {"hash_algorithm": {"algorithm": digest}, "hashed_message": imprint},
+                    "cert_req": True,
+                }
+            )
+            reply = tsp.TimeStampResp.load(self.ca.timestamp(query.dump()))
+            return reply["time_stamp_token"].dump()
+
+        return token
+
+
+def _seal_type(value: int | str) -> int:
+    if isinstance(value, str):
+        if value.isdigit():
+            value = int(value)
+        elif value in SEAL_TYPES:
+            return SEAL_TYPES[value]
+        else:
+            raise invalid(f"seal type must be an integer or one of {', '.join(SEAL_TYPES)}", "seal-type")
+    if not 1 <= value <= 99:
+        raise invalid("seal type must be 1..99", "seal-type")
+    return value
+
+
+def _der(pem_text: str) -> bytes:
+    return pem.unarmor(pem_text.encode())[2]
+
+
+def _serial(cert_der: bytes) -> str:
+    return format(x509.Certificate.load(cert_der).serial_number, "x")
+
+
+def _view(seal: Seal) -> SealView:
+    return SealView(
+        seal.id,
+        seal.es_id,
+        seal.name,
+        seal.owner_credit_code,
+        seal.type,
+        seal.algorithm,
+        seal.status,
+        seal.valid_from,
+        seal.valid_to,
+        seal.width_mm,
+        seal.height_mm,
+        seal.seal_der,
+        to_pem(seal.signer_certificate_der),
+    )
