@@ -71,19 +71,12 @@ _md_ctx_set_pkey_ctx = _sig("EVP_MD_CTX_set_pkey_ctx", None, _P, _P)
 _set1_id = _sig("EVP_PKEY_CTX_set1_id", ctypes.c_int, _P, ctypes.c_char_p, ctypes.c_int)
 _sm3 = _sig("EVP_sm3", _P)
 _digest_sign_init = _sig("EVP_DigestSignInit", ctypes.c_int, _P, _P, _P, _P, _P)
-_digest_sign = _sig(
-    "EVP_DigestSign",
-    ctypes.c_int,
-    _P,
-    ctypes.c_char_p,
-    ctypes.POINTER(ctypes.c_size_t),
-    ctypes.c_char_p,
-    ctypes.c_size_t,
-)
+_md_ctx_copy = _sig("EVP_MD_CTX_copy_ex", ctypes.c_int, _P, _P)
+_sign_update = _sig("EVP_DigestSignUpdate", ctypes.c_int, _P, ctypes.c_char_p, ctypes.c_size_t)
+_sign_final = _sig("EVP_DigestSignFinal", ctypes.c_int, _P, ctypes.c_char_p, ctypes.POINTER(ctypes.c_size_t))
+_verify_update = _sig("EVP_DigestVerifyUpdate", ctypes.c_int, _P, ctypes.c_char_p, ctypes.c_size_t)
+_verify_final = _sig("EVP_DigestVerifyFinal", ctypes.c_int, _P, ctypes.c_char_p, ctypes.c_size_t)
 _digest_verify_init = _sig("EVP_DigestVerifyInit", ctypes.c_int, _P, _P, _P, _P, _P)
-_digest_verify = _sig(
-    "EVP_DigestVerify", ctypes.c_int, _P, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t
-)
 _err_clear = _sig("ERR_clear_error", None)
 _SM3_MD = _sm3()
 
@@ -110,31 +103,57 @@ class _Pkey:
             self.ptr = None
 
 
-def _digest_op(
-    pkey: _Pkey, user_id: bytes, sign: bool, message: bytes, signature: bytes = b""
-) -> bytes | bool:
-    mctx = _md_ctx_new()
-    pctx = _ctx_new_from_pkey(None, pkey.ptr, None)
-    try:
-        if not pctx or _set1_id(pctx, user_id, len(user_id)) != 1:
+class _Prepared:
+    """A digest-sign or digest-verify context with the key, the ID and Z_A already absorbed.
+
+    Each operation copies it (EVP_MD_CTX_copy_ex duplicates the SM2 context too), so Z_A is
+    hashed once per key instead of once per signature, and the template is only ever read.
+    """
+
+    __slots__ = ("_mctx", "_pctx", "_pkey", "sign")
+
+    def __init__(self, pkey: _Pkey, user_id: bytes, sign: bool):
+        self._pkey, self.sign = pkey, sign
+        self._mctx = _md_ctx_new()
+        self._pctx = _ctx_new_from_pkey(None, pkey.ptr, None)
+        if not self._mctx or not self._pctx or _set1_id(self._pctx, user_id, len(user_id)) != 1:
+            _err_clear()
             raise SM2Error("cannot set the SM2 distinguishing ID")
-        _md_ctx_set_pkey_ctx(mctx, pctx)
-        if sign:
-            if _digest_sign_init(mctx, None, _SM3_MD, None, pkey.ptr) != 1:
-                raise SM2Error("SM2 sign init failed")
-            out = ctypes.create_string_buffer(80)
-            size = ctypes.c_size_t(80)
-            if _digest_sign(mctx, out, ctypes.byref(size), message, len(message)) != 1:
-                raise SM2Error("SM2 signing failed")
-            return out.raw[: size.value]
-        if _digest_verify_init(mctx, None, _SM3_MD, None, pkey.ptr) != 1:
-            raise SM2Error("SM2 verify init failed")
-        return _digest_verify(mctx, signature, len(signature), message, len(message)) == 1
-    finally:
-        _md_ctx_free(mctx)
-        if pctx:
-            _ctx_free(pctx)
-        _err_clear()
+        _md_ctx_set_pkey_ctx(self._mctx, self._pctx)
+        init = _digest_sign_init if sign else _digest_verify_init
+        if init(self._mctx, None, _SM3_MD, None, pkey.ptr) != 1:
+            _err_clear()
+            raise SM2Error("SM2 context initialisation failed")
+
+    def __del__(self):
+        if _md_ctx_free is not None and getattr(self, "_mctx", None):
+            _md_ctx_free(self._mctx)
+            _ctx_free(self._pctx)
+            self._mctx = None
+
+    def run(self, message: bytes, signature: bytes = b"") -> bytes | bool:
+        ctx = _md_ctx_new()
+        try:
+            if _md_ctx_copy(ctx, self._mctx) != 1:
+                raise SM2Error("cannot copy the SM2 context")
+            if self.sign:
+                out = ctypes.create_string_buffer(80)
+                size = ctypes.c_size_t(80)
+                signed = _sign_update(ctx, message, len(message)) == 1
+                if not signed or _sign_final(ctx, out, ctypes.byref(size)) != 1:
+                    raise SM2Error("SM2 signing failed")
+                return out.raw[: size.value]
+            if _verify_update(ctx, message, len(message)) != 1:
+                raise SM2Error("SM2 verification failed")
+            return _verify_final(ctx, signature, len(signature)) == 1
+        finally:
+            _md_ctx_free(ctx)
+            _err_clear()
+
+
+@lru_cache(maxsize=4096)
+def _verifier(point: bytes, user_id: bytes) -> _Prepared:
+    return _Prepared(_public_pkey(point), user_id, False)
 
 
 def _pkcs8(scalar: bytes, point: bytes) -> bytes:
@@ -173,12 +192,13 @@ def public_key_info(point: bytes) -> keys.PublicKeyInfo:
 class SM2PrivateKey:
     """An SM2 private key held by libcrypto."""
 
-    __slots__ = ("_pkey", "public_point", "_lock")
+    __slots__ = ("_pkey", "public_point", "_lock", "_signing")
 
     def __init__(self, pkey: _Pkey, public_point: bytes):
         self._pkey = pkey
         self.public_point = public_point
         self._lock = threading.Lock()
+        self._signing: dict[bytes, _Prepared] = {}
 
     @classmethod
     def generate(cls) -> SM2PrivateKey:
@@ -241,7 +261,11 @@ class SM2PrivateKey:
 
     def sign(self, message: bytes, user_id: bytes = DEFAULT_SM2_ID) -> bytes:
         """DER SM2 signature over SM3(Z_A ‖ message)."""
-        return _digest_op(self._pkey, user_id, True, message)
+        prepared = self._signing.get(user_id)
+        if prepared is None:
+            with self._lock:
+                prepared = self._signing.setdefault(user_id, _Prepared(self._pkey, user_id, True))
+        return prepared.run(message)
 
 
 def _public_point(pkey: _Pkey) -> bytes:
@@ -278,7 +302,7 @@ def verify(public_point: bytes, message: bytes, signature: bytes, user_id: bytes
     """True when ``signature`` (DER or raw r‖s) is a valid SM2 signature by ``public_point``."""
     try:
         der = normalize_signature(signature)
-        pkey = _public_pkey(bytes(public_point))
+        prepared = _verifier(bytes(public_point), bytes(user_id))
     except SM2Error:
         return False
-    return bool(_digest_op(pkey, user_id, False, message, der))
+    return bool(prepared.run(message, der))

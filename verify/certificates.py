@@ -1,0 +1,455 @@
+"""RFC 5280 path validation for SM2 and RSA certificates, reported as checks.
+
+pyhanko-certvalidator does the work (path building, signatures, validity, CRL/OCSP) with the
+SM2-aware validator and the algorithm allow-list from ``verify.sm2_validation``. Inputs are bytes:
+trust anchors and revocation data come from the caller; nothing is fetched unless asked.
+
+Revocation: 'hard-fail' when CRLs/OCSP responses are supplied or fetching is on, otherwise
+'soft-fail'. certvalidator consults revocation data only for certificates that declare a CRL
+distribution point or an OCSP responder, and in 'hard-fail' every such certificate in the path
+needs usable data. When ``at`` is given, revocation data issued after ``at`` is used
+(retroactively), and a certificate revoked after ``at`` is valid at ``at``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import hashlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
+from asn1crypto import x509
+from cryptography.exceptions import InvalidSignature
+from pyhanko_certvalidator import CertificateValidator, ValidationContext
+from pyhanko_certvalidator.errors import (
+    DisallowedAlgorithmError,
+    ExpiredError,
+    InsufficientRevinfoError,
+    InvalidCertificateError,
+    NotYetValidError,
+    PathBuildingError,
+    PathValidationError,
+    RevokedError,
+    ValidationError,
+)
+from pyhanko_certvalidator.fetchers import OwnedFetcherBackend
+from pyhanko_certvalidator.fetchers.api import FetchLimits
+from pyhanko_certvalidator.util import get_declared_revinfo
+
+from verify.report import (
+    EXPIRED,
+    FORMAT_FAILURE,
+    NO_CERTIFICATE_CHAIN_FOUND,
+    NOT_YET_VALID,
+    REVOKED,
+    SIG_CRYPTO_FAILURE,
+    Check,
+    Report,
+)
+from verify.sm2_validation import ALGORITHM_POLICY, SM2SignatureValidator
+
+logger = logging.getLogger(__name__)
+
+CHAIN, VALIDITY = "certificate chain", "certificate validity"
+REVOCATION, KEY_USAGE = "revocation", "key usage"
+_STAGES = (CHAIN, VALIDITY, REVOCATION)
+# ETSI TS 119 102-1 sub-indications that verify.report does not name.
+TRY_LATER = "TRY_LATER"
+CRYPTO_CONSTRAINTS_FAILURE = "CRYPTO_CONSTRAINTS_FAILURE"
+CHAIN_CONSTRAINTS_FAILURE = "CHAIN_CONSTRAINTS_FAILURE"
+CERTIFICATE_CHAIN_GENERAL_FAILURE = "CERTIFICATE_CHAIN_GENERAL_FAILURE"
+
+FETCH_TIMEOUT_S = 5
+FETCH_LIMITS = FetchLimits(max_requests=20, max_cert_requests=5, max_aia_urls_per_object=2)
+FETCH_CACHE_SECONDS = 300
+_TOLERANCE = timedelta(seconds=1)  # certvalidator's default time tolerance
+
+_SIGNING = frozenset({"digital_signature", "non_repudiation"})
+# purpose -> (key usages of which one is needed, extended key usages all needed)
+PURPOSES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "signing": (_SIGNING, frozenset()),
+    "seal-signer": (_SIGNING, frozenset()),
+    "seal-maker": (_SIGNING, frozenset()),
+    "timestamping": (_SIGNING, frozenset({"time_stamping"})),
+    "ocsp-signing": (_SIGNING, frozenset({"ocsp_signing"})),
+    "tls-client": (frozenset({"digital_signature"}), frozenset({"client_auth"})),
+    "ca": (frozenset({"key_cert_sign"}), frozenset()),
+}
+
+CertChecker = Callable[[bytes, datetime, str], list[Check]]
+
+
+async def averify_certificate(
+    cert_der: bytes,
+    *,
+    chain: Sequence[bytes] = (),
+    trust_anchors: Sequence[bytes],
+    at: datetime | None = None,
+    crls: Sequence[bytes] = (),
+    ocsps: Sequence[bytes] = (),
+    fetch_revocation: bool = False,
+    purpose: str | None = None,
+) -> list[Check]:
+    """Checks 'certificate chain', 'certificate validity', 'revocation' and 'key usage' for `cert_der`."""
+    job = _Job(cert_der, chain, trust_anchors, at, crls, ocsps, fetch_revocation, purpose)
+    path_checks = _CACHE.get(job.key, job.moment)
+    if path_checks is None:
+        path_checks = await job.validate()
+    return job.with_key_usage(path_checks)
+
+
+def verify_certificate(
+    cert_der: bytes,
+    *,
+    chain: Sequence[bytes] = (),
+    trust_anchors: Sequence[bytes],
+    at: datetime | None = None,
+    crls: Sequence[bytes] = (),
+    ocsps: Sequence[bytes] = (),
+    fetch_revocation: bool = False,
+    purpose: str | None = None,
+) -> list[Check]:
+    """Synchronous `averify_certificate`; safe inside a running event loop; a cache hit needs no loop."""
+    job = _Job(cert_der, chain, trust_anchors, at, crls, ocsps, fetch_revocation, purpose)
+    path_checks = _CACHE.get(job.key, job.moment)
+    if path_checks is None:
+        path_checks = _run_sync(job.validate)
+    return job.with_key_usage(path_checks)
+
+
+def verify_certificate_report(cert_der: bytes, **kwargs) -> Report:
+    """`verify_certificate` wrapped in a Report (same keyword arguments); `signer` names the certificate."""
+    checks = verify_certificate(cert_der, **kwargs)
+    try:
+        cert = x509.Certificate.load(cert_der)
+        signer = {"subject": cert.subject.human_friendly, "issuer": cert.issuer.human_friendly,
+                  "serial_hex": format(cert.serial_number, "x")}
+    except (ValueError, TypeError):
+        signer = None
+    return Report.from_checks(checks, signer=signer)
+
+
+def make_cert_checker(
+    trust_anchors: Iterable[bytes],
+    crls: Iterable[bytes] = (),
+    ocsps: Iterable[bytes] = (),
+    extra_certs: Iterable[bytes] = (),
+    *,
+    fetch_revocation: bool = False,
+) -> CertChecker:
+    """A `cert_checker(cert_der, at, purpose)` for the seal / OFD / PDF verifiers, bound to these inputs."""
+    anchors, crl_list, ocsp_list, extra = tuple(trust_anchors), tuple(crls), tuple(ocsps), tuple(extra_certs)
+
+    def cert_checker(cert_der: bytes, at: datetime | None, purpose: str | None) -> list[Check]:
+        return verify_certificate(cert_der, chain=extra, trust_anchors=anchors, at=at, crls=crl_list,
+                                  ocsps=ocsp_list, fetch_revocation=fetch_revocation, purpose=purpose)
+
+    return cert_checker
+
+
+# -- path validation --------------------------------------------------------------------------------------
+
+
+class _Job:
+    """One verification request: checked arguments, its cache key and time bucket."""
+
+    def __init__(self, cert_der, chain, anchors, at, crls, ocsps, fetch, purpose):
+        if purpose is not None and purpose not in PURPOSES:
+            raise ValueError(f"unknown purpose {purpose!r}; known: {', '.join(sorted(PURPOSES))}")
+        if at is not None and at.utcoffset() is None:
+            raise ValueError("`at` must be timezone-aware")
+        self.cert_der, self.chain, self.anchors = bytes(cert_der), tuple(chain), tuple(anchors)
+        self.crls, self.ocsps = tuple(crls), tuple(ocsps)
+        self.fetch, self.purpose, self.at = fetch, purpose, at
+        self.moment = at or datetime.now(UTC)
+        self.key = _cache_key(self.cert_der, self.chain, self.anchors, self.crls, self.ocsps, fetch)
+
+    async def validate(self) -> list[Check]:
+        try:
+            cert = x509.Certificate.load(self.cert_der, strict=True)
+            cert.native  # noqa: B018  (parse everything now: malformed input is a format failure)
+        except (ValueError, TypeError) as exc:
+            return _failure_checks(CHAIN, "failed", f"not a DER X.509 certificate: {exc}", FORMAT_FAILURE)
+        checks = await _validate_path(cert, self.chain, self.anchors, self.moment, self.at, self.crls,
+                                      self.ocsps, self.fetch)
+        if not self.fetch or all(c.result in ("passed", "skipped") for c in checks):
+            instants = lambda: _instants(self.cert_der, self.chain, self.anchors, self.crls, self.ocsps)  # noqa: E731
+            _CACHE.put(self.key, instants, self.moment, checks)
+        return checks
+
+    def with_key_usage(self, path_checks: list[Check]) -> list[Check]:
+        if path_checks[0].sub_indication == FORMAT_FAILURE:
+            return [*path_checks, Check(KEY_USAGE, "skipped", "not a certificate")]
+        return [*path_checks, _key_usage_check(x509.Certificate.load(self.cert_der), self.purpose)]
+
+
+async def _validate_path(cert, chain, anchors, moment, at, crls, ocsps, fetch) -> list[Check]:
+    if not anchors:
+        return _failure_checks(CHAIN, "indeterminate", "no trust anchors given", NO_CERTIFICATE_CHAIN_FOUND)
+    backend = None
+    if fetch:
+        from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
+
+        backend = OwnedFetcherBackend(AIOHttpFetcherBackend(per_request_timeout=FETCH_TIMEOUT_S,
+                                                            limits=FETCH_LIMITS))
+    hard = bool(crls or ocsps or fetch)
+    recorder = _RecordingValidator()
+    try:
+        context = ValidationContext(
+            trust_roots=[x509.Certificate.load(a) for a in anchors],
+            other_certs=[x509.Certificate.load(c) for c in chain],
+            moment=moment,
+            crls=list(crls),
+            ocsps=list(ocsps),
+            allow_fetching=fetch,
+            fetcher_backend=backend,
+            revocation_mode="hard-fail" if hard else "soft-fail",
+            retroactive_revinfo=at is not None,
+            signature_validator=recorder,
+            algorithm_usage_policy=ALGORITHM_POLICY,
+        )
+    except (ValueError, TypeError) as exc:
+        return _failure_checks(CHAIN, "indeterminate", f"unusable chain or revocation input: {exc}",
+                               CERTIFICATE_CHAIN_GENERAL_FAILURE)
+    try:
+        path = await CertificateValidator(cert, validation_context=context).async_validate_path()
+    except Exception as exc:  # a verifier reports on hostile input instead of raising
+        bad_signature = any(recorder.failed(c) for c in (cert, *context.certificate_registry))
+        return _error_checks(exc, bad_signature)
+    finally:
+        await context.aclose()
+    return _success_checks(path, cert, moment, crls, ocsps, fetch)
+
+
+def _success_checks(path, cert, moment, crls, ocsps, fetch) -> list[Check]:
+    names = " ← ".join(c.subject.human_friendly for c in reversed(list(path.iter_certs(include_root=True))))
+    checks = [
+        Check(CHAIN, "passed", f"path to a trust anchor: {names}"),
+        Check(VALIDITY, "passed", f"every certificate in the path is valid at {moment.isoformat()}"),
+    ]
+    if not (crls or ocsps or fetch):
+        checks.append(Check(REVOCATION, "skipped", "no CRL or OCSP response supplied and fetching is off"))
+    elif not any(get_declared_revinfo(cert)):
+        checks.append(Check(REVOCATION, "skipped",
+                            "the certificate names no CRL distribution point or OCSP responder"))
+    else:
+        source = "fetched and supplied" if fetch else "supplied"
+        checks.append(Check(REVOCATION, "passed", f"not revoked at {moment.isoformat()} ({source} CRL/OCSP)"))
+    return checks
+
+
+class _RecordingValidator(SM2SignatureValidator):
+    """The SM2-aware validator, remembering which signed data failed, to tell a bad signature apart."""
+
+    def __init__(self):
+        super().__init__()
+        self._failed: set[bytes] = set()
+
+    def validate_signature(self, signature, signed_data, *args, **kwargs):
+        try:
+            super().validate_signature(signature, signed_data, *args, **kwargs)
+        except InvalidSignature:
+            self._failed.add(hashlib.sha256(signed_data).digest())
+            raise
+
+    def failed(self, cert: x509.Certificate) -> bool:
+        return hashlib.sha256(cert["tbs_certificate"].dump()).digest() in self._failed
+
+
+def _error_checks(exc: Exception, bad_signature: bool = False) -> list[Check]:
+    detail = getattr(exc, "failure_msg", None) or f"{type(exc).__name__}: {exc}"
+    side = getattr(exc, "is_side_validation", False)
+    if isinstance(exc, PathBuildingError | InvalidCertificateError):
+        return _failure_checks(CHAIN, "indeterminate", detail, NO_CERTIFICATE_CHAIN_FOUND)
+    if side or isinstance(exc, InsufficientRevinfoError):
+        return _failure_checks(REVOCATION, "indeterminate", detail, TRY_LATER, _completed(exc))
+    if isinstance(exc, RevokedError):
+        return _failure_checks(REVOCATION, "failed", detail, REVOKED, _completed(exc))
+    if isinstance(exc, ExpiredError):
+        return _failure_checks(VALIDITY, "failed", detail, EXPIRED, _completed(exc))
+    if isinstance(exc, NotYetValidError):
+        return _failure_checks(VALIDITY, "failed", detail, NOT_YET_VALID, _completed(exc))
+    if isinstance(exc, DisallowedAlgorithmError):
+        return _failure_checks(CHAIN, "indeterminate", detail, CRYPTO_CONSTRAINTS_FAILURE)
+    if isinstance(exc, PathValidationError) and bad_signature:
+        return _failure_checks(CHAIN, "failed", detail, SIG_CRYPTO_FAILURE)
+    if isinstance(exc, ValidationError):
+        return _failure_checks(CHAIN, "indeterminate", detail, CHAIN_CONSTRAINTS_FAILURE)
+    logger.warning("certificate validation error", exc_info=exc)
+    return _failure_checks(CHAIN, "indeterminate", detail, CERTIFICATE_CHAIN_GENERAL_FAILURE)
+
+
+def _completed(exc: Exception) -> bool:
+    """True when the failure is the end-entity's own: the earlier stages then passed for the whole path."""
+    return getattr(exc, "is_ee_cert", False) and not getattr(exc, "is_side_validation", False)
+
+
+def _failure_checks(stage, result, detail, sub_indication, earlier_passed: bool = False) -> list[Check]:
+    checks = []
+    for name in _STAGES:
+        if name == stage:
+            checks.append(Check(name, result, detail, sub_indication))
+        elif earlier_passed and _STAGES.index(name) < _STAGES.index(stage):
+            checks.append(Check(name, "passed", "checked for every certificate in the path"))
+        else:
+            checks.append(Check(name, "skipped", f"not evaluated: {stage} check did not pass"))
+    return checks
+
+
+def _key_usage_check(cert: x509.Certificate, purpose: str | None) -> Check:
+    if purpose is None:
+        return Check(KEY_USAGE, "skipped", "no purpose given")
+    any_of, all_of = PURPOSES[purpose]
+    key_usage = cert.key_usage_value
+    if key_usage is not None and not key_usage.native & any_of:
+        return Check(KEY_USAGE, "indeterminate",
+                     f"key usage {sorted(key_usage.native)} lacks {' or '.join(sorted(any_of))}"
+                     f" for {purpose}",
+                     CHAIN_CONSTRAINTS_FAILURE)
+    if all_of:
+        eku = cert.extended_key_usage_value
+        present = set(eku.native) if eku is not None else set()
+        if not (all_of <= present or "any_extended_key_usage" in present):
+            return Check(KEY_USAGE, "indeterminate",
+                         f"extended key usage lacks {', '.join(sorted(all_of - present))} for {purpose}",
+                         CHAIN_CONSTRAINTS_FAILURE)
+    return Check(KEY_USAGE, "passed", f"usable for {purpose}")
+
+
+def _run_sync(make_coro):
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        loop_running = False
+    else:
+        loop_running = True
+    if not loop_running:  # outside the except block, so no exception context leaks into the run
+        return asyncio.run(make_coro())
+    return _executor().submit(lambda: asyncio.run(make_coro())).result()
+
+
+_EXECUTOR: ThreadPoolExecutor | None = None
+_EXECUTOR_LOCK = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _EXECUTOR
+    with _EXECUTOR_LOCK:
+        if _EXECUTOR is None:
+            _EXECUTOR = ThreadPoolExecutor(max_workers=4, thread_name_prefix="verify-cert")
+        return _EXECUTOR
+
+
+# -- cache of validated chains ------------------------------------------------------------------------------
+
+
+def _cache_key(cert_der, chain, anchors, crls, ocsps, fetch) -> bytes:
+    h = hashlib.sha256(b"longtrust-chain-v1")
+    for group in ([cert_der], sorted(chain), sorted(anchors), sorted(crls), sorted(ocsps)):
+        h.update(len(group).to_bytes(4, "big"))
+        for blob in group:
+            h.update(len(blob).to_bytes(8, "big") + blob)
+    # Fetched revocation data changes over time, so fetched results live at most FETCH_CACHE_SECONDS.
+    h.update(b"fetch:%d" % (int(time.time() // FETCH_CACHE_SECONDS) if fetch else -1))
+    return h.digest()
+
+
+def _instants(cert_der, chain, anchors, crls, ocsps) -> tuple[datetime, ...]:
+    """Every time at which the outcome can change: validity bounds, CRL/OCSP update and revocation times."""
+    found: list[datetime] = []
+    for der in (cert_der, *chain, *anchors):
+        found.extend(_cert_bounds(der))
+    for der in crls:
+        try:
+            tbs = asn1_crl.CertificateList.load(der)["tbs_cert_list"]
+            found += [tbs["this_update"].native, tbs["next_update"].native]
+            found += [entry["revocation_date"].native for entry in tbs["revoked_certificates"]]
+        except (ValueError, TypeError, KeyError):
+            continue
+    for der in ocsps:
+        try:
+            basic = asn1_ocsp.OCSPResponse.load(der)["response_bytes"]["response"].parsed
+            data = basic["tbs_response_data"]
+            found.append(data["produced_at"].native)
+            for single in data["responses"]:
+                found += [single["this_update"].native, single["next_update"].native]
+                if single["cert_status"].name == "revoked":
+                    found.append(single["cert_status"].chosen["revocation_time"].native)
+            for responder in basic["certs"] or ():
+                found.extend(_cert_bounds(responder.dump()))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            continue
+    points = set()
+    for t in found:
+        if isinstance(t, datetime):
+            points.update((t - _TOLERANCE, t, t + _TOLERANCE))
+    return tuple(sorted(points))
+
+
+def _cert_bounds(der: bytes) -> list[datetime]:
+    try:
+        validity = x509.Certificate.load(der)["tbs_certificate"]["validity"]
+        return [validity["not_before"].native, validity["not_after"].native]
+    except (ValueError, TypeError, KeyError):
+        return []
+
+
+class _ChainCache:
+    """LRU of validation outcomes per input set, bucketed by the interval of time the moment falls in.
+
+    Within one interval between consecutive instants (see `_instants`) certvalidator's answer cannot change,
+    so a repeated verification of the same signer at another time in that interval is a dictionary lookup.
+    """
+
+    def __init__(self, maxsize: int = 1024, max_buckets: int = 64):
+        self.maxsize, self.max_buckets = maxsize, max_buckets
+        self._entries: OrderedDict[bytes, tuple[tuple[datetime, ...], dict]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _bucket(points, moment) -> tuple[int, bool]:
+        index = bisect.bisect_left(points, moment)
+        return index, index < len(points) and points[index] == moment
+
+    def get(self, key: bytes, moment: datetime) -> list[Check] | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            self._entries.move_to_end(key)
+            points, results = entry
+            return results.get(self._bucket(points, moment))
+
+    def put(self, key: bytes, instants: Callable[[], tuple[datetime, ...]], moment, checks) -> None:
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None:
+            entry = (instants(), {})
+        points, results = entry
+        with self._lock:
+            if len(results) >= self.max_buckets:
+                results.clear()
+            results[self._bucket(points, moment)] = list(checks)
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.maxsize:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_CACHE = _ChainCache()
+
+
+def clear_cache() -> None:
+    _CACHE.clear()

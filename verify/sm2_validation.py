@@ -1,0 +1,212 @@
+"""SM2 for pyhanko-certvalidator and pyHanko: one signature validator, one algorithm allow-list.
+
+How SM2 reaches every check
+---------------------------
+certvalidator verifies every signature it meets (certificates, CRLs, OCSP responses and their
+responder certificates) through ``ValidationContext.sig_validator``, and pyHanko's CMS validation
+(``pyhanko.sign.validation.generic_cms.cms_basic_validation``, used for PDF signatures and
+time-stamp tokens) calls ``validate_sig_integrity(..., sig_validator=validation_context.sig_validator)``.
+So callers pass our objects when they build the context::
+
+    ValidationContext(trust_roots=..., **SM2_CONTEXT_KWARGS)
+    # or: CertValidationPolicySpec(..., signature_validator=SM2_SIGNATURE_VALIDATOR,
+    #                              algorithm_usage_policy=ALGORITHM_POLICY)
+
+``ALGORITHM_POLICY`` is a ``CMSAlgorithmUsagePolicy``, so pyHanko uses it as is (``lift_policy``
+returns it unchanged) and certvalidator uses it as a plain ``AlgorithmUsagePolicy``.
+
+Why asn1crypto is not patched
+-----------------------------
+asn1crypto's ``SignedDigestAlgorithm.signature_algo`` / ``hash_algo`` raise ``ValueError`` for
+``sm3_sm2``. Every caller in certvalidator 0.33 and pyHanko 0.38 (``_validate_raw``,
+``DisallowWeakAlgorithmsPolicy``, ``_ensure_digest_match``, the PDF signer) catches that error and
+falls back to the algorithm name or the CMS digest, so nothing needs patching there. The stock
+validator fails for SM2 one step earlier anyway: ``cryptography`` cannot load an SM2 public key
+(``UnsupportedAlgorithm``), which is why SM2 is verified here with ``keys.sm2.verify``.
+"""
+
+from __future__ import annotations
+
+from asn1crypto import algos
+from asn1crypto.keys import PublicKeyInfo
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from pyhanko.sign.validation.utils import CMSAlgorithmUsagePolicy
+from pyhanko_certvalidator import context as _cv_context
+from pyhanko_certvalidator.errors import AlgorithmNotSupported
+from pyhanko_certvalidator.policy_decl import AlgorithmUsageConstraint
+from pyhanko_certvalidator.revinfo import validate_ocsp as _cv_validate_ocsp
+from pyhanko_certvalidator.sig_validate import (
+    DEFAULT_VALIDATION_CONTEXT,
+    DefaultSignatureValidator,
+    SignatureValidationContext,
+)
+
+import core.oids  # noqa: F401  (registers sm3, sm3_sm2, sm2_1, sm2p256v1 with asn1crypto)
+from core.oids import DEFAULT_SM2_ID, SM2_CURVE
+from keys import sm2
+
+__all__ = [
+    "ALGORITHM_POLICY",
+    "ALLOWED_DIGESTS",
+    "SM2_CONTEXT_KWARGS",
+    "SM2_MECHANISMS",
+    "SM2_SIGNATURE_VALIDATOR",
+    "AllowListAlgorithmPolicy",
+    "SM2SignatureValidator",
+    "sm2_public_point",
+]
+
+SM2_MECHANISMS = frozenset({"sm3_sm2", "sm2_1"})
+_EC_PUBLIC_KEY = "1.2.840.10045.2.1"
+
+# Signature mechanism -> the digest it implies. Anything not listed (md5_rsa, sha1_rsa, sha1_ecdsa, ...)
+# is refused. The generic names carry their digest elsewhere: PSS in its parameters, the others in the
+# CMS SignerInfo digestAlgorithm, which pyHanko checks with digest_algorithm_allowed().
+_MECHANISM_DIGEST = {
+    "sm3_sm2": "sm3",
+    "sm2_1": "sm3",
+    "sm3_rsa": "sm3",
+    "sha256_rsa": "sha256",
+    "sha384_rsa": "sha384",
+    "sha512_rsa": "sha512",
+    "sha256_ecdsa": "sha256",
+    "sha384_ecdsa": "sha384",
+    "sha512_ecdsa": "sha512",
+    "sha3_256_ecdsa": "sha3_256",
+    "sha3_384_ecdsa": "sha3_384",
+    "sha3_512_ecdsa": "sha3_512",
+    "ed25519": "sha512",
+    "ed448": "shake256",
+}
+_GENERIC_MECHANISMS = frozenset({"rsassa_pkcs1v15", "ecdsa", "rsassa_pss"})
+ALLOWED_DIGESTS = frozenset(
+    {"sm3", "sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512", "shake256", "shake256_len"}
+)
+MIN_RSA_BITS = 2048
+
+
+def sm2_public_point(public_key_info: PublicKeyInfo) -> bytes | None:
+    """The 04‖X‖Y point of an id-ecPublicKey/sm2p256v1 key; None for any other key."""
+    algorithm = public_key_info["algorithm"]
+    if algorithm["algorithm"].dotted != _EC_PUBLIC_KEY:
+        return None
+    params = algorithm["parameters"]
+    if params.name != "named" or params.chosen.dotted != SM2_CURVE:
+        return None
+    return bytes(public_key_info["public_key"].native)
+
+
+class SM2SignatureValidator(DefaultSignatureValidator):
+    """Verifies SM3withSM2 (and sm2-1) and RSA-with-SM3 itself; everything else goes to the default."""
+
+    def __init__(self, user_id: bytes = DEFAULT_SM2_ID):
+        self.user_id = user_id
+
+    def validate_signature(
+        self,
+        signature: bytes,
+        signed_data: bytes,
+        public_key_info: PublicKeyInfo,
+        signature_algorithm: algos.SignedDigestAlgorithm,
+        context: SignatureValidationContext = DEFAULT_VALIDATION_CONTEXT,
+    ):
+        mechanism = signature_algorithm["algorithm"].native
+        if mechanism in SM2_MECHANISMS:
+            self._validate_sm2(signature, signed_data, public_key_info, context)
+        elif mechanism == "sm3_rsa":
+            _validate_rsa_sm3(signature, signed_data, public_key_info, context)
+        elif mechanism in ("rsassa_pkcs1v15", "ecdsa", "dsa") and context.contextual_md_algorithm is None:
+            # The default would crash on a None digest name instead of reporting a bad signature.
+            raise AlgorithmNotSupported(f"{mechanism} without a digest algorithm")
+        else:
+            super().validate_signature(signature, signed_data, public_key_info, signature_algorithm, context)
+
+    def _validate_sm2(self, signature, signed_data, public_key_info, context) -> None:
+        if context.prehashed:
+            raise AlgorithmNotSupported("SM2 signs SM3(Z_A ‖ M); a bare digest cannot be verified")
+        if context.contextual_md_algorithm not in (None, "sm3"):
+            raise AlgorithmNotSupported(f"SM2 signatures use SM3, not {context.contextual_md_algorithm}")
+        point = sm2_public_point(public_key_info)
+        if point is None:
+            raise InvalidSignature("SM2 signature algorithm with a key that is not SM2")
+        if not sm2.verify(point, signed_data, signature, self.user_id):
+            raise InvalidSignature("SM2 signature does not verify")
+
+
+def _validate_rsa_sm3(signature, signed_data, public_key_info, context) -> None:
+    key = serialization.load_der_public_key(public_key_info.dump())
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise InvalidSignature("RSA-with-SM3 signature algorithm with a key that is not RSA")
+    digest = Prehashed(hashes.SM3()) if context.prehashed else hashes.SM3()
+    key.verify(signature, signed_data, padding.PKCS1v15(), digest)
+
+
+def _refuse(reason: str) -> AlgorithmUsageConstraint:
+    return AlgorithmUsageConstraint(False, failure_reason=reason)
+
+
+class AllowListAlgorithmPolicy(CMSAlgorithmUsagePolicy):
+    """Accepts only listed mechanisms and digests (SM3, SHA-2, SHA-3), RSA keys of >= 2048 bits."""
+
+    def __init__(self, digests=ALLOWED_DIGESTS, min_rsa_bits: int = MIN_RSA_BITS):
+        self.digests = frozenset(digests)
+        self.min_rsa_bits = min_rsa_bits
+
+    def digest_algorithm_allowed(self, algo, moment) -> AlgorithmUsageConstraint:
+        name = algo["algorithm"].native
+        if name in self.digests:
+            return AlgorithmUsageConstraint(True)
+        return _refuse(f"digest {name} is not on the allow-list")
+
+    def signature_algorithm_allowed(self, algo, moment, public_key) -> AlgorithmUsageConstraint:
+        name = algo["algorithm"].native
+        if name == "rsassa_pss":
+            digest = algo["parameters"]["hash_algorithm"]["algorithm"].native
+        elif name in _MECHANISM_DIGEST:
+            digest = _MECHANISM_DIGEST[name]
+        elif name in _GENERIC_MECHANISMS:
+            digest = None
+        else:
+            return _refuse(f"signature algorithm {name} is not allowed")
+        if digest is not None and digest not in self.digests:
+            return _refuse(f"{name} uses the digest {digest}")
+        rsa_key = public_key is not None and public_key.algorithm in ("rsa", "rsassa_pss")
+        if rsa_key and public_key.bit_size < self.min_rsa_bits:
+            return _refuse(f"RSA key of {public_key.bit_size} bits < {self.min_rsa_bits}")
+        return AlgorithmUsageConstraint(True)
+
+    def digest_combination_allowed(self, signature_algo, message_digest_algo, moment):
+        name = signature_algo["algorithm"].native
+        if name in _MECHANISM_DIGEST and name not in ("ed25519", "ed448"):
+            digest = message_digest_algo["algorithm"].native
+            if digest != _MECHANISM_DIGEST[name]:
+                return _refuse(f"{name} requires the {_MECHANISM_DIGEST[name]} message digest")
+            return AlgorithmUsageConstraint(True)
+        return super().digest_combination_allowed(signature_algo, message_digest_algo, moment)
+
+
+SM2_SIGNATURE_VALIDATOR = SM2SignatureValidator()
+ALGORITHM_POLICY = AllowListAlgorithmPolicy()
+SM2_CONTEXT_KWARGS = {
+    "signature_validator": SM2_SIGNATURE_VALIDATOR,
+    "algorithm_usage_policy": ALGORITHM_POLICY,
+}
+
+
+# The one patch, and why: for a delegated OCSP responder certificate carrying id-pkix-ocsp-nocheck,
+# certvalidator 0.33 (revinfo/validate_ocsp.py, _validate_delegated_ocsp_provenance) checks the
+# responder certificate in a *new* ValidationContext built without `signature_validator`, so the
+# caller's validator is lost there and an SM2-signed responder certificate fails (cryptography cannot
+# load SM2 keys). No argument reaches that call, so we rebind the name `ValidationContext` inside that
+# one module to a subclass whose only change is the default validator. Every other construction site
+# is untouched; non-SM2 signatures still go to the default validator.
+class _SM2DefaultValidationContext(_cv_context.ValidationContext):
+    def __init__(self, *args, signature_validator=None, **kwargs):
+        super().__init__(*args, signature_validator=signature_validator or SM2_SIGNATURE_VALIDATOR, **kwargs)
+
+
+if _cv_validate_ocsp.ValidationContext is _cv_context.ValidationContext:
+    _cv_validate_ocsp.ValidationContext = _SM2DefaultValidationContext
