@@ -199,3 +199,22 @@ def main() -> None:
     except Exception as exc:  # one clear line, never a traceback, for anything unforeseen
         typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(1)
+
+
+@cli.command("verify")
+def verify_file(
+    file: Annotated[Path, typer.Argument(help="PDF, OFD, certificate (PEM/DER), seal or stamp (DER)")],
+    data: Annotated[Path | None, typer.Option(help="the signed data, for a detached stamp")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Verify a file against this deployment's trust anchors; exit 0 only for TOTAL_PASSED."""
+    import json
+
+    services = services_for(data_dir)
+    try:
+        report = services.verify.file(file.read_bytes(), data.read_bytes() if data else None)
+    finally:
+        services.close()
+    typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if as_json else report.to_text())
+    raise typer.Exit(0 if report.indication == "TOTAL_PASSED" else 1)

@@ -9,6 +9,7 @@ from app.admin_router import build_router as admin_router
 from app.auth import make_require
 from app.settings import Settings
 from app.tokens import TokenService
+from app.trust import LocalTrust
 from ca.router import build_router as ca_router
 from ca.service import CAService
 from core.clock import SystemClock
@@ -19,6 +20,8 @@ from policies.ceremony import load_ceremony
 from policies.profiles import load_profiles
 from seal_service.router import build_router as seal_router
 from seal_service.service import SealService
+from verify.router import build_router as verify_router
+from verify.service import VerifyService
 
 
 class StartupError(RuntimeError):
@@ -33,6 +36,7 @@ class Services:
     tokens: TokenService
     ca: CAService
     seals: SealService
+    verify: VerifyService
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def routers(self):
@@ -41,6 +45,7 @@ class Services:
             admin_router(self.tokens, require),
             ca_router(self.ca, require),
             seal_router(self.seals, require),
+            verify_router(self.verify),
         ]
 
     def health(self) -> dict:
@@ -81,4 +86,7 @@ def build_services(settings: Settings) -> Services:
         db, keys, load_profiles(), load_ceremony(settings.ceremony_file), settings.public_url, clock
     )
     seals = SealService(db, keys, ca, clock, settings.region, settings.seal_attribute_oid)
-    return Services(settings=settings, db=db, keys=keys, tokens=TokenService(db), ca=ca, seals=seals)
+    verifier = VerifyService(LocalTrust(ca), settings.seal_attribute_oid)
+    return Services(
+        settings=settings, db=db, keys=keys, tokens=TokenService(db), ca=ca, seals=seals, verify=verifier
+    )

@@ -53,8 +53,12 @@ def create_hub_app(settings: Settings | None = None, hub: HubService | None = No
         if owned:
             hub.db.dispose()
 
-    app = FastAPI(title="LongTrust national hub", version="1", lifespan=lifespan,
-                  summary="Mutual recognition: region reports, the license status index and the signed trust list")
+    app = FastAPI(
+        title="LongTrust national hub",
+        version="1",
+        lifespan=lifespan,
+        summary="Region reports, the national license status index and the signed trust list",
+    )
     app.state.hub = hub
     problems.install(app)
     app.include_router(build_router(hub))

@@ -28,8 +28,14 @@ def hub_serve(
     hub_initialise(settings)
     os.environ["LONGTRUST_DATA_DIR"] = str(settings.data_dir.resolve())
     typer.echo(f"LongTrust national hub on http://{host}:{port} (data: {settings.data_dir.resolve()})")
-    uvicorn.run("app.hub:create_hub_app_from_env", factory=True, host=host, port=port, log_level="info",
-                access_log=False)
+    uvicorn.run(
+        "app.hub:create_hub_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,
+    )
 
 
 @region_cli.command("add")

@@ -1,0 +1,510 @@
+"""Verification of signed PDFs (PAdES and CMS seals, document time stamps) with pyHanko, as one Report.
+
+Every signature field pyHanko can read (``/Sig`` and ``/DocTimeStamp``) is validated with
+``async_validate_pdf_signature`` / ``async_validate_pdf_timestamp`` and a ValidationContext made of
+the caller's trust anchors, certificates, CRLs and OCSP responses plus the document's DSS (so
+B-LT / B-LTA documents validate offline), with the SM2-aware validator and algorithm allow-list
+(``verify.sm2_validation``) and no fetching. Checks are named ``SignatureN: <check>`` in document
+order: format, integrity, signature, certificate chain, coverage and modifications, time stamp, seal.
+
+Times. Signatures are processed from the last to the first. A document time stamp that passes is
+proof of existence (POE) for everything before it: earlier document and signature time stamps are
+validated at its genTime (the PAdES-LTA chain), and a signature without its own time stamp is
+validated at it. A signature with a signature time stamp is validated at the token's genTime,
+otherwise at the POE or now. Past validation uses revocation data retroactively (a CRL issued later
+tells the status at that time). A revoked signer certificate is REVOKED (failed) when revoked at or
+before the signing time (trusted time stamp, else the signer's /M claim), otherwise
+REVOKED_NO_POE (indeterminate). As in ``verify.certificates``, certvalidator consults revocation data
+('hard-fail' once any CRL/OCSP is at hand) only for certificates that declare a CRL distribution
+point or an OCSP responder.
+
+Modifications after a signature: pyHanko's difference analysis must find nothing beyond LTA updates,
+form filling or annotations, within the DocMDP permissions; otherwise the check fails with
+SIG_CONSTRAINTS_FAILURE (ETSI TS 119 102-1 names no closer sub-indication).
+
+Seals: when the SignerInfo carries the unsigned attribute ``seal_attribute_oid`` (a GB/T 38540 /
+GM/T 0031 SESeal, see ``seal_service.pdf``), the seal is parsed and verified at the trusted signing
+time (else now) with the same trust inputs, and the CMS signer certificate must be one of the
+seal's certificates: the attribute is not signed, so that binding is what ties the seal to the stamp.
+
+Bounds. Input over ``max_bytes`` raises DomainError(too-large); anything else yields a Report.
+pyHanko reads every cross-reference entry when it opens a file (about 4 µs per entry here, i.e.
+0.4 s for 100,000 objects) and has no limit of its own, so ``/Size`` values are screened before
+parsing (``MAX_OBJECTS``) and revisions after (``MAX_REVISIONS``); pyHanko's default DecodeLimits
+(for untrusted input) bound stream decompression. More than ``max_signatures`` fields are refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from io import BytesIO
+
+from asn1crypto import core, crl, ocsp, x509
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.ades.report import AdESFailure
+from pyhanko.sign.diff_analysis import ModificationLevel, SuspiciousModification
+from pyhanko.sign.fields import SigSeedSubFilter, enumerate_sig_fields
+from pyhanko.sign.general import KeyUsageConstraints
+from pyhanko.sign.validation import SignatureCoverageLevel
+from pyhanko.sign.validation.pdf_embedded import (
+    EmbeddedPdfSignature,
+    async_validate_pdf_signature,
+    async_validate_pdf_timestamp,
+)
+from pyhanko_certvalidator import ValidationContext
+
+from core.errors import DomainError, ErrorKind
+from verify.certificates import make_cert_checker
+from verify.report import (
+    FAILED,
+    FORMAT_FAILURE,
+    HASH_FAILURE,
+    INDETERMINATE,
+    NO_CERTIFICATE_CHAIN_FOUND,
+    PASSED,
+    REVOKED,
+    SIG_CONSTRAINTS_FAILURE,
+    SIG_CRYPTO_FAILURE,
+    SKIPPED,
+    TOTAL_FAILED,
+    Check,
+    Report,
+)
+from verify.ses import digest, hash_algorithm, parse_seal, verify_seal
+from verify.sm2_validation import SM2_CONTEXT_KWARGS
+
+logger = logging.getLogger(__name__)
+
+MAX_BYTES = 50 * 1024 * 1024
+MAX_SIGNATURES = 50
+MAX_OBJECTS = 1_000_000  # declared /Size of any cross-reference section
+MAX_REVISIONS = 1_000
+REVOKED_NO_POE = "REVOKED_NO_POE"
+_SUBFILTERS = {s.value for s in SigSeedSubFilter}
+_ALLOWED_CHANGES = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES, ModificationLevel.FORM_FILLING,
+                    ModificationLevel.ANNOTATIONS)
+# Seal certificates carry digitalSignature and/or nonRepudiation (verify.certificates "seal-signer").
+_KEY_USAGE = KeyUsageConstraints(key_usage={"digital_signature", "non_repudiation"})
+# "/Size 123", also with #-escaped name characters (/S#69ze is the same name).
+_SIZE = re.compile(rb"/(?:S|#53)(?:i|#69)(?:z|#7[aA])(?:e|#65)[\s\x00]*(\d{1,20})")
+
+
+async def averify_pdf(
+    data: bytes,
+    *,
+    trust_anchors: Sequence[bytes],
+    other_certs: Sequence[bytes] = (),
+    crls: Sequence[bytes] = (),
+    ocsps: Sequence[bytes] = (),
+    seal_attribute_oid: str | None = None,
+    max_bytes: int = MAX_BYTES,
+    max_signatures: int = MAX_SIGNATURES,
+) -> Report:
+    """Verify every signature and document time stamp in a PDF; see the module docstring."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        return _format_report(f"a PDF must be given as bytes, not {type(data).__name__}")
+    if len(data) > max_bytes:
+        raise DomainError(ErrorKind.TOO_LARGE, f"{len(data)} bytes is more than the {max_bytes}-byte limit")
+    try:
+        return await _verify(bytes(data), _Inputs.build(trust_anchors, other_certs, crls, ocsps),
+                             seal_attribute_oid, max_signatures)
+    except Exception as exc:  # hostile input gets a report, never a traceback
+        logger.info("PDF verification stopped", exc_info=exc)
+        return _format_report(f"the PDF cannot be processed: {type(exc).__name__}: {exc}")
+
+
+def verify_pdf(data: bytes, **kwargs) -> Report:
+    """Synchronous `averify_pdf` (same keyword arguments); safe to call inside a running event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(averify_pdf(data, **kwargs))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, averify_pdf(data, **kwargs)).result()
+
+
+def _format_report(detail: str) -> Report:
+    return Report.from_checks([Check("format", FAILED, detail, FORMAT_FAILURE)])
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass
+class _Inputs:
+    """Trust anchors and validation data, parsed once; the DSS adds to the certificates and revinfo."""
+
+    anchors: list[x509.Certificate]
+    certs: list[x509.Certificate]
+    crls: list[crl.CertificateList]
+    ocsps: list[ocsp.OCSPResponse]
+    problems: list[str] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, anchors, certs, crls, ocsps) -> _Inputs:
+        inputs = cls([], [], [], [])
+        for kind, items, target in (("trust anchor", anchors, inputs.anchors), ("certificate", certs,
+                                    inputs.certs), ("CRL", crls, inputs.crls), ("OCSP response", ocsps,
+                                    inputs.ocsps)):
+            for der in items:
+                try:
+                    target.append(_load(kind, bytes(der)))
+                except (ValueError, TypeError, KeyError) as exc:
+                    inputs.problems.append(f"{kind} ignored: {exc}")
+        return inputs
+
+    def add_dss(self, reader: PdfFileReader) -> Check | None:
+        try:
+            dss = reader.root.get("/DSS")
+            if dss is None:
+                return None
+            dss = dss.get_object()
+            found = []
+            for key, kind, target in (("/Certs", "certificate", self.certs), ("/CRLs", "CRL", self.crls),
+                                      ("/OCSPs", "OCSP response", self.ocsps)):
+                streams = dss.get(key, [])
+                for ref in streams:
+                    target.append(_load(kind, ref.get_object().data))
+                found.append(f"{len(streams)} {kind}(s)")
+        except Exception as exc:  # noqa: BLE001  (any malformed DSS is a format failure)
+            return Check("validation data", FAILED, f"the document security store (DSS) is unreadable: {exc}",
+                         FORMAT_FAILURE)
+        return Check("validation data", PASSED, "document security store (DSS): " + ", ".join(found))
+
+    def context(self, moment: datetime | None) -> ValidationContext:
+        return ValidationContext(
+            trust_roots=list(self.anchors), other_certs=list(self.certs), crls=list(self.crls),
+            ocsps=list(self.ocsps), moment=moment, retroactive_revinfo=moment is not None,
+            allow_fetching=False, revocation_mode="hard-fail" if self.crls or self.ocsps else "soft-fail",
+            **SM2_CONTEXT_KWARGS,
+        )
+
+    def cert_checker(self, extra: Sequence[x509.Certificate]):
+        return make_cert_checker([c.dump() for c in self.anchors], [c.dump() for c in self.crls],
+                                 [o.dump() for o in self.ocsps], [c.dump() for c in (*self.certs, *extra)])
+
+
+def _load(kind: str, der: bytes):
+    if kind in ("trust anchor", "certificate"):
+        value = x509.Certificate.load(der, strict=True)
+        value.subject  # noqa: B018  (parse the parts path building needs now)
+        value.public_key  # noqa: B018
+    elif kind == "CRL":
+        value = crl.CertificateList.load(der, strict=True)
+        value.issuer  # noqa: B018
+    else:
+        value = ocsp.OCSPResponse.load(der, strict=True)
+        value["response_status"].native  # noqa: B018
+    return value
+
+
+# --------------------------------------------------------------------------- document
+
+
+def _open(data: bytes) -> tuple[PdfFileReader | None, Check]:
+    if not data[:1024].lstrip().startswith(b"%PDF-"):
+        return None, Check("format", FAILED, "not a PDF (no %PDF- header)", FORMAT_FAILURE)
+    sizes = [int(m) for m in _SIZE.findall(data)]
+    if sizes and max(sizes) > MAX_OBJECTS:
+        return None, Check("format", FAILED, f"a cross-reference section declares {max(sizes)} objects "
+                           f"(limit {MAX_OBJECTS})", FORMAT_FAILURE)
+    try:
+        reader = PdfFileReader(BytesIO(data))
+        encrypted, revisions = reader.encrypted, reader.xrefs.total_revisions
+        size = int(reader.trailer["/Size"])
+    except Exception as exc:  # noqa: BLE001  (pyHanko raises many kinds on corrupt input)
+        return None, Check("format", FAILED, f"the PDF is corrupt or truncated: {type(exc).__name__}: {exc}",
+                           FORMAT_FAILURE)
+    if encrypted:
+        return None, Check("format", FAILED, "the PDF is encrypted; signatures in encrypted PDFs are not "
+                           "verified", FORMAT_FAILURE)
+    if size > MAX_OBJECTS or revisions > MAX_REVISIONS:
+        return None, Check("format", FAILED, f"{size} objects in {revisions} revisions exceeds the limits "
+                           f"({MAX_OBJECTS} objects, {MAX_REVISIONS} revisions)", FORMAT_FAILURE)
+    return reader, Check("format", PASSED, f"PDF with {revisions} revision(s), {size} object number(s)")
+
+
+@dataclass
+class _Entry:
+    name: str
+    sig: EmbeddedPdfSignature | None = None
+    error: str | None = None
+
+
+def _signature_fields(reader: PdfFileReader, max_signatures: int) -> list[_Entry]:
+    """Every filled signature field; unreadable ones and unknown SubFilters stay in as errors."""
+    entries = []
+    for name, value, field_ref in enumerate_sig_fields(reader, filled_status=True):
+        if len(entries) == max_signatures:
+            raise _TooMany(f"more than {max_signatures} signatures")
+        try:
+            subfilter = value.get_object().get("/SubFilter")
+            if subfilter not in _SUBFILTERS:
+                entries.append(_Entry(name, error=f"SubFilter {subfilter} is not supported (not verified)"))
+            else:
+                entries.append(_Entry(name, sig=EmbeddedPdfSignature(reader, field_ref, name)))
+        except Exception as exc:  # noqa: BLE001
+            entries.append(_Entry(name, error=f"unreadable signature: {type(exc).__name__}: {exc}"))
+    order = {id(e): (e.sig is None, e.sig.signed_revision if e.sig else 0) for e in entries}
+    return sorted(entries, key=lambda e: order[id(e)])
+
+
+class _TooMany(Exception):
+    pass
+
+
+async def _verify(data: bytes, inputs: _Inputs, seal_oid: str | None, max_signatures: int) -> Report:
+    reader, format_check = _open(data)
+    if reader is None:
+        return Report.from_checks([format_check])
+    checks = [format_check]
+    if inputs.problems:
+        checks.append(Check("validation inputs", INDETERMINATE, "; ".join(inputs.problems)))
+    dss_check = inputs.add_dss(reader)
+    if dss_check is not None:
+        checks.append(dss_check)
+    try:
+        entries = _signature_fields(reader, max_signatures)
+    except _TooMany as exc:
+        return Report.from_checks([Check("signatures", FAILED, f"refused: {exc}", FORMAT_FAILURE)])
+    if not entries:
+        checks.append(Check("signatures", FAILED, "the PDF has no signature", FORMAT_FAILURE))
+        return Report.from_checks(checks)
+    results: list[_Result] = [None] * len(entries)
+    poe = None
+    for index in reversed(range(len(entries))):
+        results[index], poe = await _verify_entry(entries[index], inputs, poe, seal_oid, reader)
+    for index, result in enumerate(results, start=1):
+        checks += [c.renamed(f"Signature{index}: ") for c in result.checks]
+    first = next((r for r in results if r.signer), results[0])
+    return Report.from_checks(checks, signed_at=first.signed_at, signer=first.signer, seal=first.seal)
+
+
+# --------------------------------------------------------------------------- one signature
+
+
+@dataclass
+class _Result:
+    checks: list[Check]
+    signer: dict | None = None
+    signed_at: datetime | None = None
+    seal: dict | None = None
+
+
+async def _verify_entry(entry: _Entry, inputs: _Inputs, poe: datetime | None, seal_oid: str | None,
+                        reader: PdfFileReader) -> tuple[_Result, datetime | None]:
+    if entry.sig is None:
+        return _Result([Check("format", FAILED, f"field {entry.name}: {entry.error}", FORMAT_FAILURE)]), poe
+    sig = entry.sig
+    kind = sig.sig_object_type
+    described = (f"field {entry.name}: {kind} {sig.sig_object.get('/SubFilter')}, signed revision "
+                 f"{sig.signed_revision + 1} of {reader.xrefs.total_revisions}")
+    try:
+        if kind == "/DocTimeStamp":
+            checks, poe = await _document_timestamp(sig, inputs, poe)
+            return _Result([Check("format", PASSED, described), *checks]), poe
+        result = await _signature(sig, inputs, poe, seal_oid)
+    except Exception as exc:  # noqa: BLE001  (pyHanko's errors on one signature stay with it)
+        logger.info("signature %s could not be validated", entry.name, exc_info=exc)
+        detail = f"{described}; validation failed: {type(exc).__name__}: {exc}"
+        return _Result([Check("format", FAILED, detail, FORMAT_FAILURE)]), poe
+    result.checks.insert(0, Check("format", PASSED, described))
+    return result, poe
+
+
+async def _signature(sig: EmbeddedPdfSignature, inputs: _Inputs, poe: datetime | None,
+                     seal_oid: str | None) -> _Result:
+    claimed = _claimed_time(sig)
+    signer_context = inputs.context(_tst_time(sig.signer_info) or poe)
+    ts_context = inputs.context(poe)
+    try:
+        status = await async_validate_pdf_signature(
+            sig, signer_validation_context=signer_context, ts_validation_context=ts_context,
+            key_usage_settings=_KEY_USAGE,
+        )
+    finally:
+        await signer_context.aclose()
+        await ts_context.aclose()
+    ts = status.timestamp_validity
+    trusted = ts.timestamp if ts is not None and ts.trusted else None
+    cert = status.signing_cert
+    checks = [
+        _integrity(status),
+        _crypto(status),
+        _chain(status, trusted or claimed),
+        _coverage(status),
+        _time_stamp(ts, poe),
+    ]
+    seal_check, seal = _seal(sig, seal_oid, trusted or poe, inputs)
+    checks.append(seal_check)
+    signer = {"subject": cert.subject.human_friendly, "serial_hex": format(cert.serial_number, "x"),
+              "issuer": cert.issuer.human_friendly}
+    return _Result(checks, signer=signer, signed_at=trusted or claimed, seal=seal)
+
+
+async def _document_timestamp(sig, inputs: _Inputs, poe: datetime | None):
+    context = inputs.context(poe)
+    try:
+        status = await async_validate_pdf_timestamp(sig, validation_context=context)
+    finally:
+        await context.aclose()
+    checks = [_integrity(status), _crypto(status), _chain(status, status.timestamp), _coverage(status)]
+    if all(c.result == PASSED for c in checks):
+        checks.append(Check("time stamp", PASSED, f"document time stamp at {status.timestamp.isoformat()}; "
+                            "proof of existence for everything before it"))
+        return checks, status.timestamp
+    checks.append(Check("time stamp", SKIPPED, "the document time stamp did not pass; no proof of existence"))
+    return checks, poe
+
+
+def _claimed_time(sig: EmbeddedPdfSignature) -> datetime | None:
+    try:
+        return sig.self_reported_timestamp
+    except Exception:  # noqa: BLE001  (a malformed /M is just no claim)
+        return None
+
+
+def _tst_time(signer_info) -> datetime | None:
+    """The genTime the signature time stamp claims (checked later by pyHanko), or None."""
+    try:
+        attrs = signer_info["unsigned_attrs"]
+        if isinstance(attrs, core.Void):
+            return None
+        for attr in attrs:
+            if attr["type"].native == "signature_time_stamp_token":
+                info = attr["values"][0]["content"]["encap_content_info"]["content"].parsed
+                return info["gen_time"].native
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError):
+        return None
+    return None
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _integrity(status) -> Check:
+    algorithm = status.md_algorithm
+    if status.intact:
+        return Check("integrity", PASSED, f"the {algorithm} digest of the signed byte range matches")
+    return Check("integrity", FAILED, f"the {algorithm} digest of the signed byte range does not match "
+                 "(the signed bytes were changed)", HASH_FAILURE)
+
+
+def _crypto(status) -> Check:
+    mechanism = status.pkcs7_signature_mechanism
+    if status.valid:
+        return Check("signature", PASSED, f"the {mechanism} signature verifies with the signer's key")
+    return Check("signature", FAILED, f"the {mechanism} signature does not verify", SIG_CRYPTO_FAILURE)
+
+
+def _chain(status, signing_time: datetime | None) -> Check:
+    cert = status.signing_cert
+    moment = status.validation_time.isoformat() if status.validation_time else "now"
+    if not status.valid:
+        return Check("certificate chain", SKIPPED, "not evaluated: the signature does not verify")
+    path = status.validation_path
+    indic = status.trust_problem_indic
+    if indic is None and path is not None:
+        certs = reversed(list(path.iter_certs(include_root=True)))
+        names = " ← ".join(c.subject.human_friendly for c in certs)
+        return Check("certificate chain", PASSED, f"trusted at {moment}: {names}")
+    revoked = status.revocation_details
+    if revoked is not None:
+        whose = "an issuing CA certificate" if revoked.ca_revoked else "the signer certificate"
+        when = revoked.revocation_date
+        detail = f"{whose} was revoked at {when.isoformat() if when else 'an unknown time'}"
+        if when is not None and signing_time is not None and when <= signing_time:
+            return Check("certificate chain", FAILED, f"{detail}, before the signing time "
+                         f"{signing_time.isoformat()}", REVOKED)
+        return Check("certificate chain", INDETERMINATE, f"{detail}; no proof the signature existed before",
+                     REVOKED_NO_POE)
+    name = indic.name if indic is not None else NO_CERTIFICATE_CHAIN_FOUND
+    result = FAILED if isinstance(indic, AdESFailure) else INDETERMINATE
+    return Check("certificate chain", result, f"no trusted path for {cert.subject.human_friendly} at "
+                 f"{moment} ({name})", name)
+
+
+def _coverage(status) -> Check:
+    coverage = status.coverage
+    if coverage == SignatureCoverageLevel.ENTIRE_FILE:
+        return Check("coverage and modifications", PASSED, "the signature covers the entire file")
+    if coverage != SignatureCoverageLevel.ENTIRE_REVISION:
+        return Check("coverage and modifications", FAILED, f"unusual byte range coverage "
+                     f"({coverage.name if coverage else 'unknown'})", SIG_CONSTRAINTS_FAILURE)
+    level = status.modification_level
+    if level in _ALLOWED_CHANGES and status.docmdp_ok is not False:
+        return Check("coverage and modifications", PASSED,
+                     f"covers its revision; later updates are {level.name.lower().replace('_', ' ')}")
+    reason = status.diff_result if isinstance(status.diff_result, SuspiciousModification) else None
+    detail = f"later updates change more than allowed ({level.name if level else 'unknown'}"
+    detail += f": {reason})" if reason else ")"
+    return Check("coverage and modifications", FAILED, detail, SIG_CONSTRAINTS_FAILURE)
+
+
+def _time_stamp(ts, poe: datetime | None) -> Check:
+    if ts is None:
+        if poe is not None:
+            return Check("time stamp", PASSED, "no signature time stamp; a later document time stamp proves "
+                         f"existence at {poe.isoformat()}")
+        return Check("time stamp", SKIPPED, "no signature time stamp; /M is the signer's own claim")
+    when = ts.timestamp.isoformat()
+    tsa = ts.signing_cert.subject.human_friendly
+    if not ts.intact:
+        return Check("time stamp", FAILED, f"the time stamp ({when}) does not match the signature",
+                     HASH_FAILURE)
+    if not ts.valid:
+        return Check("time stamp", FAILED, f"the time stamp signature by {tsa} does not verify",
+                     SIG_CRYPTO_FAILURE)
+    if not ts.trusted:
+        name = ts.trust_problem_indic.name if ts.trust_problem_indic else NO_CERTIFICATE_CHAIN_FOUND
+        return Check("time stamp", INDETERMINATE, f"time stamp at {when} by {tsa} is not trusted ({name})",
+                     name)
+    return Check("time stamp", PASSED, f"signature time stamp at {when} by {tsa}; signing time from it")
+
+
+def _seal(sig: EmbeddedPdfSignature, oid: str | None, at: datetime | None,
+          inputs: _Inputs) -> tuple[Check, dict | None]:
+    if oid is None:
+        return Check("seal", SKIPPED, "no seal attribute OID configured"), None
+    attrs = sig.signer_info["unsigned_attrs"]
+    values = [] if isinstance(attrs, core.Void) else [
+        v for a in attrs if a["type"].dotted == oid for v in a["values"]]
+    if not values:
+        return Check("seal", SKIPPED, f"no seal attribute ({oid})"), None
+    if len(values) > 1:
+        return Check("seal", FAILED, f"{len(values)} values under {oid}; expected one", FORMAT_FAILURE), None
+    try:
+        seal = parse_seal(values[0].dump())
+    except DomainError as exc:
+        return Check("seal", FAILED, exc.detail, FORMAT_FAILURE), None
+    summary = seal.summary()
+    label = f"seal {seal.es_id} ({seal.name})"
+    report = verify_seal(seal.raw, at=at or datetime.now(UTC),
+                         cert_checker=inputs.cert_checker(sig.other_embedded_certs))
+    if report.indication != "TOTAL_PASSED":
+        bad = next(c for c in report.checks if c.result in (FAILED, INDETERMINATE))
+        result = FAILED if report.indication == TOTAL_FAILED else INDETERMINATE
+        return Check("seal", result, f"{label}: {bad.name}: {bad.detail}", report.sub_indication), summary
+    if not _seal_names(seal, sig.signer_cert.dump()):
+        return Check("seal", FAILED, f"{label} does not list the PDF signer's certificate",
+                     SIG_CONSTRAINTS_FAILURE), summary
+    return Check("seal", PASSED, f"{label} verifies and lists the signer's certificate"), summary
+
+
+def _seal_names(seal, cert_der: bytes) -> bool:
+    if cert_der in seal.cert_list:
+        return True
+    for kind, value in seal.cert_digests:
+        algorithm = hash_algorithm(kind)
+        if algorithm is not None and digest(algorithm, cert_der) == value:
+            return True
+    return False
+
+
+__all__ = ["MAX_BYTES", "MAX_OBJECTS", "MAX_REVISIONS", "MAX_SIGNATURES", "averify_pdf", "verify_pdf"]

@@ -1,0 +1,122 @@
+"""One entry point per kind of thing to verify; every answer is a Report.
+
+Trust anchors, intermediates and revocation data come from a TrustSource the composition root
+provides (our own CAs, other regions' anchors from the hub): verify/ never reads the CA itself.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from asn1crypto import pem
+
+from core.errors import DomainError, ErrorKind, invalid
+from verify.certificates import make_cert_checker, verify_certificate_report
+from verify.ofd import verify_ofd
+from verify.report import Report
+from verify.ses import verify_seal, verify_stamp
+
+TRUST_REFRESH_S = 60.0
+
+
+@dataclass(frozen=True)
+class TrustMaterial:
+    anchors: tuple[bytes, ...]
+    intermediates: tuple[bytes, ...] = ()
+    crls: tuple[bytes, ...] = ()
+
+
+class TrustSource(Protocol):
+    def material(self) -> TrustMaterial: ...
+
+
+class VerifyService:
+    def __init__(self, trust: TrustSource, seal_attribute_oid: str | None = None):
+        self._trust = trust
+        self.seal_attribute_oid = seal_attribute_oid
+        self._cached: tuple[float, TrustMaterial, object] | None = None
+        self._lock = threading.Lock()
+
+    def _material(self):
+        """(trust material, cert checker), refreshed at most every TRUST_REFRESH_S seconds."""
+        cached = self._cached
+        if cached is None or time.monotonic() - cached[0] > TRUST_REFRESH_S:
+            material = self._trust.material()
+            checker = make_cert_checker(
+                material.anchors, crls=material.crls, extra_certs=material.intermediates
+            )
+            cached = (time.monotonic(), material, checker)
+            with self._lock:
+                self._cached = cached
+        return cached[1], cached[2]
+
+    def refresh(self) -> None:
+        with self._lock:
+            self._cached = None
+
+    def certificate(self, certificate: bytes, chain: list[bytes] = ()) -> Report:
+        material, _ = self._material()
+        return verify_certificate_report(
+            certificate,
+            chain=[*chain, *material.intermediates],
+            trust_anchors=list(material.anchors),
+            crls=list(material.crls),
+        )
+
+    def seal(self, seal_der: bytes) -> Report:
+        return verify_seal(seal_der, cert_checker=self._material()[1])
+
+    def stamp(self, ses_signature_der: bytes, data: bytes | None = None) -> Report:
+        return verify_stamp(ses_signature_der, data=data, cert_checker=self._material()[1])
+
+    def ofd(self, data: bytes) -> Report:
+        return verify_ofd(data, cert_checker=self._material()[1])
+
+    def pdf(self, data: bytes) -> Report:
+        from verify.pdf import verify_pdf
+
+        material, _ = self._material()
+        return verify_pdf(
+            data,
+            trust_anchors=list(material.anchors),
+            other_certs=list(material.intermediates),
+            crls=list(material.crls),
+            seal_attribute_oid=self.seal_attribute_oid,
+        )
+
+    def file(self, data: bytes, detached: bytes | None = None) -> Report:
+        """Verify whatever ``data`` is: PDF, OFD (zip), PEM/DER certificate, SES seal or stamp."""
+        if data.startswith(b"%PDF"):
+            return self.pdf(data)
+        if data.startswith(b"PK\x03\x04"):
+            return self.ofd(data)
+        if b"-----BEGIN CERTIFICATE-----" in data:
+            certs = [der for _, _, der in pem.unarmor(data, multiple=True)]
+            return self.certificate(certs[0], certs[1:])
+        if data.startswith(b"\x30"):
+            return self._der(data, detached)
+        raise invalid("not a PDF, OFD, certificate, seal or stamp", "unknown-format")
+
+    def _der(self, data: bytes, detached: bytes | None) -> Report:
+        from verify.ses import parse_seal, parse_signature
+
+        for parse, run in (
+            (parse_signature, lambda: self.stamp(data, detached)),
+            (parse_seal, lambda: self.seal(data)),
+        ):
+            try:
+                parse(data)
+            except DomainError:
+                continue
+            return run()
+        try:
+            return self.certificate(data)
+        except (ValueError, TypeError):
+            raise DomainError(
+                ErrorKind.INVALID_INPUT,
+                "DER that is neither a seal, a stamp nor a certificate",
+                code="unknown-format",
+            ) from None
