@@ -48,6 +48,9 @@ class Services:
             verify_router(self.verify),
         ]
 
+    def periodic_jobs(self) -> list:
+        return [self.ca.maintain]
+
     def health(self) -> dict:
         with self.db.read() as s:
             s.connection().exec_driver_sql("SELECT 1")

@@ -3,22 +3,61 @@
 from __future__ import annotations
 
 import logging
+import threading
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from app import problems
-from app.container import Services, build_services
+from app.container import Services, StartupError, build_services
 from app.limits import BodyLimit
 from app.settings import Settings
 
+log = logging.getLogger("longtrust")
+MAINTENANCE_INTERVAL_S = 60.0
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+
+def _maintenance_loop(services: Services, stop: threading.Event, interval: float) -> None:
+    """Periodic jobs: CRLs, responder renewal, hub relay. Safe on every worker at once."""
+    while not stop.wait(interval):
+        for job in services.periodic_jobs():
+            try:
+                job()
+            except Exception:  # a failed run is retried on the next tick; it must not kill the loop
+                log.exception("periodic job %s failed", getattr(job, "__name__", job))
+
+
+def create_app(
+    settings: Settings | None = None, services: Services | None = None, background: bool = False
+) -> FastAPI:
     settings = settings or Settings()
     services = services or build_services(settings)
+    problems_found = services.ca.self_check()
+    if problems_found:
+        raise StartupError("; ".join(problems_found))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        stop = threading.Event()
+        worker = None
+        if background:
+            worker = threading.Thread(
+                target=_maintenance_loop,
+                name="maintenance",
+                daemon=True,
+                args=(services, stop, min(MAINTENANCE_INTERVAL_S, settings.crl_interval_s)),
+            )
+            worker.start()
+        yield
+        stop.set()
+        if worker is not None:
+            worker.join(timeout=10)
+
     app = FastAPI(
         title="LongTrust",
         version="1",
         summary="Certificates, seals, e-licenses and verification for online government services",
+        lifespan=lifespan,
     )
     app.state.services = services
     problems.install(app)
@@ -36,4 +75,4 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 def create_app_from_env() -> FastAPI:
     """Entry point for uvicorn workers (`longtrust serve`): settings come from LONGTRUST_*."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    return create_app()
+    return create_app(background=True)

@@ -1,0 +1,50 @@
+"""CA start-up self-check and periodic maintenance (CRL refresh, responder renewal)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from asn1crypto import crl as asn1_crl, x509
+
+from app.container import StartupError, build_services
+from app.main import create_app
+from ca.models import CertificateAuthority
+from core.clock import FixedClock
+
+
+def test_ca_whose_key_does_not_match_its_certificate_refuses_to_start(services, settings):
+    with services.db.unit_of_work() as s:
+        issuing, root = s.get(CertificateAuthority, "sm2-issuing"), s.get(CertificateAuthority, "sm2-root")
+        issuing.key_ref = root.key_ref
+    with pytest.raises(StartupError, match="sm2-issuing: its key does not match its certificate"):
+        create_app(settings, build_services(settings))
+
+
+def test_ca_certificate_without_cert_sign_refuses_to_start(services, settings):
+    with services.db.unit_of_work() as s:
+        leaf = services.ca.context("rsa-issuing").tsa_cert.dump()
+        s.get(CertificateAuthority, "rsa-issuing").certificate_der = leaf
+    with pytest.raises(StartupError, match="rsa-issuing"):
+        create_app(settings, build_services(settings))
+
+
+def test_maintenance_refreshes_crls_and_renews_responders_before_expiry(services):
+    ca = services.ca
+    first = asn1_crl.CertificateList.load(ca.current_crl("sm2-issuing")).crl_number_value.native
+    old_responder = ca.context("sm2-issuing").responder
+    ca.maintain()
+    assert ca.context("sm2-issuing").responder is old_responder  # nothing due yet
+    assert asn1_crl.CertificateList.load(ca.current_crl("sm2-issuing")).crl_number_value.native == first
+
+    clock = FixedClock(ca.clock.now() + timedelta(days=25))
+    ca.clock = clock
+    ca.maintain()
+    crl = asn1_crl.CertificateList.load(ca.current_crl("sm2-issuing"))
+    assert crl.crl_number_value.native > first
+    assert crl["tbs_cert_list"]["this_update"].native >= clock.now() - timedelta(seconds=1)
+    with services.db.read() as s:
+        row = s.get(CertificateAuthority, "sm2-issuing")
+    renewed = x509.Certificate.load(row.ocsp_certificate_der)
+    assert renewed.not_valid_after > clock.now() + timedelta(days=20)
+    assert ca.context("sm2-issuing").responder is not old_responder
