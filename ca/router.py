@@ -7,7 +7,7 @@ import binascii
 
 from fastapi import APIRouter, Request, Response
 
-from ca.schemas import CaOut, IssuedOut, IssueIn, RevokeIn, StatusOut
+from ca.schemas import CaOut, CaRequestIn, CaRequestOut, IssuedOut, IssueIn, RevokeIn, StatusOut
 from ca.service import CAService, to_pem
 from core.errors import DomainError, ErrorKind, not_found
 
@@ -49,6 +49,20 @@ def build_router(ca: CAService, require) -> APIRouter:
             )
             for c in ca.list_cas()
         ]
+
+    @router.post("/api/v1/cas", status_code=202, response_model=CaRequestOut, tags=["ca"])
+    def request_ca(body: CaRequestIn, principal=require("ca.manage")):
+        req = ca.request_ca(body.model_dump(exclude_none=True), principal.actor, principal.token_id)
+        return CaRequestOut(request_id=req.id, status=req.status, requested_by=req.requested_by)
+
+    @router.post("/api/v1/ca-requests/{request_id}/{decision}", response_model=CaRequestOut, tags=["ca"])
+    def decide(request_id: str, decision: str, principal=require("ca.manage")):
+        if decision not in ("approve", "reject"):
+            raise not_found("use /approve or /reject")
+        req = ca.decide_ca_request(request_id, decision == "approve", principal.actor, principal.token_id)
+        return CaRequestOut(
+            request_id=req.id, status=req.status, requested_by=req.requested_by, decided_by=req.decided_by
+        )
 
     @router.post("/api/v1/cas/{ca_id}/certificates", status_code=201, response_model=IssuedOut, tags=["ca"])
     def issue(ca_id: str, body: IssueIn, principal=require("ca.issue")):

@@ -39,3 +39,22 @@ class StatusOut(BaseModel):
 class RevokeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=1, max_length=40, description="RFC 5280 reason name, e.g. keyCompromise")
+
+
+class CaRequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+    name: str = Field(min_length=1, max_length=200)
+    parent: str = Field(min_length=1, max_length=64)
+    key: str = Field(description="sm2 | rsa-2048 | rsa-3072 | rsa-4096")
+    subject: dict[str, str]
+    validity_days: int = Field(ge=1, le=7300)
+    path_length: int = Field(default=0, ge=0, le=5)
+    tsa: dict[str, str] | None = None
+
+
+class CaRequestOut(BaseModel):
+    request_id: str
+    status: str
+    requested_by: str
+    decided_by: str | None = None

@@ -4,6 +4,8 @@ CRLs, OCSP and time stamps. Each state change commits with its audit event."""
 from __future__ import annotations
 
 import dataclasses
+import json
+import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,14 +19,14 @@ from ca import ocsp, tsa
 from ca.builder import Issuer, TbsTemplate, build_tbs, check_signed, random_serial, sign_tbs
 from ca.csr import parse_csr
 from ca.lint import lint_tbs
-from ca.models import CertificateAuthority, IssuedCertificate, PublishedCrl
+from ca.models import CaRequest, CertificateAuthority, IssuedCertificate, PublishedCrl
 from core.clock import Clock
-from core.errors import DomainError, ErrorKind, conflict, invalid, not_found
+from core.errors import DomainError, ErrorKind, conflict, forbidden, invalid, not_found
 from db.audit import record
 from db.base import Database
 from keys.service import KeyService
 from keys.signer import Signer
-from policies.ceremony import CaSpec, Ceremony
+from policies.ceremony import CaSpec, Ceremony, ca_spec
 from policies.profiles import Profile, key_type
 
 REASONS = (
@@ -187,6 +189,52 @@ class CAService:
         if spec.tsa_subject:
             self._create_tsa(spec, actor)
         return self.context(spec.id)
+
+    # ---- dual control for new CAs ------------------------------------------------------------
+
+    def request_ca(self, raw: dict, actor: str, token_id: str) -> CaRequest:
+        """Record a request for a new sub-CA; a different security administrator must approve it."""
+        known = {c.id for c in self.list_cas()}
+        try:
+            spec = ca_spec(raw, known)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise invalid(f"bad CA definition: {exc}", "ca-spec") from None
+        if spec.parent is None:
+            raise invalid("new CAs are subordinate: name a parent CA", "ca-spec")
+        if spec.id in known:
+            raise conflict(f"CA {spec.id} already exists", "ca-exists")
+        if self.context(spec.parent).certificate.max_path_length == 0:
+            raise invalid(f"CA {spec.parent} may not have subordinate CAs (path length 0)", "ca-spec")
+        now = self.clock.now()
+        with self.db.unit_of_work() as s:
+            req = CaRequest(
+                id="careq-" + secrets.token_hex(6),
+                spec=json.dumps(raw, ensure_ascii=False),
+                requested_by=actor,
+                requester_token=token_id,
+                status="pending",
+                created_at=now,
+            )
+            s.add(req)
+            record(s, actor, "ca.request", req.id, ca_id=spec.id, parent=spec.parent)
+        return req
+
+    def decide_ca_request(self, request_id: str, approve: bool, actor: str, token_id: str) -> CaRequest:
+        with self.db.unit_of_work() as s:
+            req = s.get(CaRequest, request_id)
+            if req is None:
+                raise not_found(f"no CA request {request_id}")
+            if req.status != "pending":
+                raise conflict(f"CA request {request_id} is already {req.status}", "decided")
+            if token_id == req.requester_token or actor == req.requested_by:
+                raise forbidden("dual control: a different security administrator must decide this request")
+            req.status = "approved" if approve else "rejected"
+            req.decided_by, req.decided_at = actor, self.clock.now()
+            record(s, actor, f"ca.request-{req.status}", request_id)
+        if approve:
+            spec = ca_spec(json.loads(req.spec), {c.id for c in self.list_cas()})
+            self.create_ca(spec, f"{req.requested_by}+{actor}")
+        return req
 
     def _create_tsa(self, spec: CaSpec, actor: str) -> None:
         ctx = self.context(spec.id)

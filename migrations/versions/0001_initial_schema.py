@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 19:21:18.844104
+Create Date: 2026-11-26 19:27:18.706678
 """
 from alembic import op
 import sqlalchemy as sa
@@ -46,6 +46,17 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_audit_events_at'), ['at'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_events_subject'), ['subject'], unique=False)
 
+    op.create_table('ca_requests',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('spec', sa.Text(), nullable=False),
+    sa.Column('requested_by', sa.String(length=200), nullable=False),
+    sa.Column('requester_token', sa.String(length=40), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('decided_by', sa.String(length=200), nullable=True),
+    sa.Column('created_at', db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id')
+    )
     op.create_table('cas',
     sa.Column('id', sa.String(length=64), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -181,6 +192,7 @@ def downgrade() -> None:
     op.drop_table('seal_makers')
     op.drop_table('keys')
     op.drop_table('cas')
+    op.drop_table('ca_requests')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_events_subject'))
         batch_op.drop_index(batch_op.f('ix_audit_events_at'))

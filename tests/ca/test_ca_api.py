@@ -258,3 +258,44 @@ def test_ca_key_reuse_is_refused(client, operator, services):
 def test_ca_certificates_are_published(client, services):
     pem_text = client.get("/ca-certs/sm2-root.pem").text
     assert _cert(pem_text).dump() == services.ca.context("sm2-root").certificate.dump()
+
+
+def _sub_ca(parent="sm2-root", ca_id="sm2-health"):
+    return {
+        "id": ca_id,
+        "name": "LongTrust SM2 Health CA",
+        "parent": parent,
+        "key": "sm2",
+        "subject": {"C": "CN", "O": "LongTrust", "CN": "LongTrust SM2 Health CA"},
+        "validity_days": 1000,
+    }
+
+
+def test_new_sub_ca_needs_a_second_security_admin(client, token, services):
+    first, second = auth(token("security-admin", "alice")), auth(token("security-admin", "bob"))
+    r = client.post("/api/v1/cas", headers=first, json=_sub_ca())
+    assert r.status_code == 202 and r.json()["status"] == "pending"
+    request_id = r.json()["request_id"]
+    assert client.get("/ca-certs/sm2-health.pem").status_code == 404
+    own = client.post(f"/api/v1/ca-requests/{request_id}/approve", headers=first)
+    assert own.status_code == 403 and "dual control" in own.json()["detail"]
+    assert client.post("/api/v1/cas", headers=auth(token("ca-operator")), json=_sub_ca()).status_code == 403
+
+    approved = client.post(f"/api/v1/ca-requests/{request_id}/approve", headers=second)
+    assert approved.status_code == 200 and approved.json()["status"] == "approved"
+    new = _cert(client.get("/ca-certs/sm2-health.pem").text)
+    assert new.issuer == services.ca.context("sm2-root").certificate.subject
+    assert new.ca and new.max_path_length == 0
+    operator = auth(token("ca-operator"))
+    assert issue(client, operator, "sm2-health").status_code == 201
+    again = client.post(f"/api/v1/ca-requests/{request_id}/approve", headers=second)
+    assert again.status_code == 409
+
+
+def test_sub_ca_requests_are_checked(client, token):
+    admin = auth(token("security-admin"))
+    assert client.post("/api/v1/cas", headers=admin, json=_sub_ca(parent="sm2-issuing")).status_code == 400
+    assert client.post("/api/v1/cas", headers=admin, json=_sub_ca(ca_id="sm2-root")).status_code == 409
+    assert client.post("/api/v1/cas", headers=admin, json=_sub_ca(parent="nope")).status_code == 400
+    bad_key = {**_sub_ca(), "key": "dsa"}
+    assert client.post("/api/v1/cas", headers=admin, json=bad_key).status_code == 400
