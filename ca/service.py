@@ -83,6 +83,7 @@ class CaContext:
     signer: Signer
     chain: list[bytes]  # this CA up to, not including, the root
     responder: ocsp.Responder | None
+    responder_cert: x509.Certificate | None
     tsa_cert: x509.Certificate | None
     tsa_signer: Signer | None
     crl_shards: int
@@ -321,7 +322,7 @@ class CAService:
             raise not_found(f"no CA {ca_id!r}")
         cert = x509.Certificate.load(row.certificate_der)
         chain = [] if row.parent_id is None else [row.certificate_der] + self.context(row.parent_id).chain
-        responder = None
+        responder = responder_cert = None
         if row.ocsp_key_ref:
             responder_cert = x509.Certificate.load(row.ocsp_certificate_der)
             responder = ocsp.Responder(responder_cert, self.keys.signer(row.ocsp_key_ref))
@@ -334,6 +335,7 @@ class CAService:
             signer=self.keys.signer(row.key_ref),
             chain=chain,
             responder=responder,
+            responder_cert=responder_cert,
             tsa_cert=x509.Certificate.load(row.tsa_certificate_der) if row.tsa_certificate_der else None,
             tsa_signer=self.keys.signer(row.tsa_key_ref) if row.tsa_key_ref else None,
             crl_shards=row.crl_shards,

@@ -35,7 +35,8 @@ class UTCDateTime(TypeDecorator):
         return value
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, for_writes: bool = True) -> Engine:
+    """An engine; on SQLite, ``for_writes`` engines begin every transaction with BEGIN IMMEDIATE."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -53,7 +54,8 @@ def make_engine(url: str) -> Engine:
         def _sqlite_begin(conn):
             # IMMEDIATE takes the write lock up front: the audit chain reads its tail and
             # appends in one transaction, and two writers must never read the same tail.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Readers use plain BEGIN: WAL gives them a snapshot without blocking writers.
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if for_writes else "BEGIN")
 
         return engine
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
@@ -64,6 +66,11 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if url.startswith("sqlite"):
+            self._read_engine = make_engine(url, for_writes=False)
+            self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
+        else:
+            self._read_engine, self._read_sessions = None, self.sessions
 
     @property
     def is_postgres(self) -> bool:
@@ -84,7 +91,8 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        session = self.sessions()
+        """A session for reading only (on SQLite it never takes the write lock)."""
+        session = self._read_sessions()
         try:
             yield session
         finally:
@@ -92,6 +100,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._read_engine is not None:
+            self._read_engine.dispose()
 
 
 def utcnow() -> datetime:
