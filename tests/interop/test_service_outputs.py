@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from asn1crypto import ocsp as asn1_ocsp, pem, x509
+from asn1crypto import ocsp as asn1_ocsp
+from asn1crypto import pem, x509
 
 from tests.ca.csrs import make_csr
 from tests.conftest import auth
@@ -177,7 +178,8 @@ def test_openssl_verifies_sm2_chain_link_by_link(client, token, services, tmp_pa
 
 def test_gmssl_verifies_sm2_crl_and_ocsp_from_the_service(client, token, services):
     gmssl = pytest.importorskip("gmssl.sm2", reason="gmssl (test extra) not installed")
-    from asn1crypto import algos, crl as asn1_crl
+    from asn1crypto import algos
+    from asn1crypto import crl as asn1_crl
 
     point = services.ca.context("sm2-issuing").certificate.public_key["public_key"].native
     crl = asn1_crl.CertificateList.load(client.get("/crl/sm2-issuing.crl").content)
