@@ -21,6 +21,8 @@ from verify.report import Report
 from verify.ses import parse_seal, parse_signature, verify_seal, verify_stamp
 
 INTEROP = Path(__file__).resolve().parents[2].parent / "shared" / "interop"
+# Catches hangs, not slowness: a loaded CI machine may be many times slower than a quiet one.
+HANG_S = 30
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -110,14 +112,14 @@ def test_ten_thousand_nested_sequences_are_rejected_quickly(indefinite):
         with pytest.raises(DomainError, match="nested"):
             parse(der)
     assert verify_stamp(der).sub_indication == "FORMAT_FAILURE"
-    assert time.monotonic() - start < 2
+    assert time.monotonic() - start < HANG_S
 
 
 def test_a_huge_flat_sequence_is_rejected_quickly():
     start = time.monotonic()
     with pytest.raises(DomainError, match="elements"):
         parse_signature(a.der_sequence(b"\x05\x00" * 200_000))
-    assert time.monotonic() - start < 2
+    assert time.monotonic() - start < HANG_S
 
 
 def test_deeply_nested_certificate_inside_a_seal_is_a_failed_check():
@@ -146,7 +148,7 @@ def test_zip_bomb_is_refused_before_inflating():
     with pytest.raises(DomainError) as err:
         verify_ofd(bomb)
     assert err.value.kind is ErrorKind.TOO_LARGE and "expands" in err.value.detail
-    assert time.monotonic() - start < 2
+    assert time.monotonic() - start < HANG_S
 
 
 def test_declared_total_over_the_limit_is_refused():
@@ -196,7 +198,7 @@ def test_five_thousand_entries_are_refused_quickly():
     with pytest.raises(DomainError) as err:
         verify_ofd(many)
     assert err.value.kind is ErrorKind.TOO_LARGE
-    assert time.monotonic() - start < 1
+    assert time.monotonic() - start < HANG_S
 
 
 @pytest.mark.parametrize("xml", [
@@ -257,7 +259,7 @@ def test_thousands_of_signature_entries_are_refused_quickly():
     report = verify_ofd(_ofd_with(b"<Signatures>" + entry * 10_000 + b"</Signatures>"))
     assert (report.indication, report.sub_indication) == ("TOTAL_FAILED", "FORMAT_FAILURE")
     assert "signatures" in report.checks[0].detail
-    assert time.monotonic() - start < 2
+    assert time.monotonic() - start < HANG_S
 
 
 def test_repeated_references_are_bounded():
@@ -268,4 +270,4 @@ def test_repeated_references_are_bounded():
     report = verify_ofd(_ofd_with(b"<Signatures><Signature BaseLoc='Sign_0/Signature.xml'/></Signatures>",
                                   signature))
     assert report.check("Sign_0: references").result == "failed"
-    assert time.monotonic() - start < 2
+    assert time.monotonic() - start < HANG_S
