@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 19:27:18.706678
+Create Date: 2026-11-26 19:32:33.232450
 """
 from alembic import op
 import sqlalchemy as sa
@@ -72,6 +72,77 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('created_at', db.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['parent_id'], ['cas.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    op.create_table('hub_catalog_entries',
+    sa.Column('region', sa.String(length=6), nullable=False),
+    sa.Column('type_code', sa.String(length=21), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('defining_body_code', sa.String(length=40), nullable=False),
+    sa.Column('holder_kind', sa.String(length=20), nullable=False),
+    sa.Column('updated_at', db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('region', 'type_code')
+    )
+    op.create_table('hub_licenses',
+    sa.Column('identifier', sa.String(length=200), nullable=False),
+    sa.Column('region', sa.String(length=6), nullable=False),
+    sa.Column('type_code', sa.String(length=21), nullable=False),
+    sa.Column('issuer_code', sa.String(length=40), nullable=False),
+    sa.Column('holder_hash', sa.String(length=64), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('version', sa.String(length=6), nullable=False),
+    sa.Column('reason', sa.String(length=500), nullable=True),
+    sa.Column('updated_at', db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('identifier')
+    )
+    with op.batch_alter_table('hub_licenses', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_hub_licenses_holder_hash'), ['holder_hash'], unique=False)
+        batch_op.create_index(batch_op.f('ix_hub_licenses_region'), ['region'], unique=False)
+
+    op.create_table('hub_received_events',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('region', sa.String(length=6), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=200), nullable=False),
+    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('event_sha256', sa.String(length=64), nullable=False),
+    sa.Column('received_at', db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('result', sa.String(length=20), nullable=False),
+    sa.Column('detail', sa.String(length=500), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('region', 'idempotency_key', name='uq_hub_received_events_key')
+    )
+    op.create_table('hub_regions',
+    sa.Column('code', sa.String(length=6), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('code'),
+    sa.UniqueConstraint('token_hash')
+    )
+    op.create_table('hub_trust_anchors',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('region', sa.String(length=6), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('certificate_der', sa.LargeBinary(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('history', sa.Text(), nullable=False),
+    sa.Column('updated_at', db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('region', 'kind', 'sha256', name='uq_hub_trust_anchors_cert')
+    )
+    with op.batch_alter_table('hub_trust_anchors', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_hub_trust_anchors_region'), ['region'], unique=False)
+
+    op.create_table('hub_trust_list_state',
+    sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('key_ref', sa.String(length=100), nullable=False),
+    sa.Column('certificate_der', sa.LargeBinary(), nullable=False),
+    sa.Column('sequence', sa.BigInteger(), nullable=False),
+    sa.Column('content_sha256', sa.String(length=64), nullable=True),
+    sa.Column('document', sa.Text(), nullable=True),
+    sa.Column('issued_at', db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('dirty', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('keys',
@@ -191,6 +262,19 @@ def downgrade() -> None:
     op.drop_table('seals')
     op.drop_table('seal_makers')
     op.drop_table('keys')
+    op.drop_table('hub_trust_list_state')
+    with op.batch_alter_table('hub_trust_anchors', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_hub_trust_anchors_region'))
+
+    op.drop_table('hub_trust_anchors')
+    op.drop_table('hub_regions')
+    op.drop_table('hub_received_events')
+    with op.batch_alter_table('hub_licenses', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_hub_licenses_region'))
+        batch_op.drop_index(batch_op.f('ix_hub_licenses_holder_hash'))
+
+    op.drop_table('hub_licenses')
+    op.drop_table('hub_catalog_entries')
     op.drop_table('cas')
     op.drop_table('ca_requests')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:

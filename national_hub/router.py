@@ -1,0 +1,50 @@
+"""HTTP transport for the national hub: region reports (region tokens), public status and trust list."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from core.errors import DomainError, ErrorKind, forbidden
+from national_hub.schemas import LicenseStatusOut, ReportBatch, ReportResults
+from national_hub.service import HubService
+
+TRUST_LIST_CACHE = "public, max-age=60"
+
+
+def build_router(hub: HubService) -> APIRouter:
+    router = APIRouter(prefix="/hub/v1", tags=["national hub"])
+
+    def reporting_region(request: Request) -> str:
+        """The region of the caller's hub-issued token (not the app's API tokens)."""
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise DomainError(ErrorKind.UNAUTHENTICATED, "send Authorization: Bearer <region token>",
+                              code="unauthenticated")
+        region = hub.authenticate(token.strip())
+        if region is None:
+            raise DomainError(ErrorKind.UNAUTHENTICATED, "the region token is unknown",
+                              code="unauthenticated")
+        return region
+
+    @router.post("/reports", response_model=ReportResults)
+    def report(body: ReportBatch, region: str = Depends(reporting_region)):
+        if body.region != region:
+            raise forbidden(f"this token reports for region {region}, not {body.region}")
+        return ReportResults(results=hub.ingest(region, [e.model_dump() for e in body.events]))
+
+    @router.get("/licenses/{identifier}", response_model=LicenseStatusOut)
+    def license_status(identifier: str):
+        s = hub.license_status(identifier)
+        return LicenseStatusOut(identifier=s.identifier, region=s.region, status=s.status, version=s.version,
+                                updated_at=s.updated_at)
+
+    @router.get("/trust-list")
+    def trust_list():
+        return Response(hub.trust_list_json(), media_type="application/json",
+                        headers={"Cache-Control": TRUST_LIST_CACHE})
+
+    @router.get("/certificate.pem")
+    def certificate():
+        return Response(hub.hub_certificate_pem(), media_type="application/x-pem-file")
+
+    return router
