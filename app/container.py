@@ -9,13 +9,20 @@ from app.admin_router import build_router as admin_router
 from app.auth import make_require
 from app.settings import Settings
 from app.tokens import TokenService
-from app.trust import LocalTrust
+from app.trust import HubTrustList, LocalTrust
 from ca.router import build_router as ca_router
 from ca.service import CAService
 from core.clock import SystemClock
+from core.errors import DomainError, ErrorKind
 from db.base import Database
 from keys.kek import KeyEncryptor
 from keys.service import KeyService
+from license_registry.hub_client import HubClient
+from license_registry.identifier import identifier_problem
+from license_registry.outbox import TrustAnchor
+from license_registry.relay import HubRelay
+from license_registry.router import build_router as registry_router
+from license_registry.service import RegistryService
 from policies.ceremony import load_ceremony
 from policies.profiles import load_profiles
 from seal_service.router import build_router as seal_router
@@ -37,6 +44,8 @@ class Services:
     ca: CAService
     seals: SealService
     verify: VerifyService
+    registry: RegistryService
+    relay: HubRelay | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def routers(self):
@@ -46,10 +55,36 @@ class Services:
             ca_router(self.ca, require),
             seal_router(self.seals, require),
             verify_router(self.verify),
+            registry_router(self.registry, require),
         ]
 
     def periodic_jobs(self) -> list:
-        return [self.ca.maintain]
+        return [self.ca.maintain, self.report_trust_anchors, self.registry.expire_due]
+
+    def report_trust_anchors(self) -> int:
+        """Queue this region's CA certificates and seal makers for the hub (only what changed)."""
+        anchors = [
+            TrustAnchor(
+                "ca-intermediate" if ca.parent_id else "ca-root",
+                ca.certificate_der,
+                "revoked" if ca.status != "active" else "active",
+            )
+            for ca in self.ca.list_cas()
+        ]
+        anchors += [TrustAnchor("seal-maker", m.certificate_der, "active") for m in self.seals.makers()]
+        return self.registry.report_trust_anchors(anchors)
+
+    def start_relay(self) -> threading.Thread | None:
+        if self.relay is None:
+            return None
+        thread = threading.Thread(
+            target=self.relay.run_forever,
+            name="hub-relay",
+            daemon=True,
+            args=(self._stop, self.settings.hub_relay_interval_s),
+        )
+        thread.start()
+        return thread
 
     def health(self) -> dict:
         with self.db.read() as s:
@@ -89,7 +124,40 @@ def build_services(settings: Settings) -> Services:
         db, keys, load_profiles(), load_ceremony(settings.ceremony_file), settings.public_url, clock
     )
     seals = SealService(db, keys, ca, clock, settings.region, settings.seal_attribute_oid)
-    verifier = VerifyService(LocalTrust(ca), settings.seal_attribute_oid)
-    return Services(
-        settings=settings, db=db, keys=keys, tokens=TokenService(db), ca=ca, seals=seals, verify=verifier
+    hub = relay = hub_trust = None
+    if settings.hub_url and settings.hub_token:
+        hub = HubClient(settings.hub_url, settings.hub_token)
+        relay = HubRelay(db, settings.hub_url, settings.hub_token, settings.region)
+        pinned = settings.hub_certificate_file.read_text() if settings.hub_certificate_file else None
+        hub_trust = HubTrustList(hub, settings.region, pinned)
+    registry = RegistryService(db, seals, clock, settings.region, hub, public_url=settings.public_url)
+    verifier = VerifyService(
+        LocalTrust(ca, hub_trust),
+        settings.seal_attribute_oid,
+        license_status=_status_lookup(registry),
+        identifier_problem=identifier_problem,
     )
+    return Services(
+        settings=settings,
+        db=db,
+        keys=keys,
+        tokens=TokenService(db),
+        ca=ca,
+        seals=seals,
+        verify=verifier,
+        registry=registry,
+        relay=relay,
+    )
+
+
+def _status_lookup(registry: RegistryService):
+    def lookup(identifier: str) -> dict | None:
+        try:
+            status = registry.status_of(identifier)
+        except DomainError as exc:
+            if exc.kind == ErrorKind.NOT_FOUND:
+                return None
+            raise
+        return {**status, "source": "registry" if status.get("region") == registry.region else "national hub"}
+
+    return lookup

@@ -41,6 +41,7 @@ def create_app(
         stop = threading.Event()
         worker = None
         if background:
+            services.start_relay()
             worker = threading.Thread(
                 target=_maintenance_loop,
                 name="maintenance",

@@ -127,6 +127,7 @@ class CAService:
         self._contexts: dict[str, CaContext] = {}
         self._lock = threading.Lock()
         self._ocsp_cache: dict[tuple, tuple[bytes, datetime]] = {}
+        self._ca_ids: tuple[str, ...] | None = None
 
     # ---- hierarchy -------------------------------------------------------------------------
 
@@ -346,6 +347,7 @@ class CAService:
     def _forget(self, ca_id: str) -> None:
         with self._lock:
             self._contexts.pop(ca_id, None)
+            self._ca_ids = None
 
     def list_cas(self) -> list[CertificateAuthority]:
         with self.db.read() as s:
@@ -496,9 +498,7 @@ class CAService:
 
     def _is_ca_key(self, spki) -> bool:
         key = spki["public_key"].dump()
-        return any(
-            self.context(ca.id).certificate.public_key["public_key"].dump() == key for ca in self.list_cas()
-        )
+        return any(ctx.certificate.public_key["public_key"].dump() == key for ctx in self._all_contexts())
 
     # ---- status and revocation --------------------------------------------------------------
 
@@ -612,6 +612,7 @@ class CAService:
     def maintain(self, actor: str = "system:scheduler") -> None:
         """Periodic work: refresh CRLs, renew responder certificates close to expiry."""
         renew_before = timedelta(days=self.ceremony.ocsp_renew_before_days)
+        self._ca_ids = None  # pick up CAs other workers created
         for ca in self.list_cas():
             ctx = self.context(ca.id)
             for shard in range(ctx.crl_shards):
@@ -685,10 +686,11 @@ class CAService:
         return None
 
     def _all_contexts(self) -> list[CaContext]:
-        if not self._contexts:
-            for ca in self.list_cas():
-                self.context(ca.id)
-        return list(self._contexts.values())
+        """Every CA, loaded once; the id list is re-read after local changes and on each maintain()."""
+        ids = self._ca_ids
+        if ids is None:
+            ids = self._ca_ids = tuple(ca.id for ca in self.list_cas())
+        return [self.context(ca_id) for ca_id in ids]
 
     # ---- time stamps --------------------------------------------------------------------------
 

@@ -78,7 +78,7 @@ class HubTrustAnchor(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
                                     autoincrement=True)
     region: Mapped[str] = mapped_column(String(6), index=True)
-    kind: Mapped[str] = mapped_column(String(20))  # ca-root | seal-maker
+    kind: Mapped[str] = mapped_column(String(20))  # ca-root | ca-intermediate | seal-maker
     sha256: Mapped[str] = mapped_column(String(64))
     certificate_der: Mapped[bytes] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(20))  # active | revoked

@@ -78,7 +78,7 @@ class StatusPayload(_Payload):
 
 
 class TrustAnchorPayload(_Payload):
-    kind: Literal["ca-root", "seal-maker"]
+    kind: Literal["ca-root", "ca-intermediate", "seal-maker"]
     certificate_pem: str = Field(min_length=1, max_length=64_000)
     status: Literal["active", "revoked"]
 

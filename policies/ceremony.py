@@ -52,8 +52,13 @@ def ca_spec(raw: dict, known: set[str]) -> CaSpec:
     if parent is not None and parent not in known:
         raise ValueError(f"{where}: parent {parent!r} is not defined before it")
     spec = CaSpec(
-        id=str(raw["id"]), name=str(raw["name"]), key=raw["key"], subject=_subject(raw.get("subject"), where),
-        validity_days=int(raw["validity_days"]), path_length=int(raw.get("path_length", 0)), parent=parent,
+        id=str(raw["id"]),
+        name=str(raw["name"]),
+        key=raw["key"],
+        subject=_subject(raw.get("subject"), where),
+        validity_days=int(raw["validity_days"]),
+        path_length=int(raw.get("path_length", 0)),
+        parent=parent,
         tsa_subject=_subject(raw["tsa"], where + " tsa") if raw.get("tsa") else None,
     )
     if spec.validity_days <= 0 or spec.path_length < 0:

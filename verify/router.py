@@ -45,7 +45,7 @@ def _out(report: Report) -> dict:
     return report.to_dict()
 
 
-def build_router(verifier: VerifyService, license_verifier=None) -> APIRouter:
+def build_router(verifier: VerifyService) -> APIRouter:
     router = APIRouter(tags=["verify"])
 
     @router.post("/api/v1/verify/certificate", response_model=ReportOut)
@@ -72,10 +72,8 @@ def build_router(verifier: VerifyService, license_verifier=None) -> APIRouter:
         data = await _body(request, "application/ofd", "application/zip")
         return _out(await asyncio.to_thread(verifier.ofd, data))
 
-    if license_verifier is not None:
-
-        @router.post("/api/v1/verify/license", response_model=ReportOut)
-        def license_(document: dict):
-            return _out(license_verifier(document))
+    @router.post("/api/v1/verify/license", response_model=ReportOut)
+    def license_(document: dict):
+        return _out(verifier.license(document))
 
     return router

@@ -6,8 +6,10 @@ provides (our own CAs, other regions' anchors from the hub): verify/ never reads
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -15,6 +17,7 @@ from asn1crypto import pem
 
 from core.errors import DomainError, ErrorKind, invalid
 from verify.certificates import make_cert_checker, verify_certificate_report
+from verify.license import verify_license
 from verify.ofd import verify_ofd
 from verify.report import Report
 from verify.ses import verify_seal, verify_stamp
@@ -34,9 +37,13 @@ class TrustSource(Protocol):
 
 
 class VerifyService:
-    def __init__(self, trust: TrustSource, seal_attribute_oid: str | None = None):
+    def __init__(self, trust: TrustSource, seal_attribute_oid: str | None = None, *,
+                 license_status: Callable[[str], dict | None] | None = None,
+                 identifier_problem: Callable[[str], str | None] | None = None):
         self._trust = trust
         self.seal_attribute_oid = seal_attribute_oid
+        self._license_status = license_status
+        self._identifier_problem = identifier_problem
         self._cached: tuple[float, TrustMaterial, object] | None = None
         self._lock = threading.Lock()
 
@@ -75,6 +82,10 @@ class VerifyService:
     def ofd(self, data: bytes) -> Report:
         return verify_ofd(data, cert_checker=self._material()[1])
 
+    def license(self, document: dict) -> Report:
+        return verify_license(document, cert_checker=self._material()[1], status_lookup=self._license_status,
+                              identifier_problem=self._identifier_problem)
+
     def pdf(self, data: bytes) -> Report:
         from verify.pdf import verify_pdf
 
@@ -98,6 +109,13 @@ class VerifyService:
             return self.certificate(certs[0], certs[1:])
         if data.startswith(b"\x30"):
             return self._der(data, detached)
+        if data.lstrip().startswith(b"{"):
+            try:
+                document = json.loads(data)
+            except ValueError:
+                raise invalid("the JSON file does not parse", "json") from None
+            if isinstance(document, dict):
+                return self.license(document)
         raise invalid("not a PDF, OFD, certificate, seal or stamp", "unknown-format")
 
     def _der(self, data: bytes, detached: bytes | None) -> Report:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from asn1crypto import crl as asn1_crl, x509
+from asn1crypto import crl as asn1_crl
+from asn1crypto import x509
 
 from app.container import StartupError, build_services
 from app.main import create_app

@@ -31,10 +31,16 @@ def server(workers: int = 2, env: dict | None = None):
     with tempfile.TemporaryDirectory(prefix="longtrust-bench-") as tmp:
         port = free_port()
         environment = {**os.environ, "LONGTRUST_DATA_DIR": tmp, **(env or {})}
-        environment.pop("LONGTRUST_DATABASE_URL", None) if "LONGTRUST_DATABASE_URL" not in (env or {}) else None
-        proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port), "--workers",
-                                 str(workers)], env=environment, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)
+        environment.pop("LONGTRUST_DATABASE_URL", None) if "LONGTRUST_DATABASE_URL" not in (
+            env or {}
+        ) else None
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", str(workers)],
+            env=environment,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 120
@@ -52,8 +58,16 @@ def server(workers: int = 2, env: dict | None = None):
             proc.wait(timeout=30)
 
 
-def wrk(url: str, *, method: str = "POST", body: bytes = b"", headers: dict | None = None,
-        seconds: int = 10, connections: int = 16, threads: int = 2) -> dict:
+def wrk(
+    url: str,
+    *,
+    method: str = "POST",
+    body: bytes = b"",
+    headers: dict | None = None,
+    seconds: int = 10,
+    connections: int = 16,
+    threads: int = 2,
+) -> dict:
     """Requests/s, latency percentiles and non-2xx count, from wrk."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
@@ -61,18 +75,40 @@ def wrk(url: str, *, method: str = "POST", body: bytes = b"", headers: dict | No
         body_file = Path(tmp) / "body"
         body_file.write_bytes(body)
         script = Path(tmp) / "req.lua"
-        lines = [f'wrk.method = "{method}"', f'local f = io.open("{body_file}", "rb")',
-                 "wrk.body = f:read('*a')", "f:close()"]
+        lines = [
+            f'wrk.method = "{method}"',
+            f'local f = io.open("{body_file}", "rb")',
+            "wrk.body = f:read('*a')",
+            "f:close()",
+        ]
         lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in (headers or {}).items()]
-        lines += ["done = function(summary, latency, requests)",
-                  "  io.write(string.format('JSON {\"p50\":%d,\"p99\":%d,\"non2xx\":%d,\"errors\":%d}\\n',",
-                  "    latency:percentile(50), latency:percentile(99), summary.errors.status,",
-                  "    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))",
-                  "end"]
+        lines += [
+            "done = function(summary, latency, requests)",
+            '  io.write(string.format(\'JSON {"p50":%d,"p99":%d,"non2xx":%d,"errors":%d}\\n\',',
+            "    latency:percentile(50), latency:percentile(99), summary.errors.status,",
+            "    summary.errors.connect + summary.errors.read",
+            "    + summary.errors.write + summary.errors.timeout))",
+            "end",
+        ]
         script.write_text("\n".join(lines))
-        out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
-                              "--latency", "-s", str(script), url], capture_output=True, text=True,
-                             check=True).stdout
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t",
+                str(threads),
+                "-c",
+                str(connections),
+                "-d",
+                f"{seconds}s",
+                "--latency",
+                "-s",
+                str(script),
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     stats = json.loads(out.split("JSON ", 1)[1].splitlines()[0])
     stats["rps"] = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     return stats

@@ -1,0 +1,71 @@
+"""HTTP client for the national hub (`/hub/v1/...`): batch reports and cross-region status look-ups."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import httpx
+
+from core.errors import DomainError, ErrorKind
+
+MAX_BATCH = 1000
+RESULTS = ("accepted", "duplicate", "rejected")
+
+
+class HubUnavailable(Exception):
+    """The hub could not be reached or did not answer usefully; try again later."""
+
+
+class HubClient:
+    def __init__(self, hub_url: str, hub_token: str, client: httpx.Client | None = None,
+                 timeout_s: float = 30.0):
+        self.base = hub_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {hub_token}"}
+        self._client = client or httpx.Client(timeout=timeout_s)
+        self._own_client = client is None
+
+    def report(self, region: str, events: list[dict]) -> dict[str, tuple[str, str]]:
+        """POST one batch; returns idempotency key → (result, detail) for the events the hub answered."""
+        if len(events) > MAX_BATCH:
+            raise ValueError(f"the hub takes at most {MAX_BATCH} events per batch")
+        try:
+            response = self._client.post(f"{self.base}/hub/v1/reports", headers=self._headers,
+                                         json={"region": region, "events": events})
+        except httpx.HTTPError as exc:
+            raise HubUnavailable(f"hub unreachable: {type(exc).__name__}: {exc}") from exc
+        if response.status_code != 200:
+            raise HubUnavailable(f"hub answered {response.status_code}: {response.text[:300]}")
+        try:
+            results = response.json()["results"]
+            return {r["idempotency_key"]: (r["result"], str(r.get("detail") or ""))
+                    for r in results if r.get("result") in RESULTS}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise HubUnavailable(f"hub answer is not a report result: {exc}") from exc
+
+    def license_status(self, identifier: str) -> dict | None:
+        """``{identifier, region, status, version, updated_at}`` from the hub's index; None if unknown."""
+        try:
+            response = self._client.get(f"{self.base}/hub/v1/licenses/{quote(identifier, safe='')}",
+                                        headers=self._headers)
+        except httpx.HTTPError as exc:
+            raise DomainError(ErrorKind.UNAVAILABLE, f"the national hub is unreachable: {exc}",
+                              code="hub-unavailable") from exc
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise DomainError(ErrorKind.UNAVAILABLE, f"the national hub answered {response.status_code}",
+                              code="hub-unavailable")
+        return response.json()
+
+    def trust_list(self) -> dict:
+        """The hub's signed trust list document (the caller verifies its signature)."""
+        try:
+            response = self._client.get(f"{self.base}/hub/v1/trust-list")
+            response.raise_for_status()
+            return response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise HubUnavailable(f"cannot fetch the hub's trust list: {exc}") from exc
+
+    def close(self) -> None:
+        if self._own_client:
+            self._client.close()

@@ -1,0 +1,109 @@
+"""Delivers the outbox to the national hub: at least once, recognised as duplicates by key, never lost.
+
+One round: claim due events in a short transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so any
+number of workers can relay) by pushing their next attempt past a lease; post them as one batch;
+then, in a second short transaction, mark those the hub accepted or already had as delivered and give
+the rest an exponential back-off with jitter. A worker that dies mid-round leaves its events to be
+claimed again when the lease ends; the hub answers "duplicate" for what it already has.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import select
+
+from core.clock import Clock, SystemClock
+from db.base import Database
+from license_registry.hub_client import MAX_BATCH, HubClient, HubUnavailable
+from license_registry.models import OutboxEvent
+
+log = logging.getLogger("longtrust.relay")
+DELIVERED = ("accepted", "duplicate")
+
+
+def backoff_s(attempts: int, base_s: float, cap_s: float, rng: random.Random) -> float:
+    """Exponential back-off after ``attempts`` failures, capped, with jitter in [half, full] of the step."""
+    step = min(cap_s, base_s * 2 ** max(attempts - 1, 0))
+    return step / 2 + rng.uniform(0, step / 2)
+
+
+class HubRelay:
+    def __init__(self, db: Database, hub_url: str, hub_token: str, region: str,
+                 client: httpx.Client | None = None, batch_size: int = 500, *, clock: Clock | None = None,
+                 base_delay_s: float = 2.0, max_delay_s: float = 600.0, lease_s: float = 120.0,
+                 rng: random.Random | None = None):
+        if not 1 <= batch_size <= MAX_BATCH:
+            raise ValueError(f"batch_size is 1 to {MAX_BATCH}")
+        self.db = db
+        self.hub = HubClient(hub_url, hub_token, client)
+        self.region = region
+        self.batch_size = batch_size
+        self.clock = clock or SystemClock()
+        self.base_delay_s, self.max_delay_s = base_delay_s, max_delay_s
+        self.lease = timedelta(seconds=lease_s)
+        self.rng = rng or random.Random()
+
+    def deliver_once(self) -> int:
+        """One batch; returns how many events are now delivered."""
+        events = self._claim()
+        if not events:
+            return 0
+        try:
+            results = self.hub.report(self.region, [e for _, e in events])
+        except HubUnavailable as exc:
+            log.warning("hub delivery failed for %d events: %s", len(events), exc)
+            results = {}
+            failure = str(exc)
+        else:
+            failure = "the hub did not answer for this event"
+        return self._settle([i for i, _ in events], results, failure)
+
+    def run_forever(self, stop_event: threading.Event, interval_s: float = 5.0) -> None:
+        """Relay until ``stop_event`` is set; a full batch is followed at once by the next."""
+        while not stop_event.is_set():
+            try:
+                full = self.deliver_once() >= self.batch_size
+            except Exception:  # a relay must outlive a bad round (database restart and the like)
+                log.exception("hub relay round failed")
+                full = False
+            if not full:
+                stop_event.wait(interval_s)
+
+    def close(self) -> None:
+        self.hub.close()
+
+    def _claim(self) -> list[tuple[int, dict]]:
+        now = self.clock.now()
+        with self.db.unit_of_work() as s:
+            rows = s.scalars(select(OutboxEvent)
+                             .where(OutboxEvent.delivered_at.is_(None), OutboxEvent.next_attempt_at <= now)
+                             .order_by(OutboxEvent.id).limit(self.batch_size)
+                             .with_for_update(skip_locked=True)).all()
+            for row in rows:
+                row.attempts += 1
+                row.next_attempt_at = now + self.lease
+            return [(row.id, {"idempotency_key": row.idempotency_key, "kind": row.kind,
+                              "at": row.created_at.isoformat(), "payload": json.loads(row.payload_json)})
+                    for row in rows]
+
+    def _settle(self, ids: list[int], results: dict[str, tuple[str, str]], failure: str) -> int:
+        now = self.clock.now()
+        delivered = 0
+        with self.db.unit_of_work() as s:
+            pending = select(OutboxEvent).where(OutboxEvent.id.in_(ids), OutboxEvent.delivered_at.is_(None))
+            for row in s.scalars(pending):
+                result, detail = results.get(row.idempotency_key, ("", failure))
+                if result in DELIVERED:
+                    row.delivered_at, row.last_error = now, None
+                    delivered += 1
+                else:
+                    row.last_error = f"{result}: {detail}" if result else detail
+                    delay = backoff_s(row.attempts, self.base_delay_s, self.max_delay_s, self.rng)
+                    row.next_attempt_at = now + timedelta(seconds=delay)
+        return delivered

@@ -1,0 +1,94 @@
+"""HTTP transport for the e-license registry."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import JSONResponse
+
+from license_registry.schemas import (
+    BacklogOut,
+    ChangeIn,
+    HistoryEntry,
+    IssueIn,
+    LicenseDocument,
+    LicenseTypeIn,
+    LicenseTypeOut,
+    RevokeIn,
+    ShareIn,
+    ShareOut,
+    VerifyInformationIn,
+    VerifyInformationOut,
+)
+from license_registry.service import RegistryService
+
+TAGS = ["licenses"]
+
+
+def _document(document: dict, status_code: int = 200) -> JSONResponse:
+    # Returned as stored: re-serialising through a model could alter what the stamp covers.
+    return JSONResponse(document, status_code=status_code)
+
+
+def build_router(registry: RegistryService, require) -> APIRouter:
+    router = APIRouter(tags=TAGS)
+
+    @router.post("/api/v1/license-types", status_code=201, response_model=LicenseTypeOut)
+    def create_type(body: LicenseTypeIn, principal=require("license.type.manage")):
+        return registry.create_type(body.type_code, body.name, body.issuer_code, body.holder_kind,
+                                    body.json_schema, principal, body.validity_days)
+
+    @router.get("/api/v1/license-types/{type_code}", response_model=LicenseTypeOut)
+    def get_type(type_code: str, _=require("license.read")):
+        return registry.get_type(type_code)
+
+    @router.post("/api/v1/licenses", status_code=201, response_model=LicenseDocument)
+    def issue(body: IssueIn, principal=require("license.issue"),
+              idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=200)):
+        document = registry.issue(body.type_code, body.holder.model_dump(), body.data, body.valid_from,
+                                  body.valid_to, body.seal_id, principal, idempotency_key)
+        return _document(document, 201)
+
+    @router.get("/api/v1/licenses", response_model=list[LicenseDocument])
+    def query(holder_id: str = Query(min_length=1, max_length=18), type_code: str | None = None,
+              use_cause: str | None = Query(default=None, max_length=200), include_inactive: bool = False,
+              principal=require("license.read")):
+        return JSONResponse(registry.query(holder_id, type_code, principal, use_cause, include_inactive))
+
+    @router.get("/api/v1/licenses/{identifier}", response_model=LicenseDocument)
+    def get(identifier: str, use_cause: str | None = Query(default=None, max_length=200),
+            principal=require("license.read")):
+        return _document(registry.get(identifier, principal, use_cause))
+
+    @router.get("/api/v1/licenses/{identifier}/history", response_model=list[HistoryEntry])
+    def history(identifier: str, _=require("license.read")):
+        return registry.history(identifier)
+
+    @router.post("/api/v1/licenses/{identifier}/change", status_code=201, response_model=LicenseDocument)
+    def change(identifier: str, body: ChangeIn, principal=require("license.issue")):
+        return _document(registry.change(identifier, body.data, principal), 201)
+
+    @router.post("/api/v1/licenses/{identifier}/revoke", response_model=LicenseDocument)
+    def revoke(identifier: str, body: RevokeIn, principal=require("license.revoke")):
+        return _document(registry.revoke(identifier, body.reason, principal))
+
+    @router.post("/api/v1/licenses/{identifier}/shares", response_model=ShareOut)
+    def share(identifier: str, body: ShareIn, principal=require("license.share")):
+        token, url = registry.create_share(identifier, body.audience, body.expires_in_s, body.use_cause,
+                                           principal)
+        return ShareOut(share_token=token, url=url)
+
+    @router.get("/api/v1/shared/{token}", response_model=LicenseDocument)
+    def read_shared(token: str, audience: str = Query(min_length=1, max_length=200),
+                    use_cause: str = Query(min_length=1, max_length=200), principal=require("license.read")):
+        return _document(registry.read_shared(token, audience, use_cause, principal))
+
+    @router.post("/api/v1/licenses/{identifier}/verify-information", response_model=VerifyInformationOut)
+    def verify_information(identifier: str, body: VerifyInformationIn, principal=require("license.read")):
+        results = registry.verify_information(identifier, body.claimed, principal, body.use_cause)
+        return VerifyInformationOut(results=results)
+
+    @router.get("/api/v1/hub/backlog", response_model=BacklogOut)
+    def backlog(_=require("license.read")):
+        return registry.outbox_backlog()
+
+    return router

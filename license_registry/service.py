@@ -1,0 +1,420 @@
+"""E-license registry use cases: catalog, issuance, change, revocation, expiry, sharing, look-ups.
+
+Each state change is stored with its audit event and its hub outbox event in one transaction.
+Stamping happens before that transaction opens: the seal service records each stamp in its own
+transaction, and SQLite allows one writer at a time. If the stamper fails, nothing is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta, timezone
+
+import rfc8785
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.clock import Clock
+from core.errors import DomainError, ErrorKind, conflict, forbidden, invalid, not_found
+from core.identity import credit_code_problem
+from db.audit import record
+from db.base import Database
+from license_registry import catalog, information
+from license_registry.document import build_document, content_digests, signed_content, signed_part, stamped
+from license_registry.holder import (
+    DEFAULT_LEGACY_CREDIT_CODES,
+    HOLDER_KINDS,
+    Holder,
+    holder_hash,
+    validate_holder,
+)
+from license_registry.hub_client import HubClient
+from license_registry.identifier import build, parse, random_serial
+from license_registry.models import License, LicenseAccess, LicenseShare, LicenseType, OutboxEvent
+from license_registry.outbox import TrustAnchor, catalog_event, license_event, status_event
+from license_registry.outbox import report_trust_anchors as enqueue_trust_anchors
+from license_registry.stamper import Stamper
+
+CHINA = timezone(timedelta(hours=8), "CST")  # license dates are calendar days in China
+MAX_TEXT = 200
+MAX_SHARE_S = 30 * 24 * 3600
+EXPIRY_BATCH = 500
+SYSTEM_ACTOR = "system:registry"
+
+
+def _text(field: str, value: str | None, limit: int = MAX_TEXT) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise invalid(f"{field} is required", "missing-" + field.lower().replace("_", "-"))
+    if len(value) > limit:
+        raise invalid(f"{field} is at most {limit} characters (got {len(value)})",
+                      "long-" + field.lower().replace("_", "-"))
+    return value
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _request_hash(request: dict) -> str:
+    try:
+        return hashlib.sha256(rfc8785.dumps(request)).hexdigest()
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        raise invalid(f"the request cannot be canonicalised (RFC 8785): {exc}", "json") from None
+
+
+class RegistryService:
+    def __init__(self, db: Database, stamper: Stamper, clock: Clock, region: str,
+                 hub_client: HubClient | None = None, *, public_url: str = "",
+                 legacy_credit_codes: frozenset[str] = DEFAULT_LEGACY_CREDIT_CODES):
+        if not (len(region) == 6 and region.isdigit()):
+            raise ValueError("region must be a 6-digit GB/T 2260 code")
+        self.db = db
+        self.stamper = stamper
+        self.clock = clock
+        self.region = region
+        self.hub_client = hub_client
+        self.public_url = public_url.rstrip("/")
+        self.legacy_credit_codes = legacy_credit_codes
+
+    # ---- catalog ------------------------------------------------------------------------------
+
+    def create_type(self, type_code: str, name: str, issuer_code: str, holder_kind: str, schema: dict,
+                    principal, validity_days: int | None = None) -> dict:
+        problem = catalog.type_code_problem(type_code, self.legacy_credit_codes)
+        if problem:
+            raise invalid(problem, "bad-type-code")
+        problem = credit_code_problem(issuer_code, self.legacy_credit_codes)
+        if problem:
+            raise invalid(f"issuer_code: {problem}", "bad-issuer-code")
+        if holder_kind not in HOLDER_KINDS:
+            raise invalid(f"holder_kind must be one of {', '.join(HOLDER_KINDS)}", "holder-kind")
+        if validity_days is not None and not 1 <= validity_days <= 36500:
+            raise invalid("validity_days is 1 to 36500 (omit it for long-term licenses)", "validity")
+        row = LicenseType(type_code=type_code, name=_text("name", name), defining_body_code=type_code[:18],
+                          issuer_code=issuer_code, holder_kind=holder_kind, validity_days=validity_days,
+                          schema_json=catalog.check_schema(schema), created_by=principal.actor,
+                          created_at=self.clock.now())
+        try:
+            with self.db.unit_of_work() as s:
+                if s.get(LicenseType, type_code) is not None:
+                    raise conflict(f"license type {type_code} exists", "type-exists")
+                s.add(row)
+                s.flush()
+                catalog_event(s, self.region, row)
+                record(s, principal.actor, "license.type.create", type_code, name=row.name,
+                       issuer_code=issuer_code, holder_kind=holder_kind)
+        except IntegrityError:
+            raise conflict(f"license type {type_code} exists", "type-exists") from None
+        return _type_view(row)
+
+    def get_type(self, type_code: str) -> dict:
+        with self.db.read() as s:
+            return _type_view(self._type(s, type_code))
+
+    # ---- issuance and lifecycle ---------------------------------------------------------------
+
+    def issue(self, type_code: str, holder: Mapping, data: dict, valid_from: date, valid_to: date | None,
+              seal_id: str, principal, idempotency_key: str | None = None) -> dict:
+        """Validate, stamp and store a new license (version 001); returns its document."""
+        if not isinstance(holder, Mapping) or not isinstance(data, dict):
+            raise invalid("holder and data are JSON objects", "bad-request")
+        request_hash = _request_hash({
+            "type_code": type_code, "holder": dict(holder), "data": data, "seal_id": seal_id,
+            "valid_from": valid_from.isoformat(), "valid_to": valid_to.isoformat() if valid_to else None})
+        if idempotency_key is not None:
+            idempotency_key = _text("Idempotency-Key", idempotency_key)
+            earlier = self._replay(idempotency_key, request_hash)
+            if earlier is not None:
+                return earlier
+        with self.db.read() as s:
+            license_type = self._type(s, type_code)
+        person = validate_holder(license_type.holder_kind, holder.get("name"), holder.get("id_type"),
+                                 holder.get("id_number"), self.legacy_credit_codes)
+        catalog.validate_data(license_type.schema_json, data)
+        valid_to = catalog.validity(valid_from, valid_to, license_type.validity_days, self._today())
+        identifier = build(type_code, license_type.issuer_code, random_serial(), 1)
+        document = build_document(str(identifier), type_code, 1, self.region, person,
+                                  license_type.issuer_code, data, valid_from, valid_to)
+        row = self._stamped_row(document, identifier.serial, seal_id, person, principal)
+        row.idempotency_key, row.request_hash = idempotency_key, request_hash
+        try:
+            with self.db.unit_of_work() as s:
+                s.add(row)
+                s.flush()
+                license_event(s, row)
+                record(s, principal.actor, "license.issue", row.identifier, type_code=type_code,
+                       seal_id=seal_id, holder_hash=row.holder_hash)
+        except IntegrityError:
+            earlier = self._replay(idempotency_key, request_hash) if idempotency_key else None
+            if earlier is None:
+                raise
+            return earlier
+        return json.loads(row.document_json)
+
+    def change(self, identifier: str, data: dict, principal) -> dict:
+        """变更: a new version with new data, referencing the previous one, which becomes "changed"."""
+        with self.db.read() as s:
+            old = self._license(s, identifier)
+            license_type = self._type(s, old.type_code)
+        if old.status != "valid":
+            raise conflict(f"license {identifier} is {old.status}: only a valid license can be changed",
+                           f"license-{old.status}")
+        if old.valid_to is not None and old.valid_to < self._today():
+            raise conflict(f"license {identifier} has passed its validity", "license-expired")
+        if not isinstance(data, dict):
+            raise invalid("data is a JSON object", "bad-request")
+        catalog.validate_data(license_type.schema_json, data)
+        new_id = parse(old.identifier).next_version()
+        person = Holder(old.holder_name, old.holder_id_type, old.holder_id_number)
+        document = build_document(str(new_id), old.type_code, new_id.version, self.region, person,
+                                  old.issuer_code, data, old.valid_from, old.valid_to,
+                                  previous_identifier=old.identifier)
+        row = self._stamped_row(document, new_id.serial, old.seal_id, person, principal)
+        row.previous_identifier = old.identifier
+        try:
+            with self.db.unit_of_work() as s:
+                current = self._license(s, identifier, for_update=True)
+                if current.status != "valid":
+                    raise conflict(f"license {identifier} became {current.status} meanwhile",
+                                   "license-changed")
+                self._set_status(s, current, "changed")
+                s.add(row)
+                s.flush()
+                license_event(s, row)
+                record(s, principal.actor, "license.change", identifier, new_identifier=row.identifier)
+        except IntegrityError:
+            raise conflict(f"license {identifier} was changed meanwhile", "license-changed") from None
+        return json.loads(row.document_json)
+
+    def revoke(self, identifier: str, reason: str, principal) -> dict:
+        """注销: the license stays on record, marked revoked, and the hub is told."""
+        reason = _text("reason", reason)
+        with self.db.unit_of_work() as s:
+            row = self._license(s, identifier, for_update=True)
+            if row.status == "revoked":
+                raise conflict(f"license {identifier} is already revoked", "already-revoked")
+            if row.status != "valid":
+                raise conflict(f"license {identifier} is {row.status}: only a valid license can be revoked",
+                               f"license-{row.status}")
+            row.revoked_at, row.reason = self.clock.now(), reason
+            self._set_status(s, row, "revoked")
+            record(s, principal.actor, "license.revoke", identifier, reason=reason)
+            return _document(row)
+
+    def expire_due(self, now: datetime | None = None) -> int:
+        """Mark valid licenses whose last valid day has passed as expired; returns how many."""
+        today = (now or self.clock.now()).astimezone(CHINA).date()
+        total = 0
+        while True:
+            with self.db.unit_of_work() as s:
+                rows = s.scalars(select(License).where(License.status == "valid", License.valid_to < today)
+                                 .order_by(License.identifier).limit(EXPIRY_BATCH)
+                                 .with_for_update(skip_locked=True)).all()
+                for row in rows:
+                    self._set_status(s, row, "expired")
+                    record(s, SYSTEM_ACTOR, "license.expire", row.identifier,
+                           valid_to=row.valid_to.isoformat())
+            total += len(rows)
+            if len(rows) < EXPIRY_BATCH:
+                return total
+
+    # ---- reading ------------------------------------------------------------------------------
+
+    def get(self, identifier: str, principal=None, use_cause: str | None = None) -> dict:
+        """The document with its current status; logs the access when a principal is given."""
+        if principal is None:
+            with self.db.read() as s:
+                return _document(self._license(s, identifier))
+        with self.db.unit_of_work() as s:
+            row = self._license(s, identifier)
+            self._log(s, identifier, principal.actor, "read", use_cause=use_cause)
+            return _document(row)
+
+    def history(self, identifier: str) -> list[dict]:
+        """Every version of this license, oldest first."""
+        with self.db.read() as s:
+            row = self._license(s, identifier)
+            rows = s.scalars(select(License).where(
+                License.type_code == row.type_code, License.issuer_code == row.issuer_code,
+                License.serial == row.serial).order_by(License.version)).all()
+        return [{"identifier": r.identifier, "version": f"{r.version:03d}", "status": r.status,
+                 "previous_identifier": r.previous_identifier, "valid_from": r.valid_from.isoformat(),
+                 "valid_to": r.valid_to.isoformat() if r.valid_to else None, "created_at": r.created_at,
+                 "status_changed_at": r.status_changed_at, "reason": r.reason} for r in rows]
+
+    def query(self, holder_id_number: str, type_code: str | None = None, principal=None,
+              use_cause: str | None = None, include_inactive: bool = False) -> list[dict]:
+        """The holder's licenses (valid ones unless ``include_inactive``), newest first."""
+        number = _text("holder_id", holder_id_number, 18).upper()
+        stmt = select(License).where(License.holder_id_number == number)
+        if type_code:
+            stmt = stmt.where(License.type_code == type_code)
+        if not include_inactive:
+            stmt = stmt.where(License.status == "valid")
+        with self.db.unit_of_work() as s:
+            rows = s.scalars(stmt.order_by(License.created_at.desc(), License.identifier)).all()
+            if principal is not None:
+                for row in rows:
+                    self._log(s, row.identifier, principal.actor, "query", use_cause=use_cause)
+            return [_document(r) for r in rows]
+
+    def verify_information(self, identifier: str, claimed: dict, principal=None,
+                           use_cause: str | None = None) -> dict[str, str]:
+        """信息核验: each claimed field → "match" | "no match"; nothing else about the license is revealed."""
+        if not isinstance(claimed, dict) or not claimed:
+            raise invalid("claimed is a non-empty JSON object of fields to check", "bad-request")
+        if len(information.flatten(claimed)) > information.MAX_FIELDS:
+            raise invalid(f"at most {information.MAX_FIELDS} fields per check", "too-many-fields")
+        with self.db.unit_of_work() as s:
+            row = self._license(s, identifier)
+            if principal is not None:
+                self._log(s, identifier, principal.actor, "verify-information", use_cause=use_cause)
+            return information.compare({**signed_part(_document(row)), "status": row.status}, claimed)
+
+    def status_of(self, identifier: str) -> dict:
+        """``{identifier, region, status, version, updated_at}``: ours from here, others' from the hub."""
+        with self.db.read() as s:
+            row = s.get(License, identifier)
+        if row is not None:
+            return {"identifier": row.identifier, "region": row.region, "status": row.status,
+                    "version": f"{row.version:03d}",
+                    "updated_at": (row.status_changed_at or row.created_at).isoformat()}
+        remote = self.hub_client.license_status(identifier) if self.hub_client else None
+        if remote is None:
+            raise not_found(f"no license {identifier}")
+        return remote
+
+    # ---- sharing ------------------------------------------------------------------------------
+
+    def create_share(self, identifier: str, audience: str, expires_in_s: int, use_cause: str,
+                     principal) -> tuple[str, str]:
+        """Holder-authorised access for ``audience``; returns (token, url). Only the token's hash is kept."""
+        audience, use_cause = _text("audience", audience), _text("use_cause", use_cause)
+        if not isinstance(expires_in_s, int) or not 1 <= expires_in_s <= MAX_SHARE_S:
+            raise invalid(f"expires_in_s is 1 to {MAX_SHARE_S} seconds", "share-expiry")
+        token = "ls_" + secrets.token_urlsafe(32)
+        now = self.clock.now()
+        with self.db.unit_of_work() as s:
+            row = self._license(s, identifier)
+            if row.status != "valid":
+                raise conflict(f"license {identifier} is {row.status}: only a valid license can be shared",
+                               f"license-{row.status}")
+            expires_at = now + timedelta(seconds=expires_in_s)
+            s.add(LicenseShare(token_hash=_sha256(token), identifier=identifier, audience=audience,
+                               use_cause=use_cause, expires_at=expires_at, created_by=principal.actor,
+                               created_at=now))
+            record(s, principal.actor, "license.share", identifier, audience=audience, use_cause=use_cause,
+                   expires_at=expires_at.isoformat())
+        return token, f"{self.public_url}/api/v1/shared/{token}"
+
+    def read_shared(self, token: str, audience: str, use_cause: str, principal=None) -> dict:
+        audience, use_cause = _text("audience", audience), _text("use_cause", use_cause)
+        with self.db.unit_of_work() as s:
+            share = s.get(LicenseShare, _sha256(token or ""))
+            if share is None:
+                raise not_found("no such share")
+            if share.expires_at <= self.clock.now():
+                raise DomainError(ErrorKind.GONE, f"this share expired at {share.expires_at.isoformat()}",
+                                  code="share-expired")
+            if share.audience != audience:
+                raise forbidden("this share was granted to another audience")
+            row = self._license(s, share.identifier)
+            who = principal.actor if principal is not None else f"audience:{audience}"
+            self._log(s, share.identifier, who, "shared-read", audience=audience, use_cause=use_cause)
+            return _document(row)
+
+    # ---- hub ----------------------------------------------------------------------------------
+
+    def report_trust_anchors(self, anchors: list[TrustAnchor], actor: str = SYSTEM_ACTOR) -> int:
+        return enqueue_trust_anchors(self.db, self.region, anchors, actor, self.clock.now())
+
+    def outbox_backlog(self) -> dict:
+        """What still waits for the hub: counts, the oldest waiting event and the latest delivery error."""
+        pending = OutboxEvent.delivered_at.is_(None)
+        with self.db.read() as s:
+            waiting, failing, oldest = s.execute(select(
+                func.count(), func.count().filter(OutboxEvent.attempts > 0), func.min(OutboxEvent.created_at),
+            ).where(pending)).one()
+            delivered = s.scalar(select(func.count()).where(OutboxEvent.delivered_at.is_not(None)))
+            failed = s.execute(select(OutboxEvent.last_error, OutboxEvent.next_attempt_at)
+                               .where(pending, OutboxEvent.last_error.is_not(None))
+                               .order_by(OutboxEvent.next_attempt_at.desc()).limit(1)).first()
+        return {"pending": waiting, "failing": failing, "delivered": delivered, "oldest_pending_at": oldest,
+                "last_error": failed[0] if failed else None, "next_attempt_at": failed[1] if failed else None}
+
+    # ---- helpers ------------------------------------------------------------------------------
+
+    def _today(self) -> date:
+        return self.clock.now().astimezone(CHINA).date()
+
+    def _type(self, s: Session, type_code: str) -> LicenseType:
+        row = s.get(LicenseType, type_code)
+        if row is None:
+            raise not_found(f"no license type {type_code}")
+        return row
+
+    def _license(self, s: Session, identifier: str, for_update: bool = False) -> License:
+        row = s.get(License, identifier, with_for_update=for_update or None)
+        if row is None:
+            raise not_found(f"no license {identifier}")
+        return row
+
+    def _replay(self, idempotency_key: str, request_hash: str) -> dict | None:
+        with self.db.read() as s:
+            row = s.scalars(select(License).where(License.idempotency_key == idempotency_key)).first()
+        if row is None:
+            return None
+        if row.request_hash != request_hash:
+            raise conflict("this Idempotency-Key was used for a different request", "idempotency-key-reused")
+        return json.loads(row.document_json)
+
+    def _stamped_row(self, document: dict, serial: str, seal_id: str, person: Holder, principal) -> License:
+        content = signed_content(document)
+        result = self.stamper.stamp_data(seal_id, signed_part(document), principal,
+                                         property_id=document["identifier"])
+        if result.data_hash_hex.lower() not in content_digests(content):
+            raise RuntimeError("the seal service stamped other content than the license")
+        issued = stamped(document, result.ses_signature_der, "valid")
+        return License(
+            identifier=document["identifier"], type_code=document["type_code"],
+            version=int(document["version"]), serial=serial, issuer_code=document["issuer"],
+            region=self.region,
+            holder_name=person.name, holder_id_type=person.id_type, holder_id_number=person.id_number,
+            holder_hash=holder_hash(person.id_number),
+            data_json=json.dumps(document["data"], ensure_ascii=False),
+            valid_from=date.fromisoformat(document["valid_from"]),
+            valid_to=date.fromisoformat(document["valid_to"]) if document["valid_to"] else None,
+            status="valid", seal_id=seal_id, stamp_der=result.ses_signature_der,
+            document_json=json.dumps(issued, ensure_ascii=False), created_by=principal.actor,
+            created_at=self.clock.now())
+
+    def _set_status(self, s: Session, row: License, status: str) -> None:
+        now = self.clock.now()
+        row.status, row.status_changed_at = status, now
+        s.flush()
+        status_event(s, row, now)
+
+    def _log(self, s: Session, identifier: str, who: str, action: str, *, audience: str | None = None,
+             use_cause: str | None = None) -> None:
+        if use_cause is not None:
+            use_cause = _text("use_cause", use_cause)
+        s.add(LicenseAccess(identifier=identifier, who=who, audience=audience, use_cause=use_cause,
+                            action=action, at=self.clock.now()))
+
+
+def _document(row: License) -> dict:
+    document = json.loads(row.document_json)
+    document["status"] = row.status
+    return document
+
+
+def _type_view(row: LicenseType) -> dict:
+    return {"type_code": row.type_code, "name": row.name, "defining_body_code": row.defining_body_code,
+            "issuer_code": row.issuer_code, "holder_kind": row.holder_kind,
+            "validity_days": row.validity_days, "schema": json.loads(row.schema_json),
+            "created_at": row.created_at}
