@@ -121,7 +121,12 @@ def build_services(settings: Settings) -> Services:
     )
     clock = SystemClock()
     ca = CAService(
-        db, keys, load_profiles(), load_ceremony(settings.ceremony_file), settings.public_url, clock
+        db,
+        keys,
+        load_profiles(),
+        load_ceremony(settings.ceremony_file, settings.region),
+        settings.public_url,
+        clock,
     )
     seals = SealService(db, keys, ca, clock, settings.region, settings.seal_attribute_oid)
     hub = relay = hub_trust = None
@@ -136,6 +141,7 @@ def build_services(settings: Settings) -> Services:
         settings.seal_attribute_oid,
         license_status=_status_lookup(registry),
         identifier_problem=identifier_problem,
+        fetch_revocation=settings.verify_fetch_revocation,
     )
     return Services(
         settings=settings,

@@ -41,6 +41,10 @@ def create_app(
         stop = threading.Event()
         worker = None
         if background:
+            try:
+                services.report_trust_anchors()  # before anything else, so other regions can verify us
+            except Exception:
+                log.exception("could not queue trust anchors for the hub; retried periodically")
             services.start_relay()
             worker = threading.Thread(
                 target=_maintenance_loop,

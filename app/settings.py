@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     hub_token: str | None = None
     hub_relay_interval_s: float = 5.0
     hub_certificate_file: Path | None = None
+    verify_fetch_revocation: bool = True
     max_body_bytes: int = 20 * 1024 * 1024
     sm2_user_id: str = "1234567812345678"
     seal_attribute_oid: str = DEFAULT_SEAL_ATTRIBUTE_OID

@@ -67,8 +67,5 @@ class LocalTrust:
         for row in self._ca.list_cas():
             (intermediates if row.parent_id else anchors).append(row.certificate_der)
             crls.append(self._ca.current_crl(row.id))
-        if self._hub is not None:
-            roots, others = self._hub.certificates()
-            anchors.extend(roots)
-            intermediates.extend(others)
-        return TrustMaterial(tuple(anchors), tuple(intermediates), tuple(crls))
+        roots, others = self._hub.certificates() if self._hub is not None else ((), ())
+        return TrustMaterial(tuple(anchors), tuple(intermediates), tuple(crls), tuple(roots), tuple(others))

@@ -66,8 +66,9 @@ def ca_spec(raw: dict, known: set[str]) -> CaSpec:
     return spec
 
 
-def load_ceremony(path: Path | None = None) -> Ceremony:
-    data = yaml.safe_load((path or _FILE).read_text())
+def load_ceremony(path: Path | None = None, region: str = "") -> Ceremony:
+    """The ceremony file with ``{region}`` replaced by this deployment's region code."""
+    data = yaml.safe_load((path or _FILE).read_text().replace("{region}", region))
     cas: list[CaSpec] = []
     for raw in data["cas"]:
         cas.append(ca_spec(raw, {c.id for c in cas}))

@@ -193,7 +193,9 @@ def _profile(name: str, body: object) -> Profile:
 
     bits = body["rsa_bits"]
     if (
-        not isinstance(bits, list) or len(bits) != 2 or not all(isinstance(b, int) for b in bits)
+        not isinstance(bits, list)
+        or len(bits) != 2
+        or not all(isinstance(b, int) for b in bits)
         or not RSA_LIMITS[0] <= bits[0] <= bits[1] <= RSA_LIMITS[1]
     ):
         raise fail(f"rsa_bits must be [min, max] within {RSA_LIMITS[0]}-{RSA_LIMITS[1]}")

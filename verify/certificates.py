@@ -130,8 +130,11 @@ def verify_certificate_report(cert_der: bytes, **kwargs) -> Report:
     checks = verify_certificate(cert_der, **kwargs)
     try:
         cert = x509.Certificate.load(cert_der)
-        signer = {"subject": cert.subject.human_friendly, "issuer": cert.issuer.human_friendly,
-                  "serial_hex": format(cert.serial_number, "x")}
+        signer = {
+            "subject": cert.subject.human_friendly,
+            "issuer": cert.issuer.human_friendly,
+            "serial_hex": format(cert.serial_number, "x"),
+        }
     except (ValueError, TypeError):
         signer = None
     return Report.from_checks(checks, signer=signer)
@@ -149,8 +152,16 @@ def make_cert_checker(
     anchors, crl_list, ocsp_list, extra = tuple(trust_anchors), tuple(crls), tuple(ocsps), tuple(extra_certs)
 
     def cert_checker(cert_der: bytes, at: datetime | None, purpose: str | None) -> list[Check]:
-        return verify_certificate(cert_der, chain=extra, trust_anchors=anchors, at=at, crls=crl_list,
-                                  ocsps=ocsp_list, fetch_revocation=fetch_revocation, purpose=purpose)
+        return verify_certificate(
+            cert_der,
+            chain=extra,
+            trust_anchors=anchors,
+            at=at,
+            crls=crl_list,
+            ocsps=ocsp_list,
+            fetch_revocation=fetch_revocation,
+            purpose=purpose,
+        )
 
     return cert_checker
 
@@ -178,8 +189,9 @@ class _Job:
             cert.native  # noqa: B018  (parse everything now: malformed input is a format failure)
         except (ValueError, TypeError) as exc:
             return _failure_checks(CHAIN, "failed", f"not a DER X.509 certificate: {exc}", FORMAT_FAILURE)
-        checks = await _validate_path(cert, self.chain, self.anchors, self.moment, self.at, self.crls,
-                                      self.ocsps, self.fetch)
+        checks = await _validate_path(
+            cert, self.chain, self.anchors, self.moment, self.at, self.crls, self.ocsps, self.fetch
+        )
         if not self.fetch or all(c.result in ("passed", "skipped") for c in checks):
             instants = lambda: _instants(self.cert_der, self.chain, self.anchors, self.crls, self.ocsps)  # noqa: E731
             _CACHE.put(self.key, instants, self.moment, checks)
@@ -198,8 +210,9 @@ async def _validate_path(cert, chain, anchors, moment, at, crls, ocsps, fetch) -
     if fetch:
         from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 
-        backend = OwnedFetcherBackend(AIOHttpFetcherBackend(per_request_timeout=FETCH_TIMEOUT_S,
-                                                            limits=FETCH_LIMITS))
+        backend = OwnedFetcherBackend(
+            AIOHttpFetcherBackend(per_request_timeout=FETCH_TIMEOUT_S, limits=FETCH_LIMITS)
+        )
     hard = bool(crls or ocsps or fetch)
     recorder = _RecordingValidator()
     try:
@@ -217,8 +230,12 @@ async def _validate_path(cert, chain, anchors, moment, at, crls, ocsps, fetch) -
             algorithm_usage_policy=ALGORITHM_POLICY,
         )
     except (ValueError, TypeError) as exc:
-        return _failure_checks(CHAIN, "indeterminate", f"unusable chain or revocation input: {exc}",
-                               CERTIFICATE_CHAIN_GENERAL_FAILURE)
+        return _failure_checks(
+            CHAIN,
+            "indeterminate",
+            f"unusable chain or revocation input: {exc}",
+            CERTIFICATE_CHAIN_GENERAL_FAILURE,
+        )
     try:
         path = await CertificateValidator(cert, validation_context=context).async_validate_path()
     except Exception as exc:  # a verifier reports on hostile input instead of raising
@@ -238,8 +255,9 @@ def _success_checks(path, cert, moment, crls, ocsps, fetch) -> list[Check]:
     if not (crls or ocsps or fetch):
         checks.append(Check(REVOCATION, "skipped", "no CRL or OCSP response supplied and fetching is off"))
     elif not any(get_declared_revinfo(cert)):
-        checks.append(Check(REVOCATION, "skipped",
-                            "the certificate names no CRL distribution point or OCSP responder"))
+        checks.append(
+            Check(REVOCATION, "skipped", "the certificate names no CRL distribution point or OCSP responder")
+        )
     else:
         source = "fetched and supplied" if fetch else "supplied"
         checks.append(Check(REVOCATION, "passed", f"not revoked at {moment.isoformat()} ({source} CRL/OCSP)"))
@@ -310,17 +328,22 @@ def _key_usage_check(cert: x509.Certificate, purpose: str | None) -> Check:
     any_of, all_of = PURPOSES[purpose]
     key_usage = cert.key_usage_value
     if key_usage is not None and not key_usage.native & any_of:
-        return Check(KEY_USAGE, "indeterminate",
-                     f"key usage {sorted(key_usage.native)} lacks {' or '.join(sorted(any_of))}"
-                     f" for {purpose}",
-                     CHAIN_CONSTRAINTS_FAILURE)
+        return Check(
+            KEY_USAGE,
+            "indeterminate",
+            f"key usage {sorted(key_usage.native)} lacks {' or '.join(sorted(any_of))} for {purpose}",
+            CHAIN_CONSTRAINTS_FAILURE,
+        )
     if all_of:
         eku = cert.extended_key_usage_value
         present = set(eku.native) if eku is not None else set()
         if not (all_of <= present or "any_extended_key_usage" in present):
-            return Check(KEY_USAGE, "indeterminate",
-                         f"extended key usage lacks {', '.join(sorted(all_of - present))} for {purpose}",
-                         CHAIN_CONSTRAINTS_FAILURE)
+            return Check(
+                KEY_USAGE,
+                "indeterminate",
+                f"extended key usage lacks {', '.join(sorted(all_of - present))} for {purpose}",
+                CHAIN_CONSTRAINTS_FAILURE,
+            )
     return Check(KEY_USAGE, "passed", f"usable for {purpose}")
 
 

@@ -83,7 +83,7 @@ def verify_license(
 def _issuer_check(der: bytes, issuer: str) -> Check:
     """The stamping seal's certificate must name the issuing body (credit code in the subject)."""
     try:
-        cert = x509.Certificate.load(parse_signature(der).cert)
+        cert = x509.Certificate.load(parse_signature(der).signer_cert)
         codes = [
             a["value"].native for rdn in cert.subject.chosen for a in rdn if a["type"].dotted == "2.5.4.5"
         ]

@@ -64,8 +64,19 @@ MAX_XML = 8 * 1024 * 1024
 MAX_SIGNATURES = 256
 SIGNED_DATA_TYPES = ("1.2.840.113549.1.7.2", "1.2.156.10197.6.1.4.2.2")
 CHINA_TIME = timezone(timedelta(hours=8))  # SignatureDateTime carries no zone; producers write local time
-_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, ValueError, OSError, EOFError,
-               NotImplementedError, RuntimeError, KeyError, IndexError, OverflowError)
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    ValueError,
+    OSError,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+    KeyError,
+    IndexError,
+    OverflowError,
+)
 
 
 class _OfdError(Exception):
@@ -155,7 +166,7 @@ def _declared_entry_count(data: bytes) -> int | None:
     pos = data.rfind(b"PK\x05\x06", max(0, len(data) - 65557))
     if pos < 0 or pos + 22 > len(data):
         return None
-    count = int.from_bytes(data[pos + 10:pos + 12], "little")
+    count = int.from_bytes(data[pos + 10 : pos + 12], "little")
     return None if count == 0xFFFF else count  # 0xFFFF: ZIP64, counted after parsing
 
 
@@ -246,8 +257,15 @@ def _signature_entries(pkg: _Package) -> tuple[list[_Entry], int]:
         if len(entries) + len(signatures) > MAX_SIGNATURES:
             raise _OfdError(f"more than {MAX_SIGNATURES} signatures")
         for sig in signatures:
-            entry = _Entry("", sig.get("ID"), sig.get("Type") or "Seal", sig.get("BaseLoc"),
-                           (posixpath.dirname(signatures_path), doc_dir), doc_dir, signatures_path)
+            entry = _Entry(
+                "",
+                sig.get("ID"),
+                sig.get("Type") or "Seal",
+                sig.get("BaseLoc"),
+                (posixpath.dirname(signatures_path), doc_dir),
+                doc_dir,
+                signatures_path,
+            )
             with contextlib.suppress(_OfdError):
                 entry.path = _resolve(pkg, entry.base_loc, *entry.bases)
             entries.append(entry)
@@ -260,8 +278,12 @@ def _signature_entries(pkg: _Package) -> tuple[list[_Entry], int]:
     return entries, len(bodies)
 
 
-def verify_ofd(data: bytes, *, cert_checker: CertChecker | None = None,
-               signer_certs: tuple[bytes, ...] | list[bytes] = ()) -> Report:
+def verify_ofd(
+    data: bytes,
+    *,
+    cert_checker: CertChecker | None = None,
+    signer_certs: tuple[bytes, ...] | list[bytes] = (),
+) -> Report:
     """Verify every signature in an OFD package.
 
     `signer_certs` are candidate certificates (DER) for bare SM2 `Type="Sign"` signatures, which
@@ -276,18 +298,27 @@ def verify_ofd(data: bytes, *, cert_checker: CertChecker | None = None,
         return Report.from_checks([Check("package", FAILED, str(exc), FORMAT_FAILURE)])
     if not entries:
         return Report.from_checks([Check("package", FAILED, "the OFD carries no signatures", FORMAT_FAILURE)])
-    checks = [Check("package", PASSED, f"{len(pkg.entries)} files, {documents} document(s), "
-                    f"{len(entries)} signature(s)")]
+    checks = [
+        Check(
+            "package",
+            PASSED,
+            f"{len(pkg.entries)} files, {documents} document(s), {len(entries)} signature(s)",
+        )
+    ]
     # Files that belong to signatures themselves are not expected among any signature's references.
     infrastructure = {e.signatures_path for e in entries} | {e.path for e in entries if e.path}
-    infrastructure |= {posixpath.dirname(e.path) for e in entries
-                       if e.path and posixpath.dirname(e.path) not in ("", e.doc_dir)}
+    infrastructure |= {
+        posixpath.dirname(e.path)
+        for e in entries
+        if e.path and posixpath.dirname(e.path) not in ("", e.doc_dir)
+    }
     summary: dict = {}
     seen: set[str] = set()
     for entry in entries:
         if entry.path in seen:
-            checks.append(Check(f"{entry.label}: entry", FAILED, f"/{entry.path} is listed twice",
-                                FORMAT_FAILURE))
+            checks.append(
+                Check(f"{entry.label}: entry", FAILED, f"/{entry.path} is listed twice", FORMAT_FAILURE)
+            )
             continue
         if entry.path:
             seen.add(entry.path)
@@ -297,9 +328,13 @@ def verify_ofd(data: bytes, *, cert_checker: CertChecker | None = None,
     return Report.from_checks(checks, **summary)
 
 
-def _verify_signature(pkg: _Package, entry: _Entry, infrastructure: set[str],
-                      cert_checker: CertChecker | None,
-                      signer_certs: tuple[bytes, ...]) -> tuple[list[Check], dict]:
+def _verify_signature(
+    pkg: _Package,
+    entry: _Entry,
+    infrastructure: set[str],
+    cert_checker: CertChecker | None,
+    signer_certs: tuple[bytes, ...],
+) -> tuple[list[Check], dict]:
     kind = {"Seal": "electronic seal stamp", "Sign": "plain digital signature"}.get(entry.type)
     try:
         path = entry.path or _resolve(pkg, entry.base_loc, *entry.bases)
@@ -312,8 +347,10 @@ def _verify_signature(pkg: _Package, entry: _Entry, infrastructure: set[str],
         return [Check("entry", FAILED, f"Type={entry.type}, ID={entry.id}: {exc}", FORMAT_FAILURE)], {}
     method = _text(signed_info, "SignatureMethod")
     when = _text(signed_info, "SignatureDateTime")
-    detail = (f"Type={entry.type} ({kind or 'unknown type'}), ID={entry.id}, /{path}, "
-              f"SignatureMethod={method}, SignatureDateTime={when}")
+    detail = (
+        f"Type={entry.type} ({kind or 'unknown type'}), ID={entry.id}, /{path}, "
+        f"SignatureMethod={method}, SignatureDateTime={when}"
+    )
     if kind is None:
         return [Check("entry", FAILED, detail + ": Type must be Seal or Sign", FORMAT_FAILURE)], {}
     checks = [Check("entry", PASSED, detail)]
@@ -334,17 +371,25 @@ def _verify_signature(pkg: _Package, entry: _Entry, infrastructure: set[str],
             checks.append(_seal_file_check(pkg, seal_loc, bases, value))
         found = {"signed_at": report.signed_at, "signer": report.signer, "seal": report.seal}
         return checks, {k: v for k, v in found.items() if v is not None}
-    sign_checks, found = _plain_signature_checks(value, signature_xml, method, when, cert_checker,
-                                                 signer_certs)
+    sign_checks, found = _plain_signature_checks(
+        value, signature_xml, method, when, cert_checker, signer_certs
+    )
     return checks + sign_checks, found
 
 
-def _reference_checks(pkg: _Package, references: Element | None,
-                      bases: tuple[str, ...]) -> tuple[list[Check], set[str]]:
+def _reference_checks(
+    pkg: _Package, references: Element | None, bases: tuple[str, ...]
+) -> tuple[list[Check], set[str]]:
     refs = _children(references, "Reference") if references is not None else []
     if len(refs) > MAX_ENTRIES:
-        return [Check("references", FAILED, f"{len(refs)} references in a package of at most {MAX_ENTRIES} "
-                      "files", FORMAT_FAILURE)], set()
+        return [
+            Check(
+                "references",
+                FAILED,
+                f"{len(refs)} references in a package of at most {MAX_ENTRIES} files",
+                FORMAT_FAILURE,
+            )
+        ], set()
     if not refs:
         return [Check("references", INDETERMINATE, "Signature.xml protects no package files")], set()
     method = references.get("CheckMethod")
@@ -369,19 +414,29 @@ def _reference_checks(pkg: _Package, references: Element | None,
             checks.append(Check(name, result, str(exc), exc.sub_indication))
             continue
         label = algorithm.name.upper()
-        checks.append(Check(name, PASSED, f"{label} matches CheckValue") if actual == expected else
-                      Check(name, FAILED, f"{label} of the file differs from CheckValue", HASH_FAILURE))
+        checks.append(
+            Check(name, PASSED, f"{label} matches CheckValue")
+            if actual == expected
+            else Check(name, FAILED, f"{label} of the file differs from CheckValue", HASH_FAILURE)
+        )
     return checks, protected
 
 
 def _coverage_check(pkg: _Package, protected: set[str], infrastructure: set[str]) -> Check:
     """Unprotected files outside the signatures' own files and folders could change what is shown."""
-    loose = sorted(n for n in pkg.entries if n not in protected and n not in infrastructure
-                   and posixpath.dirname(n) not in infrastructure)
+    loose = sorted(
+        n
+        for n in pkg.entries
+        if n not in protected and n not in infrastructure and posixpath.dirname(n) not in infrastructure
+    )
     if not loose:
         return Check("coverage", PASSED, f"every file outside the signatures is protected ({len(protected)})")
-    return Check("coverage", INDETERMINATE, f"{len(loose)} file(s) are not protected by this signature: "
-                 + ", ".join("/" + n for n in loose[:10]))
+    return Check(
+        "coverage",
+        INDETERMINATE,
+        f"{len(loose)} file(s) are not protected by this signature: "
+        + ", ".join("/" + n for n in loose[:10]),
+    )
 
 
 def _seal_file_check(pkg: _Package, seal_loc: str, bases: tuple[str, ...], value: bytes) -> Check:
@@ -391,8 +446,9 @@ def _seal_file_check(pkg: _Package, seal_loc: str, bases: tuple[str, ...], value
         return Check("seal_file", INDETERMINATE, str(exc), exc.sub_indication)
     if seal_file == parse_signature(value).seal.raw:
         return Check("seal_file", PASSED, f"{seal_loc} is the seal inside the stamp")
-    return Check("seal_file", FAILED, f"{seal_loc} differs from the seal inside the stamp",
-                 SIG_CONSTRAINTS_FAILURE)
+    return Check(
+        "seal_file", FAILED, f"{seal_loc} differs from the seal inside the stamp", SIG_CONSTRAINTS_FAILURE
+    )
 
 
 def _declared_time(text: str | None) -> datetime | None:
@@ -404,9 +460,14 @@ def _declared_time(text: str | None) -> datetime | None:
     return None
 
 
-def _plain_signature_checks(value: bytes, signature_xml: bytes, method: str | None, when_text: str | None,
-                            cert_checker: CertChecker | None,
-                            signer_certs: tuple[bytes, ...]) -> tuple[list[Check], dict]:
+def _plain_signature_checks(
+    value: bytes,
+    signature_xml: bytes,
+    method: str | None,
+    when_text: str | None,
+    cert_checker: CertChecker | None,
+    signer_certs: tuple[bytes, ...],
+) -> tuple[list[Check], dict]:
     """Type=Sign: a GB/T 35275 / CMS SignedData, or a bare SM2 signature over Signature.xml."""
     when = _declared_time(when_text)
     try:
@@ -418,8 +479,14 @@ def _plain_signature_checks(value: bytes, signature_xml: bytes, method: str | No
         if len(parts) == 2 and parts[0].is_universal(a.OID) and parts[1].cls == a.CONTEXT:
             content_type = core.ObjectIdentifier.load(parts[0].raw, strict=True).dotted
             if content_type not in SIGNED_DATA_TYPES:
-                return [Check("format", FAILED, f"SignedValue content type {content_type} is not SignedData",
-                              FORMAT_FAILURE)], {}
+                return [
+                    Check(
+                        "format",
+                        FAILED,
+                        f"SignedValue content type {content_type} is not SignedData",
+                        FORMAT_FAILURE,
+                    )
+                ], {}
             signed_data = cms.SignedData.load(a.children(parts[1])[0].raw, strict=True)
             check, cert = verify_signed_data("signature", signed_data, signature_xml)
             checks = [Check("format", PASSED, f"GB/T 35275 / CMS SignedData ({content_type})")]
@@ -429,22 +496,35 @@ def _plain_signature_checks(value: bytes, signature_xml: bytes, method: str | No
             checks = [Check("format", PASSED, f"bare SM2 signature ({form}, {len(value)} bytes)")]
             check, cert = _bare_signature_check(value, signature_xml, method, signer_certs)
     except PARSE_ERRORS as exc:
-        return [Check("format", FAILED, f"SignedValue is neither SignedData nor an SM2 signature: {exc}",
-                      FORMAT_FAILURE)], {}
+        return [
+            Check(
+                "format",
+                FAILED,
+                f"SignedValue is neither SignedData nor an SM2 signature: {exc}",
+                FORMAT_FAILURE,
+            )
+        ], {}
     checks.append(check)
     found: dict = {"signed_at": when} if when else {}
     if cert is not None:
-        checks += certificate_checks("signer_certificate", cert.der, when or datetime.now(UTC), "signing",
-                                     cert_checker)
+        checks += certificate_checks(
+            "signer_certificate", cert.der, when or datetime.now(UTC), "signing", cert_checker
+        )
         found["signer"] = cert.summary()
     return checks, found
 
 
-def _bare_signature_check(value: bytes, signature_xml: bytes, method: str | None,
-                          signer_certs: tuple[bytes, ...]):
+def _bare_signature_check(
+    value: bytes, signature_xml: bytes, method: str | None, signer_certs: tuple[bytes, ...]
+):
     if not signer_certs:
-        return Check("signature", INDETERMINATE, "a bare signature carries no certificate and none was "
-                     "supplied, so the signature value was not checked", NO_SIGNING_CERTIFICATE_FOUND), None
+        return Check(
+            "signature",
+            INDETERMINATE,
+            "a bare signature carries no certificate and none was "
+            "supplied, so the signature value was not checked",
+            NO_SIGNING_CERTIFICATE_FOUND,
+        ), None
     for der in signer_certs:
         try:
             cert = load_certificate(der)
@@ -453,5 +533,9 @@ def _bare_signature_check(value: bytes, signature_xml: bytes, method: str | None
         check = signature_check("signature", cert, method or SM3_WITH_SM2, signature_xml, value)
         if check.result == PASSED:
             return check, cert
-    return Check("signature", INDETERMINATE, f"none of the {len(signer_certs)} supplied certificate(s) "
-                 "verifies the signature over Signature.xml", NO_SIGNING_CERTIFICATE_FOUND), None
+    return Check(
+        "signature",
+        INDETERMINATE,
+        f"none of the {len(signer_certs)} supplied certificate(s) verifies the signature over Signature.xml",
+        NO_SIGNING_CERTIFICATE_FOUND,
+    ), None

@@ -93,8 +93,12 @@ MAX_REVISIONS = 500
 MAX_DIFF_OBJECTS = 300_000  # objects written after signatures that the difference analysis may review
 REVOKED_NO_POE = "REVOKED_NO_POE"
 _SUBFILTERS = {s.value for s in SigSeedSubFilter}
-_ALLOWED_CHANGES = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES, ModificationLevel.FORM_FILLING,
-                    ModificationLevel.ANNOTATIONS)
+_ALLOWED_CHANGES = (
+    ModificationLevel.NONE,
+    ModificationLevel.LTA_UPDATES,
+    ModificationLevel.FORM_FILLING,
+    ModificationLevel.ANNOTATIONS,
+)
 # Seal certificates carry digitalSignature and/or nonRepudiation (verify.certificates "seal-signer").
 _KEY_USAGE = KeyUsageConstraints(key_usage={"digital_signature", "non_repudiation"})
 # "/Size 123", also with #-escaped name characters (/S#69ze is the same name).
@@ -118,8 +122,12 @@ async def averify_pdf(
     if len(data) > max_bytes:
         raise DomainError(ErrorKind.TOO_LARGE, f"{len(data)} bytes is more than the {max_bytes}-byte limit")
     try:
-        return await _verify(bytes(data), _Inputs.build(trust_anchors, other_certs, crls, ocsps),
-                             seal_attribute_oid, max_signatures)
+        return await _verify(
+            bytes(data),
+            _Inputs.build(trust_anchors, other_certs, crls, ocsps),
+            seal_attribute_oid,
+            max_signatures,
+        )
     except Exception as exc:  # hostile input gets a report, never a traceback
         logger.info("PDF verification stopped", exc_info=exc)
         return _format_report(f"the PDF cannot be processed: {type(exc).__name__}: {exc}")
@@ -137,9 +145,16 @@ def verify_pdf(
     max_signatures: int = MAX_SIGNATURES,
 ) -> Report:
     """Synchronous `averify_pdf`; safe to call inside a running event loop (it then uses a worker thread)."""
-    job = lambda: averify_pdf(data, trust_anchors=trust_anchors, other_certs=other_certs, crls=crls,  # noqa: E731
-                              ocsps=ocsps, seal_attribute_oid=seal_attribute_oid, max_bytes=max_bytes,
-                              max_signatures=max_signatures)
+    job = lambda: averify_pdf(
+        data,
+        trust_anchors=trust_anchors,
+        other_certs=other_certs,
+        crls=crls,  # noqa: E731
+        ocsps=ocsps,
+        seal_attribute_oid=seal_attribute_oid,
+        max_bytes=max_bytes,
+        max_signatures=max_signatures,
+    )
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -172,9 +187,12 @@ class _Inputs:
     @classmethod
     def build(cls, anchors, certs, crls, ocsps) -> _Inputs:
         inputs = cls([], [], [], [])
-        for kind, items, target in (("trust anchor", anchors, inputs.anchors), ("certificate", certs,
-                                    inputs.certs), ("CRL", crls, inputs.crls), ("OCSP response", ocsps,
-                                    inputs.ocsps)):
+        for kind, items, target in (
+            ("trust anchor", anchors, inputs.anchors),
+            ("certificate", certs, inputs.certs),
+            ("CRL", crls, inputs.crls),
+            ("OCSP response", ocsps, inputs.ocsps),
+        ):
             for der in items:
                 try:
                     target.append(_load(kind, bytes(der)))
@@ -189,28 +207,44 @@ class _Inputs:
                 return None
             dss = dss.get_object()
             found = []
-            for key, kind, target in (("/Certs", "certificate", self.certs), ("/CRLs", "CRL", self.crls),
-                                      ("/OCSPs", "OCSP response", self.ocsps)):
+            for key, kind, target in (
+                ("/Certs", "certificate", self.certs),
+                ("/CRLs", "CRL", self.crls),
+                ("/OCSPs", "OCSP response", self.ocsps),
+            ):
                 streams = dss.get(key, [])
                 for ref in streams:
                     target.append(_load(kind, ref.get_object().data))
                 found.append(f"{len(streams)} {kind}(s)")
         except Exception as exc:  # noqa: BLE001  (any malformed DSS is a format failure)
-            return Check("validation data", FAILED, f"the document security store (DSS) is unreadable: {exc}",
-                         FORMAT_FAILURE)
+            return Check(
+                "validation data",
+                FAILED,
+                f"the document security store (DSS) is unreadable: {exc}",
+                FORMAT_FAILURE,
+            )
         return Check("validation data", PASSED, "document security store (DSS): " + ", ".join(found))
 
     def context(self, moment: datetime | None) -> ValidationContext:
         return ValidationContext(
-            trust_roots=list(self.anchors), other_certs=list(self.certs), crls=list(self.crls),
-            ocsps=list(self.ocsps), moment=moment, retroactive_revinfo=moment is not None,
-            allow_fetching=False, revocation_mode="hard-fail" if self.crls or self.ocsps else "soft-fail",
+            trust_roots=list(self.anchors),
+            other_certs=list(self.certs),
+            crls=list(self.crls),
+            ocsps=list(self.ocsps),
+            moment=moment,
+            retroactive_revinfo=moment is not None,
+            allow_fetching=False,
+            revocation_mode="hard-fail" if self.crls or self.ocsps else "soft-fail",
             **SM2_CONTEXT_KWARGS,
         )
 
     def cert_checker(self, extra: Sequence[x509.Certificate]):
-        return make_cert_checker([c.dump() for c in self.anchors], [c.dump() for c in self.crls],
-                                 [o.dump() for o in self.ocsps], [c.dump() for c in (*self.certs, *extra)])
+        return make_cert_checker(
+            [c.dump() for c in self.anchors],
+            [c.dump() for c in self.crls],
+            [o.dump() for o in self.ocsps],
+            [c.dump() for c in (*self.certs, *extra)],
+        )
 
 
 def _load(kind: str, der: bytes):
@@ -235,21 +269,35 @@ def _open(data: bytes) -> tuple[PdfFileReader | None, Check]:
         return None, Check("format", FAILED, "not a PDF (no %PDF- header)", FORMAT_FAILURE)
     sizes = [int(m) for m in _SIZE.findall(data)]
     if sizes and max(sizes) > MAX_OBJECTS:
-        return None, Check("format", FAILED, f"a cross-reference section declares {max(sizes)} objects "
-                           f"(limit {MAX_OBJECTS})", FORMAT_FAILURE)
+        return None, Check(
+            "format",
+            FAILED,
+            f"a cross-reference section declares {max(sizes)} objects (limit {MAX_OBJECTS})",
+            FORMAT_FAILURE,
+        )
     try:
         reader = PdfFileReader(BytesIO(data))
         encrypted, revisions = reader.encrypted, reader.xrefs.total_revisions
         size = int(reader.trailer["/Size"])
     except Exception as exc:  # noqa: BLE001  (pyHanko raises many kinds on corrupt input)
-        return None, Check("format", FAILED, f"the PDF is corrupt or truncated: {type(exc).__name__}: {exc}",
-                           FORMAT_FAILURE)
+        return None, Check(
+            "format", FAILED, f"the PDF is corrupt or truncated: {type(exc).__name__}: {exc}", FORMAT_FAILURE
+        )
     if encrypted:
-        return None, Check("format", FAILED, "the PDF is encrypted; signatures in encrypted PDFs are not "
-                           "verified", FORMAT_FAILURE)
+        return None, Check(
+            "format",
+            FAILED,
+            "the PDF is encrypted; signatures in encrypted PDFs are not verified",
+            FORMAT_FAILURE,
+        )
     if size > MAX_OBJECTS or revisions > MAX_REVISIONS:
-        return None, Check("format", FAILED, f"{size} objects in {revisions} revisions exceeds the limits "
-                           f"({MAX_OBJECTS} objects, {MAX_REVISIONS} revisions)", FORMAT_FAILURE)
+        return None, Check(
+            "format",
+            FAILED,
+            f"{size} objects in {revisions} revisions exceeds the limits "
+            f"({MAX_OBJECTS} objects, {MAX_REVISIONS} revisions)",
+            FORMAT_FAILURE,
+        )
     return reader, Check("format", PASSED, f"PDF with {revisions} revision(s), {size} object number(s)")
 
 
@@ -332,21 +380,24 @@ class _DiffBudget:
 
     def take(self, signed_revision: int) -> int | None:
         """None when the analysis after `signed_revision` fits (and is charged), else the object count."""
-        cost = sum(self.written[signed_revision + 1:])
+        cost = sum(self.written[signed_revision + 1 :])
         if cost > self.remaining:
             return cost
         self.remaining -= cost
         return None
 
 
-async def _verify_entry(entry: _Entry, inputs: _Inputs, poe: datetime | None, seal_oid: str | None,
-                        budget: _DiffBudget) -> tuple[_Result, datetime | None]:
+async def _verify_entry(
+    entry: _Entry, inputs: _Inputs, poe: datetime | None, seal_oid: str | None, budget: _DiffBudget
+) -> tuple[_Result, datetime | None]:
     if entry.sig is None:
         return _Result([Check("format", FAILED, f"field {entry.name}: {entry.error}", FORMAT_FAILURE)]), poe
     sig = entry.sig
     kind = sig.sig_object_type
-    described = (f"field {entry.name}: {kind} {sig.sig_object.get('/SubFilter')}, signed revision "
-                 f"{sig.signed_revision + 1} of {budget.revisions}")
+    described = (
+        f"field {entry.name}: {kind} {sig.sig_object.get('/SubFilter')}, signed revision "
+        f"{sig.signed_revision + 1} of {budget.revisions}"
+    )
     try:
         over = budget.take(sig.signed_revision)
         if kind == "/DocTimeStamp":
@@ -361,16 +412,24 @@ async def _verify_entry(entry: _Entry, inputs: _Inputs, poe: datetime | None, se
     return result, poe
 
 
-async def _signature(sig: EmbeddedPdfSignature, inputs: _Inputs, poe: datetime | None,
-                     seal_oid: str | None, over_budget: int | None) -> _Result:
+async def _signature(
+    sig: EmbeddedPdfSignature,
+    inputs: _Inputs,
+    poe: datetime | None,
+    seal_oid: str | None,
+    over_budget: int | None,
+) -> _Result:
     claimed = _claimed_time(sig)
     tst_time = _tst_time(sig.signer_info)
     signer_context = inputs.context(tst_time or poe)
     ts_context = signer_context if tst_time is None else inputs.context(poe)
     try:
         status = await async_validate_pdf_signature(
-            sig, signer_validation_context=signer_context, ts_validation_context=ts_context,
-            key_usage_settings=_KEY_USAGE, skip_diff=over_budget is not None,
+            sig,
+            signer_validation_context=signer_context,
+            ts_validation_context=ts_context,
+            key_usage_settings=_KEY_USAGE,
+            skip_diff=over_budget is not None,
         )
     finally:
         for context in {id(c): c for c in (signer_context, ts_context)}.values():
@@ -387,23 +446,37 @@ async def _signature(sig: EmbeddedPdfSignature, inputs: _Inputs, poe: datetime |
     ]
     seal_check, seal = _seal(sig, seal_oid, trusted or poe, inputs)
     checks.append(seal_check)
-    signer = {"subject": cert.subject.human_friendly, "serial_hex": format(cert.serial_number, "x"),
-              "issuer": cert.issuer.human_friendly}
+    signer = {
+        "subject": cert.subject.human_friendly,
+        "serial_hex": format(cert.serial_number, "x"),
+        "issuer": cert.issuer.human_friendly,
+    }
     return _Result(checks, signer=signer, signed_at=trusted or claimed, seal=seal)
 
 
 async def _document_timestamp(sig, inputs: _Inputs, poe: datetime | None, over_budget: int | None):
     context = inputs.context(poe)
     try:
-        status = await async_validate_pdf_timestamp(sig, validation_context=context,
-                                                    skip_diff=over_budget is not None)
+        status = await async_validate_pdf_timestamp(
+            sig, validation_context=context, skip_diff=over_budget is not None
+        )
     finally:
         await context.aclose()
-    checks = [_integrity(status), _crypto(status), _chain(status, status.timestamp),
-              _coverage(status, over_budget)]
+    checks = [
+        _integrity(status),
+        _crypto(status),
+        _chain(status, status.timestamp),
+        _coverage(status, over_budget),
+    ]
     if all(c.result == PASSED for c in checks):
-        checks.append(Check("time stamp", PASSED, f"document time stamp at {status.timestamp.isoformat()}; "
-                            "proof of existence for everything before it"))
+        checks.append(
+            Check(
+                "time stamp",
+                PASSED,
+                f"document time stamp at {status.timestamp.isoformat()}; "
+                "proof of existence for everything before it",
+            )
+        )
         return checks, status.timestamp
     checks.append(Check("time stamp", SKIPPED, "the document time stamp did not pass; no proof of existence"))
     return checks, poe
@@ -438,8 +511,12 @@ def _integrity(status) -> Check:
     algorithm = status.md_algorithm
     if status.intact:
         return Check("integrity", PASSED, f"the {algorithm} digest of the signed byte range matches")
-    return Check("integrity", FAILED, f"the {algorithm} digest of the signed byte range does not match "
-                 "(the signed bytes were changed)", HASH_FAILURE)
+    return Check(
+        "integrity",
+        FAILED,
+        f"the {algorithm} digest of the signed byte range does not match (the signed bytes were changed)",
+        HASH_FAILURE,
+    )
 
 
 def _crypto(status) -> Check:
@@ -466,14 +543,26 @@ def _chain(status, signing_time: datetime | None) -> Check:
         when = revoked.revocation_date
         detail = f"{whose} was revoked at {when.isoformat() if when else 'an unknown time'}"
         if when is not None and signing_time is not None and when <= signing_time:
-            return Check("certificate chain", FAILED, f"{detail}, before the signing time "
-                         f"{signing_time.isoformat()}", REVOKED)
-        return Check("certificate chain", INDETERMINATE, f"{detail}; no proof the signature existed before",
-                     REVOKED_NO_POE)
+            return Check(
+                "certificate chain",
+                FAILED,
+                f"{detail}, before the signing time {signing_time.isoformat()}",
+                REVOKED,
+            )
+        return Check(
+            "certificate chain",
+            INDETERMINATE,
+            f"{detail}; no proof the signature existed before",
+            REVOKED_NO_POE,
+        )
     name = indic.name if indic is not None else NO_CERTIFICATE_CHAIN_FOUND
     result = FAILED if isinstance(indic, AdESFailure) else INDETERMINATE
-    return Check("certificate chain", result, f"no trusted path for {cert.subject.human_friendly} at "
-                 f"{moment} ({name})", name)
+    return Check(
+        "certificate chain",
+        result,
+        f"no trusted path for {cert.subject.human_friendly} at {moment} ({name})",
+        name,
+    )
 
 
 def _coverage(status, over_budget: int | None) -> Check:
@@ -481,15 +570,26 @@ def _coverage(status, over_budget: int | None) -> Check:
     if coverage == SignatureCoverageLevel.ENTIRE_FILE:
         return Check("coverage and modifications", PASSED, "the signature covers the entire file")
     if coverage != SignatureCoverageLevel.ENTIRE_REVISION:
-        return Check("coverage and modifications", FAILED, f"unusual byte range coverage "
-                     f"({coverage.name if coverage else 'unknown'})", SIG_CONSTRAINTS_FAILURE)
+        return Check(
+            "coverage and modifications",
+            FAILED,
+            f"unusual byte range coverage ({coverage.name if coverage else 'unknown'})",
+            SIG_CONSTRAINTS_FAILURE,
+        )
     if over_budget is not None:
-        return Check("coverage and modifications", INDETERMINATE, f"covers its revision; the {over_budget} "
-                     f"objects written after it exceed the difference analysis budget ({MAX_DIFF_OBJECTS})")
+        return Check(
+            "coverage and modifications",
+            INDETERMINATE,
+            f"covers its revision; the {over_budget} "
+            f"objects written after it exceed the difference analysis budget ({MAX_DIFF_OBJECTS})",
+        )
     level = status.modification_level
     if level in _ALLOWED_CHANGES and status.docmdp_ok is not False:
-        return Check("coverage and modifications", PASSED,
-                     f"covers its revision; later updates are {level.name.lower().replace('_', ' ')}")
+        return Check(
+            "coverage and modifications",
+            PASSED,
+            f"covers its revision; later updates are {level.name.lower().replace('_', ' ')}",
+        )
     reason = status.diff_result if isinstance(status.diff_result, SuspiciousModification) else None
     detail = f"later updates change more than allowed ({level.name if level else 'unknown'}"
     detail += f": {reason})" if reason else ")"
@@ -499,31 +599,41 @@ def _coverage(status, over_budget: int | None) -> Check:
 def _time_stamp(ts, poe: datetime | None) -> Check:
     if ts is None:
         if poe is not None:
-            return Check("time stamp", PASSED, "no signature time stamp; a later document time stamp proves "
-                         f"existence at {poe.isoformat()}")
+            return Check(
+                "time stamp",
+                PASSED,
+                f"no signature time stamp; a later document time stamp proves existence at {poe.isoformat()}",
+            )
         return Check("time stamp", SKIPPED, "no signature time stamp; /M is the signer's own claim")
     when = ts.timestamp.isoformat()
     tsa = ts.signing_cert.subject.human_friendly
     if not ts.intact:
-        return Check("time stamp", FAILED, f"the time stamp ({when}) does not match the signature",
-                     HASH_FAILURE)
+        return Check(
+            "time stamp", FAILED, f"the time stamp ({when}) does not match the signature", HASH_FAILURE
+        )
     if not ts.valid:
-        return Check("time stamp", FAILED, f"the time stamp signature by {tsa} does not verify",
-                     SIG_CRYPTO_FAILURE)
+        return Check(
+            "time stamp", FAILED, f"the time stamp signature by {tsa} does not verify", SIG_CRYPTO_FAILURE
+        )
     if not ts.trusted:
         name = ts.trust_problem_indic.name if ts.trust_problem_indic else NO_CERTIFICATE_CHAIN_FOUND
-        return Check("time stamp", INDETERMINATE, f"time stamp at {when} by {tsa} is not trusted ({name})",
-                     name)
+        return Check(
+            "time stamp", INDETERMINATE, f"time stamp at {when} by {tsa} is not trusted ({name})", name
+        )
     return Check("time stamp", PASSED, f"signature time stamp at {when} by {tsa}; signing time from it")
 
 
-def _seal(sig: EmbeddedPdfSignature, oid: str | None, at: datetime | None,
-          inputs: _Inputs) -> tuple[Check, dict | None]:
+def _seal(
+    sig: EmbeddedPdfSignature, oid: str | None, at: datetime | None, inputs: _Inputs
+) -> tuple[Check, dict | None]:
     if oid is None:
         return Check("seal", SKIPPED, "no seal attribute OID configured"), None
     attrs = sig.signer_info["unsigned_attrs"]
-    values = [] if isinstance(attrs, core.Void) else [
-        v for a in attrs if a["type"].dotted == oid for v in a["values"]]
+    values = (
+        []
+        if isinstance(attrs, core.Void)
+        else [v for a in attrs if a["type"].dotted == oid for v in a["values"]]
+    )
     if not values:
         return Check("seal", SKIPPED, f"no seal attribute ({oid})"), None
     if len(values) > 1:
@@ -534,15 +644,17 @@ def _seal(sig: EmbeddedPdfSignature, oid: str | None, at: datetime | None,
         return Check("seal", FAILED, exc.detail, FORMAT_FAILURE), None
     summary = seal.summary()
     label = f"seal {seal.es_id} ({seal.name})"
-    report = verify_seal(seal.raw, at=at or datetime.now(UTC),
-                         cert_checker=inputs.cert_checker(sig.other_embedded_certs))
+    report = verify_seal(
+        seal.raw, at=at or datetime.now(UTC), cert_checker=inputs.cert_checker(sig.other_embedded_certs)
+    )
     if report.indication != TOTAL_PASSED:
         result = FAILED if report.indication == TOTAL_FAILED else INDETERMINATE
         bad = next(c for c in report.checks if c.result == result)
         return Check("seal", result, f"{label}: {bad.name}: {bad.detail}", report.sub_indication), summary
     if not _seal_names(seal, sig.signer_cert.dump()):
-        return Check("seal", FAILED, f"{label} does not list the PDF signer's certificate",
-                     SIG_CONSTRAINTS_FAILURE), summary
+        return Check(
+            "seal", FAILED, f"{label} does not list the PDF signer's certificate", SIG_CONSTRAINTS_FAILURE
+        ), summary
     return Check("seal", PASSED, f"{label} verifies and lists the signer's certificate"), summary
 
 
@@ -556,5 +668,12 @@ def _seal_names(seal, cert_der: bytes) -> bool:
     return False
 
 
-__all__ = ["MAX_BYTES", "MAX_DIFF_OBJECTS", "MAX_OBJECTS", "MAX_REVISIONS", "MAX_SIGNATURES", "averify_pdf",
-           "verify_pdf"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_DIFF_OBJECTS",
+    "MAX_OBJECTS",
+    "MAX_REVISIONS",
+    "MAX_SIGNATURES",
+    "averify_pdf",
+    "verify_pdf",
+]

@@ -46,8 +46,12 @@ class Check:
         return Check(f"{prefix}{self.name}", self.result, self.detail, self.sub_indication)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "result": self.result, "detail": self.detail,
-                "sub_indication": self.sub_indication}
+        return {
+            "name": self.name,
+            "result": self.result,
+            "detail": self.detail,
+            "sub_indication": self.sub_indication,
+        }
 
 
 def derive_indication(checks: list[Check]) -> tuple[str, str | None]:
@@ -87,8 +91,14 @@ class Report:
             raise ValueError(f"indication must be one of {INDICATIONS}, not {self.indication!r}")
 
     @classmethod
-    def from_checks(cls, checks: list[Check], *, signed_at: datetime | None = None,
-                    signer: dict | None = None, seal: dict | None = None) -> Report:
+    def from_checks(
+        cls,
+        checks: list[Check],
+        *,
+        signed_at: datetime | None = None,
+        signer: dict | None = None,
+        seal: dict | None = None,
+    ) -> Report:
         indication, sub = derive_indication(checks)
         return cls(indication, sub, signed_at, signer, seal, list(checks))
 

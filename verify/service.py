@@ -27,9 +27,14 @@ TRUST_REFRESH_S = 60.0
 
 @dataclass(frozen=True)
 class TrustMaterial:
+    """Our own anchors with their CRLs at hand, and other regions' anchors, whose revocation
+    data is fetched from their CRL/OCSP URLs (supplying CRLs would stop certvalidator fetching)."""
+
     anchors: tuple[bytes, ...]
     intermediates: tuple[bytes, ...] = ()
     crls: tuple[bytes, ...] = ()
+    foreign_anchors: tuple[bytes, ...] = ()
+    foreign_intermediates: tuple[bytes, ...] = ()
 
 
 class TrustSource(Protocol):
@@ -37,13 +42,20 @@ class TrustSource(Protocol):
 
 
 class VerifyService:
-    def __init__(self, trust: TrustSource, seal_attribute_oid: str | None = None, *,
-                 license_status: Callable[[str], dict | None] | None = None,
-                 identifier_problem: Callable[[str], str | None] | None = None):
+    def __init__(
+        self,
+        trust: TrustSource,
+        seal_attribute_oid: str | None = None,
+        *,
+        license_status: Callable[[str], dict | None] | None = None,
+        identifier_problem: Callable[[str], str | None] | None = None,
+        fetch_revocation: bool = False,
+    ):
         self._trust = trust
         self.seal_attribute_oid = seal_attribute_oid
         self._license_status = license_status
         self._identifier_problem = identifier_problem
+        self._fetch = fetch_revocation
         self._cached: tuple[float, TrustMaterial, object] | None = None
         self._lock = threading.Lock()
 
@@ -52,15 +64,14 @@ class VerifyService:
         cached = self._cached
         if cached is None or time.monotonic() - cached[0] > TRUST_REFRESH_S:
             material = self._trust.material()
-            checker = make_cert_checker(
-                material.anchors, crls=material.crls, extra_certs=material.intermediates
-            )
+            checker = _checker(material, self._fetch)
             cached = (time.monotonic(), material, checker)
             with self._lock:
                 self._cached = cached
         return cached[1], cached[2]
 
     def refresh(self) -> None:
+        """Forget the cached trust material (after a revocation, or when anchors change)."""
         with self._lock:
             self._cached = None
 
@@ -83,8 +94,12 @@ class VerifyService:
         return verify_ofd(data, cert_checker=self._material()[1])
 
     def license(self, document: dict) -> Report:
-        return verify_license(document, cert_checker=self._material()[1], status_lookup=self._license_status,
-                              identifier_problem=self._identifier_problem)
+        return verify_license(
+            document,
+            cert_checker=self._material()[1],
+            status_lookup=self._license_status,
+            identifier_problem=self._identifier_problem,
+        )
 
     def pdf(self, data: bytes) -> Report:
         from verify.pdf import verify_pdf
@@ -138,3 +153,21 @@ class VerifyService:
                 "DER that is neither a seal, a stamp nor a certificate",
                 code="unknown-format",
             ) from None
+
+
+def _checker(material: TrustMaterial, fetch: bool):
+    """Our anchors first; a certificate that does not chain to them is tried against other regions'."""
+    local = make_cert_checker(material.anchors, crls=material.crls, extra_certs=material.intermediates)
+    if not material.foreign_anchors:
+        return local
+    foreign = make_cert_checker(
+        material.foreign_anchors, extra_certs=material.foreign_intermediates, fetch_revocation=fetch
+    )
+
+    def check(cert_der: bytes, at, purpose):
+        checks = local(cert_der, at, purpose)
+        if any(c.sub_indication == "NO_CERTIFICATE_CHAIN_FOUND" for c in checks):
+            return foreign(cert_der, at, purpose)
+        return checks
+
+    return check

@@ -46,24 +46,32 @@ MAX_INPUT = 16 * 1024 * 1024
 PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError, AttributeError)
 EC_PUBLIC_KEY = "1.2.840.10045.2.1"
 RSA_ENCRYPTION = "1.2.840.113549.1.1.1"
-_TAG_NAMES = {a.INTEGER: "INTEGER", a.BIT_STRING: "BIT STRING", a.OCTET_STRING: "OCTET STRING",
-              a.OID: "OBJECT IDENTIFIER", a.SEQUENCE: "SEQUENCE", a.IA5_STRING: "IA5String",
-              a.UTC_TIME: "UTCTime", a.GENERALIZED_TIME: "GeneralizedTime"}
+_TAG_NAMES = {
+    a.INTEGER: "INTEGER",
+    a.BIT_STRING: "BIT STRING",
+    a.OCTET_STRING: "OCTET STRING",
+    a.OID: "OBJECT IDENTIFIER",
+    a.SEQUENCE: "SEQUENCE",
+    a.IA5_STRING: "IA5String",
+    a.UTC_TIME: "UTCTime",
+    a.GENERALIZED_TIME: "GeneralizedTime",
+}
 _STANDARDS = {1: "GM/T 0031-2014", 4: "GB/T 38540-2020", 5: "GM/T 0031-2025"}
 
 
 # --- parsed structures ----------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ParsedSeal:
-    layout: int                      # 1, 4 or 5: the structure's shape (standards.md §4.1)
+    layout: int  # 1, 4 or 5: the structure's shape (standards.md §4.1)
     header_id: str
     header_version: int
     vendor: str
     es_id: str
     seal_type: int
     name: str
-    cert_list_type: int              # 1 = certificates, 2 = digests (always 1 for v1)
+    cert_list_type: int  # 1 = certificates, 2 = digests (always 1 for v1)
     cert_list: tuple[bytes, ...]
     cert_digests: tuple[tuple[str, bytes], ...]
     create_date: datetime
@@ -77,33 +85,41 @@ class ParsedSeal:
     maker_cert: bytes
     sign_alg: str
     signed_value: bytes
-    maker_signed_bytes: bytes        # exactly what the maker signed, from the received bytes
+    maker_signed_bytes: bytes  # exactly what the maker signed, from the received bytes
     time_stamp: bytes | None
-    time_stamp_tagging: str | None   # "EXPLICIT" or "IMPLICIT"
+    time_stamp_tagging: str | None  # "EXPLICIT" or "IMPLICIT"
     raw: bytes
 
     def summary(self) -> dict:
-        return {"es_id": self.es_id, "name": self.name, "type": self.seal_type,
-                "version": self.header_version, "vendor": self.vendor,
-                "valid_start": self.valid_start, "valid_end": self.valid_end,
-                "create_date": self.create_date, "picture_type": self.picture_type,
-                "width_mm": self.width_mm, "height_mm": self.height_mm}
+        return {
+            "es_id": self.es_id,
+            "name": self.name,
+            "type": self.seal_type,
+            "version": self.header_version,
+            "vendor": self.vendor,
+            "valid_start": self.valid_start,
+            "valid_end": self.valid_end,
+            "create_date": self.create_date,
+            "picture_type": self.picture_type,
+            "width_mm": self.width_mm,
+            "height_mm": self.height_mm,
+        }
 
 
 @dataclass(frozen=True)
 class ParsedStamp:
     layout: int
-    version: int                     # TBS_Sign.version
+    version: int  # TBS_Sign.version
     seal: ParsedSeal
-    signing_time: datetime | None    # declared time (v4 timeInfo; v1 timeInfo when it is time text)
-    time_info: bytes | None          # v1 timeInfo payload (time text or a time-stamp token)
+    signing_time: datetime | None  # declared time (v4 timeInfo; v1 timeInfo when it is time text)
+    time_info: bytes | None  # v1 timeInfo payload (time text or a time-stamp token)
     data_hash: bytes
     property_info: str
     extensions: tuple[tuple[str, bool, bytes], ...]
     signer_cert: bytes
     sign_alg: str
     signature: bytes
-    tbs_bytes: bytes                 # TBS_Sign as received
+    tbs_bytes: bytes  # TBS_Sign as received
     time_stamp: bytes | None
     time_stamp_tagging: str | None
     raw: bytes
@@ -139,8 +155,9 @@ def parse_signature(der: bytes) -> ParsedStamp:
         a.check_structure(top)
         return _stamp_from_tlv(top)
     except PARSE_ERRORS as exc:
-        raise invalid(f"not a GM/T 0031 / GB/T 38540 stamp (SES_Signature): {exc}",
-                      code="invalid-stamp") from None
+        raise invalid(
+            f"not a GM/T 0031 / GB/T 38540 stamp (SES_Signature): {exc}", code="invalid-stamp"
+        ) from None
 
 
 def _expect(tlv: a.Tlv, tag: int, what: str) -> a.Tlv:
@@ -233,18 +250,32 @@ def _seal_from_tlv(top: a.Tlv) -> ParsedSeal:
     signed_value = _bits(sig_t, "maker signature")
     ext = info["ext_datas"]
     return ParsedSeal(
-        layout=layout, header_id=_text(header["id"]), header_version=header_version,
+        layout=layout,
+        header_id=_text(header["id"]),
+        header_version=header_version,
         vendor=_text(header["vid"]),
-        es_id=_text(info["es_id"]), seal_type=prop["type"].native, name=_text(prop["name"]),
-        cert_list_type=cert_list_type, cert_list=certs, cert_digests=digests,
-        create_date=_time(prop["create_date"]), valid_start=_time(prop["valid_start"]),
-        valid_end=_time(prop["valid_end"]), picture_type=_text(pic["type"]), picture=pic["data"].native,
-        width_mm=pic["width"].native, height_mm=pic["height"].native,
+        es_id=_text(info["es_id"]),
+        seal_type=prop["type"].native,
+        name=_text(prop["name"]),
+        cert_list_type=cert_list_type,
+        cert_list=certs,
+        cert_digests=digests,
+        create_date=_time(prop["create_date"]),
+        valid_start=_time(prop["valid_start"]),
+        valid_end=_time(prop["valid_end"]),
+        picture_type=_text(pic["type"]),
+        picture=pic["data"].native,
+        width_mm=pic["width"].native,
+        height_mm=pic["height"].native,
         extensions=() if isinstance(ext, core.Void) else _extensions(ext),
-        maker_cert=cert, sign_alg=alg, signed_value=signed_value,
+        maker_cert=cert,
+        sign_alg=alg,
+        signed_value=signed_value,
         # v1: the maker signs SEQUENCE{sealInfo, cert, algorithm}; v4/v5: SES_SealInfo alone.
         maker_signed_bytes=a.der_sequence(info_t.raw, cert_t.raw, alg_t.raw) if layout == 1 else info_t.raw,
-        time_stamp=time_stamp, time_stamp_tagging=tagging, raw=top.raw,
+        time_stamp=time_stamp,
+        time_stamp_tagging=tagging,
+        raw=top.raw,
     )
 
 
@@ -254,8 +285,11 @@ def _stamp_extensions(tlv: a.Tlv) -> tuple[tuple[str, bool, bytes], ...]:
         raw = tlv.raw
     elif tlv.cls == a.CONTEXT and tlv.tag == 0 and tlv.constructed:
         inner = a.children(tlv)
-        explicit = (len(inner) == 1 and inner[0].is_universal(a.SEQUENCE)
-                    and all(c.is_universal(a.SEQUENCE) for c in a.children(inner[0])))
+        explicit = (
+            len(inner) == 1
+            and inner[0].is_universal(a.SEQUENCE)
+            and all(c.is_universal(a.SEQUENCE) for c in a.children(inner[0]))
+        )
         raw = inner[0].raw if explicit else a.der_sequence(*(c.raw for c in inner))
     else:
         raise a.DerError("unexpected element at the end of TBS_Sign (only extDatas may follow)")
@@ -282,8 +316,9 @@ def _stamp_from_tlv(top: a.Tlv) -> ParsedStamp:
     elif len(parts) in (4, 5):
         layout, (tbs_t, cert_t, alg_t, sig_t) = 4, parts[:4]
     else:
-        raise a.DerError(f"SES_Signature has {len(parts)} top-level elements; "
-                         "a stamp has 2 (v1) or 4-5 (v4/v5)")
+        raise a.DerError(
+            f"SES_Signature has {len(parts)} top-level elements; a stamp has 2 (v1) or 4-5 (v4/v5)"
+        )
     tbs = a.children(_expect(tbs_t, a.SEQUENCE, "TBS_Sign"))
     if tbs and tbs[0].is_universal(a.SEQUENCE):
         raise a.DerError("this is a seal (SESeal), not a stamp")
@@ -312,21 +347,37 @@ def _stamp_from_tlv(top: a.Tlv) -> ParsedStamp:
     cert = core.OctetString.load(_expect(cert_t, a.OCTET_STRING, "signer cert").raw, strict=True).native
     alg = core.ObjectIdentifier.load(_expect(alg_t, a.OID, "signature algorithm").raw, strict=True).dotted
     return ParsedStamp(
-        layout=layout, version=version, seal=seal, signing_time=signing_time, time_info=time_info,
-        data_hash=data_hash, property_info=property_info, extensions=extensions, signer_cert=cert,
-        sign_alg=alg, signature=_bits(sig_t, "signature"), tbs_bytes=tbs_t.raw,
-        time_stamp=time_stamp, time_stamp_tagging=tagging, raw=top.raw,
+        layout=layout,
+        version=version,
+        seal=seal,
+        signing_time=signing_time,
+        time_info=time_info,
+        data_hash=data_hash,
+        property_info=property_info,
+        extensions=extensions,
+        signer_cert=cert,
+        sign_alg=alg,
+        signature=_bits(sig_t, "signature"),
+        tbs_bytes=tbs_t.raw,
+        time_stamp=time_stamp,
+        time_stamp_tagging=tagging,
+        raw=top.raw,
     )
 
 
 # --- cryptographic building blocks (also used by verify.ofd) ---------------------------------------
 
 _HASHES = {
-    "sm3": hashes.SM3, "1.2.156.10197.1.401": hashes.SM3,
-    "sha1": hashes.SHA1, "1.3.14.3.2.26": hashes.SHA1,
-    "sha256": hashes.SHA256, "2.16.840.1.101.3.4.2.1": hashes.SHA256,
-    "sha384": hashes.SHA384, "2.16.840.1.101.3.4.2.2": hashes.SHA384,
-    "sha512": hashes.SHA512, "2.16.840.1.101.3.4.2.3": hashes.SHA512,
+    "sm3": hashes.SM3,
+    "1.2.156.10197.1.401": hashes.SM3,
+    "sha1": hashes.SHA1,
+    "1.3.14.3.2.26": hashes.SHA1,
+    "sha256": hashes.SHA256,
+    "2.16.840.1.101.3.4.2.1": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "2.16.840.1.101.3.4.2.2": hashes.SHA384,
+    "sha512": hashes.SHA512,
+    "2.16.840.1.101.3.4.2.3": hashes.SHA512,
 }
 # signature algorithm OID -> (key type, hash (None: taken from the key type or the DigestInfo), name)
 _SIG_ALGS = {
@@ -362,22 +413,33 @@ class CertInfo:
     serial_hex: str
     not_before: datetime
     not_after: datetime
-    key_type: str           # "sm2", "rsa" or a description of another key
-    public: bytes           # SM2: the 65-byte point; otherwise the SubjectPublicKeyInfo DER
+    key_type: str  # "sm2", "rsa" or a description of another key
+    public: bytes  # SM2: the 65-byte point; otherwise the SubjectPublicKeyInfo DER
 
     def summary(self) -> dict:
         return {"subject": self.subject, "serial_hex": self.serial_hex, "issuer": self.issuer}
 
 
-_NAME_KEYS = {"common_name": "CN", "organization_name": "O", "organizational_unit_name": "OU",
-              "country_name": "C", "state_or_province_name": "ST", "locality_name": "L",
-              "email_address": "E", "serial_number": "SERIALNUMBER", "street_address": "STREET"}
+_NAME_KEYS = {
+    "common_name": "CN",
+    "organization_name": "O",
+    "organizational_unit_name": "OU",
+    "country_name": "C",
+    "state_or_province_name": "ST",
+    "locality_name": "L",
+    "email_address": "E",
+    "serial_number": "SERIALNUMBER",
+    "street_address": "STREET",
+}
 
 
 def _name(name: x509.Name) -> str:
     try:
-        return ", ".join(f"{_NAME_KEYS.get(atv['type'].native, atv['type'].native)}={atv['value'].native}"
-                         for rdn in name.chosen for atv in rdn)
+        return ", ".join(
+            f"{_NAME_KEYS.get(atv['type'].native, atv['type'].native)}={atv['value'].native}"
+            for rdn in name.chosen
+            for atv in rdn
+        )
     except PARSE_ERRORS:
         return "<unreadable name>"
 
@@ -401,10 +463,16 @@ def load_certificate(der: bytes) -> CertInfo:
         key_type, public = f"key algorithm {alg}", spki.dump()
     validity = tbs["validity"]
     serial = tbs["serial_number"].native
-    return CertInfo(der=der, subject=_name(tbs["subject"]), issuer=_name(tbs["issuer"]),
-                    serial_hex=("-" if serial < 0 else "") + format(abs(serial), "x"),
-                    not_before=_time(validity["not_before"]), not_after=_time(validity["not_after"]),
-                    key_type=key_type, public=public)
+    return CertInfo(
+        der=der,
+        subject=_name(tbs["subject"]),
+        issuer=_name(tbs["issuer"]),
+        serial_hex=("-" if serial < 0 else "") + format(abs(serial), "x"),
+        not_before=_time(validity["not_before"]),
+        not_after=_time(validity["not_after"]),
+        key_type=key_type,
+        public=public,
+    )
 
 
 def _load_cert_check(name: str, der: bytes, role: str) -> tuple[CertInfo | None, Check | None]:
@@ -420,8 +488,9 @@ def signature_check(name: str, cert: CertInfo, alg_oid: str, message: bytes, sig
     if key_type is None:
         return Check(name, INDETERMINATE, f"unsupported signature algorithm {alg_oid}")
     if key_type != cert.key_type:
-        return Check(name, INDETERMINATE,
-                     f"{alg_name} cannot be checked with the certificate's {cert.key_type} key")
+        return Check(
+            name, INDETERMINATE, f"{alg_name} cannot be checked with the certificate's {cert.key_type} key"
+        )
     if key_type == "sm2":
         ok = sm2.verify(cert.public, message, signature)
         what = "SM2 signature (SM3, default ID 1234567812345678)"
@@ -454,24 +523,36 @@ def _rsa_verify(spki: bytes, hash_name: str | None, message: bytes, signature: b
         return False
 
 
-def certificate_checks(name: str, cert_der: bytes, at: datetime, purpose: str,
-                       cert_checker: CertChecker | None) -> list[Check]:
+def certificate_checks(
+    name: str, cert_der: bytes, at: datetime, purpose: str, cert_checker: CertChecker | None
+) -> list[Check]:
     """Chain, validity, revocation and key usage, delegated to `cert_checker`; never PASSED without one."""
     if cert_checker is None:
-        return [Check(name, INDETERMINATE, "no trust anchors configured: chain, validity and revocation "
-                      "of the certificate were not checked", NO_CERTIFICATE_CHAIN_FOUND)]
+        return [
+            Check(
+                name,
+                INDETERMINATE,
+                "no trust anchors configured: chain, validity and revocation "
+                "of the certificate were not checked",
+                NO_CERTIFICATE_CHAIN_FOUND,
+            )
+        ]
     try:
         results = list(cert_checker(cert_der, at, purpose))
     except Exception as exc:  # a checker's failure must not turn into a verdict either way
         return [Check(name, INDETERMINATE, f"the certificate check failed: {type(exc).__name__}: {exc}")]
     if not results:
-        return [Check(name, INDETERMINATE, "the certificate checker returned no result",
-                      NO_CERTIFICATE_CHAIN_FOUND)]
+        return [
+            Check(
+                name, INDETERMINATE, "the certificate checker returned no result", NO_CERTIFICATE_CHAIN_FOUND
+            )
+        ]
     return [c.renamed(f"{name}: ") for c in results]
 
 
-def verify_signed_data(name: str, signed_data: cms.SignedData,
-                       content: bytes | None) -> tuple[Check, CertInfo | None]:
+def verify_signed_data(
+    name: str, signed_data: cms.SignedData, content: bytes | None
+) -> tuple[Check, CertInfo | None]:
     """Check the one SignerInfo of a CMS / GB/T 35275 SignedData over its content (or detached `content`)."""
     infos = signed_data["signer_infos"]
     if len(infos) != 1:
@@ -484,8 +565,9 @@ def verify_signed_data(name: str, signed_data: cms.SignedData,
             cert_der = choice.chosen.dump()
             break
     if cert_der is None:
-        return Check(name, INDETERMINATE, "the signer's certificate is not included",
-                     NO_SIGNING_CERTIFICATE_FOUND), None
+        return Check(
+            name, INDETERMINATE, "the signer's certificate is not included", NO_SIGNING_CERTIFICATE_FOUND
+        ), None
     cert, problem = _load_cert_check(name, cert_der, "signer")
     if cert is None:
         return problem, None
@@ -500,11 +582,13 @@ def verify_signed_data(name: str, signed_data: cms.SignedData,
         algorithm = hash_algorithm(si["digest_algorithm"]["algorithm"].dotted)
         digests = [attr["values"][0].native for attr in attrs if attr["type"].native == "message_digest"]
         if algorithm is None or len(digests) != 1:
-            return Check(name, FAILED, "signed attributes lack one message digest of a known hash",
-                         FORMAT_FAILURE), cert
+            return Check(
+                name, FAILED, "signed attributes lack one message digest of a known hash", FORMAT_FAILURE
+            ), cert
         if digests[0] != digest(algorithm, data):
-            return Check(name, FAILED, "the message-digest attribute does not match the content",
-                         HASH_FAILURE), cert
+            return Check(
+                name, FAILED, "the message-digest attribute does not match the content", HASH_FAILURE
+            ), cert
         message = b"\x31" + attrs.dump()[1:]  # signed as a SET OF, from the received bytes
     alg = si["signature_algorithm"]["algorithm"].dotted
     if alg in (EC_PUBLIC_KEY, SM2_CURVE) and cert.key_type == "sm2":
@@ -525,13 +609,15 @@ def _attached_content(value: core.Asn1Value) -> bytes | None:
 
 def _is_signer(cert: x509.Certificate, sid: cms.SignerIdentifier) -> bool:
     if sid.name == "issuer_and_serial_number":
-        return (cert.issuer == sid.chosen["issuer"]
-                and cert.serial_number == sid.chosen["serial_number"].native)
+        return (
+            cert.issuer == sid.chosen["issuer"] and cert.serial_number == sid.chosen["serial_number"].native
+        )
     return cert.key_identifier == sid.chosen.native
 
 
-def time_stamp_checks(name: str, token: bytes, covered: bytes | None,
-                      cert_checker: CertChecker | None) -> tuple[list[Check], datetime | None, bool]:
+def time_stamp_checks(
+    name: str, token: bytes, covered: bytes | None, cert_checker: CertChecker | None
+) -> tuple[list[Check], datetime | None, bool]:
     """Checks of an RFC 3161 token over `covered`; its genTime (None if unusable); whether it is trusted."""
     try:
         a.check_structure(a.read_single(token))
@@ -549,27 +635,48 @@ def time_stamp_checks(name: str, token: bytes, covered: bytes | None,
         imprint = tst["message_imprint"]["hashed_message"].native
         token_check, tsa = verify_signed_data(name, signed_data, tst_bytes)
     except PARSE_ERRORS as exc:
-        return [Check(name, INDETERMINATE, f"the time stamp is not a valid RFC 3161 token ({exc}); "
-                      "ignored")], None, False
+        return (
+            [Check(name, INDETERMINATE, f"the time stamp is not a valid RFC 3161 token ({exc}); ignored")],
+            None,
+            False,
+        )
     if covered is not None:
         algorithm = hash_algorithm(imprint_alg)
         if algorithm is None or digest(algorithm, covered) != imprint:
-            return [Check(name, INDETERMINATE, f"the time stamp (genTime {gen_time.isoformat()}) does not "
-                          "cover the signature value; ignored")], None, False
+            return (
+                [
+                    Check(
+                        name,
+                        INDETERMINATE,
+                        f"the time stamp (genTime {gen_time.isoformat()}) does not "
+                        "cover the signature value; ignored",
+                    )
+                ],
+                None,
+                False,
+            )
     if token_check.result != PASSED:
-        return [Check(name, INDETERMINATE, f"time-stamp token signature: {token_check.detail}; "
-                      "ignored")], None, False
+        return (
+            [Check(name, INDETERMINATE, f"time-stamp token signature: {token_check.detail}; ignored")],
+            None,
+            False,
+        )
     scope = "covers the signature value" if covered is not None else "was not compared (v1 timeInfo token)"
     authority = certificate_checks(f"{name}_authority", tsa.der, gen_time, "timestamping", cert_checker)
-    main = Check(name, PASSED, f"RFC 3161 token, genTime {gen_time.isoformat()}, imprint {scope}, "
-                 f"token signature verifies ({tsa.subject})")
+    main = Check(
+        name,
+        PASSED,
+        f"RFC 3161 token, genTime {gen_time.isoformat()}, imprint {scope}, "
+        f"token signature verifies ({tsa.subject})",
+    )
     results = {c.result for c in authority}
     trusted = PASSED in results and results <= {PASSED, SKIPPED}
     return [main, *authority], gen_time, trusted
 
 
-def _within(name: str, what: str, when: datetime | None, start: datetime, end: datetime,
-            proven: bool, source: str) -> Check:
+def _within(
+    name: str, what: str, when: datetime | None, start: datetime, end: datetime, proven: bool, source: str
+) -> Check:
     if when is None:
         return Check(name, INDETERMINATE, "no signing time is available", OUT_OF_BOUNDS_NO_POE)
     span = f"{what} ({start.isoformat()} to {end.isoformat()})"
@@ -579,11 +686,16 @@ def _within(name: str, what: str, when: datetime | None, start: datetime, end: d
     detail = f"{source} {when.isoformat()} is {side} of {span}"
     if proven:
         return Check(name, FAILED, detail, sub)
-    return Check(name, INDETERMINATE, detail + "; no trusted time stamp proves when it was signed",
-                 OUT_OF_BOUNDS_NO_POE)
+    return Check(
+        name,
+        INDETERMINATE,
+        detail + "; no trusted time stamp proves when it was signed",
+        OUT_OF_BOUNDS_NO_POE,
+    )
 
 
 # --- verification ---------------------------------------------------------------------------------
+
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
@@ -603,24 +715,33 @@ def _format_problems(seal: ParsedSeal) -> list[str]:
 
 def _describe(seal: ParsedSeal) -> str:
     ts = f", [0] time stamp ({seal.time_stamp_tagging})" if seal.time_stamp is not None else ""
-    return (f"SESeal v{seal.layout} ({_STANDARDS[seal.layout]}), header version {seal.header_version}, "
-            f"vendor {seal.vendor!r}{ts}")
+    return (
+        f"SESeal v{seal.layout} ({_STANDARDS[seal.layout]}), header version {seal.header_version}, "
+        f"vendor {seal.vendor!r}{ts}"
+    )
 
 
-def _seal_checks(seal: ParsedSeal, at: datetime, proven: bool, source: str,
-                 cert_checker: CertChecker | None) -> tuple[list[Check], CertInfo | None]:
+def _seal_checks(
+    seal: ParsedSeal, at: datetime, proven: bool, source: str, cert_checker: CertChecker | None
+) -> tuple[list[Check], CertInfo | None]:
     """Steps of §4.5 item 6 after the format: maker signature, maker certificate, seal validity."""
     maker, problem = _load_cert_check("seal_signature", seal.maker_cert, "seal maker")
-    checks = [problem if maker is None else signature_check(
-        "seal_signature", maker, seal.sign_alg, seal.maker_signed_bytes, seal.signed_value)]
+    checks = [
+        problem
+        if maker is None
+        else signature_check(
+            "seal_signature", maker, seal.sign_alg, seal.maker_signed_bytes, seal.signed_value
+        )
+    ]
     if seal.time_stamp is not None:
         checks += time_stamp_checks("seal_timestamp", seal.time_stamp, seal.signed_value, cert_checker)[0]
     if maker:
         checks += certificate_checks("maker_certificate", maker.der, at, "seal-maker", cert_checker)
     else:
         checks.append(problem.renamed("maker_certificate: "))
-    checks.append(_within("seal_validity", "the seal's validity", at, seal.valid_start, seal.valid_end,
-                          proven, source))
+    checks.append(
+        _within("seal_validity", "the seal's validity", at, seal.valid_start, seal.valid_end, proven, source)
+    )
     return checks, maker
 
 
@@ -649,8 +770,11 @@ def verify_seal(der: bytes, *, at: datetime | None = None, cert_checker: CertChe
     except DomainError as exc:
         return Report.from_checks([Check("format", FAILED, exc.detail, FORMAT_FAILURE)])
     problems = _format_problems(seal)
-    checks = [Check("format", FAILED, "; ".join(problems), FORMAT_FAILURE) if problems
-              else Check("format", PASSED, _describe(seal))]
+    checks = [
+        Check("format", FAILED, "; ".join(problems), FORMAT_FAILURE)
+        if problems
+        else Check("format", PASSED, _describe(seal))
+    ]
     seal_checks, maker = _seal_checks(seal, at, True, "the verification time", cert_checker)
     checks += seal_checks
     checks.append(_algorithm_check([("maker", seal.sign_alg, maker)]))
@@ -665,12 +789,17 @@ def _document_hash_check(stamp: ParsedStamp, data: bytes | None) -> Check:
         hash_name = {20: "sha1", 32: "sha256"}.get(len(stamp.data_hash))
     algorithm = hash_algorithm(hash_name)
     if algorithm is None:
-        return Check("document_hash", INDETERMINATE,
-                     f"no document hash is defined for algorithm {stamp.sign_alg}")
+        return Check(
+            "document_hash", INDETERMINATE, f"no document hash is defined for algorithm {stamp.sign_alg}"
+        )
     if digest(algorithm, data) == stamp.data_hash:
         return Check("document_hash", PASSED, f"{algorithm.name.upper()} of the document matches dataHash")
-    return Check("document_hash", FAILED, f"{algorithm.name.upper()} of the document differs from dataHash",
-                 HASH_FAILURE)
+    return Check(
+        "document_hash",
+        FAILED,
+        f"{algorithm.name.upper()} of the document differs from dataHash",
+        HASH_FAILURE,
+    )
 
 
 def _cert_list_check(seal: ParsedSeal, signer: CertInfo | None) -> Check:
@@ -679,10 +808,17 @@ def _cert_list_check(seal: ParsedSeal, signer: CertInfo | None) -> Check:
         return Check(name, INDETERMINATE, "the signer certificate cannot be parsed")
     if seal.cert_list_type == 1:
         if signer.der in seal.cert_list:
-            return Check(name, PASSED, f"the signer certificate is one of the seal's {len(seal.cert_list)} "
-                         "certificates")
-        return Check(name, FAILED, f"the signer certificate is not among the seal's {len(seal.cert_list)} "
-                     "certificates", SIG_CONSTRAINTS_FAILURE)
+            return Check(
+                name,
+                PASSED,
+                f"the signer certificate is one of the seal's {len(seal.cert_list)} certificates",
+            )
+        return Check(
+            name,
+            FAILED,
+            f"the signer certificate is not among the seal's {len(seal.cert_list)} certificates",
+            SIG_CONSTRAINTS_FAILURE,
+        )
     unknown = set()
     for kind, value in seal.cert_digests:
         algorithm = hash_algorithm(kind)
@@ -692,8 +828,13 @@ def _cert_list_check(seal: ParsedSeal, signer: CertInfo | None) -> Check:
             return Check(name, PASSED, f"the signer certificate's {kind} digest is in the seal's certList")
     if unknown:
         return Check(name, INDETERMINATE, f"no digest matched; unknown digest types {sorted(unknown)}")
-    return Check(name, FAILED, f"the signer certificate's digest is not among the seal's "
-                 f"{len(seal.cert_digests)} certificate digests", SIG_CONSTRAINTS_FAILURE)
+    return Check(
+        name,
+        FAILED,
+        f"the signer certificate's digest is not among the seal's "
+        f"{len(seal.cert_digests)} certificate digests",
+        SIG_CONSTRAINTS_FAILURE,
+    )
 
 
 def verify_stamp(der: bytes, *, data: bytes | None = None, cert_checker: CertChecker | None = None) -> Report:
@@ -707,17 +848,29 @@ def verify_stamp(der: bytes, *, data: bytes | None = None, cert_checker: CertChe
     if (stamp.layout == 1) != (seal.layout == 1):
         problems.append(f"a v{stamp.layout} stamp carries a v{seal.layout} seal")
     ts = f", [0] time stamp ({stamp.time_stamp_tagging})" if stamp.time_stamp is not None else ""
-    checks = [Check("format", FAILED, "; ".join(problems), FORMAT_FAILURE) if problems else
-              Check("format", PASSED, f"SES_Signature v{stamp.layout} ({_STANDARDS[stamp.layout]}){ts}; "
-                    + _describe(seal))]
+    checks = [
+        Check("format", FAILED, "; ".join(problems), FORMAT_FAILURE)
+        if problems
+        else Check(
+            "format",
+            PASSED,
+            f"SES_Signature v{stamp.layout} ({_STANDARDS[stamp.layout]}){ts}; " + _describe(seal),
+        )
+    ]
 
     signer, problem = _load_cert_check("stamp_signature", stamp.signer_cert, "signer")
-    checks.append(signature_check("stamp_signature", signer, stamp.sign_alg, stamp.tbs_bytes, stamp.signature)
-                  if signer else problem)
+    checks.append(
+        signature_check("stamp_signature", signer, stamp.sign_alg, stamp.tbs_bytes, stamp.signature)
+        if signer
+        else problem
+    )
 
     when, source, proven, time_checks = stamp.signing_time, "declared signing time", False, []
-    token = stamp.time_stamp if stamp.time_stamp is not None else (
-        stamp.time_info if stamp.layout == 1 and stamp.signing_time is None else None)
+    token = (
+        stamp.time_stamp
+        if stamp.time_stamp is not None
+        else (stamp.time_info if stamp.layout == 1 and stamp.signing_time is None else None)
+    )
     if token is not None:
         covered = stamp.signature if stamp.time_stamp is not None else None
         time_checks, gen_time, proven = time_stamp_checks("timestamp", token, covered, cert_checker)
@@ -729,17 +882,31 @@ def verify_stamp(der: bytes, *, data: bytes | None = None, cert_checker: CertChe
     else:
         checks.append(problem.renamed("signer_certificate: "))
     checks += time_checks
-    checks.append(_within("signing_time", "the signer certificate's validity", when,
-                          signer.not_before, signer.not_after, proven, source) if signer
-                  else Check("signing_time", INDETERMINATE, "the signer certificate cannot be parsed"))
+    checks.append(
+        _within(
+            "signing_time",
+            "the signer certificate's validity",
+            when,
+            signer.not_before,
+            signer.not_after,
+            proven,
+            source,
+        )
+        if signer
+        else Check("signing_time", INDETERMINATE, "the signer certificate cannot be parsed")
+    )
     checks.append(_document_hash_check(stamp, data))
 
     seal_checks, maker = _seal_checks(seal, at, proven, source, cert_checker)
     checks += seal_checks
     checks.append(_cert_list_check(seal, signer))
     versions = f"TBS_Sign.version {stamp.version}, seal header version {seal.header_version}"
-    checks.append(Check("version_match", PASSED, versions) if stamp.version == seal.header_version
-                  else Check("version_match", FAILED, versions + ": they differ", FORMAT_FAILURE))
+    checks.append(
+        Check("version_match", PASSED, versions)
+        if stamp.version == seal.header_version
+        else Check("version_match", FAILED, versions + ": they differ", FORMAT_FAILURE)
+    )
     checks.append(_algorithm_check([("signer", stamp.sign_alg, signer), ("maker", seal.sign_alg, maker)]))
-    return Report.from_checks(checks, signed_at=when, signer=signer.summary() if signer else None,
-                              seal=seal.summary())
+    return Report.from_checks(
+        checks, signed_at=when, signer=signer.summary() if signer else None, seal=seal.summary()
+    )

@@ -154,8 +154,10 @@ class TBS_Sign_V4(core.Sequence):  # noqa: N801
 
 
 class TBS_Sign_V5(core.Sequence):  # noqa: N801
-    _fields = [("eseal", SESeal_V5) if name == "eseal" else (name, spec, *rest)
-               for name, spec, *rest in TBS_Sign_V4._fields]
+    _fields = [
+        ("eseal", SESeal_V5) if name == "eseal" else (name, spec, *rest)
+        for name, spec, *rest in TBS_Sign_V4._fields
+    ]
 
 
 class SES_Signature_V1(core.Sequence):  # noqa: N801
@@ -173,8 +175,10 @@ class SES_Signature_V4(core.Sequence):  # noqa: N801
 
 
 class SES_Signature_V5(core.Sequence):  # noqa: N801
-    _fields = [("to_sign", TBS_Sign_V5) if name == "to_sign" else (name, spec, *rest)
-               for name, spec, *rest in SES_Signature_V4._fields]
+    _fields = [
+        ("to_sign", TBS_Sign_V5) if name == "to_sign" else (name, spec, *rest)
+        for name, spec, *rest in SES_Signature_V4._fields
+    ]
 
 
 # --- raw TLV access -------------------------------------------------------------------------------
@@ -207,11 +211,11 @@ class Tlv:
     @property
     def raw(self) -> bytes:
         """The element exactly as received: identifier, length, contents (and end-of-contents)."""
-        return self.data[self.start:self.end]
+        return self.data[self.start : self.end]
 
     @property
     def content(self) -> bytes:
-        return self.data[self.content_start:self.content_end]
+        return self.data[self.content_start : self.content_end]
 
     def is_universal(self, tag: int) -> bool:
         return self.cls == UNIVERSAL and self.tag == tag
@@ -258,7 +262,7 @@ def read_tlv(data: bytes, pos: int = 0, end: int | None = None, depth: int = 0) 
             raise DerError("length field too long")
         if pos + count > end:
             raise DerError("truncated length")
-        length = int.from_bytes(data[pos:pos + count], "big")
+        length = int.from_bytes(data[pos : pos + count], "big")
         pos += count
     else:
         length = first_len

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 19:34:59.433293
+Create Date: 2026-11-26 19:42:15.534286
 """
 
 import sqlalchemy as sa

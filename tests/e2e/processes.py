@@ -1,0 +1,90 @@
+"""Real `longtrust` processes on loopback ports, each with its own data folder and database."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cli(*args: str, env: dict) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "app", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+class Process:
+    """One server process; ``start`` waits until /healthz answers, ``stop`` ends it."""
+
+    def __init__(self, args: list[str], env: dict, port: int, log: Path):
+        self.args, self.env, self.port, self.log = args, env, port, log
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, health: str = "/healthz", timeout: float = 120) -> Process:
+        out = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "app", *self.args, "--port", str(self.port)],
+            env=self.env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.args} exited: {self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(self.url + health, timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise RuntimeError(f"{self.args} did not become ready: {self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.proc = None
+
+
+def environment(data_dir: Path, database_url: str | None, **extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LONGTRUST_")}
+    env["LONGTRUST_DATA_DIR"] = str(data_dir)
+    env["LONGTRUST_CEREMONY_FILE"] = str(ROOT / "tests" / "ceremony-test.yaml")
+    if database_url:
+        env["LONGTRUST_DATABASE_URL"] = database_url
+    env.update({f"LONGTRUST_{k.upper()}": v for k, v in extra.items()})
+    return env
+
+
+def wait_for(condition, timeout: float, what: str):
+    """Poll ``condition`` until it returns a truthy value (the condition is the synchronisation)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

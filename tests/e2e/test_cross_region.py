@@ -1,0 +1,207 @@
+"""Two regions and the national hub as real processes: licenses issued and revoked in region A while
+the hub is down reach it exactly once when it starts, and region B verifies every one of them."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from datetime import date
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.conftest import PG_URL
+from tests.e2e.processes import Process, cli, environment, free_port, wait_for
+from tests.seal_service.test_pdf import make_png
+
+pytestmark = pytest.mark.e2e
+REGION_A, REGION_B = "110000", "310000"
+ISSUER = "11100000000013338W"  # the issuing body, owner of the seal
+TYPE_CODE = ISSUER + "032"
+LICENSES, REVOKED = 100, 10
+SCHEMA = {"type": "object", "required": ["licence_no"], "properties": {"licence_no": {"type": "string"}}}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def databases(request):
+    """Three independent databases (hub, A, B): None means SQLite in each data folder."""
+    if request.param == "sqlite":
+        yield [None, None, None]
+        return
+    if not PG_URL:
+        pytest.skip("PostgreSQL run skipped: set LONGTRUST_TEST_DATABASE_URL (CI sets it)")
+    schemas = [f"e2e_{secrets.token_hex(4)}" for _ in range(3)]
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        for schema in schemas:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in PG_URL else "?"
+    yield [f"{PG_URL}{sep}options=-csearch_path%3D{schema}" for schema in schemas]
+    with admin.begin() as conn:
+        for schema in schemas:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+def _citizen_id(n: int) -> str:
+    body = f"11010519900101{n:03d}"
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, weights, strict=True)) % 11]
+
+
+def test_licenses_cross_regions_through_an_intermittent_hub(tmp_path, databases):
+    hub_db, a_db, b_db = databases
+    hub_port = free_port()
+    hub_env = environment(tmp_path / "hub", hub_db)
+    token_a = cli("hub", "region", "add", "--code", REGION_A, "--name", "北京", env=hub_env)
+    token_b = cli("hub", "region", "add", "--code", REGION_B, "--name", "上海", env=hub_env)
+    hub = Process(["hub", "serve"], hub_env, hub_port, tmp_path / "hub.log")
+    hub_url = f"http://127.0.0.1:{hub_port}"
+    region = {}
+    for code, token, db in ((REGION_A, token_a, a_db), (REGION_B, token_b, b_db)):
+        port = free_port()
+        env = environment(
+            tmp_path / code,
+            db,
+            region=code,
+            hub_url=hub_url,
+            hub_token=token,
+            hub_relay_interval_s="0.5",
+            public_url=f"http://127.0.0.1:{port}",
+        )
+        region[code] = Process(["serve"], env, port, tmp_path / f"{code}.log").start()
+    a, b = region[REGION_A], region[REGION_B]
+    try:
+        _scenario(a, b, hub, tmp_path)
+    finally:
+        for process in (a, b, hub):
+            process.stop()
+
+
+def _admin(process: Process) -> dict:
+    token = (Path(process.env["LONGTRUST_DATA_DIR"]) / "bootstrap-admin.token").read_text().strip()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _scenario(a: Process, b: Process, hub: Process, tmp_path) -> None:
+    admin = _admin(a)
+    seal = httpx.post(
+        a.url + "/api/v1/seals",
+        headers=admin,
+        timeout=60,
+        json={
+            "name": "北京市测试局电子证照专用章",
+            "owner_credit_code": ISSUER,
+            "type": 1,
+            "algorithm": "sm2",
+            "image_png_b64": base64.b64encode(make_png()).decode(),
+        },
+    )
+    assert seal.status_code == 201, seal.text
+    seal_id = seal.json()["seal_id"]
+    operator = httpx.post(
+        a.url + "/api/v1/tokens",
+        headers=admin,
+        json={"role": "registry-operator", "name": "registry", "seals": [seal_id]},
+    ).json()["token"]
+    ops = {"Authorization": f"Bearer {operator}"}
+    created = httpx.post(
+        a.url + "/api/v1/license-types",
+        headers=ops,
+        json={
+            "type_code": TYPE_CODE,
+            "name": "测试许可证",
+            "issuer_code": ISSUER,
+            "holder_kind": "person",
+            "schema": SCHEMA,
+        },
+    )
+    assert created.status_code == 201, created.text
+
+    identifiers = []
+    with httpx.Client(base_url=a.url, headers=ops, timeout=60) as client:
+        for n in range(LICENSES):
+            r = client.post(
+                "/api/v1/licenses",
+                json={
+                    "type_code": TYPE_CODE,
+                    "holder": {"name": f"持证人{n}", "id_number": _citizen_id(n)},
+                    "data": {"licence_no": f"京{n:05d}"},
+                    "valid_from": date.today().isoformat(),
+                    "seal_id": seal_id,
+                },
+            )
+            assert r.status_code == 201, r.text
+            identifiers.append(r.json()["identifier"])
+        revoked = set(identifiers[:REVOKED])
+        for identifier in revoked:
+            r = client.post(f"/api/v1/licenses/{identifier}/revoke", json={"reason": "注销"})
+            assert r.status_code == 200, r.text
+        backlog = client.get("/api/v1/hub/backlog").json()
+        assert backlog["pending"] >= LICENSES + REVOKED  # the hub is down: everything waits
+
+        hub.start(health="/hub/v1/certificate.pem")
+        wait_for(lambda: client.get("/api/v1/hub/backlog").json()["pending"] == 0, 120, "region A's backlog")
+        documents = [client.get(f"/api/v1/licenses/{i}").json() for i in identifiers]
+
+    for identifier in identifiers:
+        status = httpx.get(f"{hub.url}/hub/v1/licenses/{identifier}").json()
+        assert status["region"] == REGION_A
+        assert status["status"] == ("revoked" if identifier in revoked else "valid")
+
+    results = {}
+    with httpx.Client(base_url=b.url, timeout=60) as client:
+        for document in documents:
+            report = client.post("/api/v1/verify/license", json=document).json()
+            results[document["identifier"]] = report
+    passed = [i for i, r in results.items() if r["indication"] == "TOTAL_PASSED"]
+    failed = {i: r["sub_indication"] for i, r in results.items() if r["indication"] == "TOTAL_FAILED"}
+    not_passed = [
+        r["checks"] for i, r in results.items() if i not in revoked and r["indication"] != "TOTAL_PASSED"
+    ]
+    assert len(passed) == LICENSES - REVOKED, "\n".join(
+        f"{c['name']}: {c['result']} {c['detail']}" for c in (not_passed[:1] or [[]])[0]
+    )
+    assert failed == {i: "REVOKED" for i in revoked}
+
+    tampered = {**documents[-1], "data": {"licence_no": "京99999"}}
+    report = httpx.post(b.url + "/api/v1/verify/license", json=tampered, timeout=60).json()
+    assert report["indication"] == "TOTAL_FAILED" and report["sub_indication"] == "HASH_FAILURE"
+    _assert_exactly_once(hub, a)
+
+
+def _assert_exactly_once(hub: Process, a: Process) -> None:
+    """Every event region A queued was accepted by the hub once, and nothing else arrived."""
+    from sqlalchemy import func, select
+
+    from db.base import Database
+    from license_registry.models import OutboxEvent
+    from national_hub.models import HubReceivedEvent
+
+    a_db = Database(
+        a.env.get("LONGTRUST_DATABASE_URL") or f"sqlite:///{a.env['LONGTRUST_DATA_DIR']}/longtrust.db"
+    )
+    hub_db = Database(
+        hub.env.get("LONGTRUST_DATABASE_URL") or f"sqlite:///{hub.env['LONGTRUST_DATA_DIR']}/longtrust.db"
+    )
+    try:
+        with a_db.read() as s:
+            sent = set(s.scalars(select(OutboxEvent.idempotency_key)))
+            undelivered = s.scalar(
+                select(func.count()).select_from(OutboxEvent).where(OutboxEvent.delivered_at.is_(None))
+            )
+        with hub_db.read() as s:
+            rows = s.execute(
+                select(HubReceivedEvent.idempotency_key, HubReceivedEvent.result).where(
+                    HubReceivedEvent.region == REGION_A
+                )
+            ).all()
+    finally:
+        a_db.dispose()
+        hub_db.dispose()
+    assert undelivered == 0
+    received = [key for key, _ in rows]
+    assert sorted(received) == sorted(sent)  # each exactly once (the hub keys events uniquely)
+    assert {result for _, result in rows} == {"accepted"}
