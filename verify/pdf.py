@@ -145,16 +145,11 @@ def verify_pdf(
     max_signatures: int = MAX_SIGNATURES,
 ) -> Report:
     """Synchronous `averify_pdf`; safe to call inside a running event loop (it then uses a worker thread)."""
-    job = lambda: averify_pdf(
-        data,
-        trust_anchors=trust_anchors,
-        other_certs=other_certs,
-        crls=crls,  # noqa: E731
-        ocsps=ocsps,
-        seal_attribute_oid=seal_attribute_oid,
-        max_bytes=max_bytes,
-        max_signatures=max_signatures,
-    )
+    def job():
+        return averify_pdf(data, trust_anchors=trust_anchors, other_certs=other_certs, crls=crls, ocsps=ocsps,
+                           seal_attribute_oid=seal_attribute_oid, max_bytes=max_bytes,
+                           max_signatures=max_signatures)
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
