@@ -28,6 +28,8 @@ cli.add_typer(keys_cli, name="keys")
 cli.add_typer(ca_cli, name="ca")
 hub_cli = typer.Typer(no_args_is_help=True, help="The reference national mutual-recognition hub.")
 cli.add_typer(hub_cli, name="hub")
+registry_cli = typer.Typer(no_args_is_help=True, help="The e-license registry and its hub reporting.")
+cli.add_typer(registry_cli, name="registry")
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="data folder (env LONGTRUST_DATA_DIR)")]
 CLI_ACTOR = "cli:" + os.environ.get("USER", "operator")
@@ -184,7 +186,7 @@ def keys_disable(key_ref: str, reason: str = "", data_dir: DataDir = None) -> No
 def main() -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from app import ca_commands, hub_commands  # noqa: F401  (register `longtrust ca|hub ...`)
+    from app import ca_commands, hub_commands, registry_commands  # noqa: F401  (register subcommands)
     from app.container import StartupError
 
     try:

@@ -54,3 +54,32 @@ def test_errors_are_one_clear_line(tmp_path, monkeypatch):
     assert bad.stderr.strip().count("\n") == 0 and "unknown role" in bad.stderr
     missing = run("ca", "status", "--ca", "nope", "--serial", "01", data_dir=data, check=False)
     assert missing.returncode != 0 and "Traceback" not in missing.stderr
+
+
+def test_verify_command_exit_code_follows_the_indication(tmp_path, monkeypatch):
+    monkeypatch.setenv("LONGTRUST_CEREMONY_FILE", str(Path(__file__).parents[1] / "ceremony-test.yaml"))
+    data = tmp_path / "data"
+    run("init", data_dir=data)
+    root = tmp_path / "root.pem"
+    root.write_bytes(root_certificate_pem(data))
+    ok = run("verify", str(root), data_dir=data, check=False)
+    assert ok.returncode == 0 and "TOTAL_PASSED" in ok.stdout, ok.stdout + ok.stderr
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(b"\x30\x03\x02\x01\x01")
+    bad = run("verify", str(garbage), data_dir=data, check=False)
+    assert bad.returncode == 1 and "TOTAL_FAILED" in bad.stdout, bad.stdout + bad.stderr
+    from tests.conftest import INTEROP
+
+    sample = INTEROP / "ofd" / "SESV4SignDoc.ofd"
+    if sample.exists():
+        unknown_roots = run("verify", str(sample), "--json", data_dir=data, check=False)
+        assert unknown_roots.returncode == 1 and '"INDETERMINATE"' in unknown_roots.stdout
+
+
+def root_certificate_pem(data: Path) -> bytes:
+    """The SM2 root certificate as PEM, read from the data folder's database."""
+    from asn1crypto import pem
+
+    with sqlite3.connect(data / "longtrust.db") as conn:
+        der = conn.execute("SELECT certificate_der FROM cas WHERE id = 'sm2-root'").fetchone()[0]
+    return pem.armor("CERTIFICATE", der)
