@@ -7,19 +7,16 @@ from typing import Annotated
 
 import typer
 
-from app.cli import CLI_ACTOR, DataDir, ca_cli, services_for
+from app.cli import CLI_ACTOR, DataDir, ca_cli, open_services
 from ca.service import to_pem
 
 
 @ca_cli.command("list")
 def ca_list(data_dir: DataDir = None) -> None:
     """List the CAs."""
-    services = services_for(data_dir)
-    try:
+    with open_services(data_dir) as services:
         for c in services.ca.list_cas():
             typer.echo(f"{c.id}\t{c.algorithm}\t{c.parent_id or '-'}\t{c.status}\t{c.name}")
-    finally:
-        services.close()
 
 
 @ca_cli.command("issue")
@@ -32,12 +29,9 @@ def ca_issue(
     data_dir: DataDir = None,
 ) -> None:
     """Issue a certificate; prints it and its chain as PEM."""
-    services = services_for(data_dir)
-    try:
+    with open_services(data_dir) as services:
         view = services.ca.issue(ca_id, csr.read_bytes(), profile, CLI_ACTOR, credit_code, validity_days)
         typer.echo(view.certificate_pem + view.chain_pem, nl=False)
-    finally:
-        services.close()
 
 
 @ca_cli.command("revoke")
@@ -48,12 +42,9 @@ def ca_revoke(
     data_dir: DataDir = None,
 ) -> None:
     """Revoke a certificate and publish a fresh CRL."""
-    services = services_for(data_dir)
-    try:
+    with open_services(data_dir) as services:
         view = services.ca.revoke(ca_id, serial, reason, CLI_ACTOR)
         typer.echo(f"{view.serial_hex} revoked ({reason})")
-    finally:
-        services.close()
 
 
 @ca_cli.command("status")
@@ -63,13 +54,10 @@ def ca_status(
     data_dir: DataDir = None,
 ) -> None:
     """Show a certificate's status."""
-    services = services_for(data_dir)
-    try:
+    with open_services(data_dir) as services:
         v = services.ca.get(ca_id, serial)
         extra = f" since {v.revoked_at.isoformat()} ({v.reason})" if v.revoked_at else ""
         typer.echo(f"{v.serial_hex}\t{v.status}{extra}")
-    finally:
-        services.close()
 
 
 @ca_cli.command("crl")
@@ -79,11 +67,8 @@ def ca_crl(
     data_dir: DataDir = None,
 ) -> None:
     """Publish a fresh CRL now and output it."""
-    services = services_for(data_dir)
-    try:
+    with open_services(data_dir) as services:
         der = services.ca.publish_crl(ca_id, 0, CLI_ACTOR)
-    finally:
-        services.close()
     if out:
         out.write_bytes(der)
         typer.echo(f"wrote {out}")

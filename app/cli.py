@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -43,10 +44,16 @@ def settings_for(data_dir: Path | None) -> Settings:
     return settings
 
 
-def services_for(data_dir: Path | None):
+@contextmanager
+def open_services(data_dir: Path | None):
+    """The wired services for a command, closed when it ends."""
     from app.container import build_services
 
-    return build_services(settings_for(data_dir))
+    services = build_services(settings_for(data_dir))
+    try:
+        yield services
+    finally:
+        services.close()
 
 
 def initialise(settings: Settings) -> bool:
@@ -117,12 +124,8 @@ def token_create(
     data_dir: DataDir = None,
 ) -> None:
     """Print a new bearer token."""
-    services = services_for(data_dir)
-    try:
-        with services.db.unit_of_work() as s:
-            typer.echo(services.tokens.create(s, role, name, CLI_ACTOR, seal or []))
-    finally:
-        services.close()
+    with open_services(data_dir) as services, services.db.unit_of_work() as s:
+        typer.echo(services.tokens.create(s, role, name, CLI_ACTOR, seal or []))
 
 
 @audit_cli.command("verify")
@@ -130,12 +133,8 @@ def audit_verify(data_dir: DataDir = None) -> None:
     """Check the audit log's hash chain; exits 1 if any event was changed, removed or reordered."""
     from db.audit import verify_chain
 
-    services = services_for(data_dir)
-    try:
-        with services.db.read() as s:
-            count, problems = verify_chain(s)
-    finally:
-        services.close()
+    with open_services(data_dir) as services, services.db.read() as s:
+        count, problems = verify_chain(s)
     for p in problems:
         typer.echo(f"event {p.seq}: {p.problem}", err=True)
     if problems:
@@ -147,12 +146,9 @@ def audit_verify(data_dir: DataDir = None) -> None:
 @keys_cli.command("list")
 def keys_list(data_dir: DataDir = None) -> None:
     """List keys (never their private parts)."""
-    services = services_for(data_dir)
-    try:
+    with open_services(data_dir) as services:
         for k in services.keys.list():
             typer.echo(f"{k.key_ref}\t{k.algorithm}\t{k.backend}\t{k.status}\t{k.label}")
-    finally:
-        services.close()
 
 
 @keys_cli.command("create")
@@ -163,24 +159,17 @@ def keys_create(
     data_dir: DataDir = None,
 ) -> None:
     """Generate a key."""
-    services = services_for(data_dir)
-    try:
-        with services.db.unit_of_work() as s:
-            typer.echo(services.keys.create(s, algorithm, label, CLI_ACTOR, backend).key_ref)
-    finally:
-        services.close()
+    with open_services(data_dir) as services, services.db.unit_of_work() as s:
+        typer.echo(services.keys.create(s, algorithm, label, CLI_ACTOR, backend).key_ref)
 
 
 @keys_cli.command("disable")
 def keys_disable(key_ref: str, reason: str = "", data_dir: DataDir = None) -> None:
     """Disable a key: nothing signs with it again."""
-    services = services_for(data_dir)
-    try:
+    with open_services(data_dir) as services:
         with services.db.unit_of_work() as s:
             services.keys.disable(s, key_ref, CLI_ACTOR, reason)
         typer.echo(f"{key_ref} disabled")
-    finally:
-        services.close()
 
 
 def main() -> None:
@@ -215,10 +204,7 @@ def verify_file(
     """Verify a file against this deployment's trust anchors; exit 0 only for TOTAL_PASSED."""
     import json
 
-    services = services_for(data_dir)
-    try:
+    with open_services(data_dir) as services:
         report = services.verify.file(file.read_bytes(), data.read_bytes() if data else None)
-    finally:
-        services.close()
     typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if as_json else report.to_text())
     raise typer.Exit(0 if report.indication == "TOTAL_PASSED" else 1)

@@ -21,6 +21,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from core.der import der_time, tlv
 from core.errors import invalid
 from core.identity import credit_code_problem
 from core.oids import DEFAULT_SM2_ID, GMT0015_CREDIT_CODE
@@ -221,16 +222,16 @@ class TbsTemplate:
         extra = b""
         if _credit_code(self.profile, credit_code, subject_der):
             value = credit_code.encode("ascii")
-            rdn = _tlv(0x31, _tlv(0x30, _SERIAL_NUMBER_OID + _tlv(0x13, value)))
-            subject_der = _tlv(0x30, subject_der[_header_length(subject_der):] + rdn)
+            rdn = tlv(0x31, tlv(0x30, _SERIAL_NUMBER_OID + tlv(0x13, value)))
+            subject_der = tlv(0x30, subject_der[_header_length(subject_der):] + rdn)
         if credit_code is not None:
-            extra = _tlv(0x30, _CREDIT_CODE_OID + _tlv(0x04, _tlv(0x0C, credit_code.encode("utf-8"))))
-        ski = _tlv(0x30, _SKI_OID + _tlv(0x04, _tlv(0x04, key_identifier(spki_der))))
-        extensions = _tlv(0xA3, _tlv(0x30, self._head + ski + tail + extra))
-        validity = _tlv(0x30, _der_time(not_before) + _der_time(not_after))
-        serial_der = _tlv(0x02, serial.to_bytes(serial.bit_length() // 8 + 1, "big"))
+            extra = tlv(0x30, _CREDIT_CODE_OID + tlv(0x04, tlv(0x0C, credit_code.encode("utf-8"))))
+        ski = tlv(0x30, _SKI_OID + tlv(0x04, tlv(0x04, key_identifier(spki_der))))
+        extensions = tlv(0xA3, tlv(0x30, self._head + ski + tail + extra))
+        validity = tlv(0x30, der_time(not_before) + der_time(not_after))
+        serial_der = tlv(0x02, serial.to_bytes(serial.bit_length() // 8 + 1, "big"))
         body = _VERSION_3 + serial_der + self._middle + validity + subject_der + spki_der + extensions
-        return _tlv(0x30, body)
+        return tlv(0x30, body)
 
 
 def sign_tbs(tbs_der: bytes, signer) -> bytes:
@@ -239,7 +240,7 @@ def sign_tbs(tbs_der: bytes, signer) -> bytes:
     if _children(tbs_der)[2] != algorithm:
         raise ValueError("the TBS signature algorithm is not the signer's algorithm")
     signature = signer.sign(tbs_der)
-    return _tlv(0x30, tbs_der + algorithm + _tlv(0x03, b"\x00" + signature))
+    return tlv(0x30, tbs_der + algorithm + tlv(0x03, b"\x00" + signature))
 
 
 def check_signed(cert_der: bytes, tbs_der: bytes, issuer_spki: asn1_keys.PublicKeyInfo) -> None:
@@ -288,14 +289,6 @@ def _check_serial(serial: int) -> None:
         raise ValueError("serial numbers are positive integers")
 
 
-def _tlv(tag: int, content: bytes) -> bytes:
-    n = len(content)
-    if n < 0x80:
-        return bytes((tag, n)) + content
-    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes((tag, 0x80 | len(size))) + size + content
-
-
 def _header_length(der: bytes) -> int:
     first = der[1]
     return 2 if first < 0x80 else 2 + (first & 0x7F)
@@ -329,8 +322,3 @@ def _asn1_time(moment: datetime) -> x509.Time:
     return x509.Time(name="utc_time" if 1950 <= moment.year < 2050 else "general_time", value=moment)
 
 
-def _der_time(moment: datetime) -> bytes:
-    moment = _utc(moment)
-    if 1950 <= moment.year < 2050:
-        return _tlv(0x17, moment.strftime("%y%m%d%H%M%SZ").encode())
-    return _tlv(0x18, moment.strftime("%Y%m%d%H%M%SZ").encode())

@@ -17,6 +17,7 @@ from asn1crypto import crl as asn1_crl
 from asn1crypto import x509
 
 import core.oids  # noqa: F401  (SM2 names for asn1crypto)
+from core.der import der_integer, der_length, der_time, tlv
 from core.errors import invalid
 
 # RFC 5280 §5.3.1 reason codes; 7 is unused.
@@ -38,41 +39,6 @@ def reason_code(reason: str | int | None) -> int | None:
     if code is None:
         raise invalid(f"unknown revocation reason {reason!r}")
     return code
-
-
-# --- minimal DER ------------------------------------------------------------------------------------
-
-def der_length(n: int) -> bytes:
-    if n < 0x80:
-        return bytes((n,))
-    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes((0x80 | len(raw),)) + raw
-
-
-def tlv(tag: int, body: bytes) -> bytes:
-    return bytes((tag,)) + der_length(len(body)) + body
-
-
-def der_integer(value: int) -> bytes:
-    size = (value.bit_length() + 8) // 8
-    return tlv(0x02, value.to_bytes(size, "big", signed=True))
-
-
-def _utc(at: datetime) -> datetime:
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
-def generalized_time(at: datetime) -> bytes:
-    """GeneralizedTime with whole seconds and Z (naive datetimes are taken as UTC)."""
-    return b"\x18\x0f" + _utc(at).strftime("%Y%m%d%H%M%SZ").encode()
-
-
-def der_time(at: datetime) -> bytes:
-    """RFC 5280 Time: UTCTime for 1950-2049, GeneralizedTime otherwise."""
-    at = _utc(at)
-    if 1950 <= at.year < 2050:
-        return b"\x17\x0d" + at.strftime("%y%m%d%H%M%SZ").encode()
-    return generalized_time(at)
 
 
 def _reason_extension(code: int) -> bytes:

@@ -18,7 +18,8 @@ from asn1crypto import ocsp, x509
 from cryptography.hazmat.primitives import hashes
 
 import core.oids  # noqa: F401  (SM2 names for asn1crypto)
-from ca.crl import generalized_time, reason_code, tlv
+from ca.crl import reason_code
+from core.der import generalized_time, tlv
 from core.errors import invalid
 
 NONCE_OID = "1.3.6.1.5.5.7.48.1.2"

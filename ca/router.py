@@ -34,6 +34,16 @@ def _require_media(request: Request, expected: str) -> None:
         raise DomainError(ErrorKind.UNSUPPORTED_MEDIA, f"send Content-Type: {expected}", code="media-type")
 
 
+def _status(v) -> StatusOut:
+    return StatusOut(
+        serial_hex=v.serial_hex,
+        status=v.status,
+        certificate_pem=v.certificate_pem,
+        revoked_at=v.revoked_at,
+        reason=v.reason,
+    )
+
+
 def build_router(ca: CAService, require) -> APIRouter:
     router = APIRouter()
 
@@ -86,24 +96,12 @@ def build_router(ca: CAService, require) -> APIRouter:
     )
     def status(ca_id: str, serial: str, _=require("ca.read")):
         v = ca.get(ca_id, serial)
-        return StatusOut(
-            serial_hex=v.serial_hex,
-            status=v.status,
-            certificate_pem=v.certificate_pem,
-            revoked_at=v.revoked_at,
-            reason=v.reason,
-        )
+        return _status(v)
 
     @router.post("/api/v1/cas/{ca_id}/certificates/{serial}/revoke", response_model=StatusOut, tags=["ca"])
     def revoke(ca_id: str, serial: str, body: RevokeIn, principal=require("ca.revoke")):
         v = ca.revoke(ca_id, serial, body.reason, principal.actor)
-        return StatusOut(
-            serial_hex=v.serial_hex,
-            status=v.status,
-            certificate_pem=v.certificate_pem,
-            revoked_at=v.revoked_at,
-            reason=v.reason,
-        )
+        return _status(v)
 
     @router.get("/ca-certs/{name}", tags=["public"])
     def ca_certificate(name: str):

@@ -14,7 +14,7 @@ from asn1crypto import algos, cms, tsp, x509
 from cryptography.hazmat.primitives import hashes
 
 import core.oids  # noqa: F401  (SM2 names for asn1crypto)
-from ca.crl import der_length
+from core.der import der_length
 from core.errors import invalid
 
 # imprint algorithms we time-stamp: OID -> (name, digest length). SHA-1 and MD5 are refused (badAlg).

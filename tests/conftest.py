@@ -33,6 +33,18 @@ def database_url(request, tmp_path):
 
 
 @pytest.fixture
+def db(database_url):
+    """A migrated, empty database."""
+    from app.migrate import upgrade
+    from db.base import Database
+
+    database = Database(database_url)
+    upgrade(database)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
 def settings(tmp_path, database_url):
     from app.settings import Settings
 

@@ -5,17 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, update
 
-from app.migrate import upgrade
 from db.audit import AuditEvent, record, verify_chain
 from db.base import Database
-
-
-@pytest.fixture
-def db(database_url):
-    database = Database(database_url)
-    upgrade(database)
-    yield database
-    database.dispose()
 
 
 def _write(db: Database, n: int) -> None:

@@ -9,23 +9,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 
-from app.migrate import upgrade
 from core.errors import DomainError
 from db.audit import AuditEvent
-from db.base import Database
 from keys import sm2
 from keys.kek import KeyEncryptor
 from keys.models import KeyRecord
 from keys.service import KeyService
 from keys.signer import Signer
-
-
-@pytest.fixture
-def db(database_url):
-    database = Database(database_url)
-    upgrade(database)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture
