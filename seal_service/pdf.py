@@ -7,8 +7,8 @@ The seal's SES_Seal DER can travel as an unsigned CMS attribute under an operato
 
 pyHanko needs no hook for SM3: it maps digest names to ``getattr(hashes, name.upper())()`` and
 cryptography has ``hashes.SM3``; asn1crypto learns the SM3 and SM3withSM2 OIDs from core.oids.
-The PNG is embedded without Pillow (pyHanko's image module requires it): opaque images keep their
-IDAT stream under PNG predictors, transparency becomes a soft mask.
+The PNG is decoded and checked by Pillow and embedded by pyHanko's ``PdfImage``: alpha (and tRNS
+transparency, turned into alpha first) becomes a soft mask.
 
 /Contents space is reserved without a dry-run signature: certificates + max_signature_size + seal
 attribute + fixed framing, plus TIMESTAMP_RESERVE when a time stamp is requested (revocation data
@@ -25,9 +25,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
-import struct
 import threading
-import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from io import BytesIO
@@ -35,8 +33,9 @@ from io import BytesIO
 import aiohttp
 from asn1crypto import cms, x509
 from asn1crypto import core as asn1_core
-from pyhanko.pdf_utils import content, generic, layout, misc
-from pyhanko.pdf_utils.generic import pdf_name
+from PIL import Image, UnidentifiedImageError
+from pyhanko.pdf_utils import layout, misc
+from pyhanko.pdf_utils.images import PdfImage
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
 from pyhanko.sign.general import SigningError
@@ -52,7 +51,7 @@ from keys.signer import Signer
 
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-MAX_IMAGE_SIDE = 2048  # pixels; seal images are decoded once per seal, in Python
+MAX_IMAGE_SIDE = 2048  # pixels per side; larger images (and decompression bombs) are refused
 TIMESTAMP_RESERVE = 8192  # DER bytes kept for one RFC 3161 token (TSA chain included)
 _CMS_OVERHEAD = 512  # ContentInfo/SignedData/SignerInfo framing, algorithm ids, signed attributes
 
@@ -131,202 +130,56 @@ def _seal_attribute(seal_der: bytes | None, oid: str | None) -> bytes | None:
     return cms.CMSAttribute({"type": attr_type, "values": [value]}).dump()
 
 
-# --------------------------------------------------------------------------- PNG without Pillow
+# --------------------------------------------------------------------------- seal image (Pillow)
 
-_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
-_DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
+_PDF_MODES = ("RGB", "RGBA", "L", "LA", "P")  # what pyHanko's pil_image embeds as is
 
 
 @dataclass(frozen=True)
 class SealImage:
-    """A PNG decoded once into PDF image XObject data (plus a soft mask for transparency)."""
+    """A PNG decoded and checked once by Pillow, in a mode pyHanko's ``PdfImage`` embeds."""
 
-    width: int
-    height: int
-    colour_space: str | tuple  # "/DeviceGray", "/DeviceRGB" or ("/Indexed", count, palette)
-    bits: int
-    data: bytes  # FlateDecode data
-    predictor_colors: int | None  # set when ``data`` is raw PNG IDAT (PNG predictors)
-    colour_key: tuple[int, ...] | None = None
-    smask: tuple[int, bytes] | None = None  # (bits, FlateDecode data)
+    image: Image.Image
 
     @classmethod
     def from_png(cls, png: bytes) -> SealImage:
-        return _parse_png(png)
+        """Decode and check a PNG; raises invalid-input for anything else, corrupt data or a bad size."""
+        if not isinstance(png, bytes | bytearray) or not png.startswith(PNG_SIGNATURE):
+            raise invalid("the seal image is not a PNG file")
+        too_large = f"the seal image must be between 1 and {MAX_IMAGE_SIDE} pixels on each side"
+        try:
+            with Image.open(BytesIO(png), formats=["PNG"]) as img:  # reads the header only
+                if img.format != "PNG":
+                    raise invalid("the seal image is not a PNG file")
+                if not all(0 < side <= MAX_IMAGE_SIDE for side in img.size):
+                    raise invalid(too_large)
+                img.verify()  # chunk CRCs through IEND, without decoding
+            img = Image.open(BytesIO(png), formats=["PNG"])  # verify() leaves the image unusable
+            img.load()
+        except Image.DecompressionBombError:
+            raise invalid(too_large) from None
+        except UnidentifiedImageError:
+            raise invalid("the seal image is a corrupt or truncated PNG") from None
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise invalid(f"the seal image is a corrupt or truncated PNG: {exc}") from None
+        return cls(_for_pdf(img))
 
-    def add_to(self, writer) -> generic.IndirectObject:
-        smask_ref = None
-        if self.smask is not None:
-            smask_ref = writer.add_object(self._stream("/DeviceGray", self.smask[0], self.smask[1], None))
-        stream = self._stream(self.colour_space, self.bits, self.data, self.predictor_colors)
-        if smask_ref is not None:
-            stream[pdf_name("/SMask")] = smask_ref
-        if self.colour_key is not None:
-            stream[pdf_name("/Mask")] = generic.ArrayObject(generic.NumberObject(v) for v in self.colour_key)
-        return writer.add_object(stream)
-
-    def _stream(self, colour_space, bits, data, predictor_colors) -> generic.StreamObject:
-        if isinstance(colour_space, tuple):
-            _, count, palette = colour_space
-            space = generic.ArrayObject([pdf_name("/Indexed"), pdf_name("/DeviceRGB"),
-                                         generic.NumberObject(count - 1),
-                                         generic.ByteStringObject(palette)])
-        else:
-            space = pdf_name(colour_space)
-        entries = {
-            "/Type": pdf_name("/XObject"), "/Subtype": pdf_name("/Image"),
-            "/Width": generic.NumberObject(self.width), "/Height": generic.NumberObject(self.height),
-            "/ColorSpace": space, "/BitsPerComponent": generic.NumberObject(bits),
-            "/Filter": pdf_name("/FlateDecode"),
-        }
-        if predictor_colors is not None:
-            entries["/DecodeParms"] = generic.DictionaryObject({
-                pdf_name("/Predictor"): generic.NumberObject(15),
-                pdf_name("/Colors"): generic.NumberObject(predictor_colors),
-                pdf_name("/BitsPerComponent"): generic.NumberObject(bits),
-                pdf_name("/Columns"): generic.NumberObject(self.width),
-            })
-        return generic.StreamObject({pdf_name(k): v for k, v in entries.items()}, encoded_data=data)
+    def content(self, width: float, height: float) -> PdfImage:
+        """A fresh appearance content (pyHanko mutates it) drawing the image over width x height points."""
+        return PdfImage(self.image, box=layout.BoxConstraints(width=width, height=height))
 
 
-def _png_chunks(png: bytes):
-    pos = len(PNG_SIGNATURE)
-    while pos + 12 <= len(png):
-        length, kind = struct.unpack(">I4s", png[pos:pos + 8])
-        body = png[pos + 8:pos + 8 + length]
-        crc = png[pos + 8 + length:pos + 12 + length]
-        if len(body) != length or len(crc) != 4 or zlib.crc32(kind + body) != int.from_bytes(crc, "big"):
-            raise invalid("the seal image is a corrupt PNG (bad chunk or CRC)")
-        yield kind, body
-        if kind == b"IEND":
-            return
-        pos += 12 + length
-    raise invalid("the seal image is a truncated PNG (no IEND chunk)")
-
-
-def _parse_png(png: bytes) -> SealImage:
-    if not isinstance(png, bytes | bytearray) or not png.startswith(PNG_SIGNATURE):
-        raise invalid("the seal image is not a PNG file")
-    header, palette, trns, idat = None, b"", None, []
-    for kind, body in _png_chunks(bytes(png)):
-        if kind == b"IHDR" and len(body) == 13:
-            header = struct.unpack(">IIBBBBB", body)
-        elif kind == b"PLTE":
-            palette = body
-        elif kind == b"tRNS":
-            trns = body
-        elif kind == b"IDAT":
-            idat.append(body)
-    if header is None or not idat:
-        raise invalid("the seal image PNG has no IHDR or IDAT chunk")
-    width, height, bits, colour, compression, filtering, interlace = header
-    if colour not in _CHANNELS or bits not in _DEPTHS[colour] or compression or filtering:
-        raise invalid(f"unsupported PNG format (colour type {colour}, bit depth {bits})")
-    if interlace:
-        raise invalid("interlaced PNG seal images are not supported; save the image without interlacing")
-    if not (0 < width <= MAX_IMAGE_SIDE and 0 < height <= MAX_IMAGE_SIDE):
-        raise invalid(f"the seal image must be between 1 and {MAX_IMAGE_SIDE} pixels on each side")
-    if colour == 3 and not (palette and len(palette) % 3 == 0 and len(palette) <= 768):
-        raise invalid("the palette PNG has no valid PLTE chunk")
-    compressed = b"".join(idat)
-    channels = _CHANNELS[colour]
-    row_bytes = (width * channels * bits + 7) // 8
-    expected = height * (row_bytes + 1)
-    try:
-        inflater = zlib.decompressobj()
-        raw = inflater.decompress(compressed, expected + 1)  # bounded: no decompression bombs
-    except zlib.error:
-        raise invalid("the seal image PNG data does not decompress") from None
-    if len(raw) != expected:
-        raise invalid("the seal image PNG data has the wrong size")
-
-    base = {"width": width, "height": height, "bits": bits}
-    if colour in (0, 2):
-        space = "/DeviceGray" if colour == 0 else "/DeviceRGB"
-        key = None
-        if trns is not None and len(trns) == 2 * channels:
-            values = struct.unpack(f">{channels}H", trns)
-            key = tuple(v for value in values for v in (value, value))
-        return SealImage(colour_space=space, data=compressed, predictor_colors=channels, colour_key=key,
-                         **base)
-    if colour == 3:
-        space = ("/Indexed", len(palette) // 3, palette)
-        smask = None
-        if trns:
-            indices = _unpack_indices(_unfilter(raw, height, row_bytes, 1), width, height, row_bytes, bits)
-            table = bytes(trns[:256]) + b"\xff" * (256 - len(trns[:256]))
-            smask = (8, zlib.compress(indices.translate(table)))
-        return SealImage(colour_space=space, data=compressed, predictor_colors=1, smask=smask, **base)
-    # grey + alpha or RGBA: split the alpha channel into a soft mask
-    sample = bits // 8
-    pixels = _unfilter(raw, height, row_bytes, channels * sample)
-    stride, colour_bytes = channels * sample, (channels - 1) * sample
-    colours = bytearray(width * height * colour_bytes)
-    for k in range(colour_bytes):
-        colours[k::colour_bytes] = pixels[k::stride]
-    alpha = bytearray(width * height * sample)
-    for k in range(sample):
-        alpha[k::sample] = pixels[colour_bytes + k::stride]
-    space = "/DeviceGray" if colour == 4 else "/DeviceRGB"
-    return SealImage(colour_space=space, data=zlib.compress(bytes(colours)), predictor_colors=None,
-                     smask=(bits, zlib.compress(bytes(alpha))), **base)
-
-
-def _unfilter(raw: bytes, height: int, row_bytes: int, bpp: int) -> bytes:
-    """Undo the PNG per-row filters (RFC 2083 §6); ``bpp`` is bytes per complete pixel (≥ 1)."""
-    out = bytearray()
-    prev = bytearray(row_bytes)
-    pos = 0
-    for _ in range(height):
-        kind, row = raw[pos], bytearray(raw[pos + 1:pos + 1 + row_bytes])
-        pos += row_bytes + 1
-        if kind == 1:
-            for i in range(bpp, row_bytes):
-                row[i] = (row[i] + row[i - bpp]) & 0xFF
-        elif kind == 2:
-            row = bytearray((a + b) & 0xFF for a, b in zip(row, prev, strict=True))
-        elif kind == 3:
-            for i in range(row_bytes):
-                left = row[i - bpp] if i >= bpp else 0
-                row[i] = (row[i] + ((left + prev[i]) >> 1)) & 0xFF
-        elif kind == 4:
-            for i in range(row_bytes):
-                a = row[i - bpp] if i >= bpp else 0
-                b, c = prev[i], (prev[i - bpp] if i >= bpp else 0)
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                row[i] = (row[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
-        elif kind != 0:
-            raise invalid(f"the seal image PNG uses an unknown row filter {kind}")
-        out += row
-        prev = row
-    return bytes(out)
-
-
-def _unpack_indices(pixels: bytes, width: int, height: int, row_bytes: int, bits: int) -> bytes:
-    if bits == 8:
-        return pixels
-    per_byte = 8 // bits
-    mask = (1 << bits) - 1
-    table = [bytes((b >> (8 - bits * (k + 1))) & mask for k in range(per_byte)) for b in range(256)]
-    rows = (pixels[r * row_bytes:(r + 1) * row_bytes] for r in range(height))
-    return b"".join(b"".join(table[b] for b in row)[:width] for row in rows)
-
-
-class _SealImageContent(content.PdfContent):
-    """Appearance content: the seal image stretched over a width × height box (points)."""
-
-    def __init__(self, image: SealImage, width: float, height: float):
-        super().__init__(box=layout.BoxConstraints(width=width, height=height))
-        self._image = image
-
-    def render(self) -> bytes:
-        self.resources.xobject[pdf_name("/SealImage")] = self._image.add_to(self._ensure_writer)
-        return b"q %s 0 0 %s 0 0 cm /SealImage Do Q" % (_num(self.box.width), _num(self.box.height))
-
-
-def _num(value: float) -> bytes:
-    return (b"%.4f" % value).rstrip(b"0").rstrip(b".")
+def _for_pdf(img: Image.Image) -> Image.Image:
+    if img.mode.startswith("I"):  # 16-bit grey: scale to 8 bits (a plain convert would clip)
+        if "transparency" in img.info:
+            raise invalid("16-bit greyscale PNGs with a transparent colour (tRNS) are not supported; "
+                          "save the seal with an alpha channel")
+        img = img.convert("I").point(lambda v: v / 256).convert("L")
+    if "transparency" in img.info:  # tRNS (palette alpha or colour key) becomes an alpha channel
+        return img.convert("LA" if img.mode in ("1", "L") else "RGBA")
+    if img.mode not in _PDF_MODES or (img.mode == "P" and img.palette.mode != "RGB"):
+        return img.convert("L" if img.mode == "1" else "RGBA")
+    return img
 
 
 _NO_MARGIN = layout.SimpleBoxLayoutRule(
@@ -404,7 +257,7 @@ class SealStamper:
             validation_context=validation_context,
         )
         style = StaticStampStyle(
-            background=_SealImageContent(self.image, self.width_pt, self.height_pt),
+            background=self.image.content(self.width_pt, self.height_pt),
             border_width=0, background_layout=_NO_MARGIN,
         )
         x, y = origin

@@ -1,6 +1,6 @@
 """PAdES stamping (seal_service.pdf): RSA and SM2, levels B-B to B-LTA, bad input.
 
-Everything is built in the test: a one-page PDF (pyHanko writer), a PNG (zlib + struct), an RSA
+Everything is built in the test: a one-page PDF (pyHanko writer), PNGs (Pillow), an RSA
 hierarchy root -> issuing CA -> {seal signer, TSA} with cryptography's x509 builder, CRLs for
 both CAs, and a self-signed SM2 seal certificate assembled with asn1crypto.
 """
@@ -8,9 +8,6 @@ both CAs, and a self-signed SM2 seal certificate assembled with asn1crypto.
 from __future__ import annotations
 
 import asyncio
-import random
-import struct
-import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -24,6 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from PIL import Image, ImageDraw
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import PdfFileWriter
@@ -51,47 +49,19 @@ NOW = datetime.now(UTC)
 # --------------------------------------------------------------------------- fixtures (pure)
 
 
-def _paeth(a: int, b: int, c: int) -> int:
-    p = a + b - c
-    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-    return a if pa <= pb and pa <= pc else b if pb <= pc else c
-
-
-def encode_png(width: int, height: int, colour: int, bits: int, rows: list[bytes], *, bpp: int,
-               filters=(0,), palette: bytes = b"", trns: bytes | None = None) -> bytes:
-    """A PNG writer for tests: rows are raw scanlines, filtered with ``filters`` in turn (RFC 2083 §6)."""
-    data, prev = bytearray(), bytes(len(rows[0]))
-    for y, row in enumerate(rows):
-        kind = filters[y % len(filters)]
-        out = bytearray()
-        for i, value in enumerate(row):
-            a = row[i - bpp] if i >= bpp else 0
-            b, c = prev[i], (prev[i - bpp] if i >= bpp else 0)
-            pred = (0, a, b, (a + b) // 2, _paeth(a, b, c))[kind]
-            out.append((value - pred) & 0xFF)
-        data += bytes([kind]) + out
-        prev = row
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, bits, colour, 0, 0, 0)
-    extra = (chunk(b"PLTE", palette) if palette else b"") + (chunk(b"tRNS", trns) if trns else b"")
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + extra + chunk(b"IDAT", zlib.compress(bytes(data)))
-            + chunk(b"IEND", b""))
+def png_bytes(img: Image.Image, **save_options) -> bytes:
+    out = BytesIO()
+    img.save(out, "PNG", **save_options)
+    return out.getvalue()
 
 
 def make_png(width: int = 24, height: int = 16, alpha: bool = True) -> bytes:
-    """A red round seal: RGBA with transparent corners, or opaque RGB."""
-    rows = []
-    for y in range(height):
-        row = bytearray()
-        for x in range(width):
-            inside = (x - width / 2) ** 2 + (y - height / 2) ** 2 < (min(width, height) / 2) ** 2
-            row += bytes((220, 20, 30, 255 if inside else 0) if alpha else (220, 20 + x, 30 + y))
-        rows.append(bytes(row))
-    channels = 4 if alpha else 3
-    return encode_png(width, height, 6 if alpha else 2, 8, rows, bpp=channels, filters=(0, 1, 2, 3, 4))
+    """A red round seal: RGBA with transparent corners, or opaque RGB on white."""
+    img = Image.new("RGBA" if alpha else "RGB", (width, height), (0, 0, 0, 0) if alpha else (255, 255, 255))
+    side = min(width, height)
+    box = ((width - side) / 2, (height - side) / 2, (width + side) / 2 - 1, (height + side) / 2 - 1)
+    ImageDraw.Draw(img).ellipse(box, fill=(220, 20, 30, 255) if alpha else (220, 20, 30))
+    return png_bytes(img)
 
 
 def make_pdf(pages: int = 1, encrypt_with: str | None = None) -> bytes:
@@ -413,7 +383,10 @@ def _encrypted_pdf() -> bytes:
     return make_pdf(encrypt_with="owner-password")
 
 
-JPEG = bytes.fromhex("ffd8ffe000104a46494600010100000100010000ffdb004300") + bytes(64) + b"\xff\xd9"
+def _jpeg() -> bytes:
+    out = BytesIO()
+    Image.new("RGB", (24, 16), (200, 0, 0)).save(out, "JPEG")
+    return out.getvalue()
 
 
 @pytest.mark.parametrize(
@@ -438,7 +411,7 @@ def test_bad_input_is_refused(case, message):
     elif case == "encrypted":
         pdf = _encrypted_pdf()
     elif case == "jpeg":
-        kwargs["image_png"] = JPEG
+        kwargs["image_png"] = _jpeg()
     elif case == "page":
         kwargs["page"] = 1
     elif case == "level":
@@ -464,40 +437,81 @@ def test_time_stamp_authority_failure_is_unavailable():
     assert err.value.kind is ErrorKind.UNAVAILABLE
 
 
-def test_png_filters_and_alpha_decode_without_pillow():
-    rng = random.Random(7)
-    w, h = 13, 10
-    pixels = [bytes(rng.randrange(256) for _ in range(4 * w)) for _ in range(h)]
-    png = encode_png(w, h, 6, 8, pixels, bpp=4, filters=(0, 1, 2, 3, 4))
-    image = SealImage.from_png(png)
-    flat = b"".join(pixels)
-    colours = bytes(v for i, v in enumerate(flat) if i % 4 != 3)
-    assert zlib.decompress(image.data) == colours
-    assert image.smask[0] == 8 and zlib.decompress(image.smask[1]) == flat[3::4]
-    assert image.predictor_colors is None and image.colour_space == "/DeviceRGB"
+def _palette_png(transparency: bytes | None) -> bytes:
+    img = Image.new("P", (24, 16))
+    img.putpalette([200, 0, 0, 0, 0, 200])  # index 0 red, 1 blue
+    img.paste(1, (12, 0, 24, 16))
+    return png_bytes(img, **({"transparency": transparency} if transparency else {}))
 
 
-def test_png_palette_transparency_and_plain_rgb():
-    w, h = 11, 3
-    indices = [[(x + y) % 4 for x in range(w)] for y in range(h)]
-    packed = [bytes((r[i] << 4) | (r[i + 1] if i + 1 < w else 0) for i in range(0, w, 2)) for r in indices]
-    palette = bytes((255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255))
-    png = encode_png(w, h, 3, 4, packed, bpp=1, filters=(4, 1, 2), palette=palette, trns=b"\x00\x80")
-    image = SealImage.from_png(png)
-    assert image.colour_space == ("/Indexed", 4, palette) and image.predictor_colors == 1
-    alpha = bytes((0, 0x80, 255, 255)[i] for row in indices for i in row)
-    assert zlib.decompress(image.smask[1]) == alpha
-
-    rgb = SealImage.from_png(make_png(alpha=False))
-    assert rgb.smask is None and rgb.predictor_colors == 3  # IDAT passed through with PNG predictors
+def _image_xobject(sig) -> generic.StreamObject:
+    """The one image XObject drawn by the signature widget's normal appearance."""
+    appearance = sig.sig_field["/AP"]["/N"].get_object()
+    xobjects = [x.get_object() for x in appearance["/Resources"]["/XObject"].values()]
+    [image] = [x for x in xobjects if x["/Subtype"] == "/Image"]
+    return image
 
 
-def test_bad_png_is_refused():
-    png = make_png()
-    for bad, message in [(png[:40], "truncated"), (png[:30] + b"\x00" + png[31:], "CRC"),
-                         (b"GIF89a" + png[6:], "not a PNG")]:
-        with pytest.raises(DomainError, match=message):
-            SealImage.from_png(bad)
+@pytest.mark.parametrize(
+    ("png", "colour_space", "alpha"),
+    [
+        (png_bytes(Image.new("RGBA", (24, 16), (200, 0, 0, 128))), "/DeviceRGB", {128}),
+        (png_bytes(Image.new("LA", (24, 16), (90, 60))), "/DeviceGray", {60}),
+        (_palette_png(b"\x00\x80"), "/DeviceRGB", {0, 128}),  # tRNS palette alpha
+        (png_bytes(Image.new("RGB", (24, 16), (200, 0, 0)), transparency=(200, 0, 0)), "/DeviceRGB", {0}),
+        (png_bytes(Image.new("RGB", (24, 16), (200, 0, 0))), "/DeviceRGB", None),
+        (_palette_png(None), "/Indexed", None),
+        (png_bytes(Image.new("I;16", (24, 16), 0x8000)), "/DeviceGray", None),  # 16-bit grey, scaled
+    ],
+    ids=["rgba", "la", "palette-trns", "rgb-colour-key", "rgb", "palette", "grey16"],
+)
+def test_seal_images_stamp_with_a_soft_mask_for_transparency(png, colour_space, alpha):
+    pki = make_pki()
+    out = stamp_rsa(make_pdf(), image_png=png)
+    [sig] = signatures(out)
+    assert_valid(sig, pki)
+    image = _image_xobject(sig)
+    assert (image["/Width"], image["/Height"], image["/BitsPerComponent"]) == (24, 16, 8)
+    space = image["/ColorSpace"]
+    assert (space if isinstance(space, str) else space[0]) == colour_space
+    if colour_space == "/DeviceGray" and alpha is None:
+        assert set(image.data) == {128}  # 0x8000 of 0xFFFF
+    if alpha is None:
+        assert "/SMask" not in image
+    else:
+        smask = image["/SMask"].get_object()
+        assert (smask["/Width"], smask["/Height"], smask["/ColorSpace"]) == (24, 16, "/DeviceGray")
+        assert set(smask.data) == alpha
+
+
+def _bad_crc(png: bytes) -> bytes:
+    pos = png.index(b"IDAT") + 4  # first byte of the IDAT data
+    return png[:pos] + bytes([png[pos] ^ 0xFF]) + png[pos + 1:]
+
+
+@pytest.mark.parametrize(
+    ("make_bad", "message"),
+    [
+        (_jpeg, "not a PNG"),
+        (lambda: b"hello, not an image" * 10, "not a PNG"),
+        (lambda: b"GIF89a" + make_png()[6:], "not a PNG"),
+        (lambda: make_png()[:40], "truncated"),
+        (lambda: make_png()[:-20], "truncated"),
+        (lambda: _bad_crc(make_png()), "corrupt"),
+        (lambda: png_bytes(Image.new("1", (20000, 20000))), "pixels on each side"),  # a 48 kB bomb
+        (lambda: png_bytes(Image.new("1", (2049, 1))), "pixels on each side"),
+        (lambda: png_bytes(Image.new("I;16", (4, 4), 7), transparency=7), "16-bit greyscale"),
+    ],
+    ids=["jpeg", "not-an-image", "gif-magic", "truncated-header", "truncated-end", "bad-crc", "bomb",
+         "too-wide", "grey16-colour-key"],
+)
+def test_bad_png_is_refused(make_bad, message):
+    bad = make_bad()
+    with pytest.raises(DomainError, match=message) as err:
+        SealImage.from_png(bad)
+    assert err.value.kind is ErrorKind.INVALID_INPUT
+    with pytest.raises(DomainError, match=message):
+        stamp_rsa(make_pdf(), image_png=bad)
 
 
 def test_stamper_is_reusable():
