@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from asn1crypto import pem, x509
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from ca import crl as crl_builder
@@ -461,39 +461,27 @@ class CAService:
             credit_code=credit_code,
         )
         _lint_or_fail(tbs, profile, ctx.certificate)
-        row = IssuedCertificate(
-            ca_id=ctx.id,
-            serial_hex=serial_hex(serial),
-            shard=crl_builder.shard_for(serial, ctx.crl_shards),
-            profile=profile.name,
-            subject=_subject_text(subject),
-            credit_code=credit_code,
-            status="intent",
-            tbs_der=tbs,
-            not_before=not_before,
-            not_after=not_after,
-            requester=actor,
-            created_at=now,
-        )
-        session.add(row)
-        record(session, actor, "certificate.sign-intent", f"{ctx.id}/{row.serial_hex}", profile=profile.name)
+        key, subject_text = serial_hex(serial), _subject_text(subject)
         try:
+            # Core statements: this is the hot path of issuance, and ORM bookkeeping is not free.
+            session.execute(insert(IssuedCertificate.__table__), [{
+                "ca_id": ctx.id, "serial_hex": key, "shard": crl_builder.shard_for(serial, ctx.crl_shards),
+                "profile": profile.name, "subject": subject_text, "credit_code": credit_code,
+                "status": "intent", "tbs_der": tbs, "not_before": not_before, "not_after": not_after,
+                "requester": actor, "created_at": now,
+            }])
+            record(session, actor, "certificate.sign-intent", f"{ctx.id}/{key}", profile=profile.name)
             session.commit()
         except IntegrityError:
             session.rollback()
             raise conflict("serial collision; retry the request", "serial-collision") from None
         cert_der = sign_tbs(tbs, ctx.signer)
         check_signed(cert_der, tbs, ctx.certificate.public_key)
-        row.certificate_der, row.status = cert_der, "good"
-        record(
-            session,
-            actor,
-            "certificate.issue",
-            f"{ctx.id}/{row.serial_hex}",
-            profile=profile.name,
-            subject=row.subject,
-            credit_code=credit_code,
-        )
+        session.execute(update(IssuedCertificate.__table__)
+                        .where(IssuedCertificate.ca_id == ctx.id, IssuedCertificate.serial_hex == key)
+                        .values(certificate_der=cert_der, status="good"))
+        record(session, actor, "certificate.issue", f"{ctx.id}/{key}", profile=profile.name,
+               subject=subject_text, credit_code=credit_code)
         return cert_der
 
     def _is_ca_key(self, spki) -> bool:

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, String, Text, select, text
+from sqlalchemy import BigInteger, String, Text, insert, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from db.base import Base, UTCDateTime, utcnow
@@ -49,8 +49,8 @@ def _event_hash(
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def record(session: Session, actor: str, action: str, target: str, **details) -> AuditEvent:
-    """Append an event to the chain inside the caller's transaction."""
+def record(session: Session, actor: str, action: str, target: str, **details) -> str:
+    """Append an event to the chain inside the caller's transaction; returns its hash."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
     last = session.execute(
@@ -60,19 +60,11 @@ def record(session: Session, actor: str, action: str, target: str, **details) ->
     now = utcnow()
     at = now.replace(microsecond=now.microsecond // 1000 * 1000)
     body = _canonical(details)
-    event = AuditEvent(
-        seq=seq,
-        at=at,
-        actor=actor,
-        action=action,
-        subject=target,
-        details=body,
-        prev_hash=prev,
-        hash=_event_hash(seq, at, actor, action, target, body, prev),
-    )
-    session.add(event)
-    session.flush()
-    return event
+    digest = _event_hash(seq, at, actor, action, target, body, prev)
+    session.execute(insert(AuditEvent.__table__), [{"seq": seq, "at": at, "actor": actor, "action": action,
+                                          "subject": target, "details": body, "prev_hash": prev,
+                                          "hash": digest}])
+    return digest
 
 
 @dataclass

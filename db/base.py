@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -66,9 +68,14 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._thread_lock = threading.Lock()
+        self._lock_file = None
         if url.startswith("sqlite"):
             self._read_engine = make_engine(url, for_writes=False)
             self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
+            path = self.engine.url.database
+            if path and path != ":memory:":
+                self._lock_file = open(f"{path}.writer-lock", "a+b")  # noqa: SIM115 - held for the process
         else:
             self._read_engine, self._read_sessions = None, self.sessions
 
@@ -79,15 +86,30 @@ class Database:
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
         """One transaction: commits on success, rolls back on any exception."""
-        session = self.sessions()
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+        with self._writer():
+            session = self.sessions()
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
+
+    @contextmanager
+    def _writer(self) -> Iterator[None]:
+        """On SQLite, queue writers on a lock file: SQLite's own busy handler sleeps in steps of up
+        to 100 ms, which stalls every other worker process; a blocked flock wakes at once."""
+        if self._lock_file is None:
+            yield
+            return
+        with self._thread_lock:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -99,6 +121,9 @@ class Database:
             session.close()  # detaches what was read (keeping loaded values) and releases the connection
 
     def dispose(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
         self.engine.dispose()
         if self._read_engine is not None:
             self._read_engine.dispose()
