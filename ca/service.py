@@ -7,6 +7,7 @@ import dataclasses
 import json
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -43,6 +44,7 @@ BACKDATE = timedelta(minutes=1)
 CRL_VALIDITY = timedelta(days=1)
 OCSP_VALIDITY = timedelta(hours=12)
 OCSP_REFRESH = timedelta(hours=1)
+OCSP_REQUEST_CACHE_S = 30.0
 _NAME_KEYS = {
     "C": "country_name",
     "ST": "state_or_province_name",
@@ -127,6 +129,7 @@ class CAService:
         self._contexts: dict[str, CaContext] = {}
         self._lock = threading.Lock()
         self._ocsp_cache: dict[tuple, tuple[bytes, datetime]] = {}
+        self._ocsp_by_request: dict[bytes, tuple[bytes, float]] = {}
         self._ca_ids: tuple[str, ...] | None = None
 
     # ---- hierarchy -------------------------------------------------------------------------
@@ -464,12 +467,25 @@ class CAService:
         key, subject_text = serial_hex(serial), _subject_text(subject)
         try:
             # Core statements: this is the hot path of issuance, and ORM bookkeeping is not free.
-            session.execute(insert(IssuedCertificate.__table__), [{
-                "ca_id": ctx.id, "serial_hex": key, "shard": crl_builder.shard_for(serial, ctx.crl_shards),
-                "profile": profile.name, "subject": subject_text, "credit_code": credit_code,
-                "status": "intent", "tbs_der": tbs, "not_before": not_before, "not_after": not_after,
-                "requester": actor, "created_at": now,
-            }])
+            session.execute(
+                insert(IssuedCertificate.__table__),
+                [
+                    {
+                        "ca_id": ctx.id,
+                        "serial_hex": key,
+                        "shard": crl_builder.shard_for(serial, ctx.crl_shards),
+                        "profile": profile.name,
+                        "subject": subject_text,
+                        "credit_code": credit_code,
+                        "status": "intent",
+                        "tbs_der": tbs,
+                        "not_before": not_before,
+                        "not_after": not_after,
+                        "requester": actor,
+                        "created_at": now,
+                    }
+                ],
+            )
             record(session, actor, "certificate.sign-intent", f"{ctx.id}/{key}", profile=profile.name)
             session.commit()
         except IntegrityError:
@@ -477,11 +493,20 @@ class CAService:
             raise conflict("serial collision; retry the request", "serial-collision") from None
         cert_der = sign_tbs(tbs, ctx.signer)
         check_signed(cert_der, tbs, ctx.certificate.public_key)
-        session.execute(update(IssuedCertificate.__table__)
-                        .where(IssuedCertificate.ca_id == ctx.id, IssuedCertificate.serial_hex == key)
-                        .values(certificate_der=cert_der, status="good"))
-        record(session, actor, "certificate.issue", f"{ctx.id}/{key}", profile=profile.name,
-               subject=subject_text, credit_code=credit_code)
+        session.execute(
+            update(IssuedCertificate.__table__)
+            .where(IssuedCertificate.ca_id == ctx.id, IssuedCertificate.serial_hex == key)
+            .values(certificate_der=cert_der, status="good")
+        )
+        record(
+            session,
+            actor,
+            "certificate.issue",
+            f"{ctx.id}/{key}",
+            profile=profile.name,
+            subject=subject_text,
+            credit_code=credit_code,
+        )
         return cert_der
 
     def _is_ca_key(self, spki) -> bool:
@@ -517,6 +542,7 @@ class CAService:
                 raise conflict(f"certificate {row.serial_hex} is already revoked", "already-revoked")
             row.status, row.revoked_at, row.revocation_reason = "revoked", self.clock.now(), reason
             record(s, actor, "certificate.revoke", f"{ca_id}/{row.serial_hex}", reason=reason)
+        self._ocsp_by_request.clear()
         self.publish_crl(ca_id, row.shard, actor)
         return _view(row, ctx)
 
@@ -614,42 +640,45 @@ class CAService:
     # ---- OCSP ---------------------------------------------------------------------------------
 
     def ocsp(self, request_der: bytes) -> bytes:
-        """An OCSP response for any input: malformedRequest for garbage, never an exception."""
+        """An OCSP response for any input: malformedRequest for garbage, never an exception.
+
+        Requests without a nonce get pre-signed responses, cached by status and, for repeats of
+        the same request bytes, for OCSP_REQUEST_CACHE_S (revocation here clears both caches;
+        another worker's answer may lag a revocation by at most that long).
+        """
+        hit = self._ocsp_by_request.get(request_der)
+        if hit is not None and hit[1] > time.monotonic():
+            return hit[0]
         try:
             request = ocsp.parse_request(request_der)
         except DomainError:
             return ocsp.malformed_request()
-        first = request[0]
-        ctx = self._ca_for_cert_id(first)
+        ctx = self._ca_for_cert_id(request[0])
         if ctx is None or ctx.responder is None:
             return ocsp.unauthorized()
         now = self.clock.now()
-        singles = []
-        for item in request:
-            status = self._status_for(ctx, item) if self._ca_for_cert_id(item) is ctx else None
-            singles.append(self._single(ctx, item, status, now))
-        if request.nonce is None and len(singles) == 1:
-            return singles[0][1]()
-        return ctx.responder.sign([enc for enc, _ in singles], now, request.nonce)
-
-    def _single(self, ctx: CaContext, item: ocsp.CertIdRequest, status, now: datetime):
-        """(encoded SingleResponse, thunk returning a cached pre-signed response for it alone)."""
-        state, revoked_at, reason = status or ("unknown", None, None)
-        single = ocsp.SingleStatus(item, state, revoked_at, reason, now, now + OCSP_VALIDITY)
-        encoded = ocsp.single_response(single, now)
-
-        def presigned() -> bytes:
-            key = (ctx.id, item.der, state, revoked_at)
-            hit = self._ocsp_cache.get(key)
-            if hit and hit[1] > now:
-                return hit[0]
-            der = ctx.responder.sign([encoded], now)
-            if len(self._ocsp_cache) > 100_000:
-                self._ocsp_cache.clear()
-            self._ocsp_cache[key] = (der, now + OCSP_REFRESH)
+        statuses = [
+            self._status_for(ctx, item) if self._ca_for_cert_id(item) is ctx else None for item in request
+        ]
+        if request.nonce is None and len(request) == 1:
+            der = self._presigned(ctx, request[0], statuses[0], now)
+            if len(self._ocsp_by_request) > 100_000:
+                self._ocsp_by_request.clear()
+            self._ocsp_by_request[request_der] = (der, time.monotonic() + OCSP_REQUEST_CACHE_S)
             return der
+        singles = [_single(item, status, now) for item, status in zip(request, statuses, strict=True)]
+        return ctx.responder.sign(singles, now, request.nonce)
 
-        return encoded, presigned
+    def _presigned(self, ctx: CaContext, item: ocsp.CertIdRequest, status, now: datetime) -> bytes:
+        key = (ctx.id, item.der, status)
+        hit = self._ocsp_cache.get(key)
+        if hit and hit[1] > now:
+            return hit[0]
+        der = ctx.responder.sign([_single(item, status, now)], now)
+        if len(self._ocsp_cache) > 100_000:
+            self._ocsp_cache.clear()
+        self._ocsp_cache[key] = (der, now + OCSP_REFRESH)
+        return der
 
     def _status_for(self, ctx: CaContext, item: ocsp.CertIdRequest):
         with self.db.read() as s:
@@ -703,6 +732,13 @@ class CAService:
             )
         except DomainError as exc:
             return tsa.rejection(exc.code, exc.detail)
+
+
+def _single(item: ocsp.CertIdRequest, status, now: datetime) -> bytes:
+    state, revoked_at, reason = status or ("unknown", None, None)
+    return ocsp.single_response(
+        ocsp.SingleStatus(item, state, revoked_at, reason, now, now + OCSP_VALIDITY), now
+    )
 
 
 def _lint_or_fail(tbs: bytes, profile: Profile, issuer: x509.Certificate | None) -> None:
