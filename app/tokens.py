@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -41,6 +42,9 @@ class Principal:
         return f"{self.role}:{self.name}"
 
 
+CACHE_S = 5.0  # how long a grant or revocation can take to reach another worker
+
+
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -48,6 +52,7 @@ def _hash(token: str) -> str:
 class TokenService:
     def __init__(self, db: Database):
         self.db = db
+        self._cache: dict[str, tuple[Principal | None, float]] = {}
 
     def create(self, session: Session, role: str, name: str, actor: str, seals: list[str] = ()) -> str:
         if role not in access_policy().roles:
@@ -72,15 +77,25 @@ class TokenService:
         return token
 
     def authenticate(self, token: str) -> Principal | None:
+        """The token's principal; answers are cached for CACHE_S seconds per process."""
+        digest = _hash(token)
+        hit = self._cache.get(digest)
+        if hit is not None and hit[1] > time.monotonic():
+            return hit[0]
         with self.db.read() as s:
-            row = s.scalars(select(ApiToken).where(ApiToken.token_hash == _hash(token))).first()
-        if row is None or row.revoked_at is not None:
-            return None
-        return Principal(row.id, row.name, row.role, frozenset(json.loads(row.seals)))
+            row = s.scalars(select(ApiToken).where(ApiToken.token_hash == digest)).first()
+        principal = None
+        if row is not None and row.revoked_at is None:
+            principal = Principal(row.id, row.name, row.role, frozenset(json.loads(row.seals)))
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (principal, time.monotonic() + CACHE_S)
+        return principal
 
     def grant_seal(self, session: Session, token_id: str, seal_id: str, actor: str) -> None:
         row = session.get(ApiToken, token_id)
         if row is None:
             raise invalid(f"no token {token_id}", "unknown-token")
         row.seals = json.dumps(sorted(set(json.loads(row.seals)) | {seal_id}))
+        self._cache.pop(row.token_hash, None)
         record(session, actor, "token.grant-seal", token_id, seal_id=seal_id)

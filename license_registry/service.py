@@ -279,11 +279,12 @@ class RegistryService:
     def status_of(self, identifier: str) -> dict:
         """``{identifier, region, status, version, updated_at}``: ours from here, others' from the hub."""
         with self.db.read() as s:
-            row = s.get(License, identifier)
+            row = s.execute(select(License.region, License.status, License.version, License.status_changed_at,
+                                   License.created_at).where(License.identifier == identifier)).first()
         if row is not None:
-            return {"identifier": row.identifier, "region": row.region, "status": row.status,
-                    "version": f"{row.version:03d}",
-                    "updated_at": (row.status_changed_at or row.created_at).isoformat()}
+            region, status, version, changed_at, created_at = row
+            return {"identifier": identifier, "region": region, "status": status, "version": f"{version:03d}",
+                    "updated_at": (changed_at or created_at).isoformat()}
         remote = self.hub_client.license_status(identifier) if self.hub_client else None
         if remote is None:
             raise not_found(f"no license {identifier}")

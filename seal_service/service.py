@@ -56,6 +56,13 @@ class SealView:
 
 
 @dataclass(frozen=True)
+class UsableSeal:
+    id: str
+    algorithm: str
+    signer_ca_id: str
+
+
+@dataclass(frozen=True)
 class StampResult:
     ses_signature_der: bytes
     data_hash_hex: str
@@ -285,22 +292,32 @@ class SealService:
 
     # ---- stamping -------------------------------------------------------------------------------
 
-    def _usable(self, seal_id: str, principal) -> Seal:
+    def _usable(self, seal_id: str, principal) -> UsableSeal:
+        """The seal if this principal may stamp with it now; reads only its state, not its bytes."""
         if seal_id not in principal.seals:
             raise forbidden(f"token {principal.name!r} is not granted seal {seal_id}")
         with self.db.read() as s:
-            seal = s.get(Seal, seal_id)
-        if seal is None:
+            row = s.execute(
+                select(Seal.status, Seal.valid_from, Seal.valid_to, Seal.algorithm, Seal.signer_ca_id).where(
+                    Seal.id == seal_id
+                )
+            ).first()
+        if row is None:
             raise not_found(f"no seal {seal_id!r}")
+        status, valid_from, valid_to, algorithm, signer_ca_id = row
         now = self.clock.now()
-        if seal.status != "active":
-            raise conflict(f"seal {seal_id} is {seal.status}: it stamps nothing", f"seal-{seal.status}")
-        if not seal.valid_from <= now <= seal.valid_to:
+        if status != "active":
+            raise conflict(f"seal {seal_id} is {status}: it stamps nothing", f"seal-{status}")
+        if not valid_from <= now <= valid_to:
             raise conflict(
-                f"seal {seal_id} is not valid now ({seal.valid_from:%Y-%m-%d} to {seal.valid_to:%Y-%m-%d})",
+                f"seal {seal_id} is not valid now ({valid_from:%Y-%m-%d} to {valid_to:%Y-%m-%d})",
                 "seal-expired",
             )
-        return seal
+        return UsableSeal(seal_id, algorithm, signer_ca_id)
+
+    def _full(self, seal_id: str) -> Seal:
+        with self.db.read() as s:
+            return s.get(Seal, seal_id)
 
     def stamp_data(
         self, seal_id: str, document: dict, principal, property_id: str = "", with_timestamp: bool = False
@@ -360,7 +377,9 @@ class SealService:
             trust_roots=[root], other_certs=chain + tsa, crls=crls, allow_fetching=False, **SM2_CONTEXT_KWARGS
         )
 
-    def _record_stamp(self, seal: Seal, kind: str, document_hash: str, level: str | None, principal) -> None:
+    def _record_stamp(
+        self, seal: UsableSeal, kind: str, document_hash: str, level: str | None, principal
+    ) -> None:
         with self.db.unit_of_work() as s:
             s.add(
                 StampRecord(
@@ -376,9 +395,10 @@ class SealService:
                 s, principal.actor, "seal.stamp", seal.id, kind=kind, document_hash=document_hash, level=level
             )
 
-    def _builder(self, seal: Seal) -> StampBuilder:
-        cached = self._builders.get(seal.id)
+    def _builder(self, usable: UsableSeal) -> StampBuilder:
+        cached = self._builders.get(usable.id)
         if cached is None:
+            seal = self._full(usable.id)
             builder = StampBuilder(
                 seal.seal_der, self.keys.signer(seal.signer_key_ref), seal.signer_certificate_der
             )
@@ -386,9 +406,10 @@ class SealService:
                 cached = self._builders.setdefault(seal.id, builder)
         return cached
 
-    def _stamper(self, seal: Seal) -> pdf_stamping.SealStamper:
-        cached = self._stampers.get(seal.id)
+    def _stamper(self, usable: UsableSeal) -> pdf_stamping.SealStamper:
+        cached = self._stampers.get(usable.id)
         if cached is None:
+            seal = self._full(usable.id)
             chain = self.ca.context(seal.signer_ca_id).chain
             stamper = pdf_stamping.SealStamper(
                 self.keys.signer(seal.signer_key_ref),

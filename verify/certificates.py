@@ -23,6 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
@@ -200,7 +201,7 @@ class _Job:
     def with_key_usage(self, path_checks: list[Check]) -> list[Check]:
         if path_checks[0].sub_indication == FORMAT_FAILURE:
             return [*path_checks, Check(KEY_USAGE, "skipped", "not a certificate")]
-        return [*path_checks, _key_usage_check(x509.Certificate.load(self.cert_der), self.purpose)]
+        return [*path_checks, _key_usage_check_cached(self.cert_der, self.purpose)]
 
 
 async def _validate_path(cert, chain, anchors, moment, at, crls, ocsps, fetch) -> list[Check]:
@@ -320,6 +321,11 @@ def _failure_checks(stage, result, detail, sub_indication, earlier_passed: bool 
         else:
             checks.append(Check(name, "skipped", f"not evaluated: {stage} check did not pass"))
     return checks
+
+
+@lru_cache(maxsize=4096)
+def _key_usage_check_cached(cert_der: bytes, purpose: str | None) -> Check:
+    return _key_usage_check(x509.Certificate.load(cert_der), purpose)
 
 
 def _key_usage_check(cert: x509.Certificate, purpose: str | None) -> Check:

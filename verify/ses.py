@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from asn1crypto import algos, cms, core, tsp, x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -415,9 +416,13 @@ class CertInfo:
     not_after: datetime
     key_type: str  # "sm2", "rsa" or a description of another key
     public: bytes  # SM2: the 65-byte point; otherwise the SubjectPublicKeyInfo DER
+    credit_code: str | None = None  # the holder's unified social credit code (subject serialNumber)
 
     def summary(self) -> dict:
-        return {"subject": self.subject, "serial_hex": self.serial_hex, "issuer": self.issuer}
+        out = {"subject": self.subject, "serial_hex": self.serial_hex, "issuer": self.issuer}
+        if self.credit_code:
+            out["credit_code"] = self.credit_code
+        return out
 
 
 _NAME_KEYS = {
@@ -444,6 +449,7 @@ def _name(name: x509.Name) -> str:
         return "<unreadable name>"
 
 
+@lru_cache(maxsize=4096)
 def load_certificate(der: bytes) -> CertInfo:
     """The fields a verifier needs from an X.509 certificate; raises ValueError (or kin) when malformed."""
     a.check_structure(a.read_single(der))
@@ -472,6 +478,15 @@ def load_certificate(der: bytes) -> CertInfo:
         not_after=_time(validity["not_after"]),
         key_type=key_type,
         public=public,
+        credit_code=next(
+            (
+                a["value"].native
+                for rdn in tbs["subject"].chosen
+                for a in rdn
+                if a["type"].dotted == "2.5.4.5"
+            ),
+            None,
+        ),
     )
 
 
