@@ -6,7 +6,9 @@ provides (our own CAs, other regions' anchors from the hub): verify/ never reads
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +25,7 @@ from verify.report import Report
 from verify.ses import verify_seal, verify_stamp
 
 TRUST_REFRESH_S = 60.0
+log = logging.getLogger("longtrust.verify")
 
 
 @dataclass(frozen=True)
@@ -58,22 +61,51 @@ class VerifyService:
         self._fetch = fetch_revocation
         self._cached: tuple[float, TrustMaterial, object] | None = None
         self._lock = threading.Lock()
+        self._refreshing = threading.Lock()
+        self._stamps: dict[bytes, tuple[float | None, Report]] = {}
 
     def _material(self):
-        """(trust material, cert checker), refreshed at most every TRUST_REFRESH_S seconds."""
+        """(trust material, cert checker). Loaded on first use; when older than TRUST_REFRESH_S it is
+        reloaded in the background while requests keep using the current one."""
         cached = self._cached
-        if cached is None or time.monotonic() - cached[0] > TRUST_REFRESH_S:
-            material = self._trust.material()
-            checker = _checker(material, self._fetch)
-            cached = (time.monotonic(), material, checker)
-            with self._lock:
-                self._cached = cached
+        if cached is None:
+            return self._reload()[1:]
+        if time.monotonic() - cached[0] > TRUST_REFRESH_S and self._refreshing.acquire(blocking=False):
+            threading.Thread(target=self._reload_in_background, name="trust-refresh", daemon=True).start()
         return cached[1], cached[2]
+
+    def _reload(self):
+        material = self._trust.material()
+        cached = (time.monotonic(), material, _checker(material, self._fetch))
+        with self._lock:
+            self._cached = cached
+        return cached
+
+    def _reload_in_background(self) -> None:
+        try:
+            self._reload()
+        except Exception:  # keep serving the current material; the next request tries again
+            log.exception("trust material refresh failed")
+        finally:
+            self._refreshing.release()
 
     def refresh(self) -> None:
         """Forget the cached trust material (after a revocation, or when anchors change)."""
         with self._lock:
             self._cached = None
+            self._stamps.clear()
+
+    def _cached_stamp(self, der: bytes, *, data: bytes, cert_checker) -> Report:
+        key = hashlib.sha256(len(der).to_bytes(8, "big") + der + data).digest()
+        material_time = self._cached[0] if self._cached else None
+        hit = self._stamps.get(key)
+        if hit is not None and hit[0] == material_time:
+            return hit[1]
+        report = verify_stamp(der, data=data, cert_checker=cert_checker)
+        if len(self._stamps) > 20_000:
+            self._stamps.clear()
+        self._stamps[key] = (material_time, report)
+        return report
 
     def certificate(self, certificate: bytes, chain: list[bytes] = ()) -> Report:
         material, _ = self._material()
@@ -94,8 +126,10 @@ class VerifyService:
         return verify_ofd(data, cert_checker=self._material()[1])
 
     def license(self, document: dict) -> Report:
+        """The stamp's cryptographic result is cached with the trust material; the status never is."""
         return verify_license(
             document,
+            stamp_verifier=self._cached_stamp,
             cert_checker=self._material()[1],
             status_lookup=self._license_status,
             identifier_problem=self._identifier_problem,
