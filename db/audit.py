@@ -61,9 +61,21 @@ def record(session: Session, actor: str, action: str, target: str, **details) ->
     at = now.replace(microsecond=now.microsecond // 1000 * 1000)
     body = _canonical(details)
     digest = _event_hash(seq, at, actor, action, target, body, prev)
-    session.execute(insert(AuditEvent.__table__), [{"seq": seq, "at": at, "actor": actor, "action": action,
-                                          "subject": target, "details": body, "prev_hash": prev,
-                                          "hash": digest}])
+    session.execute(
+        insert(AuditEvent.__table__),
+        [
+            {
+                "seq": seq,
+                "at": at,
+                "actor": actor,
+                "action": action,
+                "subject": target,
+                "details": body,
+                "prev_hash": prev,
+                "hash": digest,
+            }
+        ],
+    )
     return digest
 
 

@@ -94,21 +94,25 @@ class PyHankoSigner(signers.Signer):
         self.cms_size_estimate = (
             _CMS_OVERHEAD
             + 2 * len(cert.issuer.dump())
-            + len(cert_der) + sum(len(c.dump()) for c in self.cert_registry)
+            + len(cert_der)
+            + sum(len(c.dump()) for c in self.cert_registry)
             + signer.max_signature_size
-            + len(self._seal_attr_der or b"") + 8
+            + len(self._seal_attr_der or b"")
+            + 8
         )
 
     async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run=False) -> bytes:
         if digest_algorithm != self.digest_algorithm:
-            raise SigningError(f"{self.keys_signer.algorithm} signs with {self.digest_algorithm}, "
-                               f"not {digest_algorithm}")
+            raise SigningError(
+                f"{self.keys_signer.algorithm} signs with {self.digest_algorithm}, not {digest_algorithm}"
+            )
         if dry_run:
             return bytes(self.keys_signer.max_signature_size)
         return self.keys_signer.sign(data)
 
-    async def unsigned_attrs(self, digest_algorithm, signature, signed_attrs, timestamper=None,
-                             dry_run=False):
+    async def unsigned_attrs(
+        self, digest_algorithm, signature, signed_attrs, timestamper=None, dry_run=False
+    ):
         attrs = await super().unsigned_attrs(
             digest_algorithm, signature, signed_attrs, timestamper=timestamper, dry_run=dry_run
         )
@@ -172,8 +176,10 @@ class SealImage:
 def _for_pdf(img: Image.Image) -> Image.Image:
     if img.mode.startswith("I"):  # 16-bit grey: scale to 8 bits (a plain convert would clip)
         if "transparency" in img.info:
-            raise invalid("16-bit greyscale PNGs with a transparent colour (tRNS) are not supported; "
-                          "save the seal with an alpha channel")
+            raise invalid(
+                "16-bit greyscale PNGs with a transparent colour (tRNS) are not supported; "
+                "save the seal with an alpha channel"
+            )
         img = img.convert("I").point(lambda v: v / 256).convert("L")
     if "transparency" in img.info:  # tRNS (palette alpha or colour key) becomes an alpha channel
         return img.convert("LA" if img.mode in ("1", "L") else "RGBA")
@@ -183,7 +189,8 @@ def _for_pdf(img: Image.Image) -> Image.Image:
 
 
 _NO_MARGIN = layout.SimpleBoxLayoutRule(
-    x_align=layout.AxisAlignment.ALIGN_MID, y_align=layout.AxisAlignment.ALIGN_MID,
+    x_align=layout.AxisAlignment.ALIGN_MID,
+    y_align=layout.AxisAlignment.ALIGN_MID,
     margins=layout.Margins.uniform(0),
 )
 
@@ -194,14 +201,25 @@ _NO_MARGIN = layout.SimpleBoxLayoutRule(
 class SealStamper:
     """Everything reusable for one seal: signer adapter, certificate registry, decoded image."""
 
-    def __init__(self, signer: Signer, cert_der: bytes, chain_der: list[bytes], image_png: bytes,
-                 width_mm: float, height_mm: float, *, seal_der: bytes | None = None,
-                 seal_attribute_oid: str | None = None, timestamp_reserve: int = TIMESTAMP_RESERVE):
+    def __init__(
+        self,
+        signer: Signer,
+        cert_der: bytes,
+        chain_der: list[bytes],
+        image_png: bytes,
+        width_mm: float,
+        height_mm: float,
+        *,
+        seal_der: bytes | None = None,
+        seal_attribute_oid: str | None = None,
+        timestamp_reserve: int = TIMESTAMP_RESERVE,
+    ):
         if not all(math.isfinite(v) and 0 < v <= 1000 for v in (width_mm, height_mm)):
             raise invalid("seal width and height must be between 0 and 1000 mm")
         self.image = SealImage.from_png(image_png)
-        self.pyhanko_signer = PyHankoSigner(signer, cert_der, chain_der, seal_der=seal_der,
-                                            seal_attribute_oid=seal_attribute_oid)
+        self.pyhanko_signer = PyHankoSigner(
+            signer, cert_der, chain_der, seal_der=seal_der, seal_attribute_oid=seal_attribute_oid
+        )
         self.width_pt, self.height_pt = mm_to_pt(width_mm), mm_to_pt(height_mm)
         self.timestamp_reserve = timestamp_reserve
 
@@ -209,8 +227,18 @@ class SealStamper:
         """Synchronous :meth:`async_stamp` (not from inside a running event loop)."""
         return asyncio.run(self.async_stamp(pdf, **kwargs))
 
-    async def async_stamp(self, pdf: bytes, *, page: int, x: float, y: float, level: str = "B-B",
-                          timestamper=None, validation_context=None, field_name: str | None = None) -> bytes:
+    async def async_stamp(
+        self,
+        pdf: bytes,
+        *,
+        page: int,
+        x: float,
+        y: float,
+        level: str = "B-B",
+        timestamper=None,
+        validation_context=None,
+        field_name: str | None = None,
+    ) -> bytes:
         if level not in LEVELS:
             raise invalid(f"unknown PAdES level {level!r}; use one of {', '.join(LEVELS)}")
         if level != "B-B" and timestamper is None:
@@ -227,8 +255,9 @@ class SealStamper:
         reserve = 2 * (self.pyhanko_signer.cms_size_estimate + (self.timestamp_reserve if timestamper else 0))
         for attempt in (1, 2):
             try:
-                out = await self._sign(writer, name, page, (x, y), level, timestamper, validation_context,
-                                       reserve)
+                out = await self._sign(
+                    writer, name, page, (x, y), level, timestamper, validation_context, reserve
+                )
                 if level == "B-LTA":
                     await self._document_timestamp(out, timestamper, validation_context, attempt)
                 return out.getvalue()
@@ -258,21 +287,28 @@ class SealStamper:
         )
         style = StaticStampStyle(
             background=self.image.content(self.width_pt, self.height_pt),
-            border_width=0, background_layout=_NO_MARGIN,
+            border_width=0,
+            background_layout=_NO_MARGIN,
         )
         x, y = origin
         box = (x, y, x + self.width_pt, y + self.height_pt)
         pdf_signer = signers.PdfSigner(
-            meta, self.pyhanko_signer, timestamper=timestamper if level != "B-B" else None,
-            stamp_style=style, new_field_spec=fields.SigFieldSpec(name, on_page=page, box=box),
+            meta,
+            self.pyhanko_signer,
+            timestamper=timestamper if level != "B-B" else None,
+            stamp_style=style,
+            new_field_spec=fields.SigFieldSpec(name, on_page=page, box=box),
         )
         return await pdf_signer.async_sign_pdf(writer, bytes_reserved=bytes_reserved, output=BytesIO())
 
     async def _document_timestamp(self, out: BytesIO, timestamper, validation_context, scale: int) -> None:
         writer = IncrementalPdfFileWriter(out)
         await PdfTimeStamper(timestamper).async_timestamp_pdf(
-            writer, self.pyhanko_signer.digest_algorithm, validation_context,
-            bytes_reserved=2 * scale * self.timestamp_reserve, in_place=True,
+            writer,
+            self.pyhanko_signer.digest_algorithm,
+            validation_context,
+            bytes_reserved=2 * scale * self.timestamp_reserve,
+            in_place=True,
         )
 
 
@@ -322,8 +358,9 @@ def _stamper_for(signer: Signer, cert_der, chain_der, image_png, width_mm, heigh
         if stamper is not None and stamper.pyhanko_signer.keys_signer is signer:
             _CACHE.move_to_end(key)
             return stamper
-    stamper = SealStamper(signer, cert_der, chain_der, image_png, width_mm, height_mm,
-                          seal_der=seal_der, seal_attribute_oid=oid)
+    stamper = SealStamper(
+        signer, cert_der, chain_der, image_png, width_mm, height_mm, seal_der=seal_der, seal_attribute_oid=oid
+    )
     with _CACHE_LOCK:
         _CACHE[key] = stamper
         while len(_CACHE) > _CACHE_SIZE:
@@ -331,10 +368,25 @@ def _stamper_for(signer: Signer, cert_der, chain_der, image_png, width_mm, heigh
     return stamper
 
 
-def stamp_pdf(pdf: bytes, *, signer: Signer, cert_der: bytes, chain_der: list[bytes], image_png: bytes,
-              width_mm: float, height_mm: float, page: int, x: float, y: float, level: str = "B-B",
-              timestamper=None, validation_context=None, seal_der: bytes | None = None,
-              seal_attribute_oid: str | None = None, field_name: str | None = None) -> bytes:
+def stamp_pdf(
+    pdf: bytes,
+    *,
+    signer: Signer,
+    cert_der: bytes,
+    chain_der: list[bytes],
+    image_png: bytes,
+    width_mm: float,
+    height_mm: float,
+    page: int,
+    x: float,
+    y: float,
+    level: str = "B-B",
+    timestamper=None,
+    validation_context=None,
+    seal_der: bytes | None = None,
+    seal_attribute_oid: str | None = None,
+    field_name: str | None = None,
+) -> bytes:
     """Stamp ``pdf`` with a PAdES signature and a visible seal; returns the new PDF bytes.
 
     ``page`` is 0-based, ``x``/``y`` are the widget's lower-left corner in points. Raises DomainError:
@@ -342,10 +394,19 @@ def stamp_pdf(pdf: bytes, *, signer: Signer, cert_der: bytes, chain_der: list[by
     (field already signed, signer certificate not valid in ``validation_context``); unavailable when
     the time-stamp authority fails. Use :meth:`SealStamper.async_stamp` inside an event loop.
     """
-    stamper = _stamper_for(signer, cert_der, chain_der, image_png, width_mm, height_mm, seal_der,
-                           seal_attribute_oid)
-    return stamper.stamp(pdf, page=page, x=x, y=y, level=level, timestamper=timestamper,
-                         validation_context=validation_context, field_name=field_name)
+    stamper = _stamper_for(
+        signer, cert_der, chain_der, image_png, width_mm, height_mm, seal_der, seal_attribute_oid
+    )
+    return stamper.stamp(
+        pdf,
+        page=page,
+        x=x,
+        y=y,
+        level=level,
+        timestamper=timestamper,
+        validation_context=validation_context,
+        field_name=field_name,
+    )
 
 
 __all__ = ["LEVELS", "PyHankoSigner", "SealImage", "SealStamper", "mm_to_pt", "stamp_pdf"]
