@@ -33,7 +33,8 @@ def line(name: str, stats: dict, target: float, baseline: Result | None = None) 
         else ""
     )
     print(
-        f"{name:<34} {stats['rps']:8.0f}/s  p50 {stats['p50'] / 1000:6.1f} ms  p99 {stats['p99'] / 1000:6.1f} ms  "
+        f"{name:<34} {stats['rps']:8.0f}/s  p50 {stats['p50'] / 1000:6.1f} ms  "
+        f"p99 {stats['p99'] / 1000:6.1f} ms  "
         f"non-2xx {stats['non2xx']}  target {target:.0f}/s {verdict}{extra}"
     )
 
