@@ -63,7 +63,7 @@ def key_identifier(spki: asn1_keys.PublicKeyInfo | bytes) -> bytes:
     """RFC 5280 method 1: SHA-1 of the subjectPublicKey BIT STRING value."""
     der = spki if isinstance(spki, bytes) else spki.dump()
     bit_string = _children(der)[1]
-    value = bit_string[_header_length(bit_string) + 1:]  # skip the unused-bits octet
+    value = bit_string[_header_length(bit_string) + 1 :]  # skip the unused-bits octet
     return hashlib.sha1(value).digest()
 
 
@@ -87,55 +87,86 @@ class Issuer:
         return cls(ca_id, subject, key_identifier(spki), SIGNING_ALGORITHM[key_type(spki)[0]])
 
 
-def _urls(issuer: Issuer, public_url: str) -> tuple[str, str, str]:
+def _urls(issuer: Issuer, public_url: str, crl_url: str | None = None) -> tuple[str, str, str]:
+    """(CRL distribution point, OCSP, caIssuers); ``crl_url`` names a CRL shard instead of the whole CRL."""
     base = public_url.rstrip("/")
-    return f"{base}/crl/{issuer.ca_id}.crl", f"{base}/ocsp", f"{base}/ca-certs/{issuer.ca_id}.pem"
+    return crl_url or f"{base}/crl/{issuer.ca_id}.crl", f"{base}/ocsp", f"{base}/ca-certs/{issuer.ca_id}.pem"
 
 
 def _uri(url: str) -> x509.GeneralName:
     return x509.GeneralName(name="uniform_resource_identifier", value=url)
 
 
-def _constant_extensions(profile: Profile, issuer: Issuer, public_url: str, kind: str) -> tuple[list, list]:
+def _constant_extensions(
+    profile: Profile, issuer: Issuer, public_url: str, kind: str, crl_url: str | None = None
+) -> tuple[list, list]:
     """(extensions before SKI, extensions after SKI) for a subject key of ``kind``, as asn1crypto objects."""
-    crl_url, ocsp_url, ca_url = _urls(issuer, public_url)
-    head = [x509.Extension({
-        "extn_id": "authority_key_identifier", "extn_value": {"key_identifier": issuer.key_id},
-    })]
+    crl_url, ocsp_url, ca_url = _urls(issuer, public_url, crl_url)
+    head = [
+        x509.Extension(
+            {
+                "extn_id": "authority_key_identifier",
+                "extn_value": {"key_identifier": issuer.key_id},
+            }
+        )
+    ]
     tail = [
-        x509.Extension({
-            "extn_id": "key_usage", "critical": True,
-            "extn_value": {KEY_USAGES[name] for name in profile.key_usage_for(kind)},
-        }),
-        x509.Extension({  # end entities: cA=FALSE is the DEFAULT, so this encodes as an empty SEQUENCE
-            "extn_id": "basic_constraints", "critical": True,
-            "extn_value": {"ca": profile.ca, "path_len_constraint": profile.path_length},
-        }),
+        x509.Extension(
+            {
+                "extn_id": "key_usage",
+                "critical": True,
+                "extn_value": {KEY_USAGES[name] for name in profile.key_usage_for(kind)},
+            }
+        ),
+        x509.Extension(
+            {  # end entities: cA=FALSE is the DEFAULT, so this encodes as an empty SEQUENCE
+                "extn_id": "basic_constraints",
+                "critical": True,
+                "extn_value": {"ca": profile.ca, "path_len_constraint": profile.path_length},
+            }
+        ),
     ]
     if profile.extended_key_usage:
-        tail.append(x509.Extension({
-            "extn_id": "extended_key_usage", "critical": profile.extended_key_usage_critical,
-            "extn_value": [EXTENDED_KEY_USAGES[name] for name in profile.extended_key_usage],
-        }))
+        tail.append(
+            x509.Extension(
+                {
+                    "extn_id": "extended_key_usage",
+                    "critical": profile.extended_key_usage_critical,
+                    "extn_value": [EXTENDED_KEY_USAGES[name] for name in profile.extended_key_usage],
+                }
+            )
+        )
     if profile.certificate_policies:
-        tail.append(x509.Extension({
-            "extn_id": "certificate_policies",
-            "extn_value": [{"policy_identifier": oid} for oid in profile.certificate_policies],
-        }))
+        tail.append(
+            x509.Extension(
+                {
+                    "extn_id": "certificate_policies",
+                    "extn_value": [{"policy_identifier": oid} for oid in profile.certificate_policies],
+                }
+            )
+        )
     if profile.crl_distribution_point:
-        tail.append(x509.Extension({
-            "extn_id": "crl_distribution_points",
-            "extn_value": [{"distribution_point": {"full_name": [_uri(crl_url)]}}],
-        }))
+        tail.append(
+            x509.Extension(
+                {
+                    "extn_id": "crl_distribution_points",
+                    "extn_value": [{"distribution_point": {"full_name": [_uri(crl_url)]}}],
+                }
+            )
+        )
     if profile.authority_info_access:
         methods = {"ocsp": ("ocsp", ocsp_url), "caIssuers": ("ca_issuers", ca_url)}
-        tail.append(x509.Extension({
-            "extn_id": "authority_information_access",
-            "extn_value": [
-                {"access_method": method, "access_location": _uri(url)}
-                for method, url in (methods[m] for m in profile.authority_info_access)
-            ],
-        }))
+        tail.append(
+            x509.Extension(
+                {
+                    "extn_id": "authority_information_access",
+                    "extn_value": [
+                        {"access_method": method, "access_location": _uri(url)}
+                        for method, url in (methods[m] for m in profile.authority_info_access)
+                    ],
+                }
+            )
+        )
     if profile.ocsp_no_check:
         tail.append(x509.Extension({"extn_id": "ocsp_no_check", "extn_value": asn1_core.Null()}))
     return head, tail
@@ -168,8 +199,16 @@ def _credit_code(profile: Profile, code: str | None, subject_der: bytes) -> bool
 
 
 def build_tbs(
-    profile: Profile, issuer: Issuer, *, serial: int, not_before: datetime, not_after: datetime,
-    subject: x509.Name, spki: asn1_keys.PublicKeyInfo, public_url: str, credit_code: str | None = None,
+    profile: Profile,
+    issuer: Issuer,
+    *,
+    serial: int,
+    not_before: datetime,
+    not_after: datetime,
+    subject: x509.Name,
+    spki: asn1_keys.PublicKeyInfo,
+    public_url: str,
+    credit_code: str | None = None,
 ) -> bytes:
     """DER TBSCertificate built from scratch with asn1crypto (reference for ``TbsTemplate``)."""
     _check_serial(serial)
@@ -181,36 +220,49 @@ def build_tbs(
     ski = x509.Extension({"extn_id": "key_identifier", "extn_value": key_identifier(spki)})
     extensions = [*head, ski, *tail]
     if credit_code is not None:
-        extensions.append(x509.Extension({
-            "extn_id": GMT0015_CREDIT_CODE, "extn_value": asn1_core.UTF8String(credit_code).dump(),
-        }))
-    return x509.TbsCertificate({
-        "version": "v3",
-        "serial_number": serial,
-        "signature": algos.SignedDigestAlgorithm.load(signature_algorithm(issuer.algorithm)),
-        "issuer": issuer.name,
-        "validity": {"not_before": _asn1_time(not_before), "not_after": _asn1_time(not_after)},
-        "subject": subject,
-        "subject_public_key_info": spki,
-        "extensions": extensions,
-    }).dump()
+        extensions.append(
+            x509.Extension(
+                {
+                    "extn_id": GMT0015_CREDIT_CODE,
+                    "extn_value": asn1_core.UTF8String(credit_code).dump(),
+                }
+            )
+        )
+    return x509.TbsCertificate(
+        {
+            "version": "v3",
+            "serial_number": serial,
+            "signature": algos.SignedDigestAlgorithm.load(signature_algorithm(issuer.algorithm)),
+            "issuer": issuer.name,
+            "validity": {"not_before": _asn1_time(not_before), "not_after": _asn1_time(not_after)},
+            "subject": subject,
+            "subject_public_key_info": spki,
+            "extensions": extensions,
+        }
+    ).dump()
 
 
 class TbsTemplate:
     """Constant DER of one (CA, profile), pre-encoded once; ``build`` splices in the variable parts."""
 
-    def __init__(self, profile: Profile, issuer: Issuer, public_url: str):
+    def __init__(self, profile: Profile, issuer: Issuer, public_url: str, crl_url: str | None = None):
         self.profile, self.issuer = profile, issuer
         self._middle = signature_algorithm(issuer.algorithm) + issuer.name.dump()
         self._tails = {}  # subject SPKI AlgorithmIdentifier DER -> extensions after SKI
         for kind in profile.algorithms:
-            head, tail = _constant_extensions(profile, issuer, public_url, kind)
+            head, tail = _constant_extensions(profile, issuer, public_url, kind, crl_url)
             self._tails[_SPKI_ALGORITHMS[kind]] = b"".join(e.dump() for e in tail)
         self._head = b"".join(e.dump() for e in head)
 
     def build(
-        self, *, serial: int, not_before: datetime, not_after: datetime,
-        subject: x509.Name | bytes, spki: asn1_keys.PublicKeyInfo | bytes, credit_code: str | None = None,
+        self,
+        *,
+        serial: int,
+        not_before: datetime,
+        not_after: datetime,
+        subject: x509.Name | bytes,
+        spki: asn1_keys.PublicKeyInfo | bytes,
+        credit_code: str | None = None,
     ) -> bytes:
         _check_serial(serial)
         subject_der = subject if isinstance(subject, bytes) else subject.dump()
@@ -223,7 +275,7 @@ class TbsTemplate:
         if _credit_code(self.profile, credit_code, subject_der):
             value = credit_code.encode("ascii")
             rdn = tlv(0x31, tlv(0x30, _SERIAL_NUMBER_OID + tlv(0x13, value)))
-            subject_der = tlv(0x30, subject_der[_header_length(subject_der):] + rdn)
+            subject_der = tlv(0x30, subject_der[_header_length(subject_der) :] + rdn)
         if credit_code is not None:
             extra = tlv(0x30, _CREDIT_CODE_OID + tlv(0x04, tlv(0x0C, credit_code.encode("utf-8"))))
         ski = tlv(0x30, _SKI_OID + tlv(0x04, tlv(0x04, key_identifier(spki_der))))
@@ -303,8 +355,8 @@ def _children(der: bytes) -> list[bytes]:
             start, length = pos + 2, first
         else:
             start = pos + 2 + (first & 0x7F)
-            length = int.from_bytes(der[pos + 2:start], "big")
-        out.append(der[pos:start + length])
+            length = int.from_bytes(der[pos + 2 : start], "big")
+        out.append(der[pos : start + length])
         pos = start + length
     if pos != len(der):
         raise ValueError("DER element overruns its container")
@@ -320,5 +372,3 @@ def _utc(moment: datetime) -> datetime:
 def _asn1_time(moment: datetime) -> x509.Time:
     moment = _utc(moment)
     return x509.Time(name="utc_time" if 1950 <= moment.year < 2050 else "general_time", value=moment)
-
-

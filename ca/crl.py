@@ -22,8 +22,15 @@ from core.errors import invalid
 
 # RFC 5280 §5.3.1 reason codes; 7 is unused.
 REASON_CODES = {
-    "unspecified": 0, "keyCompromise": 1, "cACompromise": 2, "affiliationChanged": 3, "superseded": 4,
-    "cessationOfOperation": 5, "certificateHold": 6, "removeFromCRL": 8, "privilegeWithdrawn": 9,
+    "unspecified": 0,
+    "keyCompromise": 1,
+    "cACompromise": 2,
+    "affiliationChanged": 3,
+    "superseded": 4,
+    "cessationOfOperation": 5,
+    "certificateHold": 6,
+    "removeFromCRL": 8,
+    "privilegeWithdrawn": 9,
     "aACompromise": 10,
 }
 _BY_LOWER = {name.lower(): code for name, code in REASON_CODES.items()}
@@ -132,16 +139,25 @@ def build_crl(
     if next_update <= this_update:
         raise invalid("nextUpdate must be later than thisUpdate")
     extensions = [
-        {"extn_id": "authority_key_identifier", "critical": False,
-         "extn_value": {"key_identifier": _key_identifier(issuer_cert)}},
+        {
+            "extn_id": "authority_key_identifier",
+            "critical": False,
+            "extn_value": {"key_identifier": _key_identifier(issuer_cert)},
+        },
         {"extn_id": "crl_number", "critical": False, "extn_value": crl_number},
     ]
     if idp_url:
-        extensions.append({
-            "extn_id": "issuing_distribution_point", "critical": True,
-            "extn_value": {"distribution_point": {"full_name": [
-                x509.GeneralName(name="uniform_resource_identifier", value=idp_url)]}},
-        })
+        extensions.append(
+            {
+                "extn_id": "issuing_distribution_point",
+                "critical": True,
+                "extn_value": {
+                    "distribution_point": {
+                        "full_name": [x509.GeneralName(name="uniform_resource_identifier", value=idp_url)]
+                    }
+                },
+            }
+        )
     algorithm = signer.algorithm_identifier().dump()
     revoked = bytearray()
     _encode_into(revoked, entries)

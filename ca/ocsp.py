@@ -72,10 +72,15 @@ def parse_request(der: bytes) -> OcspRequest:
         for request in tbs["request_list"]:
             cid = request["req_cert"]
             oid = cid["hash_algorithm"]["algorithm"].dotted
-            items.append(CertIdRequest(
-                HASHES.get(oid, (oid,))[0], cid["issuer_name_hash"].native, cid["issuer_key_hash"].native,
-                cid["serial_number"].native, cid.dump(),
-            ))
+            items.append(
+                CertIdRequest(
+                    HASHES.get(oid, (oid,))[0],
+                    cid["issuer_name_hash"].native,
+                    cid["issuer_key_hash"].native,
+                    cid["serial_number"].native,
+                    cid.dump(),
+                )
+            )
         nonce = None
         for ext in tbs["request_extensions"] or ():
             if ext["extn_id"].dotted == NONCE_OID:
@@ -103,8 +108,10 @@ def match_cert_id(req: CertIdRequest, issuer_name_der: bytes, issuer_key_bitstri
     digest = _BY_NAME.get(req.hash_algorithm)
     if digest is None:
         return False
-    return (digest(issuer_name_der) == req.issuer_name_hash
-            and digest(issuer_key_bitstring_value) == req.issuer_key_hash)
+    return (
+        digest(issuer_name_der) == req.issuer_name_hash
+        and digest(issuer_key_bitstring_value) == req.issuer_key_hash
+    )
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ class CaRequestIn(BaseModel):
     validity_days: int = Field(ge=1, le=7300)
     path_length: int = Field(default=0, ge=0, le=5)
     tsa: dict[str, str] | None = None
+    crl_shards: int = Field(default=1, ge=1, le=1024, description="CRL partitions (stable shard per serial)")
 
 
 class CaRequestOut(BaseModel):

@@ -89,7 +89,7 @@ class CaContext:
     tsa_cert: x509.Certificate | None
     tsa_signer: Signer | None
     crl_shards: int
-    templates: dict[str, TbsTemplate] = field(default_factory=dict)
+    templates: dict[tuple[str, int], TbsTemplate] = field(default_factory=dict)
 
     @property
     def issuer(self) -> Issuer:
@@ -183,7 +183,7 @@ class CAService:
                     parent_id=spec.parent,
                     key_ref=key.key_ref,
                     certificate_der=cert_der,
-                    crl_shards=1,
+                    crl_shards=spec.crl_shards,
                     status="active",
                     created_at=now,
                 )
@@ -447,12 +447,14 @@ class CAService:
         actor: str,
     ) -> bytes:
         """The issuance cycle inside ``session``: build, lint, commit the intent, sign, check, store."""
-        template = ctx.templates.get(profile.name)
-        if template is None:
-            template = ctx.templates.setdefault(
-                profile.name, TbsTemplate(profile, ctx.issuer, self.public_url)
-            )
         serial = random_serial()
+        shard = crl_builder.shard_for(serial, ctx.crl_shards)
+        template = ctx.templates.get((profile.name, shard))
+        if template is None:
+            crl_url = self.crl_url(ctx.id, shard) if ctx.crl_shards > 1 else None
+            template = ctx.templates.setdefault(
+                (profile.name, shard), TbsTemplate(profile, ctx.issuer, self.public_url, crl_url)
+            )
         not_before = now - BACKDATE
         not_after = min(not_after, not_before + timedelta(days=profile.max_validity_days))
         tbs = template.build(
@@ -473,7 +475,7 @@ class CAService:
                     {
                         "ca_id": ctx.id,
                         "serial_hex": key,
-                        "shard": crl_builder.shard_for(serial, ctx.crl_shards),
+                        "shard": shard,
                         "profile": profile.name,
                         "subject": subject_text,
                         "credit_code": credit_code,

@@ -25,9 +25,13 @@ IMPRINT_ALGORITHMS = {
     "1.2.156.10197.1.401": ("sm3", 32),
 }
 FAIL_INFO = {
-    "badAlg": "bad_alg", "badRequest": "bad_request", "badDataFormat": "bad_data_format",
-    "timeNotAvailable": "time_not_available", "unacceptedPolicy": "unaccepted_policy",
-    "unacceptedExtension": "unaccepted_extensions", "addInfoNotAvailable": "add_info_not_available",
+    "badAlg": "bad_alg",
+    "badRequest": "bad_request",
+    "badDataFormat": "bad_data_format",
+    "timeNotAvailable": "time_not_available",
+    "unacceptedPolicy": "unaccepted_policy",
+    "unacceptedExtension": "unaccepted_extensions",
+    "addInfoNotAvailable": "add_info_not_available",
     "systemFailure": "system_failure",
 }
 
@@ -142,26 +146,36 @@ def build_reply(
 
     digest_name = signer.digest_algorithm
     digest_alg = algos.DigestAlgorithm({"algorithm": digest_name})
-    ess_id = {"cert_hash": _digest(digest_name, tsa_cert.dump()),
-              "issuer_serial": {"issuer": [x509.GeneralName(name="directory_name", value=tsa_cert.issuer)],
-                                "serial_number": tsa_cert.serial_number}}
+    ess_id = {
+        "cert_hash": _digest(digest_name, tsa_cert.dump()),
+        "issuer_serial": {
+            "issuer": [x509.GeneralName(name="directory_name", value=tsa_cert.issuer)],
+            "serial_number": tsa_cert.serial_number,
+        },
+    }
     if digest_name != "sha256":
         ess_id["hash_algorithm"] = {"algorithm": digest_name}
-    signed_attrs = cms.CMSAttributes([
-        {"type": "content_type", "values": ["tst_info"]},
-        {"type": "signing_time", "values": [_cms_time(gen_time.replace(microsecond=0))]},
-        {"type": "message_digest", "values": [_digest(digest_name, tst_der)]},
-        {"type": "signing_certificate_v2", "values": [{"certs": [ess_id]}]},
-    ])
-    signer_info = cms.SignerInfo({
-        "version": "v1",
-        "sid": cms.SignerIdentifier(name="issuer_and_serial_number", value={
-            "issuer": tsa_cert.issuer, "serial_number": tsa_cert.serial_number}),
-        "digest_algorithm": digest_alg,
-        "signed_attrs": signed_attrs,
-        "signature_algorithm": signer.algorithm_identifier(),
-        "signature": signer.sign(signed_attrs.dump()),
-    })
+    signed_attrs = cms.CMSAttributes(
+        [
+            {"type": "content_type", "values": ["tst_info"]},
+            {"type": "signing_time", "values": [_cms_time(gen_time.replace(microsecond=0))]},
+            {"type": "message_digest", "values": [_digest(digest_name, tst_der)]},
+            {"type": "signing_certificate_v2", "values": [{"certs": [ess_id]}]},
+        ]
+    )
+    signer_info = cms.SignerInfo(
+        {
+            "version": "v1",
+            "sid": cms.SignerIdentifier(
+                name="issuer_and_serial_number",
+                value={"issuer": tsa_cert.issuer, "serial_number": tsa_cert.serial_number},
+            ),
+            "digest_algorithm": digest_alg,
+            "signed_attrs": signed_attrs,
+            "signature_algorithm": signer.algorithm_identifier(),
+            "signature": signer.sign(signed_attrs.dump()),
+        }
+    )
     signed_data = {
         "version": "v3",
         "digest_algorithms": [digest_alg],

@@ -22,6 +22,7 @@ class CaSpec:
     path_length: int
     parent: str | None = None
     tsa_subject: dict[str, str] | None = None
+    crl_shards: int = 1  # CRL partitions; each certificate's CRL DP names its serial's stable shard
 
     @property
     def algorithm(self) -> str:
@@ -60,7 +61,10 @@ def ca_spec(raw: dict, known: set[str]) -> CaSpec:
         path_length=int(raw.get("path_length", 0)),
         parent=parent,
         tsa_subject=_subject(raw["tsa"], where + " tsa") if raw.get("tsa") else None,
+        crl_shards=int(raw.get("crl_shards", 1)),
     )
+    if not 1 <= spec.crl_shards <= 1024:
+        raise ValueError(f"{where}: crl_shards must be 1..1024")
     if spec.validity_days <= 0 or spec.path_length < 0:
         raise ValueError(f"{where}: validity_days must be positive and path_length non-negative")
     return spec

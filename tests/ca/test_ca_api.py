@@ -299,3 +299,37 @@ def test_sub_ca_requests_are_checked(client, token):
     assert client.post("/api/v1/cas", headers=admin, json=_sub_ca(parent="nope")).status_code == 400
     bad_key = {**_sub_ca(), "key": "dsa"}
     assert client.post("/api/v1/cas", headers=admin, json=bad_key).status_code == 400
+
+
+def test_sharded_crls_list_each_revocation_in_its_own_shard(client, token, services):
+    first, second = auth(token("security-admin", "alice")), auth(token("security-admin", "bob"))
+    request_id = client.post(
+        "/api/v1/cas", headers=first, json={**_sub_ca(ca_id="sm2-sharded"), "crl_shards": 4}
+    ).json()["request_id"]
+    assert client.post(f"/api/v1/ca-requests/{request_id}/approve", headers=second).status_code == 200
+    operator = auth(token("ca-operator"))
+    issued = [issue(client, operator, "sm2-sharded").json() for _ in range(12)]
+    points = {}
+    for item in issued:
+        cert = _cert(item["certificate_pem"])
+        (url,) = [u for dp in cert.crl_distribution_points_value.native for u in dp["distribution_point"]]
+        points[item["serial_hex"]] = url.rsplit("/", 1)[1]
+    assert len(set(points.values())) > 1  # 12 random serials over 4 shards
+    revoked = issued[:5]
+    for item in revoked:
+        r = client.post(
+            f"/api/v1/cas/sm2-sharded/certificates/{item['serial_hex']}/revoke",
+            headers=operator,
+            json={"reason": "superseded"},
+        )
+        assert r.status_code == 200
+    for name in sorted(set(points.values())):
+        crl = asn1_crl.CertificateList.load(client.get(f"/crl/{name}").content)
+        listed = {
+            format(e["user_certificate"].native, "x").zfill(2)
+            for e in crl["tbs_cert_list"]["revoked_certificates"]
+        }
+        expected = {i["serial_hex"].lstrip("0") for i in revoked if points[i["serial_hex"]] == name}
+        assert {s.lstrip("0") for s in listed} == expected
+        idp = crl.issuing_distribution_point_value.native["distribution_point"][0]
+        assert idp.endswith(f"/crl/{name}")

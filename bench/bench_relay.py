@@ -1,0 +1,169 @@
+"""Outbox relay throughput to a real national hub process (`longtrust hub serve`).
+
+Run: `.venv/bin/python -m bench.bench_relay [--events N] [--postgres]`. The hub and the region database
+are SQLite files in a temporary folder, or fresh schemas in PostgreSQL database `test` with --postgres.
+N `license` events are inserted straight into the region's outbox and `HubRelay.deliver_once()` (batches
+of 1000) runs until the backlog is empty. The baseline, measured first in the same run against the same
+hub, posts N other events (a second region) in the same batches with plain httpx: the ratio is what the
+relay's own claim/settle transactions cost. At the end the hub must have accepted exactly N relay events.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import tempfile
+import time
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, func, insert, select, text
+
+from app.migrate import upgrade
+from db.base import Database
+from license_registry.holder import holder_hash
+from license_registry.identifier import build, random_serial
+from license_registry.models import OutboxEvent
+from license_registry.relay import HubRelay
+from national_hub.models import HubLicense, HubReceivedEvent
+from tests.e2e.processes import Process, cli, environment, free_port
+
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+REGION, BASELINE_REGION = "110000", "310000"
+ISSUER = "11100000000013338W"
+TYPE_CODE = ISSUER + "032"
+BATCH = 1000
+TARGET = 5000.0  # events/s
+
+
+def license_events(region: str, n: int) -> list[dict]:
+    """Events shaped like license_registry.outbox.license_event, as the relay sends them."""
+    at = datetime.now(UTC).isoformat()
+    events = []
+    for i in range(n):
+        identifier = str(build(TYPE_CODE, ISSUER, random_serial(), 1))
+        payload = {"identifier": identifier, "type_code": TYPE_CODE, "issuer_code": ISSUER,
+                   "holder_hash": holder_hash(f"110105199001{i:06d}"), "region": region, "status": "valid",
+                   "version": "001"}
+        events.append({"idempotency_key": f"{region}:license:{identifier}", "kind": "license", "at": at,
+                       "payload": payload})
+    return events
+
+
+@contextmanager
+def database_urls(postgres: bool, tmp: Path):
+    """(hub URL or None for SQLite in its data folder, region URL); PostgreSQL schemas are dropped after."""
+    if not postgres:
+        yield None, f"sqlite:///{tmp / 'region.db'}"
+        return
+    schemas = [f"bench_{secrets.token_hex(4)}" for _ in range(2)]
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        for schema in schemas:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield tuple(f"{PG_URL}?options=-csearch_path%3D{schema}" for schema in schemas)
+    finally:
+        with admin.begin() as conn:
+            for schema in schemas:
+                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def baseline_rate(hub_url: str, token: str, n: int) -> float:
+    """events/s of raw httpx POSTs of N events in batches of BATCH; every event must be accepted."""
+    events = license_events(BASELINE_REGION, n)
+    headers = {"Authorization": f"Bearer {token}"}
+    url = f"{hub_url}/hub/v1/reports"
+    with httpx.Client(timeout=60) as client:
+        client.post(url, headers=headers, json={"region": BASELINE_REGION, "events": []})  # warm up
+        start = time.perf_counter()
+        for i in range(0, n, BATCH):
+            r = client.post(url, headers=headers,
+                            json={"region": BASELINE_REGION, "events": events[i:i + BATCH]})
+            r.raise_for_status()
+            assert all(x["result"] == "accepted" for x in r.json()["results"]), r.text[:500]
+        return n / (time.perf_counter() - start)
+
+
+def relay_time(db: Database, hub_url: str, token: str) -> tuple[float, float]:
+    """(seconds for the whole backlog, of which seconds waiting on the hub's answers)."""
+    relay = HubRelay(db, hub_url, token, REGION, batch_size=BATCH)
+    post = relay.hub.report
+    waited = 0.0
+
+    def timed_report(region: str, events: list[dict]):
+        nonlocal waited
+        t = time.perf_counter()
+        try:
+            return post(region, events)
+        finally:
+            waited += time.perf_counter() - t
+
+    relay.hub.report = timed_report
+    relay.hub._client.post(f"{hub_url}/hub/v1/reports", headers=relay.hub._headers,
+                           json={"region": REGION, "events": []})  # warm the connection, like the baseline
+    start = time.perf_counter()
+    while relay.deliver_once():
+        pass
+    elapsed = time.perf_counter() - start
+    relay.close()
+    return elapsed, waited
+
+
+def main(n: int, postgres: bool) -> None:
+    with tempfile.TemporaryDirectory(prefix="longtrust-bench-relay-") as tmp_name:
+        tmp = Path(tmp_name)
+        with database_urls(postgres, tmp) as (hub_db_url, region_db_url):
+            hub_env = environment(tmp / "hub", hub_db_url)
+            token = cli("hub", "region", "add", "--code", REGION, "--name", "北京", env=hub_env)
+            baseline_token = cli("hub", "region", "add", "--code", BASELINE_REGION, "--name", "上海",
+                                 env=hub_env)
+            hub = Process(["hub", "serve"], hub_env, free_port(), tmp / "hub.log").start()
+            db = Database(region_db_url)
+            try:
+                upgrade(db)
+                rows = [{"idempotency_key": e["idempotency_key"], "kind": "license",
+                         "payload_json": json.dumps(e["payload"]),
+                         "created_at": datetime.fromisoformat(e["at"]), "attempts": 0,
+                         "next_attempt_at": datetime.fromisoformat(e["at"])}
+                        for e in license_events(REGION, n)]
+                with db.unit_of_work() as s:
+                    s.execute(insert(OutboxEvent), rows)
+                baseline = baseline_rate(hub.url, baseline_token, n)
+                elapsed, waited = relay_time(db, hub.url, token)
+                with db.read() as s:
+                    pending = s.scalar(select(func.count()).where(OutboxEvent.delivered_at.is_(None)))
+            finally:
+                db.dispose()
+                hub.stop()
+            hub_engine = create_engine(hub_db_url or f"sqlite:///{tmp / 'hub' / 'longtrust.db'}")
+            with hub_engine.connect() as conn:
+                accepted = conn.scalar(select(func.count()).where(
+                    HubReceivedEvent.region == REGION, HubReceivedEvent.result == "accepted"))
+                indexed = conn.scalar(select(func.count()).where(HubLicense.region == REGION))
+            hub_engine.dispose()
+    rate = n / elapsed
+    backend = "postgresql" if postgres else "sqlite"
+    verdict = "ok" if rate >= TARGET else "BELOW target"
+    print(f"relay -> hub ({backend}, {n} events, batches of {BATCH}): {rate:8.0f} events/s "
+          f"({elapsed:.1f} s)  target >= {TARGET:.0f}/s {verdict}   baseline raw httpx POSTs: "
+          f"{baseline:8.0f} events/s   ratio {rate / baseline:6.1%}")
+    print(f"  of the relay's {elapsed:.1f} s: {waited:.1f} s waiting on the hub, "
+          f"{elapsed - waited:.1f} s claiming and settling in the region database")
+    ok = accepted == indexed == n and pending == 0
+    print(f"hub accepted {accepted} relay events, indexed {indexed}, outbox pending {pending}: "
+          f"{'ok' if ok else 'MISMATCH, expected ' + str(n)}")
+    if not ok:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--postgres", action="store_true", help="hub and region in PostgreSQL schemas")
+    args = parser.parse_args()
+    main(args.events, args.postgres)
