@@ -71,7 +71,7 @@ _ZIP_ERRORS = (
     ValueError,
     OSError,
     EOFError,
-    NotImplementedError,
+    NotImplementedError,  # what zipfile raises for compression methods it does not support
     RuntimeError,
     KeyError,
     IndexError,
