@@ -16,7 +16,7 @@ import threading
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core.clock import Clock, SystemClock
 from db.base import Database
@@ -34,10 +34,21 @@ def backoff_s(attempts: int, base_s: float, cap_s: float, rng: random.Random) ->
 
 
 class HubRelay:
-    def __init__(self, db: Database, hub_url: str, hub_token: str, region: str,
-                 client: httpx.Client | None = None, batch_size: int = 500, *, clock: Clock | None = None,
-                 base_delay_s: float = 2.0, max_delay_s: float = 600.0, lease_s: float = 120.0,
-                 rng: random.Random | None = None):
+    def __init__(
+        self,
+        db: Database,
+        hub_url: str,
+        hub_token: str,
+        region: str,
+        client: httpx.Client | None = None,
+        batch_size: int = 500,
+        *,
+        clock: Clock | None = None,
+        base_delay_s: float = 2.0,
+        max_delay_s: float = 600.0,
+        lease_s: float = 120.0,
+        rng: random.Random | None = None,
+    ):
         if not 1 <= batch_size <= MAX_BATCH:
             raise ValueError(f"batch_size is 1 to {MAX_BATCH}")
         self.db = db
@@ -81,29 +92,64 @@ class HubRelay:
     def _claim(self) -> list[tuple[int, dict]]:
         now = self.clock.now()
         with self.db.unit_of_work() as s:
-            rows = s.scalars(select(OutboxEvent)
-                             .where(OutboxEvent.delivered_at.is_(None), OutboxEvent.next_attempt_at <= now)
-                             .order_by(OutboxEvent.id).limit(self.batch_size)
-                             .with_for_update(skip_locked=True)).all()
-            for row in rows:
-                row.attempts += 1
-                row.next_attempt_at = now + self.lease
-            return [(row.id, {"idempotency_key": row.idempotency_key, "kind": row.kind,
-                              "at": row.created_at.isoformat(), "payload": json.loads(row.payload_json)})
-                    for row in rows]
+            rows = s.execute(
+                select(
+                    OutboxEvent.id,
+                    OutboxEvent.idempotency_key,
+                    OutboxEvent.kind,
+                    OutboxEvent.created_at,
+                    OutboxEvent.payload_json,
+                )
+                .where(OutboxEvent.delivered_at.is_(None), OutboxEvent.next_attempt_at <= now)
+                .order_by(OutboxEvent.id)
+                .limit(self.batch_size)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if rows:  # lease the batch with one statement
+                s.execute(
+                    update(OutboxEvent)
+                    .where(OutboxEvent.id.in_([r.id for r in rows]))
+                    .values(attempts=OutboxEvent.attempts + 1, next_attempt_at=now + self.lease)
+                )
+            return [
+                (
+                    r.id,
+                    {
+                        "idempotency_key": r.idempotency_key,
+                        "kind": r.kind,
+                        "at": r.created_at.isoformat(),
+                        "payload": json.loads(r.payload_json),
+                    },
+                )
+                for r in rows
+            ]
 
     def _settle(self, ids: list[int], results: dict[str, tuple[str, str]], failure: str) -> int:
         now = self.clock.now()
-        delivered = 0
         with self.db.unit_of_work() as s:
-            pending = select(OutboxEvent).where(OutboxEvent.id.in_(ids), OutboxEvent.delivered_at.is_(None))
-            for row in s.scalars(pending):
-                result, detail = results.get(row.idempotency_key, ("", failure))
+            pending = s.execute(
+                select(OutboxEvent.id, OutboxEvent.idempotency_key, OutboxEvent.attempts).where(
+                    OutboxEvent.id.in_(ids), OutboxEvent.delivered_at.is_(None)
+                )
+            ).all()
+            delivered = [r.id for r in pending if results.get(r.idempotency_key, ("",))[0] in DELIVERED]
+            if delivered:
+                s.execute(
+                    update(OutboxEvent)
+                    .where(OutboxEvent.id.in_(delivered))
+                    .values(delivered_at=now, last_error=None)
+                )
+            for r in pending:
+                result, detail = results.get(r.idempotency_key, ("", failure))
                 if result in DELIVERED:
-                    row.delivered_at, row.last_error = now, None
-                    delivered += 1
-                else:
-                    row.last_error = f"{result}: {detail}" if result else detail
-                    delay = backoff_s(row.attempts, self.base_delay_s, self.max_delay_s, self.rng)
-                    row.next_attempt_at = now + timedelta(seconds=delay)
-        return delivered
+                    continue
+                delay = backoff_s(r.attempts, self.base_delay_s, self.max_delay_s, self.rng)
+                s.execute(
+                    update(OutboxEvent)
+                    .where(OutboxEvent.id == r.id)
+                    .values(
+                        last_error=f"{result}: {detail}" if result else detail,
+                        next_attempt_at=now + timedelta(seconds=delay),
+                    )
+                )
+        return len(delivered)

@@ -29,8 +29,9 @@ class HubReceivedEvent(Base):
     __tablename__ = "hub_received_events"
     __table_args__ = (UniqueConstraint("region", "idempotency_key", name="uq_hub_received_events_key"),)
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-                                    autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     region: Mapped[str] = mapped_column(String(6))
     idempotency_key: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(40))
@@ -75,8 +76,9 @@ class HubTrustAnchor(Base):
     __tablename__ = "hub_trust_anchors"
     __table_args__ = (UniqueConstraint("region", "kind", "sha256", name="uq_hub_trust_anchors_cert"),)
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-                                    autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     region: Mapped[str] = mapped_column(String(6), index=True)
     kind: Mapped[str] = mapped_column(String(20))  # ca-root | ca-intermediate | seal-maker
     sha256: Mapped[str] = mapped_column(String(64))

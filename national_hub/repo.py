@@ -28,22 +28,35 @@ def lock_region(session: Session, region: str) -> None:
 
 
 def receipts(session: Session, region: str, keys: Iterable[str]) -> dict[str, HubReceivedEvent]:
-    rows = session.scalars(select(HubReceivedEvent).where(
-        HubReceivedEvent.region == region, HubReceivedEvent.idempotency_key.in_(set(keys))))
+    rows = session.scalars(
+        select(HubReceivedEvent).where(
+            HubReceivedEvent.region == region, HubReceivedEvent.idempotency_key.in_(set(keys))
+        )
+    )
     return {row.idempotency_key: row for row in rows}
 
 
-def preload_licenses(session: Session, identifiers: Iterable[str]) -> None:
-    """Load these index rows into the session, so later session.get() calls need no query."""
-    wanted = {i for i in identifiers if isinstance(i, str)}
-    if wanted:
-        session.scalars(select(HubLicense).where(HubLicense.identifier.in_(wanted))).all()
+def load_licenses(session: Session, identifiers: Iterable[str]) -> dict[str, HubLicense]:
+    """Every already-indexed license among ``identifiers``, by identifier (one query per batch)."""
+    wanted = sorted({i for i in identifiers if isinstance(i, str)})
+    rows: dict[str, HubLicense] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows.update(
+            (r.identifier, r)
+            for r in session.scalars(select(HubLicense).where(HubLicense.identifier.in_(chunk)))
+        )
+    return rows
 
 
 def trust_anchor(session: Session, region: str, kind: str, sha256: str) -> HubTrustAnchor | None:
-    return session.scalars(select(HubTrustAnchor).where(
-        HubTrustAnchor.region == region, HubTrustAnchor.kind == kind, HubTrustAnchor.sha256 == sha256,
-    )).first()
+    return session.scalars(
+        select(HubTrustAnchor).where(
+            HubTrustAnchor.region == region,
+            HubTrustAnchor.kind == kind,
+            HubTrustAnchor.sha256 == sha256,
+        )
+    ).first()
 
 
 def region_by_token_hash(session: Session, token_hash: str) -> str | None:
@@ -51,26 +64,39 @@ def region_by_token_hash(session: Session, token_hash: str) -> str | None:
 
 
 def mark_trust_list_changed(session: Session) -> None:
-    session.execute(update(HubTrustListState).where(HubTrustListState.id == TRUST_LIST_STATE_ID)
-                    .values(dirty=True))
+    session.execute(
+        update(HubTrustListState).where(HubTrustListState.id == TRUST_LIST_STATE_ID).values(dirty=True)
+    )
 
 
 def trust_list_head(session: Session):
     """(dirty, sequence, issued_at, key_ref) of the trust-list state, or None before the first key."""
-    return session.execute(select(
-        HubTrustListState.dirty, HubTrustListState.sequence, HubTrustListState.issued_at,
-        HubTrustListState.key_ref,
-    ).where(HubTrustListState.id == TRUST_LIST_STATE_ID)).first()
+    return session.execute(
+        select(
+            HubTrustListState.dirty,
+            HubTrustListState.sequence,
+            HubTrustListState.issued_at,
+            HubTrustListState.key_ref,
+        ).where(HubTrustListState.id == TRUST_LIST_STATE_ID)
+    ).first()
 
 
 def trust_list_regions(session: Session) -> list[dict]:
     """Every region with its anchors, in a stable order (the content the trust list signs)."""
     anchors: dict[str, list[dict]] = {}
-    for a in session.scalars(select(HubTrustAnchor).order_by(
-            HubTrustAnchor.region, HubTrustAnchor.kind, HubTrustAnchor.sha256)):
-        anchors.setdefault(a.region, []).append({
-            "kind": a.kind, "certificate_pem": to_pem(a.certificate_der), "sha256": a.sha256,
-            "status": a.status, "history": json.loads(a.history),
-        })
-    return [{"code": r.code, "name": r.name, "anchors": anchors.get(r.code, [])}
-            for r in session.scalars(select(HubRegion).order_by(HubRegion.code))]
+    for a in session.scalars(
+        select(HubTrustAnchor).order_by(HubTrustAnchor.region, HubTrustAnchor.kind, HubTrustAnchor.sha256)
+    ):
+        anchors.setdefault(a.region, []).append(
+            {
+                "kind": a.kind,
+                "certificate_pem": to_pem(a.certificate_der),
+                "sha256": a.sha256,
+                "status": a.status,
+                "history": json.loads(a.history),
+            }
+        )
+    return [
+        {"code": r.code, "name": r.name, "anchors": anchors.get(r.code, [])}
+        for r in session.scalars(select(HubRegion).order_by(HubRegion.code))
+    ]

@@ -18,12 +18,14 @@ def build_router(hub: HubService) -> APIRouter:
         """The region of the caller's hub-issued token (not the app's API tokens)."""
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise DomainError(ErrorKind.UNAUTHENTICATED, "send Authorization: Bearer <region token>",
-                              code="unauthenticated")
+            raise DomainError(
+                ErrorKind.UNAUTHENTICATED, "send Authorization: Bearer <region token>", code="unauthenticated"
+            )
         region = hub.authenticate(token.strip())
         if region is None:
-            raise DomainError(ErrorKind.UNAUTHENTICATED, "the region token is unknown",
-                              code="unauthenticated")
+            raise DomainError(
+                ErrorKind.UNAUTHENTICATED, "the region token is unknown", code="unauthenticated"
+            )
         return region
 
     @router.post("/reports", response_model=ReportResults)
@@ -35,13 +37,19 @@ def build_router(hub: HubService) -> APIRouter:
     @router.get("/licenses/{identifier}", response_model=LicenseStatusOut)
     def license_status(identifier: str):
         s = hub.license_status(identifier)
-        return LicenseStatusOut(identifier=s.identifier, region=s.region, status=s.status, version=s.version,
-                                updated_at=s.updated_at)
+        return LicenseStatusOut(
+            identifier=s.identifier,
+            region=s.region,
+            status=s.status,
+            version=s.version,
+            updated_at=s.updated_at,
+        )
 
     @router.get("/trust-list")
     def trust_list():
-        return Response(hub.trust_list_json(), media_type="application/json",
-                        headers={"Cache-Control": TRUST_LIST_CACHE})
+        return Response(
+            hub.trust_list_json(), media_type="application/json", headers={"Cache-Control": TRUST_LIST_CACHE}
+        )
 
     @router.get("/certificate.pem")
     def certificate():

@@ -49,6 +49,7 @@ class LicenseStatusOut(BaseModel):
 
 # --- event payloads -------------------------------------------------------------------------------
 
+
 class _Payload(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.clock import Clock
-from core.errors import DomainError, conflict, forbidden, invalid, not_found
+from core.errors import DomainError, ErrorKind, conflict, forbidden, invalid, not_found
 from db.audit import record
 from db.base import Database
 from keys.service import KeyService
@@ -74,8 +74,14 @@ def _token_hash(token: str) -> str:
 
 
 class HubService:
-    def __init__(self, db: Database, keys: KeyService, clock: Clock, *,
-                 trust_list_validity: timedelta = timedelta(hours=24)):
+    def __init__(
+        self,
+        db: Database,
+        keys: KeyService,
+        clock: Clock,
+        *,
+        trust_list_validity: timedelta = timedelta(hours=24),
+    ):
         self.db = db
         self.keys = keys
         self.clock = clock
@@ -96,8 +102,11 @@ class HubService:
             with self.db.unit_of_work() as s:
                 if s.get(HubRegion, code) is not None:
                     raise conflict(f"region {code} is already registered", "region-exists")
-                s.add(HubRegion(code=code, name=name, token_hash=_token_hash(token),
-                                created_at=self.clock.now()))
+                s.add(
+                    HubRegion(
+                        code=code, name=name, token_hash=_token_hash(token), created_at=self.clock.now()
+                    )
+                )
                 s.flush()
                 repo.mark_trust_list_changed(s)
                 record(s, actor, "hub.region.add", f"region:{code}", name=name)
@@ -116,15 +125,22 @@ class HubService:
         """Apply a region's events in order; one result per event (accepted, duplicate or rejected).
 
         Each event is a mapping with idempotency_key, kind, at (ISO 8601) and payload."""
-        with self.db.unit_of_work() as s:
-            repo.lock_region(s, region)
-            if s.get(HubRegion, region) is None:
-                raise forbidden(f"region {region} is not registered at the hub")
-            batch = _Batch(s, region, self.clock.now(), events)
-            results = [batch.apply(event) for event in events]
-            if batch.anchor_changes:
-                repo.mark_trust_list_changed(s)
-            batch.audit()
+        try:
+            with self.db.unit_of_work() as s, s.no_autoflush:
+                repo.lock_region(s, region)
+                if s.get(HubRegion, region) is None:
+                    raise forbidden(f"region {region} is not registered at the hub")
+                batch = _Batch(s, region, self.clock.now(), events)
+                results = [batch.apply(event) for event in events]
+                if batch.anchor_changes:
+                    repo.mark_trust_list_changed(s)
+                batch.audit()
+        except IntegrityError:
+            raise DomainError(
+                ErrorKind.UNAVAILABLE,
+                "another region indexed one of these identifiers at the same moment; send the batch again",
+                code="retry",
+            ) from None
         return results
 
     # --- license index ---------------------------------------------------------------------------
@@ -151,8 +167,15 @@ class HubService:
                     return existing.key_ref
                 key = self.keys.create(s, "sm2", "national hub trust-list signing", actor)
                 cert = hub_certificate(self.keys.signer(key.key_ref), self.clock.now())
-                s.add(HubTrustListState(id=TRUST_LIST_STATE_ID, key_ref=key.key_ref, certificate_der=cert,
-                                        sequence=0, dirty=True))
+                s.add(
+                    HubTrustListState(
+                        id=TRUST_LIST_STATE_ID,
+                        key_ref=key.key_ref,
+                        certificate_der=cert,
+                        sequence=0,
+                        dirty=True,
+                    )
+                )
                 s.flush()
                 record(s, actor, "hub.signing-key.create", key.key_ref, certificate_sha256=sha256_hex(cert))
                 return key.key_ref
@@ -207,13 +230,25 @@ class HubService:
             state.sequence += 1
             state.content_sha256 = content_sha256
         now = self.clock.now()
-        payload = {"version": FORMAT_VERSION, "sequence": state.sequence, "issued_at": iso(now),
-                   "next_update": iso(now + self.trust_list_validity), "regions": regions}
+        payload = {
+            "version": FORMAT_VERSION,
+            "sequence": state.sequence,
+            "issued_at": iso(now),
+            "next_update": iso(now + self.trust_list_validity),
+            "regions": regions,
+        }
         document = sign_trust_list(payload, self.keys.signer(state.key_ref), state.certificate_der)
         state.document = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
         state.issued_at, state.dirty = now, False
-        record(s, SYSTEM_ACTOR, "hub.trust-list.sign", f"trust-list:{state.sequence}",
-               sequence=state.sequence, content_sha256=content_sha256, content_changed=changed)
+        record(
+            s,
+            SYSTEM_ACTOR,
+            "hub.trust-list.sign",
+            f"trust-list:{state.sequence}",
+            sequence=state.sequence,
+            content_sha256=content_sha256,
+            content_changed=changed,
+        )
 
 
 class _Batch:
@@ -222,8 +257,11 @@ class _Batch:
     def __init__(self, session: Session, region: str, now: datetime, events: Sequence[Mapping]):
         self.s, self.region, self.now = session, region, now
         self.receipts = repo.receipts(session, region, [e["idempotency_key"] for e in events])
-        repo.preload_licenses(session, [e["payload"].get("identifier") for e in events
-                                        if isinstance(e.get("payload"), Mapping)])
+        # Loaded once: an identifier missing here is new to the hub, so no per-event lookups follow.
+        self.licenses = repo.load_licenses(
+            session, [e["payload"].get("identifier") for e in events if isinstance(e.get("payload"), Mapping)]
+        )
+        self.anchors: dict[tuple[str, str], HubTrustAnchor] = {}
         self.counts: Counter[str] = Counter()
         self.anchor_changes: list[dict] = []
         self.accepted_keys = hashlib.sha256()
@@ -269,8 +307,12 @@ class _Batch:
         except ValidationError as exc:
             first = exc.errors()[0]
             raise Rejected(f"payload.{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
-        apply = {"catalog": self._catalog, "license": self._license, "status": self._status,
-                 "trust-anchor": self._trust_anchor}[kind]
+        apply = {
+            "catalog": self._catalog,
+            "license": self._license,
+            "status": self._status,
+            "trust-anchor": self._trust_anchor,
+        }[kind]
         return apply(at, data)
 
     def _catalog(self, at: datetime, p: CatalogPayload) -> str:
@@ -287,14 +329,20 @@ class _Batch:
             raise Rejected(f"payload region {p.region} is not the reporting region {self.region}")
         row = self._owned_license(p.identifier, must_exist=False)
         if row is None:
-            row = HubLicense(identifier=p.identifier, region=self.region, type_code=p.type_code,
-                             issuer_code=p.issuer_code, holder_hash=p.holder_hash.lower(), status=p.status,
-                             version=p.version, updated_at=at)
-            try:
-                with self.s.begin_nested():  # another region may be inserting the same identifier right now
-                    self.s.add(row)
-            except IntegrityError:
-                raise Rejected(f"{p.identifier} is already indexed for another region") from None
+            # Should another region index the same identifier concurrently, the unique key fails the
+            # whole batch at commit; the region retries it and then gets this identifier rejected.
+            row = HubLicense(
+                identifier=p.identifier,
+                region=self.region,
+                type_code=p.type_code,
+                issuer_code=p.issuer_code,
+                holder_hash=p.holder_hash.lower(),
+                status=p.status,
+                version=p.version,
+                updated_at=at,
+            )
+            self.s.add(row)
+            self.licenses[p.identifier] = row
             return f"{p.identifier} indexed ({p.status}, version {p.version})"
         _check_move(row, p.status, p.version)
         row.type_code, row.issuer_code, row.holder_hash = p.type_code, p.issuer_code, p.holder_hash.lower()
@@ -308,7 +356,7 @@ class _Batch:
         return f"{p.identifier} is {row.status} (version {row.version})"
 
     def _owned_license(self, identifier: str, must_exist: bool) -> HubLicense | None:
-        row = self.s.get(HubLicense, identifier)
+        row = self.licenses.get(identifier)
         if row is None and must_exist:
             raise Rejected(f"unknown identifier {identifier}: report the license before its status")
         if row is not None and row.region != self.region:
@@ -326,15 +374,17 @@ class _Batch:
         except DomainError as exc:
             raise Rejected(exc.detail) from None
         digest = sha256_hex(der)
-        anchor = repo.trust_anchor(self.s, self.region, p.kind, digest)
+        anchor = self.anchors.get((p.kind, digest)) or repo.trust_anchor(self.s, self.region, p.kind, digest)
         if anchor is not None and anchor.status == p.status:
             return f"{p.kind} {digest[:16]} is already {p.status}"
         if anchor is not None and anchor.status == "revoked":
             raise Rejected(f"{p.kind} {digest[:16]} was revoked; a revoked trust anchor is never reactivated")
         if anchor is None:
-            anchor = HubTrustAnchor(region=self.region, kind=p.kind, sha256=digest, certificate_der=der,
-                                    history="[]")
+            anchor = HubTrustAnchor(
+                region=self.region, kind=p.kind, sha256=digest, certificate_der=der, history="[]"
+            )
             self.s.add(anchor)
+        self.anchors[(p.kind, digest)] = anchor
         anchor.status, anchor.updated_at = p.status, at
         anchor.history = json.dumps([*json.loads(anchor.history), {"status": p.status, "at": iso(at)}])
         self.anchor_changes.append({"kind": p.kind, "sha256": digest, "status": p.status})
@@ -345,12 +395,25 @@ class _Batch:
         if not (self.counts["accepted"] or self.counts["rejected"]):
             return
         actor = f"region:{self.region}"
-        record(self.s, actor, "hub.report", actor, accepted=self.counts["accepted"],
-               rejected=self.counts["rejected"], duplicate=self.counts["duplicate"],
-               accepted_keys_sha256=self.accepted_keys.hexdigest())
+        record(
+            self.s,
+            actor,
+            "hub.report",
+            actor,
+            accepted=self.counts["accepted"],
+            rejected=self.counts["rejected"],
+            duplicate=self.counts["duplicate"],
+            accepted_keys_sha256=self.accepted_keys.hexdigest(),
+        )
         for change in self.anchor_changes:
-            record(self.s, actor, "hub.trust-anchor." + change["status"], f"anchor:{change['sha256']}",
-                   region=self.region, kind=change["kind"])
+            record(
+                self.s,
+                actor,
+                "hub.trust-anchor." + change["status"],
+                f"anchor:{change['sha256']}",
+                region=self.region,
+                kind=change["kind"],
+            )
 
 
 def _check_move(row: HubLicense, status: str, version: str) -> None:
@@ -359,5 +422,6 @@ def _check_move(row: HubLicense, status: str, version: str) -> None:
     if new < current:
         raise Rejected(f"version {version} is older than the indexed version {row.version}")
     if new == current and row.status in FINAL_STATUSES and status not in FINAL_STATUSES:
-        raise Rejected(f"{row.identifier} is {row.status} at version {row.version}; "
-                       f"it cannot become {status}")
+        raise Rejected(
+            f"{row.identifier} is {row.status} at version {row.version}; it cannot become {status}"
+        )

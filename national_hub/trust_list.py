@@ -74,21 +74,26 @@ def hub_certificate(signer, now: datetime, validity_days: int = 3650) -> bytes:
     spki = signer.public_key_info()
     not_before = now.astimezone(UTC).replace(microsecond=0)
     not_after = not_before + timedelta(days=validity_days)
-    tbs = x509.TbsCertificate({
-        "version": "v3",
-        "serial_number": random_serial(),
-        "signature": algos.SignedDigestAlgorithm.load(signature_algorithm(signer.algorithm)),
-        "issuer": name,
-        "validity": {"not_before": _time(not_before), "not_after": _time(not_after)},
-        "subject": name,
-        "subject_public_key_info": spki,
-        "extensions": [
-            {"extn_id": "basic_constraints", "critical": True, "extn_value": {"ca": False}},
-            {"extn_id": "key_usage", "critical": True,
-             "extn_value": {"digital_signature", "non_repudiation"}},
-            {"extn_id": "key_identifier", "extn_value": key_identifier(spki)},
-        ],
-    })
+    tbs = x509.TbsCertificate(
+        {
+            "version": "v3",
+            "serial_number": random_serial(),
+            "signature": algos.SignedDigestAlgorithm.load(signature_algorithm(signer.algorithm)),
+            "issuer": name,
+            "validity": {"not_before": _time(not_before), "not_after": _time(not_after)},
+            "subject": name,
+            "subject_public_key_info": spki,
+            "extensions": [
+                {"extn_id": "basic_constraints", "critical": True, "extn_value": {"ca": False}},
+                {
+                    "extn_id": "key_usage",
+                    "critical": True,
+                    "extn_value": {"digital_signature", "non_repudiation"},
+                },
+                {"extn_id": "key_identifier", "extn_value": key_identifier(spki)},
+            ],
+        }
+    )
     tbs_der = tbs.dump()
     der = sign_tbs(tbs_der, signer)
     check_signed(der, tbs_der, spki)
@@ -107,8 +112,9 @@ def sign_trust_list(payload: dict, signer, hub_certificate_der: bytes) -> dict:
     }
 
 
-def verify_trust_list(document: dict, hub_certificate_pem: str | None, *,
-                      now: datetime | None = None) -> dict:
+def verify_trust_list(
+    document: dict, hub_certificate_pem: str | None, *, now: datetime | None = None
+) -> dict:
     """The payload of a trust list whose signature verifies; DomainError otherwise.
 
     ``hub_certificate_pem`` pins the hub's certificate (the document must carry exactly that one);
