@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Depends, Request
 
 from app.tokens import Principal, TokenService
-from core.errors import DomainError, ErrorKind, forbidden
+from core.errors import bearer_token, forbidden, unauthenticated
 from policies.access import access_policy
 
 
@@ -16,17 +16,9 @@ def make_require(tokens: TokenService):
         access_policy().allows("security-admin", action)  # unknown actions fail at start-up, not per call
 
         def dependency(request: Request) -> Principal:
-            header = request.headers.get("authorization", "")
-            scheme, _, token = header.partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
-                raise DomainError(
-                    ErrorKind.UNAUTHENTICATED, "send Authorization: Bearer <token>", code="unauthenticated"
-                )
-            principal = tokens.authenticate(token.strip())
+            principal = tokens.authenticate(bearer_token(request.headers.get("authorization")))
             if principal is None:
-                raise DomainError(
-                    ErrorKind.UNAUTHENTICATED, "the token is unknown or revoked", code="unauthenticated"
-                )
+                raise unauthenticated("the token is unknown or revoked")
             if not access_policy().allows(principal.role, action):
                 raise forbidden(f"role {principal.role} may not {action}")
             return principal

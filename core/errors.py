@@ -42,3 +42,15 @@ def conflict(detail: str, code: str = "conflict") -> DomainError:
 
 def forbidden(detail: str) -> DomainError:
     return DomainError(ErrorKind.FORBIDDEN, detail)
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header; 401 DomainError without one."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthenticated("send Authorization: Bearer <token>")
+    return token.strip()
+
+
+def unauthenticated(detail: str) -> DomainError:
+    return DomainError(ErrorKind.UNAUTHENTICATED, detail, code="unauthenticated")

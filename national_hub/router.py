@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from core.errors import DomainError, ErrorKind, forbidden
+from core.errors import bearer_token, forbidden, unauthenticated
 from national_hub.schemas import LicenseStatusOut, ReportBatch, ReportResults
 from national_hub.service import HubService
 
@@ -16,16 +16,9 @@ def build_router(hub: HubService) -> APIRouter:
 
     def reporting_region(request: Request) -> str:
         """The region of the caller's hub-issued token (not the app's API tokens)."""
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise DomainError(
-                ErrorKind.UNAUTHENTICATED, "send Authorization: Bearer <region token>", code="unauthenticated"
-            )
-        region = hub.authenticate(token.strip())
+        region = hub.authenticate(bearer_token(request.headers.get("authorization")))
         if region is None:
-            raise DomainError(
-                ErrorKind.UNAUTHENTICATED, "the region token is unknown", code="unauthenticated"
-            )
+            raise unauthenticated("the region token is unknown")
         return region
 
     @router.post("/reports", response_model=ReportResults)
