@@ -169,3 +169,26 @@ def test_pdfsig_reports_a_changed_byte(tmp_path):
     [sig] = _per_signature(pdfsig(tmp_path, bytes(pdf)))
     assert "Digest Mismatch." in sig
     assert "Signature is Valid." not in sig
+
+
+def _long_term(level: str) -> bytes:
+    pki = make_pki()
+    return stamp_rsa(make_pdf(), level=level, timestamper=pki.timestamper(),
+                     validation_context=pki.validation_context())
+
+
+@needs_cli
+def test_pyhanko_cli_blt_is_intact_and_trusted(tmp_path):
+    run = pyhanko_validate(tmp_path, _long_term("B-LT"))
+    assert run.returncode == 0, run.stderr
+    assert ":INTACT:TRUSTED,TIMESTAMP_TOKEN<INTACT:TRUSTED>" in run.stdout, run.stdout
+
+
+@needs_pdfsig
+@pytest.mark.parametrize("level", ["B-LT", "B-LTA"])
+def test_pdfsig_long_term_levels_are_valid_and_trusted(tmp_path, level):
+    # The seal's PAdES signature is the first; pdfsig cannot validate the B-LTA document time stamp
+    # itself ("Unimplemented"), which pyHanko's adesverify covers above.
+    sig = _per_signature(pdfsig(tmp_path, _long_term(level)))[0]
+    assert "Signature Type: ETSI.CAdES.detached" in sig
+    assert "Signature is Valid." in sig and "Certificate is Trusted." in sig
