@@ -204,3 +204,26 @@ def test_bad_pdfs_are_refused_and_nothing_recorded(client, admin, token, service
     )
     with services.db.read() as s:
         assert s.scalar(select(func.count()).select_from(StampRecord)) == 0
+
+
+def test_gmssl_independently_verifies_our_sm2_seal_and_stamp(client, admin, token):
+    gmssl = pytest.importorskip("gmssl.sm2", reason="gmssl (test extra) not installed")
+    from asn1crypto import algos
+
+    from verify.ses import parse_seal, parse_signature
+
+    def gmssl_verifies(cert_der: bytes, message: bytes, signature_der: bytes) -> bool:
+        point = x509.Certificate.load(cert_der).public_key["public_key"].native
+        verifier = gmssl.CryptSM2(private_key="", public_key="")
+        verifier.public_key = point[1:].hex()  # gmssl's constructor strips "04" characters, not the prefix
+        return verifier.verify_with_sm3(algos.DSASignature.load(signature_der).to_p1363().hex(), message)
+
+    seal = make_seal(client, admin, "sm2")
+    parsed = parse_seal(base64.b64decode(seal["seal_der_b64"]))
+    assert gmssl_verifies(parsed.maker_cert, parsed.maker_signed_bytes, parsed.signed_value)
+
+    stamper = auth(token("approval-system", seals=[seal["seal_id"]]))
+    r = client.post(f"/api/v1/seals/{seal['seal_id']}/stamp/data", headers=stamper, json={"a": 1})
+    stamp = parse_signature(base64.b64decode(r.json()["ses_signature_der_b64"]))
+    assert gmssl_verifies(stamp.signer_cert, stamp.tbs_bytes, stamp.signature)
+    assert not gmssl_verifies(stamp.signer_cert, stamp.tbs_bytes + b"x", stamp.signature)
