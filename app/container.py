@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from app.admin_router import build_router as admin_router
 from app.auth import make_require
+from app.checkpoints import write_checkpoint
 from app.settings import Settings
 from app.tokens import TokenService
 from app.trust import HubTrustList, LocalTrust
@@ -59,7 +60,10 @@ class Services:
         ]
 
     def periodic_jobs(self) -> list:
-        return [self.ca.maintain, self.report_trust_anchors, self.registry.expire_due]
+        return [self.ca.maintain, self.report_trust_anchors, self.registry.expire_due, self.audit_checkpoint]
+
+    def audit_checkpoint(self) -> bool:
+        return write_checkpoint(self.db, self.keys, self.settings.data_dir)
 
     def report_trust_anchors(self) -> int:
         """Queue this region's CA certificates and seal makers for the hub (only what changed)."""

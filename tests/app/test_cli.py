@@ -83,3 +83,18 @@ def root_certificate_pem(data: Path) -> bytes:
     with sqlite3.connect(data / "longtrust.db") as conn:
         der = conn.execute("SELECT certificate_der FROM cas WHERE id = 'sm2-root'").fetchone()[0]
     return pem.armor("CERTIFICATE", der)
+
+
+def test_audit_checkpoints_reveal_a_cut_off_log(tmp_path, monkeypatch):
+    monkeypatch.setenv("LONGTRUST_CEREMONY_FILE", str(Path(__file__).parents[1] / "ceremony-test.yaml"))
+    data = tmp_path / "data"
+    run("init", data_dir=data)
+    run("token", "create", "--role", "auditor", "--name", "a", data_dir=data)
+    assert "checkpoint written" in run("audit", "checkpoint", data_dir=data).stdout
+    assert "no new events" in run("audit", "checkpoint", data_dir=data).stdout
+    assert "intact" in run("audit", "verify", data_dir=data).stdout
+    with sqlite3.connect(data / "longtrust.db") as conn:
+        (last,) = conn.execute("SELECT max(seq) FROM audit_events").fetchone()
+        conn.execute("DELETE FROM audit_events WHERE seq = ?", (last,))
+    cut = run("audit", "verify", data_dir=data, check=False)
+    assert cut.returncode == 1 and f"event {last}:" in cut.stderr and "cut off" in cut.stderr
