@@ -49,6 +49,3 @@ def stamped(document: dict, ses_signature_der: bytes, status: str) -> dict:
     return {**signed_part(document), "status": status,
             "stamp": {"ses_signature_der_b64": base64.b64encode(ses_signature_der).decode()}}
 
-
-def with_status(document: dict, status: str) -> dict:
-    return {**document, "status": status}

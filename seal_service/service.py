@@ -5,7 +5,6 @@ Every change and every stamp is recorded with its audit event in one transaction
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import secrets
 import threading
@@ -357,9 +356,6 @@ class SealService:
         )
         self._record_stamp(seal, "pdf", hashlib.sha256(pdf).hexdigest(), level, principal)
         return out
-
-    async def async_stamp_pdf(self, seal_id: str, pdf: bytes, principal, **kwargs) -> bytes:
-        return await asyncio.to_thread(self.stamp_pdf, seal_id, pdf, principal, **kwargs)
 
     def validation_context(self, ca_id: str):
         """Trust root, chain and fresh CRLs of our own hierarchy, for LTV embedding."""
