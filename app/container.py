@@ -12,7 +12,7 @@ from app.settings import Settings
 from app.tokens import TokenService
 from app.trust import HubTrustList, LocalTrust
 from ca.router import build_router as ca_router
-from ca.service import CAService
+from ca.service import CAService, to_pem
 from core.clock import SystemClock
 from core.errors import DomainError, ErrorKind
 from db.base import Database
@@ -64,6 +64,27 @@ class Services:
 
     def audit_checkpoint(self) -> bool:
         return write_checkpoint(self.db, self.keys, self.settings.data_dir)
+
+    def trust_anchors(self) -> dict:
+        anchors = [
+            {
+                "kind": "ca-intermediate" if ca.parent_id else "ca-root",
+                "id": ca.id,
+                "status": ca.status,
+                "certificate_pem": to_pem(ca.certificate_der),
+            }
+            for ca in self.ca.list_cas()
+        ]
+        anchors += [
+            {
+                "kind": "seal-maker",
+                "id": m.algorithm,
+                "status": "active",
+                "certificate_pem": to_pem(m.certificate_der),
+            }
+            for m in self.seals.makers()
+        ]
+        return {"region": self.settings.region, "anchors": anchors}
 
     def report_trust_anchors(self) -> int:
         """Queue this region's CA certificates and seal makers for the hub (only what changed)."""

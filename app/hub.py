@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 
 from app import problems
 from app.container import StartupError
@@ -62,6 +62,11 @@ def create_hub_app(settings: Settings | None = None, hub: HubService | None = No
     app.state.hub = hub
     problems.install(app)
     app.include_router(build_router(hub))
+
+    @app.get("/trust-list", tags=["national hub"])
+    def trust_list():
+        """The signed trust list at the short public path interface.md names."""
+        return Response(hub.trust_list_json(), media_type="application/json")
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict:

@@ -73,6 +73,11 @@ def create_app(
     def healthz() -> dict:
         return services.health()
 
+    @app.get("/trust-list", tags=["public"])
+    def trust_list() -> dict:
+        """This region's trust anchors: CA certificates and seal makers, as reported to the hub."""
+        return services.trust_anchors()
+
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
 

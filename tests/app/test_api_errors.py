@@ -98,3 +98,10 @@ def test_token_roles_are_checked_at_creation(services):
 
     with pytest.raises(DomainError), services.db.unit_of_work() as s:
         services.tokens.create(s, "emperor", "x", "test")
+
+
+def test_trust_list_is_public_and_lists_our_anchors(client):
+    body = client.get("/trust-list").json()
+    kinds = {(a["kind"], a["id"]) for a in body["anchors"]}
+    assert {("ca-root", "sm2-root"), ("ca-intermediate", "sm2-issuing"), ("seal-maker", "sm2")} <= kinds
+    assert all(a["certificate_pem"].startswith("-----BEGIN CERTIFICATE-----") for a in body["anchors"])

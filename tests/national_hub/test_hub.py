@@ -262,6 +262,7 @@ def test_trust_list_is_signed_and_verifies(hub):
     r = hub.client.get("/hub/v1/trust-list")
     assert r.status_code == 200 and "max-age" in r.headers["cache-control"]
     document = r.json()
+    assert hub.client.get("/trust-list").json() == document  # the short public path of interface.md
     hub_pem = hub.client.get("/hub/v1/certificate.pem").text
     assert document["algorithm"] == "sm2-sm3" and document["certificate_pem"] == hub_pem
     payload = verify_trust_list(document, hub_pem, now=START)
