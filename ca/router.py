@@ -65,6 +65,11 @@ def build_router(ca: CAService, require) -> APIRouter:
         req = ca.request_ca(body.model_dump(exclude_none=True), principal.actor, principal.token_id)
         return CaRequestOut(request_id=req.id, status=req.status, requested_by=req.requested_by)
 
+    @router.post("/api/v1/cas/{ca_id}/revoke", status_code=202, response_model=CaRequestOut, tags=["ca"])
+    def request_ca_revocation(ca_id: str, body: RevokeIn, principal=require("ca.manage")):
+        req = ca.request_ca_revocation(ca_id, body.reason, principal.actor, principal.token_id)
+        return CaRequestOut(request_id=req.id, status=req.status, requested_by=req.requested_by)
+
     @router.post("/api/v1/ca-requests/{request_id}/{decision}", response_model=CaRequestOut, tags=["ca"])
     def decide(request_id: str, decision: str, principal=require("ca.manage")):
         if decision not in ("approve", "reject"):

@@ -89,6 +89,7 @@ class CaContext:
     tsa_cert: x509.Certificate | None
     tsa_signer: Signer | None
     crl_shards: int
+    status: str
     templates: dict[tuple[str, int], TbsTemplate] = field(default_factory=dict)
 
     @property
@@ -224,6 +225,26 @@ class CAService:
             record(s, actor, "ca.request", req.id, ca_id=spec.id, parent=spec.parent)
         return req
 
+    def request_ca_revocation(self, ca_id: str, reason: str, actor: str, token_id: str) -> CaRequest:
+        """Record a request to revoke a subordinate CA; a different security administrator must approve it."""
+        ctx = self.context(ca_id)
+        if ctx.parent_id is None:
+            raise invalid("a root is withdrawn from trust lists, not revoked", "root")
+        if reason not in REASONS:
+            raise invalid(f"unknown revocation reason {reason!r}; one of {', '.join(REASONS)}", "bad-reason")
+        with self.db.unit_of_work() as s:
+            req = CaRequest(
+                id="careq-" + secrets.token_hex(6),
+                spec=json.dumps({"revoke": ca_id, "reason": reason}),
+                requested_by=actor,
+                requester_token=token_id,
+                status="pending",
+                created_at=self.clock.now(),
+            )
+            s.add(req)
+            record(s, actor, "ca.revoke-request", req.id, ca_id=ca_id, reason=reason)
+        return req
+
     def decide_ca_request(self, request_id: str, approve: bool, actor: str, token_id: str) -> CaRequest:
         with self.db.unit_of_work() as s:
             req = s.get(CaRequest, request_id)
@@ -237,9 +258,21 @@ class CAService:
             req.decided_by, req.decided_at = actor, self.clock.now()
             record(s, actor, f"ca.request-{req.status}", request_id)
         if approve:
-            spec = ca_spec(json.loads(req.spec), {c.id for c in self.list_cas()})
-            self.create_ca(spec, f"{req.requested_by}+{actor}")
+            raw, both = json.loads(req.spec), f"{req.requested_by}+{actor}"
+            if "revoke" in raw:
+                self._revoke_ca(raw["revoke"], raw["reason"], both)
+            else:
+                self.create_ca(ca_spec(raw, {c.id for c in self.list_cas()}), both)
         return req
+
+    def _revoke_ca(self, ca_id: str, reason: str, actor: str) -> None:
+        """Revoke a subordinate CA's certificate at its parent and stop it issuing anything."""
+        ctx = self.context(ca_id)
+        with self.db.unit_of_work() as s:
+            s.get(CertificateAuthority, ca_id).status = "revoked"
+            record(s, actor, "ca.revoke", ca_id, reason=reason)
+        self._revoke_row(ctx.parent_id, serial_hex(ctx.certificate.serial_number), reason, actor)
+        self._forget(ca_id)
 
     def _create_tsa(self, spec: CaSpec, actor: str) -> None:
         ctx = self.context(spec.id)
@@ -343,6 +376,7 @@ class CAService:
             tsa_cert=x509.Certificate.load(row.tsa_certificate_der) if row.tsa_certificate_der else None,
             tsa_signer=self.keys.signer(row.tsa_key_ref) if row.tsa_key_ref else None,
             crl_shards=row.crl_shards,
+            status=row.status,
         )
         with self._lock:
             return self._contexts.setdefault(ca_id, ctx)
@@ -393,6 +427,8 @@ class CAService:
     ) -> IssuedView:
         """Certify a key we hold ourselves (keys/), e.g. a seal holder's, without a request."""
         ctx = self.context(ca_id)
+        if ctx.status != "active":
+            raise conflict(f"CA {ca_id} is {ctx.status}: it issues nothing", "ca-revoked")
         profile = self._profile(profile_name)
         kind = _key_kind(spki)
         allowed = {"sm2": {"sm2"}, "rsa": {"rsa", "ecdsa-p256"}}[ctx.algorithm]
@@ -535,9 +571,17 @@ class CAService:
         return row
 
     def revoke(self, ca_id: str, serial: str, reason: str, actor: str) -> IssuedView:
-        ctx = self.context(ca_id)
+        """Revoke an end-entity certificate; CA certificates need dual control (request_ca_revocation)."""
         if reason not in REASONS:
             raise invalid(f"unknown revocation reason {reason!r}; one of {', '.join(REASONS)}", "bad-reason")
+        with self.db.read() as s:
+            profile = self._row(s, ca_id, serial).profile
+        if profile in ("issuing-ca", "root-ca"):
+            raise forbidden("revoking a CA certificate needs dual control: POST /api/v1/cas/{ca_id}/revoke")
+        return self._revoke_row(ca_id, serial, reason, actor)
+
+    def _revoke_row(self, ca_id: str, serial: str, reason: str, actor: str) -> IssuedView:
+        ctx = self.context(ca_id)
         with self.db.unit_of_work() as s:
             row = self._row(s, ca_id, serial)
             if row.status == "revoked":

@@ -333,3 +333,34 @@ def test_sharded_crls_list_each_revocation_in_its_own_shard(client, token, servi
         assert {s.lstrip("0") for s in listed} == expected
         idp = crl.issuing_distribution_point_value.native["distribution_point"][0]
         assert idp.endswith(f"/crl/{name}")
+
+
+def test_revoking_a_sub_ca_needs_dual_control_and_stops_it(client, token, services):
+    first, second = auth(token("security-admin", "alice")), auth(token("security-admin", "bob"))
+    created = client.post("/api/v1/cas", headers=first, json=_sub_ca()).json()["request_id"]
+    client.post(f"/api/v1/ca-requests/{created}/approve", headers=second)
+    operator = auth(token("ca-operator"))
+    assert issue(client, operator, "sm2-health").status_code == 201
+    serial = format(_cert(client.get("/ca-certs/sm2-health.pem").text).serial_number, "x")
+    direct = client.post(
+        f"/api/v1/cas/sm2-root/certificates/{serial}/revoke", headers=first, json={"reason": "cACompromise"}
+    )
+    assert direct.status_code == 403 and "dual control" in direct.json()["detail"]
+    request_id = client.post(
+        "/api/v1/cas/sm2-health/revoke", headers=first, json={"reason": "cACompromise"}
+    ).json()["request_id"]
+    assert client.post(f"/api/v1/ca-requests/{request_id}/approve", headers=first).status_code == 403
+    assert client.post(f"/api/v1/ca-requests/{request_id}/approve", headers=second).status_code == 200
+    assert (
+        client.get(f"/api/v1/cas/sm2-root/certificates/{serial}", headers=first).json()["status"] == "revoked"
+    )
+    crl = asn1_crl.CertificateList.load(client.get("/crl/sm2-root.crl").content)
+    assert int(serial, 16) in {
+        e["user_certificate"].native for e in crl["tbs_cert_list"]["revoked_certificates"]
+    }
+    refused = issue(client, operator, "sm2-health")
+    assert refused.status_code == 409 and "revoked" in refused.json()["detail"]
+    assert (
+        client.post("/api/v1/cas/sm2-root/revoke", headers=first, json={"reason": "cACompromise"}).status_code
+        == 400
+    )
