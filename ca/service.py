@@ -3,6 +3,7 @@ CRLs, OCSP and time stamps. Each state change commits with its audit event."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import secrets
@@ -453,8 +454,7 @@ class CAService:
         not_after = min(
             now + timedelta(days=validity_days or profile.max_validity_days), ctx.certificate.not_valid_after
         )
-        with self.db.unit_of_work() as s:
-            cert_der = self._sign_into(s, ctx, profile, subject, spki, now, not_after, credit_code, actor)
+        cert_der = self._sign_into(None, ctx, profile, subject, spki, now, not_after, credit_code, actor)
         return IssuedView(
             ca_id,
             serial_hex(x509.Certificate.load(cert_der).serial_number),
@@ -470,6 +470,9 @@ class CAService:
             raise invalid(f"unknown profile {name!r}; one of {names}", "unknown-profile")
         return profile
 
+    def _writing(self, session):
+        return contextlib.nullcontext(session) if session is not None else self.db.unit_of_work()
+
     def _sign_into(
         self,
         session,
@@ -482,7 +485,10 @@ class CAService:
         credit_code: str | None,
         actor: str,
     ) -> bytes:
-        """The issuance cycle inside ``session``: build, lint, commit the intent, sign, check, store."""
+        """The issuance cycle: build, lint, commit the intent, sign, check, store.
+
+        With ``session`` the steps share the caller's session (CA set-up); without, intent and
+        result are two units of work, so signing holds no write lock."""
         serial = random_serial()
         shard = crl_builder.shard_for(serial, ctx.crl_shards)
         template = ctx.templates.get((profile.name, shard))
@@ -504,47 +510,50 @@ class CAService:
         _lint_or_fail(tbs, profile, ctx.certificate)
         key, subject_text = serial_hex(serial), _subject_text(subject)
         try:
-            # Core statements: this is the hot path of issuance, and ORM bookkeeping is not free.
-            session.execute(
-                insert(IssuedCertificate.__table__),
-                [
-                    {
-                        "ca_id": ctx.id,
-                        "serial_hex": key,
-                        "shard": shard,
-                        "profile": profile.name,
-                        "subject": subject_text,
-                        "credit_code": credit_code,
-                        "status": "intent",
-                        "tbs_der": tbs,
-                        "not_before": not_before,
-                        "not_after": not_after,
-                        "requester": actor,
-                        "created_at": now,
-                    }
-                ],
-            )
-            record(session, actor, "certificate.sign-intent", f"{ctx.id}/{key}", profile=profile.name)
-            session.commit()
+            with self._writing(session) as s:
+                # Core statements: this is the hot path of issuance, and ORM bookkeeping is not free.
+                s.execute(
+                    insert(IssuedCertificate.__table__),
+                    [
+                        {
+                            "ca_id": ctx.id,
+                            "serial_hex": key,
+                            "shard": shard,
+                            "profile": profile.name,
+                            "subject": subject_text,
+                            "credit_code": credit_code,
+                            "status": "intent",
+                            "tbs_der": tbs,
+                            "not_before": not_before,
+                            "not_after": not_after,
+                            "requester": actor,
+                            "created_at": now,
+                        }
+                    ],
+                )
+                record(s, actor, "certificate.sign-intent", f"{ctx.id}/{key}", profile=profile.name)
+                s.commit()
         except IntegrityError:
-            session.rollback()
+            if session is not None:
+                session.rollback()
             raise conflict("serial collision; retry the request", "serial-collision") from None
-        cert_der = sign_tbs(tbs, ctx.signer)
+        cert_der = sign_tbs(tbs, ctx.signer)  # outside any write lock when this is its own unit of work
         check_signed(cert_der, tbs, ctx.certificate.public_key)
-        session.execute(
-            update(IssuedCertificate.__table__)
-            .where(IssuedCertificate.ca_id == ctx.id, IssuedCertificate.serial_hex == key)
-            .values(certificate_der=cert_der, status="good")
-        )
-        record(
-            session,
-            actor,
-            "certificate.issue",
-            f"{ctx.id}/{key}",
-            profile=profile.name,
-            subject=subject_text,
-            credit_code=credit_code,
-        )
+        with self._writing(session) as s:
+            s.execute(
+                update(IssuedCertificate.__table__)
+                .where(IssuedCertificate.ca_id == ctx.id, IssuedCertificate.serial_hex == key)
+                .values(certificate_der=cert_der, status="good")
+            )
+            record(
+                s,
+                actor,
+                "certificate.issue",
+                f"{ctx.id}/{key}",
+                profile=profile.name,
+                subject=subject_text,
+                credit_code=credit_code,
+            )
         return cert_der
 
     def _is_ca_key(self, spki) -> bool:
