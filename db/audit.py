@@ -49,33 +49,24 @@ def _event_hash(
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+_TAIL = select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+_APPEND = insert(AuditEvent.__table__)
+
+
 def record(session: Session, actor: str, action: str, target: str, **details) -> str:
     """Append an event to the chain inside the caller's transaction; returns its hash."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
-    last = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-    ).first()
+    session.flush()  # pending ORM changes first, so the event follows what it records
+    conn = session.connection()  # Core on the session's connection: this runs on every state change
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
+    last = conn.execute(_TAIL).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     now = utcnow()
     at = now.replace(microsecond=now.microsecond // 1000 * 1000)
     body = _canonical(details)
     digest = _event_hash(seq, at, actor, action, target, body, prev)
-    session.execute(
-        insert(AuditEvent.__table__),
-        [
-            {
-                "seq": seq,
-                "at": at,
-                "actor": actor,
-                "action": action,
-                "subject": target,
-                "details": body,
-                "prev_hash": prev,
-                "hash": digest,
-            }
-        ],
-    )
+    conn.execute(_APPEND, {"seq": seq, "at": at, "actor": actor, "action": action, "subject": target,
+                           "details": body, "prev_hash": prev, "hash": digest})
     return digest
 
 
