@@ -66,6 +66,6 @@ class LocalTrust:
         anchors, intermediates, crls = [], [], []
         for row in self._ca.list_cas():
             (intermediates if row.parent_id else anchors).append(row.certificate_der)
-            crls.append(self._ca.current_crl(row.id))
+            crls.extend(self._ca.current_crls(row.id))
         roots, others = self._hub.certificates() if self._hub is not None else ((), ())
         return TrustMaterial(tuple(anchors), tuple(intermediates), tuple(crls), tuple(roots), tuple(others))

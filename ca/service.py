@@ -662,6 +662,10 @@ class CAService:
             else f"{self.public_url}/crl/{ca_id}-{shard}.crl"
         )
 
+    def current_crls(self, ca_id: str) -> list[bytes]:
+        """Every shard's current CRL: what a relying party needs for any certificate of this CA."""
+        return [self.current_crl(ca_id, shard) for shard in range(self.context(ca_id).crl_shards)]
+
     def current_crl(self, ca_id: str, shard: int = 0) -> bytes:
         """The newest CRL, published afresh when none exists or it is past half its validity."""
         ctx = self.context(ca_id)
@@ -683,9 +687,7 @@ class CAService:
         renew_before = timedelta(days=self.ceremony.ocsp_renew_before_days)
         self._ca_ids = None  # pick up CAs other workers created
         for ca in self.list_cas():
-            ctx = self.context(ca.id)
-            for shard in range(ctx.crl_shards):
-                self.current_crl(ca.id, shard)
+            self.current_crls(ca.id)
             responder_cert = (
                 x509.Certificate.load(ca.ocsp_certificate_der) if ca.ocsp_certificate_der else None
             )

@@ -367,7 +367,7 @@ class SealService:
         chain = [x509.Certificate.load(c) for c in ctx.chain]
         root_id = ctx.parent_id or ca_id
         root = self.ca.context(root_id).certificate
-        crls = [self.ca.current_crl(ca_id)] + ([self.ca.current_crl(root_id)] if root_id != ca_id else [])
+        crls = self.ca.current_crls(ca_id) + (self.ca.current_crls(root_id) if root_id != ca_id else [])
         tsa = [c.tsa_cert for c in (ctx,) if c.tsa_cert is not None]
         return ValidationContext(
             trust_roots=[root], other_certs=chain + tsa, crls=crls, allow_fetching=False, **SM2_CONTEXT_KWARGS
