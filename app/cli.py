@@ -97,21 +97,19 @@ def serve(
     workers: Annotated[int, typer.Option(help="worker processes")] = 1,
 ) -> None:
     """Run the API (initialises the data folder first if needed)."""
-    import uvicorn
-
     settings = settings_for(data_dir)
     initialise(settings)
+    run_server("LongTrust", "app.main:create_app_from_env", settings, host, port, workers)
+
+
+def run_server(what: str, factory: str, settings: Settings, host: str, port: int, workers: int = 1) -> None:
+    """Serve an app factory with uvicorn; its workers read settings (data folder too) from LONGTRUST_*."""
+    import uvicorn
+
     os.environ["LONGTRUST_DATA_DIR"] = str(settings.data_dir.resolve())
-    typer.echo(f"LongTrust on http://{host}:{port} (data: {settings.data_dir.resolve()})")
-    uvicorn.run(
-        "app.main:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=False,
-    )
+    typer.echo(f"{what} on http://{host}:{port} (data: {settings.data_dir.resolve()})")
+    uvicorn.run(factory, factory=True, host=host, port=port, workers=workers, log_level="info",
+                access_log=False)
 
 
 @token_cli.command("create")

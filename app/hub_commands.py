@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
 
-from app.cli import CLI_ACTOR, DataDir, hub_cli, settings_for
+from app.cli import CLI_ACTOR, DataDir, hub_cli, run_server, settings_for
 
 region_cli = typer.Typer(no_args_is_help=True, help="Regions that report to this hub.")
 hub_cli.add_typer(region_cli, name="region")
@@ -20,22 +19,11 @@ def hub_serve(
     port: Annotated[int, typer.Option(help="port")] = 8500,
 ) -> None:
     """Run the national hub (migrates its data folder and creates its signing key first if needed)."""
-    import uvicorn
-
     from app.hub import hub_initialise
 
     settings = settings_for(data_dir)
     hub_initialise(settings)
-    os.environ["LONGTRUST_DATA_DIR"] = str(settings.data_dir.resolve())
-    typer.echo(f"LongTrust national hub on http://{host}:{port} (data: {settings.data_dir.resolve()})")
-    uvicorn.run(
-        "app.hub:create_hub_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        log_level="info",
-        access_log=False,
-    )
+    run_server("LongTrust national hub", "app.hub:create_hub_app_from_env", settings, host, port)
 
 
 @region_cli.command("add")
