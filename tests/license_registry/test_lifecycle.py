@@ -78,7 +78,8 @@ def test_revoke_once_then_conflict(types, principal, registry_db):
 def test_revoke_needs_a_reason_and_a_known_license(types, principal):
     doc = company_license(types, principal)
     assert _error(types.revoke, doc["identifier"], "  ", principal).kind is ErrorKind.INVALID_INPUT
-    other = doc["identifier"][:-1] + ("Z" if doc["identifier"][-1] != "Z" else "Y")  # never the license itself
+    # another check character, never the license itself
+    other = doc["identifier"][:-1] + ("Z" if doc["identifier"][-1] != "Z" else "Y")
     assert _error(types.revoke, other, "x", principal).kind is ErrorKind.NOT_FOUND
     assert _error(types.revoke, doc["identifier"], "x" * 201, principal).kind is ErrorKind.INVALID_INPUT
 
