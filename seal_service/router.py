@@ -55,12 +55,7 @@ def build_router(seals: SealService, require) -> APIRouter:
             height_mm=body.height_mm,
             owner_name=body.owner_name,
         )
-        return SealCreated(
-            seal_id=view.seal_id,
-            es_id=view.es_id,
-            seal_der_b64=base64.b64encode(view.seal_der).decode(),
-            signer_certificate_pem=view.signer_certificate_pem,
-        )
+        return _out(view)  # response_model keeps the fields interface.md names for creation
 
     @router.get("/api/v1/seals/{seal_id}", response_model=SealOut)
     def get(seal_id: str, _=require("seal.read")):

@@ -64,6 +64,7 @@ MAX_XML = 8 * 1024 * 1024
 MAX_SIGNATURES = 256
 SIGNED_DATA_TYPES = ("1.2.840.113549.1.7.2", "1.2.156.10197.6.1.4.2.2")
 CHINA_TIME = timezone(timedelta(hours=8))  # SignatureDateTime carries no zone; producers write local time
+_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 _ZIP_ERRORS = (
     zipfile.BadZipFile,
     zipfile.LargeZipFile,
@@ -71,7 +72,6 @@ _ZIP_ERRORS = (
     ValueError,
     OSError,
     EOFError,
-    NotImplementedError,  # what zipfile raises for compression methods it does not support
     RuntimeError,
     KeyError,
     IndexError,
@@ -133,6 +133,11 @@ class _Package:
                 raise _too_large(f"the entries expand to more than {MAX_TOTAL} bytes")
             if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * info.compress_size:
                 raise _too_large(f"entry {info.filename!r} expands more than {MAX_RATIO} times (zip bomb?)")
+            if info.compress_type not in _METHODS:
+                raise invalid(f"entry {info.filename!r} uses compression method {info.compress_type}; "
+                              "OFD packages are stored or deflated", code="invalid-ofd")
+            if info.flag_bits & 0x1:
+                raise invalid(f"entry {info.filename!r} is encrypted", code="invalid-ofd")
             if info.is_dir():
                 continue
             key = "/".join(p for p in info.filename.split("/") if p not in ("", "."))

@@ -54,6 +54,7 @@ def checker(services, algorithm):
 @pytest.mark.parametrize("algorithm", ["sm2", "rsa"])
 def test_made_seal_verifies_against_our_roots(client, admin, services, algorithm):
     seal = make_seal(client, admin, algorithm)
+    assert set(seal) == {"seal_id", "es_id", "seal_der_b64", "signer_certificate_pem"}  # interface.md
     assert len(seal["es_id"]) == 14 and seal["es_id"].startswith(services.settings.region)
     report = verify_seal(base64.b64decode(seal["seal_der_b64"]), cert_checker=checker(services, algorithm))
     assert report.indication == "TOTAL_PASSED", report.to_text()

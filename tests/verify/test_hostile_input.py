@@ -271,3 +271,12 @@ def test_repeated_references_are_bounded():
                                   signature))
     assert report.check("Sign_0: references").result == "failed"
     assert time.monotonic() - start < HANG_S
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+def test_unexpected_compression_methods_are_refused_up_front(method):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=method) as z:
+        z.writestr("OFD.xml", b"<ofd:OFD/>")
+    with pytest.raises(DomainError, match="compression method"):
+        verify_ofd(buffer.getvalue())
