@@ -78,6 +78,9 @@ class Database:
                 self._lock_file = open(f"{path}.writer-lock", "a+b")  # noqa: SIM115 - held for the process
         else:
             self._read_engine, self._read_sessions = None, self.sessions
+        from db.truth import Generation
+
+        self.generation = Generation(self._read_engine or self.engine)
 
     @property
     def is_postgres(self) -> bool:
@@ -121,6 +124,7 @@ class Database:
             session.close()  # detaches what was read (keeping loaded values) and releases the connection
 
     def dispose(self) -> None:
+        self.generation.close()
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
