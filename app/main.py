@@ -79,7 +79,23 @@ def create_app(
         return services.trust_anchors()
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(OneGeneration, generation=services.db.generation)
     return app
+
+
+class OneGeneration:
+    """Every cache consulted while answering one request sees the same truth generation, read once
+    (db/truth.py): a change committed by any process is honoured from the next request on."""
+
+    def __init__(self, app, generation):
+        self.app = app
+        self.generation = generation
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        with self.generation.request():
+            return await self.app(scope, receive, send)
 
 
 def create_app_from_env() -> FastAPI:

@@ -5,36 +5,73 @@ from __future__ import annotations
 
 import base64
 import logging
+import threading
+import time
 from datetime import UTC, datetime
 
 from asn1crypto import pem
 
 from ca.service import CAService
 from core.errors import DomainError
+from db.truth import Topic
 from license_registry.hub_client import HubClient, HubUnavailable
 from national_hub.trust_list import verify_trust_list
 from verify.service import TrustMaterial
 
 log = logging.getLogger("longtrust.trust")
+HUB_TRUST_MAX_AGE_S = 30.0
 
 
 class HubTrustList:
-    """Other regions' CA certificates from the hub, signature-checked; the last good list is kept."""
+    """Other regions' CA certificates from the hub, signature-checked.
 
-    def __init__(self, client: HubClient, own_region: str, hub_certificate_pem: str | None = None):
+    The list is read again when it is older than ``max_age_s`` (in the background; requests keep
+    using the last good list meanwhile), so a change at the hub reaches this region within that bound.
+    The first use waits for the list."""
+
+    def __init__(
+        self,
+        client: HubClient,
+        own_region: str,
+        hub_certificate_pem: str | None = None,
+        max_age_s: float = HUB_TRUST_MAX_AGE_S,
+    ):
         self._client = client
         self._own_region = own_region
         self._hub_certificate_pem = hub_certificate_pem
-        self._last: tuple[tuple[bytes, ...], tuple[bytes, ...]] = ((), ())
+        self._max_age_s = max_age_s
+        self._anchors: tuple[tuple[bytes, ...], tuple[bytes, ...]] = ((), ())
+        self._read_at: float | None = None
+        self._reading = threading.Lock()
+
+    def version(self) -> object:
+        """The anchors last read (compared by value: an unchanged list keeps every cache)."""
+        if self._read_at is None:
+            with self._reading:
+                if self._read_at is None:
+                    self._read()
+        elif time.monotonic() - self._read_at > self._max_age_s and self._reading.acquire(blocking=False):
+            threading.Thread(target=self._read_in_background, name="hub-trust-list", daemon=True).start()
+        return self._anchors
 
     def certificates(self) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
-        """(roots, intermediates) of active anchors of every other region."""
+        """(roots, intermediates) of the active anchors of every other region."""
+        return self.version()
+
+    def _read_in_background(self) -> None:
+        try:
+            self._read()
+        finally:
+            self._reading.release()
+
+    def _read(self) -> None:
+        self._read_at = time.monotonic()
         try:
             document = self._client.trust_list()
             payload = verify_trust_list(document, self._hub_certificate_pem, now=datetime.now(UTC))
         except (HubUnavailable, DomainError) as exc:  # keep verifying with the last good list
             log.warning("hub trust list not refreshed: %s", exc)
-            return self._last
+            return
         roots, intermediates = [], []
         for region in payload.get("regions", []):
             if region.get("code") == self._own_region:
@@ -47,8 +84,7 @@ class HubTrustList:
                     roots.append(der)
                 elif anchor.get("kind") == "ca-intermediate":
                     intermediates.append(der)
-        self._last = (tuple(roots), tuple(intermediates))
-        return self._last
+        self._anchors = (tuple(roots), tuple(intermediates))
 
 
 def _der(text: str) -> bytes:
@@ -58,9 +94,15 @@ def _der(text: str) -> bytes:
 
 
 class LocalTrust:
+    """This deployment's CAs with their current CRLs, and other regions' anchors from the hub."""
+
     def __init__(self, ca: CAService, hub: HubTrustList | None = None):
         self._ca = ca
         self._hub = hub
+        self._generation = ca.db.generation.watch(Topic.CAS, Topic.REVOCATIONS)
+
+    def version(self) -> object:
+        return self._generation(), self._hub.version() if self._hub is not None else None
 
     def material(self) -> TrustMaterial:
         anchors, intermediates, crls = [], [], []

@@ -7,8 +7,6 @@ import contextlib
 import dataclasses
 import json
 import secrets
-import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -26,6 +24,8 @@ from core.clock import Clock
 from core.errors import DomainError, ErrorKind, conflict, forbidden, invalid, not_found
 from db.audit import record
 from db.base import Database
+from core.versioned import VersionedCache
+from db.truth import Topic, bump
 from keys.service import KeyService
 from keys.signer import Signer
 from policies.ceremony import CaSpec, Ceremony, ca_spec
@@ -45,7 +45,7 @@ BACKDATE = timedelta(minutes=1)
 CRL_VALIDITY = timedelta(days=1)
 OCSP_VALIDITY = timedelta(hours=12)
 OCSP_REFRESH = timedelta(hours=1)
-OCSP_REQUEST_CACHE_S = 30.0
+INTENT_TIMEOUT = timedelta(minutes=10)
 _NAME_KEYS = {
     "C": "country_name",
     "ST": "state_or_province_name",
@@ -128,11 +128,12 @@ class CAService:
         self.ceremony = ceremony
         self.public_url = public_url.rstrip("/")
         self.clock = clock
-        self._contexts: dict[str, CaContext] = {}
-        self._lock = threading.Lock()
-        self._ocsp_cache: dict[tuple, tuple[bytes, datetime]] = {}
-        self._ocsp_by_request: dict[bytes, tuple[bytes, float]] = {}
-        self._ca_ids: tuple[str, ...] | None = None
+        # Loaded CAs (and the tuple of all CA ids under the key None), until a CA or key changes.
+        self._contexts: VersionedCache = VersionedCache(db.generation.watch(Topic.CAS, Topic.KEYS))
+        # Pre-signed OCSP answers by request bytes and by (CA, CertID, status), until any status changes.
+        self._ocsp_answers: VersionedCache[object, tuple[bytes, datetime]] = VersionedCache(
+            db.generation.watch(Topic.CAS, Topic.KEYS, Topic.REVOCATIONS), max_items=100_000
+        )
 
     # ---- hierarchy -------------------------------------------------------------------------
 
@@ -191,7 +192,7 @@ class CAService:
                 )
             )
             record(s, actor, "ca.create", spec.id, name=spec.name, parent=spec.parent, key_ref=key.key_ref)
-        self._forget(spec.id)
+            bump(s, Topic.CAS)
         self.renew_responder(spec.id, actor)
         if spec.tsa_subject:
             self._create_tsa(spec, actor)
@@ -272,8 +273,8 @@ class CAService:
         with self.db.unit_of_work() as s:
             s.get(CertificateAuthority, ca_id).status = "revoked"
             record(s, actor, "ca.revoke", ca_id, reason=reason)
+            bump(s, Topic.CAS)
         self._revoke_row(ctx.parent_id, serial_hex(ctx.certificate.serial_number), reason, actor)
-        self._forget(ca_id)
 
     def _create_tsa(self, spec: CaSpec, actor: str) -> None:
         ctx = self.context(spec.id)
@@ -298,7 +299,7 @@ class CAService:
             row = s.get(CertificateAuthority, spec.id)
             row.tsa_key_ref, row.tsa_certificate_der = key.key_ref, cert_der
             record(s, actor, "ca.tsa-create", spec.id, key_ref=key.key_ref)
-        self._forget(spec.id)
+            bump(s, Topic.CAS)
 
     def renew_responder(self, ca_id: str, actor: str) -> None:
         """Issue a fresh delegated OCSP responder certificate (short-lived, id-pkix-ocsp-nocheck)."""
@@ -327,7 +328,7 @@ class CAService:
             if old_key:
                 self.keys.disable(s, old_key, actor, "responder renewed")
             record(s, actor, "ca.responder-renew", ca_id, key_ref=key.key_ref)
-        self._forget(ca_id)
+            bump(s, Topic.CAS)
 
     def self_check(self) -> list[str]:
         """Problems that must stop the service: CA keys not matching certificates, missing key usages."""
@@ -351,9 +352,12 @@ class CAService:
         return problems
 
     def context(self, ca_id: str) -> CaContext:
-        ctx = self._contexts.get(ca_id)
-        if ctx is not None:
-            return ctx
+        """The CA as the database has it now (cached until any CA or key changes, in any process).
+
+        Raises DomainError NOT_FOUND for an unknown CA."""
+        return self._contexts.get_or_load(ca_id, lambda: self._load_context(ca_id))
+
+    def _load_context(self, ca_id: str) -> CaContext:
         with self.db.read() as s:
             row = s.get(CertificateAuthority, ca_id)
         if row is None:
@@ -364,7 +368,7 @@ class CAService:
         if row.ocsp_key_ref:
             responder_cert = x509.Certificate.load(row.ocsp_certificate_der)
             responder = ocsp.Responder(responder_cert, self.keys.signer(row.ocsp_key_ref))
-        ctx = CaContext(
+        return CaContext(
             id=row.id,
             name=row.name,
             algorithm=row.algorithm,
@@ -379,13 +383,6 @@ class CAService:
             crl_shards=row.crl_shards,
             status=row.status,
         )
-        with self._lock:
-            return self._contexts.setdefault(ca_id, ctx)
-
-    def _forget(self, ca_id: str) -> None:
-        with self._lock:
-            self._contexts.pop(ca_id, None)
-            self._ca_ids = None
 
     def list_cas(self) -> list[CertificateAuthority]:
         with self.db.read() as s:
@@ -597,7 +594,7 @@ class CAService:
                 raise conflict(f"certificate {row.serial_hex} is already revoked", "already-revoked")
             row.status, row.revoked_at, row.revocation_reason = "revoked", self.clock.now(), reason
             record(s, actor, "certificate.revoke", f"{ca_id}/{row.serial_hex}", reason=reason)
-        self._ocsp_by_request.clear()
+            bump(s, Topic.REVOCATIONS)
         self.publish_crl(ca_id, row.shard, actor)
         return _view(row, ctx)
 
@@ -653,6 +650,7 @@ class CAService:
                 )
             )
             record(s, actor, "crl.publish", f"{ca_id}/{shard}", number=number, entries=len(entries))
+            bump(s, Topic.REVOCATIONS)
         return der
 
     def crl_url(self, ca_id: str, shard: int = 0) -> str:
@@ -682,10 +680,33 @@ class CAService:
             return self.publish_crl(ca_id, shard)
         return latest.der
 
+    def revoke_stale_intents(self, actor: str = "system:scheduler") -> int:
+        """Revoke every certificate whose intent is older than INTENT_TIMEOUT without a certificate:
+        its signing outcome is unknown (a worker died between intent and result), so it may exist,
+        and it must never answer OCSP ``good``. Returns how many were revoked; their CRLs are
+        published afresh."""
+        now = self.clock.now()
+        table = IssuedCertificate.__table__
+        with self.db.unit_of_work() as s:
+            stale = s.execute(
+                update(table)
+                .where(table.c.status == "intent", table.c.created_at < now - INTENT_TIMEOUT)
+                .values(status="revoked", revoked_at=now, revocation_reason="unspecified")
+                .returning(table.c.ca_id, table.c.serial_hex, table.c.shard)
+            ).all()
+            if not stale:
+                return 0
+            for ca_id, key, _ in stale:
+                record(s, actor, "certificate.revoke", f"{ca_id}/{key}", reason="unspecified", intent=True)
+            bump(s, Topic.REVOCATIONS)
+        for ca_id, shard in sorted({(ca_id, shard) for ca_id, _, shard in stale}):
+            self.publish_crl(ca_id, shard, actor)
+        return len(stale)
+
     def maintain(self, actor: str = "system:scheduler") -> None:
         """Periodic work: refresh CRLs, renew responder certificates close to expiry."""
         renew_before = timedelta(days=self.ceremony.ocsp_renew_before_days)
-        self._ca_ids = None  # pick up CAs other workers created
+        self.revoke_stale_intents(actor)
         for ca in self.list_cas():
             self.current_crls(ca.id)
             responder_cert = (
@@ -697,14 +718,13 @@ class CAService:
     # ---- OCSP ---------------------------------------------------------------------------------
 
     def ocsp(self, request_der: bytes) -> bytes:
-        """An OCSP response for any input: malformedRequest for garbage, never an exception.
+        """An RFC 6960 OCSP response (DER) for any input: malformedRequest for garbage, never an exception.
 
-        Requests without a nonce get pre-signed responses, cached by status and, for repeats of
-        the same request bytes, for OCSP_REQUEST_CACHE_S (revocation here clears both caches;
-        another worker's answer may lag a revocation by at most that long).
-        """
-        hit = self._ocsp_by_request.get(request_der)
-        if hit is not None and hit[1] > time.monotonic():
+        Requests without a nonce for one known certificate get pre-signed responses, kept until any
+        certificate's status, a CA or a key changes in any process (or OCSP_REFRESH passes)."""
+        now = self.clock.now()
+        hit, at = self._ocsp_answers.lookup(request_der)
+        if hit is not None and hit[1] > now:
             return hit[0]
         try:
             request = ocsp.parse_request(request_der)
@@ -713,28 +733,24 @@ class CAService:
         ctx = self._ca_for_cert_id(request[0])
         if ctx is None or ctx.responder is None:
             return ocsp.unauthorized()
-        now = self.clock.now()
         statuses = [
             self._status_for(ctx, item) if self._ca_for_cert_id(item) is ctx else None for item in request
         ]
         if request.nonce is None and len(request) == 1:
             der = self._presigned(ctx, request[0], statuses[0], now)
-            if len(self._ocsp_by_request) > 100_000:
-                self._ocsp_by_request.clear()
-            self._ocsp_by_request[request_der] = (der, time.monotonic() + OCSP_REQUEST_CACHE_S)
+            if statuses[0] is not None:  # "unknown" may become "good" without any status change
+                self._ocsp_answers.put(request_der, (der, now + OCSP_REFRESH), at)
             return der
         singles = [_single(item, status, now) for item, status in zip(request, statuses, strict=True)]
         return ctx.responder.sign(singles, now, request.nonce)
 
     def _presigned(self, ctx: CaContext, item: ocsp.CertIdRequest, status, now: datetime) -> bytes:
         key = (ctx.id, item.der, status)
-        hit = self._ocsp_cache.get(key)
-        if hit and hit[1] > now:
+        hit, at = self._ocsp_answers.lookup(key)
+        if hit is not None and hit[1] > now:
             return hit[0]
         der = ctx.responder.sign([_single(item, status, now)], now)
-        if len(self._ocsp_cache) > 100_000:
-            self._ocsp_cache.clear()
-        self._ocsp_cache[key] = (der, now + OCSP_REFRESH)
+        self._ocsp_answers.put(key, (der, now + OCSP_REFRESH), at)
         return der
 
     def _status_for(self, ctx: CaContext, item: ocsp.CertIdRequest):
@@ -760,10 +776,8 @@ class CAService:
         return None
 
     def _all_contexts(self) -> list[CaContext]:
-        """Every CA, loaded once; the id list is re-read after local changes and on each maintain()."""
-        ids = self._ca_ids
-        if ids is None:
-            ids = self._ca_ids = tuple(ca.id for ca in self.list_cas())
+        """Every CA, as the database has it now."""
+        ids = self._contexts.get_or_load(None, lambda: tuple(ca.id for ca in self.list_cas()))
         return [self.context(ca_id) for ca_id in ids]
 
     # ---- time stamps --------------------------------------------------------------------------

@@ -19,16 +19,25 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
-from typing import Generic, TypeVar
+from enum import IntEnum
 
 from sqlalchemy import BigInteger, Engine, Integer, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from core.versioned import VersionedCache  # noqa: F401  (the caches that watch generations)
 from db.base import Base
 
-K = TypeVar("K")
-V = TypeVar("V")
-_in_request: ContextVar[list[int] | None] = ContextVar("longtrust_generation", default=None)
+_in_request: ContextVar[list[tuple[int, ...]] | None] = ContextVar("longtrust_generation", default=None)
+
+
+class Topic(IntEnum):
+    """What a generation covers; a cache watches the topics its contents depend on."""
+
+    CAS = 1  # CA status, responder and TSA certificates, the set of CAs (trust anchors)
+    KEYS = 2  # key status (disabled keys sign nothing)
+    SEALS = 3  # seal status
+    TOKENS = 4  # API tokens (revoked, expired, grants)
+    REVOCATIONS = 5  # certificate status and CRLs
 
 
 class TruthGeneration(Base):
@@ -38,14 +47,18 @@ class TruthGeneration(Base):
     generation: Mapped[int] = mapped_column(BigInteger)
 
 
-_BUMP = update(TruthGeneration.__table__).values(generation=TruthGeneration.generation + 1)
-_READ = "SELECT generation FROM truth_generation WHERE id = 1"
+_READ = "SELECT generation FROM truth_generation ORDER BY id"
 
 
-def bump(session: Session) -> None:
-    """Move the generation on, in the caller's transaction: every process drops its caches once
-    that transaction commits. Call it for every change that a cache may hold."""
-    session.execute(_BUMP)
+def bump(session: Session, *topics: Topic) -> None:
+    """Move the generation of ``topics`` (all when none are named) on, in the caller's transaction:
+    every process drops the caches watching them once that transaction commits. Call it for every
+    change that a cache may hold."""
+    table = TruthGeneration.__table__
+    statement = update(table).values(generation=table.c.generation + 1)
+    if topics:
+        statement = statement.where(table.c.id.in_([int(t) for t in topics]))
+    session.execute(statement)
 
 
 class Generation:
@@ -57,10 +70,18 @@ class Generation:
         self._lock = threading.Lock()
         self._conn = None
         self._data_version: int | None = None
-        self._value = 0
+        self._value: tuple[int, ...] = ()
 
-    def current(self) -> int:
-        """The generation now; inside :meth:`request`, the one read at the request's first call.
+    def watch(self, *topics: Topic) -> Callable[[], tuple[int, ...]]:
+        """A function giving the generations of ``topics`` (all when none), for a VersionedCache."""
+        if not topics:
+            return self.current
+        index = [int(t) - 1 for t in topics]
+        return lambda: tuple(self.current()[i] for i in index)
+
+    def current(self) -> tuple[int, ...]:
+        """Every topic's generation now (in Topic order); inside :meth:`request`, as read at the
+        request's first call.
 
         Raises the database driver's error when the database cannot be reached."""
         slot = _in_request.get()
@@ -80,7 +101,7 @@ class Generation:
         finally:
             _in_request.reset(token)
 
-    def _read(self) -> int:
+    def _read(self) -> tuple[int, ...]:
         with self._lock:
             try:
                 return self._read_locked()
@@ -88,7 +109,7 @@ class Generation:
                 self._close()
                 raise
 
-    def _read_locked(self) -> int:
+    def _read_locked(self) -> tuple[int, ...]:
         if self._conn is None:
             self._conn = self._engine.raw_connection()
             if not self._sqlite:
@@ -103,10 +124,10 @@ class Generation:
                     return self._value
                 self._data_version = version
             cur.execute(_READ)
-            row = cur.fetchone()
+            rows = cur.fetchall()
         finally:
             cur.close()
-        self._value = row[0] if row else 0
+        self._value = tuple(row[0] for row in rows)
         return self._value
 
     def _close(self) -> None:
@@ -118,33 +139,3 @@ class Generation:
     def close(self) -> None:
         with self._lock:
             self._close()
-
-
-class VersionedCache(Generic[K, V]):
-    """A mapping that empties itself whenever the generation moves on.
-
-    A value is stored under the generation read *before* it was loaded, so a change committed
-    while it was loading empties the cache on the next look instead of being masked."""
-
-    def __init__(self, generation: Callable[[], int], max_items: int = 10_000):
-        self._generation = generation
-        self._max = max_items
-        self._items: dict[K, V] = {}
-        self._at: int | None = None
-        self._lock = threading.Lock()
-
-    def get_or_load(self, key: K, load: Callable[[], V]) -> V:
-        at = self._generation()
-        with self._lock:
-            if at != self._at:
-                self._items.clear()
-                self._at = at
-            if key in self._items:
-                return self._items[key]
-        value = load()
-        with self._lock:
-            if self._at == at:
-                if len(self._items) >= self._max:
-                    self._items.clear()
-                self._items[key] = value
-        return value

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import threading
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -14,6 +13,8 @@ from core.errors import conflict, invalid, not_found
 from core.oids import DEFAULT_SM2_ID
 from db.audit import record
 from db.base import Database, utcnow
+from core.versioned import VersionedCache
+from db.truth import Topic, bump
 from keys.kek import KeyEncryptor
 from keys.models import KeyRecord
 from keys.signer import CryptographySigner, Signer, SM2Signer
@@ -37,8 +38,9 @@ class KeyService:
         self._encryptor = encryptor
         self._sm2_user_id = sm2_user_id
         self._pkcs11 = pkcs11_token
-        self._signers: dict[str, Signer] = {}
-        self._lock = threading.Lock()
+        self._signers: VersionedCache[str, Signer] = VersionedCache(db.generation.watch(Topic.KEYS))
+        # Keys made in a transaction that has not committed yet: the creator signs with them at once.
+        self._created: dict[str, Signer] = {}
 
     def create(
         self, session: Session, spec: str, label: str, actor: str, backend: str = "software"
@@ -70,8 +72,7 @@ class KeyService:
         )
         session.add(rec)
         record(session, actor, "key.create", key_ref, label=label, algorithm=spec, backend=backend)
-        with self._lock:
-            self._signers[key_ref] = signer
+        self._created[key_ref] = signer
         return rec
 
     def list(self) -> list[KeyRecord]:
@@ -86,21 +87,27 @@ class KeyService:
             raise conflict(f"key {key_ref} is already disabled", "already-disabled")
         rec.status, rec.disabled_at = "disabled", utcnow()
         record(session, actor, "key.disable", key_ref, reason=reason)
-        with self._lock:
-            self._signers.pop(key_ref, None)
+        bump(session, Topic.KEYS)
         return rec
 
     def signer(self, key_ref: str) -> Signer:
-        """The signer for an active key; loaded and decrypted once, then cached."""
-        cached = self._signers.get(key_ref)
-        if cached is not None:
-            return cached
+        """The signer for an active key, cached until any key's status changes in any process.
+
+        Raises DomainError NOT_FOUND for an unknown key, CONFLICT for a disabled one."""
+        return self._signers.get_or_load(key_ref, lambda: self._load_signer(key_ref))
+
+    def _load_signer(self, key_ref: str) -> Signer:
         with self.db.read() as s:
             rec = s.get(KeyRecord, key_ref)
+        created = self._created.pop(key_ref, None) if rec is not None else self._created.get(key_ref)
         if rec is None:
+            if created is not None:
+                return created
             raise not_found(f"no key {key_ref}")
         if rec.status != "active":
             raise conflict(f"key {key_ref} is disabled", "key-disabled")
+        if created is not None:
+            return created
         if rec.backend == "pkcs11":
             if self._pkcs11 is None:
                 raise conflict(f"key {key_ref} lives in a PKCS#11 token that is not configured", "no-hsm")
@@ -112,8 +119,7 @@ class KeyService:
                 self._encryptor.open(rec.encrypted_private_key, key_ref),
                 self._sm2_user_id,
             )
-        with self._lock:
-            return self._signers.setdefault(key_ref, signer)
+        return signer
 
 
 def _generate(key_ref: str, spec: str, sm2_user_id: bytes) -> tuple[Signer, bytes]:

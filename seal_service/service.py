@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,12 +15,14 @@ from asn1crypto import pem, tsp, x509
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from ca.service import CAService, to_pem
+from ca.service import REASONS, CAService, to_pem
 from core.clock import Clock
 from core.errors import DomainError, ErrorKind, conflict, forbidden, invalid, not_found
 from core.identity import credit_code_problem
 from db.audit import record
 from db.base import Database
+from core.versioned import VersionedCache
+from db.truth import Topic, bump
 from keys.service import KeyService
 from seal_service import pdf as pdf_stamping
 from seal_service.models import Seal, SealMaker, StampRecord
@@ -83,9 +84,10 @@ class SealService:
         self.clock = clock
         self.region = region
         self.seal_attribute_oid = seal_attribute_oid
-        self._builders: dict[str, StampBuilder] = {}
-        self._stampers: dict[str, pdf_stamping.SealStamper] = {}
-        self._lock = threading.Lock()
+        # Seal state, stamp builders and PDF stampers, until a seal, key or CA changes in any process.
+        self._cache: VersionedCache[tuple[str, str], object] = VersionedCache(
+            db.generation.watch(Topic.SEALS, Topic.KEYS, Topic.CAS)
+        )
 
     # ---- seal makers --------------------------------------------------------------------------
 
@@ -280,30 +282,23 @@ class SealService:
                 raise conflict(f"seal is already {status}", "no-change")
             old, seal.status, seal.updated_at = seal.status, status, self.clock.now()
             record(s, actor, f"seal.{status}", seal_id, previous=old, reason=reason)
+            bump(s, Topic.SEALS)
         if status == "revoked":
-            self.ca.revoke(
-                seal.signer_ca_id, _serial(seal.signer_certificate_der), "cessationOfOperation", actor
-            )
-        with self._lock:
-            self._builders.pop(seal_id, None)
-            self._stampers.pop(seal_id, None)
+            # RFC 5280 reason names reach the certificate as they are; free text is kept in the audit.
+            cert_reason = reason if reason in REASONS else "cessationOfOperation"
+            self.ca.revoke(seal.signer_ca_id, _serial(seal.signer_certificate_der), cert_reason, actor)
         return self.get(seal_id)
 
     # ---- stamping -------------------------------------------------------------------------------
 
     def _usable(self, seal_id: str, principal) -> UsableSeal:
-        """The seal if this principal may stamp with it now; reads only its state, not its bytes."""
+        """The seal if this principal may stamp with it now (its state is cached until any seal
+        changes in any process). Raises FORBIDDEN, NOT_FOUND or CONFLICT (suspended, revoked, expired)."""
         if seal_id not in principal.seals:
             raise forbidden(f"token {principal.name!r} is not granted seal {seal_id}")
-        with self.db.read() as s:
-            row = s.execute(
-                select(Seal.status, Seal.valid_from, Seal.valid_to, Seal.algorithm, Seal.signer_ca_id).where(
-                    Seal.id == seal_id
-                )
-            ).first()
-        if row is None:
-            raise not_found(f"no seal {seal_id!r}")
-        status, valid_from, valid_to, algorithm, signer_ca_id = row
+        status, valid_from, valid_to, algorithm, signer_ca_id = self._cache.get_or_load(
+            ("state", seal_id), lambda: self._state(seal_id)
+        )
         now = self.clock.now()
         if status != "active":
             raise conflict(f"seal {seal_id} is {status}: it stamps nothing", f"seal-{status}")
@@ -313,6 +308,17 @@ class SealService:
                 "seal-expired",
             )
         return UsableSeal(seal_id, algorithm, signer_ca_id)
+
+    def _state(self, seal_id: str) -> tuple:
+        with self.db.read() as s:
+            row = s.execute(
+                select(Seal.status, Seal.valid_from, Seal.valid_to, Seal.algorithm, Seal.signer_ca_id).where(
+                    Seal.id == seal_id
+                )
+            ).first()
+        if row is None:
+            raise not_found(f"no seal {seal_id!r}")
+        return tuple(row)
 
     def _full(self, seal_id: str) -> Seal:
         with self.db.read() as s:
@@ -392,34 +398,27 @@ class SealService:
             )
 
     def _builder(self, usable: UsableSeal) -> StampBuilder:
-        cached = self._builders.get(usable.id)
-        if cached is None:
-            seal = self._full(usable.id)
-            builder = StampBuilder(
-                seal.seal_der, self.keys.signer(seal.signer_key_ref), seal.signer_certificate_der
-            )
-            with self._lock:
-                cached = self._builders.setdefault(seal.id, builder)
-        return cached
+        return self._cache.get_or_load(("builder", usable.id), lambda: self._new_builder(usable.id))
+
+    def _new_builder(self, seal_id: str) -> StampBuilder:
+        seal = self._full(seal_id)
+        return StampBuilder(seal.seal_der, self.keys.signer(seal.signer_key_ref), seal.signer_certificate_der)
 
     def _stamper(self, usable: UsableSeal) -> pdf_stamping.SealStamper:
-        cached = self._stampers.get(usable.id)
-        if cached is None:
-            seal = self._full(usable.id)
-            chain = self.ca.context(seal.signer_ca_id).chain
-            stamper = pdf_stamping.SealStamper(
-                self.keys.signer(seal.signer_key_ref),
-                seal.signer_certificate_der,
-                chain,
-                seal.image_png,
-                seal.width_mm,
-                seal.height_mm,
-                seal_der=seal.seal_der,
-                seal_attribute_oid=self.seal_attribute_oid,
-            )
-            with self._lock:
-                cached = self._stampers.setdefault(seal.id, stamper)
-        return cached
+        return self._cache.get_or_load(("stamper", usable.id), lambda: self._new_stamper(usable.id))
+
+    def _new_stamper(self, seal_id: str) -> pdf_stamping.SealStamper:
+        seal = self._full(seal_id)
+        return pdf_stamping.SealStamper(
+            self.keys.signer(seal.signer_key_ref),
+            seal.signer_certificate_der,
+            self.ca.context(seal.signer_ca_id).chain,
+            seal.image_png,
+            seal.width_mm,
+            seal.height_mm,
+            seal_der=seal.seal_der,
+            seal_attribute_oid=self.seal_attribute_oid,
+        )
 
     def _ses_timestamper(self, algorithm: str):
         def token(signature: bytes) -> bytes:

@@ -70,7 +70,7 @@ CERTIFICATE_CHAIN_GENERAL_FAILURE = "CERTIFICATE_CHAIN_GENERAL_FAILURE"
 
 FETCH_TIMEOUT_S = 5
 FETCH_LIMITS = FetchLimits(max_requests=20, max_cert_requests=5, max_aia_urls_per_object=2)
-FETCH_CACHE_SECONDS = 300
+FETCH_CACHE_SECONDS = 60  # the stated bound on how long fetched revocation data is trusted
 _TOLERANCE = timedelta(seconds=1)  # certvalidator's default time tolerance
 
 _SIGNING = frozenset({"digital_signature", "non_repudiation"})
@@ -204,16 +204,19 @@ class _Job:
         return [*path_checks, _key_usage_check_cached(self.cert_der, self.purpose)]
 
 
+def fetcher_backend() -> OwnedFetcherBackend:
+    """The backend through which certvalidator fetches certificates, CRLs and OCSP responses."""
+    from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
+
+    return OwnedFetcherBackend(
+        AIOHttpFetcherBackend(per_request_timeout=FETCH_TIMEOUT_S, limits=FETCH_LIMITS)
+    )
+
+
 async def _validate_path(cert, chain, anchors, moment, at, crls, ocsps, fetch) -> list[Check]:
     if not anchors:
         return _failure_checks(CHAIN, "indeterminate", "no trust anchors given", NO_CERTIFICATE_CHAIN_FOUND)
-    backend = None
-    if fetch:
-        from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
-
-        backend = OwnedFetcherBackend(
-            AIOHttpFetcherBackend(per_request_timeout=FETCH_TIMEOUT_S, limits=FETCH_LIMITS)
-        )
+    backend = fetcher_backend() if fetch else None
     hard = bool(crls or ocsps or fetch)
     recorder = _RecordingValidator()
     try:
@@ -472,13 +475,4 @@ class _ChainCache:
             while len(self._entries) > self.maxsize:
                 self._entries.popitem(last=False)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
 _CACHE = _ChainCache()
-
-
-def clear_cache() -> None:
-    _CACHE.clear()

@@ -64,7 +64,7 @@ from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko_certvalidator import ValidationContext
 
 from core.errors import DomainError, ErrorKind
-from verify.certificates import make_cert_checker
+from verify.certificates import fetcher_backend, make_cert_checker
 from verify.report import (
     FAILED,
     FORMAT_FAILURE,
@@ -112,11 +112,15 @@ async def averify_pdf(
     other_certs: Sequence[bytes] = (),
     crls: Sequence[bytes] = (),
     ocsps: Sequence[bytes] = (),
+    fetch_revocation: bool = False,
     seal_attribute_oid: str | None = None,
     max_bytes: int = MAX_BYTES,
     max_signatures: int = MAX_SIGNATURES,
 ) -> Report:
-    """Verify every signature and document time stamp in a PDF; see the module docstring."""
+    """Verify every signature and document time stamp in a PDF; see the module docstring.
+
+    With ``fetch_revocation``, revocation data missing from the inputs and the DSS is fetched from
+    the URLs in the certificates (other regions' signers)."""
     if not isinstance(data, bytes | bytearray | memoryview):
         return _format_report(f"a PDF must be given as bytes, not {type(data).__name__}")
     if len(data) > max_bytes:
@@ -124,7 +128,7 @@ async def averify_pdf(
     try:
         return await _verify(
             bytes(data),
-            _Inputs.build(trust_anchors, other_certs, crls, ocsps),
+            _Inputs.build(trust_anchors, other_certs, crls, ocsps, fetch_revocation),
             seal_attribute_oid,
             max_signatures,
         )
@@ -140,15 +144,25 @@ def verify_pdf(
     other_certs: Sequence[bytes] = (),
     crls: Sequence[bytes] = (),
     ocsps: Sequence[bytes] = (),
+    fetch_revocation: bool = False,
     seal_attribute_oid: str | None = None,
     max_bytes: int = MAX_BYTES,
     max_signatures: int = MAX_SIGNATURES,
 ) -> Report:
     """Synchronous `averify_pdf`; safe to call inside a running event loop (it then uses a worker thread)."""
+
     def job():
-        return averify_pdf(data, trust_anchors=trust_anchors, other_certs=other_certs, crls=crls, ocsps=ocsps,
-                           seal_attribute_oid=seal_attribute_oid, max_bytes=max_bytes,
-                           max_signatures=max_signatures)
+        return averify_pdf(
+            data,
+            trust_anchors=trust_anchors,
+            other_certs=other_certs,
+            crls=crls,
+            ocsps=ocsps,
+            fetch_revocation=fetch_revocation,
+            seal_attribute_oid=seal_attribute_oid,
+            max_bytes=max_bytes,
+            max_signatures=max_signatures,
+        )
 
     try:
         asyncio.get_running_loop()
@@ -177,11 +191,12 @@ class _Inputs:
     certs: list[x509.Certificate]
     crls: list[crl.CertificateList]
     ocsps: list[ocsp.OCSPResponse]
+    fetch: bool = False
     problems: list[str] = field(default_factory=list)
 
     @classmethod
-    def build(cls, anchors, certs, crls, ocsps) -> _Inputs:
-        inputs = cls([], [], [], [])
+    def build(cls, anchors, certs, crls, ocsps, fetch: bool = False) -> _Inputs:
+        inputs = cls([], [], [], [], fetch)
         for kind, items, target in (
             ("trust anchor", anchors, inputs.anchors),
             ("certificate", certs, inputs.certs),
@@ -228,8 +243,9 @@ class _Inputs:
             ocsps=list(self.ocsps),
             moment=moment,
             retroactive_revinfo=moment is not None,
-            allow_fetching=False,
-            revocation_mode="hard-fail" if self.crls or self.ocsps else "soft-fail",
+            allow_fetching=self.fetch,
+            fetcher_backend=fetcher_backend() if self.fetch else None,
+            revocation_mode="hard-fail" if self.crls or self.ocsps or self.fetch else "soft-fail",
             **SM2_CONTEXT_KWARGS,
         )
 
@@ -239,6 +255,7 @@ class _Inputs:
             [c.dump() for c in self.crls],
             [o.dump() for o in self.ocsps],
             [c.dump() for c in (*self.certs, *extra)],
+            fetch_revocation=self.fetch,
         )
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -18,13 +16,13 @@ from typing import Protocol
 from asn1crypto import pem
 
 from core.errors import DomainError, ErrorKind, invalid
+from core.versioned import VersionedCache
 from verify.certificates import make_cert_checker, verify_certificate_report
 from verify.license import verify_license
 from verify.ofd import verify_ofd
-from verify.report import Report
+from verify.report import NO_CERTIFICATE_CHAIN_FOUND, Report
 from verify.ses import verify_seal, verify_stamp
 
-TRUST_REFRESH_S = 60.0
 log = logging.getLogger("longtrust.verify")
 
 
@@ -43,6 +41,48 @@ class TrustMaterial:
 class TrustSource(Protocol):
     def material(self) -> TrustMaterial: ...
 
+    def version(self) -> object:
+        """Changes whenever material() would answer differently (a CA, a CRL, the hub's list)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One side of the validation specification: whom to trust and where revocation comes from."""
+
+    anchors: tuple[bytes, ...]
+    intermediates: tuple[bytes, ...]
+    crls: tuple[bytes, ...]
+    fetch_revocation: bool
+
+
+@dataclass(frozen=True)
+class ValidationSpec:
+    """What every verifier validates against (ETSI EN 319 102-1 "validation constraints"): this
+    region's anchors with its own CRLs at hand, then other regions' anchors from the hub trust list,
+    whose revocation data is fetched. A signer that chains to neither is NO_CERTIFICATE_CHAIN_FOUND."""
+
+    local: Scope
+    foreign: Scope | None
+    cert_checker: Callable
+
+    @classmethod
+    def of(cls, material: TrustMaterial, fetch: bool) -> ValidationSpec:
+        local = Scope(material.anchors, material.intermediates, material.crls, False)
+        foreign = (
+            Scope(material.foreign_anchors, material.foreign_intermediates, (), fetch)
+            if material.foreign_anchors
+            else None
+        )
+        return cls(local, foreign, _checker(local, foreign))
+
+    def run(self, verify: Callable[[Scope], Report]) -> Report:
+        """``verify`` against our own anchors, and against other regions' when no chain was found."""
+        report = verify(self.local)
+        if self.foreign is None or report.sub_indication != NO_CERTIFICATE_CHAIN_FOUND:
+            return report
+        return verify(self.foreign)
+
 
 class VerifyService:
     def __init__(
@@ -59,78 +99,43 @@ class VerifyService:
         self._license_status = license_status
         self._identifier_problem = identifier_problem
         self._fetch = fetch_revocation
-        self._cached: tuple[float, TrustMaterial, object] | None = None
-        self._lock = threading.Lock()
-        self._refreshing = threading.Lock()
-        self._stamps: dict[bytes, tuple[float | None, Report]] = {}
+        # The specification and stamp results, until the trust material changes in any process.
+        self._cache: VersionedCache[object, object] = VersionedCache(trust.version, max_items=20_000)
 
-    def _material(self):
-        """(trust material, cert checker). Loaded on first use; when older than TRUST_REFRESH_S it is
-        reloaded in the background while requests keep using the current one."""
-        cached = self._cached
-        if cached is None:
-            return self._reload()[1:]
-        if time.monotonic() - cached[0] > TRUST_REFRESH_S and self._refreshing.acquire(blocking=False):
-            threading.Thread(target=self._reload_in_background, name="trust-refresh", daemon=True).start()
-        return cached[1], cached[2]
-
-    def _reload(self):
-        material = self._trust.material()
-        cached = (time.monotonic(), material, _checker(material, self._fetch))
-        with self._lock:
-            self._cached = cached
-        return cached
-
-    def _reload_in_background(self) -> None:
-        try:
-            self._reload()
-        except Exception:  # keep serving the current material; the next request tries again
-            log.exception("trust material refresh failed")
-        finally:
-            self._refreshing.release()
-
-    def refresh(self) -> None:
-        """Forget the cached trust material (after a revocation, or when anchors change)."""
-        with self._lock:
-            self._cached = None
-            self._stamps.clear()
+    def spec(self) -> ValidationSpec:
+        """The validation specification as of now (rebuilt when the trust material changes)."""
+        return self._cache.get_or_load(None, lambda: ValidationSpec.of(self._trust.material(), self._fetch))
 
     def _cached_stamp(self, der: bytes, *, data: bytes, cert_checker) -> Report:
         key = hashlib.sha256(len(der).to_bytes(8, "big") + der + data).digest()
-        material_time = self._cached[0] if self._cached else None
-        hit = self._stamps.get(key)
-        if hit is not None and hit[0] == material_time:
-            return hit[1]
-        report = verify_stamp(der, data=data, cert_checker=cert_checker)
-        if len(self._stamps) > 20_000:
-            self._stamps.clear()
-        self._stamps[key] = (material_time, report)
-        return report
+        return self._cache.get_or_load(key, lambda: verify_stamp(der, data=data, cert_checker=cert_checker))
 
     def certificate(self, certificate: bytes, chain: list[bytes] = ()) -> Report:
-        material, _ = self._material()
-        return verify_certificate_report(
-            certificate,
-            chain=[*chain, *material.intermediates],
-            trust_anchors=list(material.anchors),
-            crls=list(material.crls),
+        return self.spec().run(
+            lambda scope: verify_certificate_report(
+                certificate,
+                chain=[*chain, *scope.intermediates],
+                trust_anchors=list(scope.anchors),
+                crls=list(scope.crls),
+                fetch_revocation=scope.fetch_revocation,
+            )
         )
 
     def seal(self, seal_der: bytes) -> Report:
-        return verify_seal(seal_der, cert_checker=self._material()[1])
+        return verify_seal(seal_der, cert_checker=self.spec().cert_checker)
 
     def stamp(self, ses_signature_der: bytes, data: bytes | None = None) -> Report:
-        return verify_stamp(ses_signature_der, data=data, cert_checker=self._material()[1])
+        return verify_stamp(ses_signature_der, data=data, cert_checker=self.spec().cert_checker)
 
     def ofd(self, data: bytes) -> Report:
-        return verify_ofd(data, cert_checker=self._material()[1])
+        return verify_ofd(data, cert_checker=self.spec().cert_checker)
 
     def license(self, document: dict) -> Report:
         """The stamp's cryptographic result is cached with the trust material; the status never is."""
         return verify_license(
             document,
             stamp_verifier=self._cached_stamp,
-            cert_checker=self._material()[1],
+            cert_checker=self.spec().cert_checker,
             status_lookup=self._license_status,
             identifier_problem=self._identifier_problem,
         )
@@ -138,13 +143,15 @@ class VerifyService:
     def pdf(self, data: bytes) -> Report:
         from verify.pdf import verify_pdf
 
-        material, _ = self._material()
-        return verify_pdf(
-            data,
-            trust_anchors=list(material.anchors),
-            other_certs=list(material.intermediates),
-            crls=list(material.crls),
-            seal_attribute_oid=self.seal_attribute_oid,
+        return self.spec().run(
+            lambda scope: verify_pdf(
+                data,
+                trust_anchors=list(scope.anchors),
+                other_certs=list(scope.intermediates),
+                crls=list(scope.crls),
+                fetch_revocation=scope.fetch_revocation,
+                seal_attribute_oid=self.seal_attribute_oid,
+            )
         )
 
     def file(self, data: bytes, detached: bytes | None = None) -> Report:
@@ -189,19 +196,24 @@ class VerifyService:
             ) from None
 
 
-def _checker(material: TrustMaterial, fetch: bool):
-    """Our anchors first; a certificate that does not chain to them is tried against other regions'."""
-    local = make_cert_checker(material.anchors, crls=material.crls, extra_certs=material.intermediates)
-    if not material.foreign_anchors:
-        return local
-    foreign = make_cert_checker(
-        material.foreign_anchors, extra_certs=material.foreign_intermediates, fetch_revocation=fetch
-    )
+def _checker(local: Scope, foreign: Scope | None):
+    """A cert_checker for seals, stamps, OFD and licenses that applies the same specification."""
+
+    def bound(scope: Scope):
+        return make_cert_checker(
+            scope.anchors,
+            crls=scope.crls,
+            extra_certs=scope.intermediates,
+            fetch_revocation=scope.fetch_revocation,
+        )
+
+    checkers = [bound(local)] + ([bound(foreign)] if foreign else [])
 
     def check(cert_der: bytes, at, purpose):
-        checks = local(cert_der, at, purpose)
-        if any(c.sub_indication == "NO_CERTIFICATE_CHAIN_FOUND" for c in checks):
-            return foreign(cert_der, at, purpose)
+        for checker in checkers:
+            checks = checker(cert_der, at, purpose)
+            if not any(c.sub_indication == NO_CERTIFICATE_CHAIN_FOUND for c in checks):
+                break
         return checks
 
     return check

@@ -20,7 +20,7 @@ def upgrade() -> None:
         sa.Column("generation", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.bulk_insert(table, [{"id": 1, "generation": 1}])
+    op.bulk_insert(table, [{"id": topic, "generation": 1} for topic in range(1, 6)])
 
 
 def downgrade() -> None:

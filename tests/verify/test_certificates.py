@@ -37,13 +37,6 @@ def rsa_pki():
     return hierarchy("rsa")
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    certificates.clear_cache()
-    yield
-    certificates.clear_cache()
-
-
 def by_name(checks):
     return {c.name: c for c in checks}
 

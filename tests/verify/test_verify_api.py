@@ -29,7 +29,6 @@ def test_certificate_we_issued_passes_and_is_revoked_after_revocation(client, op
         headers=operator,
         json={"reason": "keyCompromise"},
     )
-    services.verify.refresh()
     r = client.post("/api/v1/verify/certificate", json={"certificate_pem": issued["certificate_pem"]})
     assert r.json()["indication"] == "TOTAL_FAILED" and r.json()["sub_indication"] == "REVOKED", r.text
 
