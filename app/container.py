@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.admin_router import build_router as admin_router
@@ -59,8 +60,14 @@ class Services:
             registry_router(self.registry, require),
         ]
 
-    def periodic_jobs(self) -> list:
-        return [self.ca.maintain, self.report_trust_anchors, self.registry.expire_due, self.audit_checkpoint]
+    def periodic_jobs(self) -> dict[str, Callable[[], object]]:
+        """Jobs the scheduler runs, by name; each runs once per interval across all processes."""
+        return {
+            "ca-maintenance": self.ca.maintain,
+            "trust-anchor-report": self.report_trust_anchors,
+            "license-expiry": self.registry.expire_due,
+            "audit-checkpoint": self.audit_checkpoint,
+        }
 
     def audit_checkpoint(self) -> bool:
         return write_checkpoint(self.db, self.keys, self.settings.data_dir)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 
@@ -12,19 +15,24 @@ from app import problems
 from app.container import Services, StartupError, build_services
 from app.limits import BodyLimit
 from app.settings import Settings
+from db.jobs import claim
 
 log = logging.getLogger("longtrust")
 MAINTENANCE_INTERVAL_S = 60.0
 
 
 def _maintenance_loop(services: Services, stop: threading.Event, interval: float) -> None:
-    """Periodic jobs: CRLs, responder renewal, hub relay. Safe on every worker at once."""
+    """Periodic jobs (CRLs, responder renewal, stale intents, expiry, anchors for the hub): every worker
+    ticks, and of all workers and hosts one claims each job per interval (db/jobs.py)."""
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    every = timedelta(seconds=interval)
     while not stop.wait(interval):
-        for job in services.periodic_jobs():
+        for name, job in services.periodic_jobs().items():
             try:
-                job()
-            except Exception:  # a failed run is retried on the next tick; it must not kill the loop
-                log.exception("periodic job %s failed", getattr(job, "__name__", job))
+                if claim(services.db, name, every, datetime.now(UTC), worker):
+                    job()
+            except Exception:  # a failed run is retried on the next interval; it must not kill the loop
+                log.exception("periodic job %s failed", name)
 
 
 def create_app(

@@ -3,6 +3,7 @@
 import app.tokens  # noqa: F401
 import ca.models  # noqa: F401
 import db.audit  # noqa: F401
+import db.jobs  # noqa: F401
 import db.truth  # noqa: F401
 import keys.models  # noqa: F401
 import license_registry.models  # noqa: F401

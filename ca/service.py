@@ -22,9 +22,9 @@ from ca.lint import lint_tbs
 from ca.models import CaRequest, CertificateAuthority, IssuedCertificate, PublishedCrl
 from core.clock import Clock
 from core.errors import DomainError, ErrorKind, conflict, forbidden, invalid, not_found
+from core.versioned import VersionedCache
 from db.audit import record
 from db.base import Database
-from core.versioned import VersionedCache
 from db.truth import Topic, bump
 from keys.service import KeyService
 from keys.signer import Signer

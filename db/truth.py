@@ -21,7 +21,7 @@ from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from enum import IntEnum
 
-from sqlalchemy import BigInteger, Engine, Integer, update
+from sqlalchemy import DDL, BigInteger, Engine, Integer, event, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.versioned import VersionedCache  # noqa: F401  (the caches that watch generations)
@@ -48,6 +48,12 @@ class TruthGeneration(Base):
 
 
 _READ = "SELECT generation FROM truth_generation ORDER BY id"
+# However the table comes to exist (a migration or create_all), it holds one row per topic.
+event.listen(
+    TruthGeneration.__table__,
+    "after_create",
+    DDL("INSERT INTO truth_generation (id, generation) VALUES " + ", ".join(f"({t}, 1)" for t in Topic)),
+)
 
 
 def bump(session: Session, *topics: Topic) -> None:

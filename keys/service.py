@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from core.errors import conflict, invalid, not_found
 from core.oids import DEFAULT_SM2_ID
+from core.versioned import VersionedCache
 from db.audit import record
 from db.base import Database, utcnow
-from core.versioned import VersionedCache
 from db.truth import Topic, bump
 from keys.kek import KeyEncryptor
 from keys.models import KeyRecord

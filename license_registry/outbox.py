@@ -47,10 +47,14 @@ def license_event(session: Session, lic: License) -> OutboxEvent:
     return enqueue(session, f"{lic.region}:license:{lic.identifier}", "license", payload, lic.created_at)
 
 
-def status_event(session: Session, lic: License, at: datetime) -> OutboxEvent:
+def status_event(
+    session: Session, lic: License, at: datetime, superseded_by: str | None = None
+) -> OutboxEvent:
     payload = {"identifier": lic.identifier, "status": lic.status, "version": f"{lic.version:03d}"}
     if lic.reason:
         payload["reason"] = lic.reason
+    if superseded_by:
+        payload["superseded_by"] = superseded_by
     return enqueue(session, f"{lic.region}:status:{lic.identifier}:{lic.status}", "status", payload, at)
 
 

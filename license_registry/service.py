@@ -182,7 +182,7 @@ class RegistryService:
                 if current.status != "valid":
                     raise conflict(f"license {identifier} became {current.status} meanwhile",
                                    "license-changed")
-                self._set_status(s, current, "changed")
+                self._set_status(s, current, "changed", superseded_by=row.identifier)
                 s.add(row)
                 s.flush()
                 license_event(s, row)
@@ -277,14 +277,26 @@ class RegistryService:
             return information.compare({**signed_part(_document(row)), "status": row.status}, claimed)
 
     def status_of(self, identifier: str) -> dict:
-        """``{identifier, region, status, version, updated_at}``: ours from here, others' from the hub."""
+        """``{identifier, region, status, version, updated_at, reason?, superseded_by?}``: ours from
+        here, others' from the hub. A revoked license carries its reason; a changed (superseded) one
+        names the identifier of the version that replaced it. Raises NOT_FOUND when nobody knows it."""
         with self.db.read() as s:
             row = s.execute(select(License.region, License.status, License.version, License.status_changed_at,
-                                   License.created_at).where(License.identifier == identifier)).first()
+                                   License.created_at, License.reason, License.type_code, License.issuer_code,
+                                   License.serial).where(License.identifier == identifier)).first()
+            successor = s.scalar(select(License.identifier).where(  # the lineage index
+                License.type_code == row.type_code, License.issuer_code == row.issuer_code,
+                License.serial == row.serial, License.version == row.version + 1)
+            ) if row is not None and row.status == "changed" else None
         if row is not None:
-            region, status, version, changed_at, created_at = row
-            return {"identifier": identifier, "region": region, "status": status, "version": f"{version:03d}",
-                    "updated_at": (changed_at or created_at).isoformat()}
+            region, status, version, changed_at, created_at, reason = row[:6]
+            answer = {"identifier": identifier, "region": region, "status": status,
+                      "version": f"{version:03d}", "updated_at": (changed_at or created_at).isoformat()}
+            if status == "revoked":
+                answer["reason"] = reason
+            if successor:
+                answer["superseded_by"] = successor
+            return answer
         remote = self.hub_client.license_status(identifier) if self.hub_client else None
         if remote is None:
             raise not_found(f"no license {identifier}")
@@ -394,11 +406,11 @@ class RegistryService:
             document_json=json.dumps(issued, ensure_ascii=False), created_by=principal.actor,
             created_at=self.clock.now())
 
-    def _set_status(self, s: Session, row: License, status: str) -> None:
+    def _set_status(self, s: Session, row: License, status: str, superseded_by: str | None = None) -> None:
         now = self.clock.now()
         row.status, row.status_changed_at = status, now
         s.flush()
-        status_event(s, row, now)
+        status_event(s, row, now, superseded_by)
 
     def _log(self, s: Session, identifier: str, who: str, action: str, *, audience: str | None = None,
              use_cause: str | None = None) -> None:

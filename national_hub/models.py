@@ -54,6 +54,7 @@ class HubLicense(Base):
     status: Mapped[str] = mapped_column(String(20))
     version: Mapped[str] = mapped_column(String(6))
     reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    superseded_by: Mapped[str | None] = mapped_column(String(200), nullable=True)  # the next version
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

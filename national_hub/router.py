@@ -36,6 +36,8 @@ def build_router(hub: HubService) -> APIRouter:
             status=s.status,
             version=s.version,
             updated_at=s.updated_at,
+            reason=s.reason,
+            superseded_by=s.superseded_by,
         )
 
     @router.get("/trust-list")

@@ -45,6 +45,8 @@ class LicenseStatusOut(BaseModel):
     status: str
     version: str
     updated_at: datetime
+    reason: str | None = None
+    superseded_by: str | None = None
 
 
 # --- event payloads -------------------------------------------------------------------------------
@@ -76,6 +78,7 @@ class StatusPayload(_Payload):
     status: LICENSE_STATUS
     version: str = Field(pattern=VERSION)
     reason: str | None = Field(default=None, max_length=500)
+    superseded_by: str | None = Field(default=None, max_length=200)
 
 
 class TrustAnchorPayload(_Payload):

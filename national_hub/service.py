@@ -63,6 +63,8 @@ class LicenseStatus:
     status: str
     version: str
     updated_at: datetime
+    reason: str | None = None
+    superseded_by: str | None = None
 
 
 class Rejected(Exception):
@@ -150,7 +152,9 @@ class HubService:
             row = s.get(HubLicense, identifier)
         if row is None:
             raise not_found(f"no license {identifier} is known to the hub")
-        return LicenseStatus(row.identifier, row.region, row.status, row.version, row.updated_at)
+        return LicenseStatus(
+            row.identifier, row.region, row.status, row.version, row.updated_at, row.reason, row.superseded_by
+        )
 
     # --- trust list ------------------------------------------------------------------------------
 
@@ -353,6 +357,7 @@ class _Batch:
         row = self._owned_license(p.identifier, must_exist=True)
         _check_move(row, p.status, p.version)
         self._set_status(row, p.status, p.version, p.reason, at)
+        row.superseded_by = p.superseded_by if p.status == "changed" else None
         return f"{p.identifier} is {row.status} (version {row.version})"
 
     def _owned_license(self, identifier: str, must_exist: bool) -> HubLicense | None:

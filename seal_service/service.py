@@ -19,9 +19,9 @@ from ca.service import REASONS, CAService, to_pem
 from core.clock import Clock
 from core.errors import DomainError, ErrorKind, conflict, forbidden, invalid, not_found
 from core.identity import credit_code_problem
+from core.versioned import VersionedCache
 from db.audit import record
 from db.base import Database
-from core.versioned import VersionedCache
 from db.truth import Topic, bump
 from keys.service import KeyService
 from seal_service import pdf as pdf_stamping

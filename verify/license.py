@@ -133,4 +133,9 @@ def _status_check(identifier: str, version: str, lookup) -> Check:
     detail = f"{meaning} (version {status.get('version', version)}, per the {where}"
     if status.get("updated_at"):
         detail += f", updated {status['updated_at']}"
-    return Check("status", result, detail + ")", sub)
+    detail += ")"
+    if status.get("superseded_by"):
+        detail += f"; superseded by {status['superseded_by']}"
+    if status.get("status") == "revoked" and status.get("reason"):
+        detail += f"; reason: {status['reason']}"
+    return Check("status", result, detail, sub)

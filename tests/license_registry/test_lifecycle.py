@@ -38,7 +38,8 @@ def test_change_makes_version_002_referencing_the_previous(types, principal, sta
             after["audit"] - before["audit"]) == (1, 2, 1)
     status, created = outbox(registry_db)[-2:]
     assert (status.kind, json.loads(status.payload_json)) == (
-        "status", {"identifier": old["identifier"], "status": "changed", "version": "001"})
+        "status", {"identifier": old["identifier"], "status": "changed", "version": "001",
+                   "superseded_by": new["identifier"]})
     assert created.kind == "license" and json.loads(created.payload_json)["version"] == "002"
 
 

@@ -129,7 +129,7 @@ def test_license_then_status_updates_the_index(hub):
     assert r.status_code == 200
     body = r.json()
     assert body == {"identifier": "id-1", "region": HLJ, "status": "revoked", "version": "001",
-                    "updated_at": "2025-06-02T01:30:00Z"}
+                    "updated_at": "2025-06-02T01:30:00Z", "reason": "注销", "superseded_by": None}
     missing = hub.client.get("/hub/v1/licenses/nope")
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("application/problem+json")
