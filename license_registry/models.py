@@ -63,6 +63,9 @@ class License(Base):
     reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
+SHARE_ID_LENGTH = 20
+
+
 class LicenseShare(Base):
     """Holder-authorised access for one audience until a time; only the token's hash is kept."""
 
@@ -75,6 +78,12 @@ class LicenseShare(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    @property
+    def share_id(self) -> str:
+        """A public name for the share (a prefix of the token's hash) to withdraw it by."""
+        return self.token_hash[:SHARE_ID_LENGTH]
 
 
 class LicenseAccess(Base):

@@ -19,7 +19,7 @@ from license_registry.schemas import (
     VerifyInformationIn,
     VerifyInformationOut,
 )
-from license_registry.service import RegistryService
+from license_registry.service import RegistryService, share_id_of
 
 TAGS = ["licenses"]
 
@@ -75,12 +75,19 @@ def build_router(registry: RegistryService, require) -> APIRouter:
     def share(identifier: str, body: ShareIn, principal=require("license.share")):
         token, url = registry.create_share(identifier, body.audience, body.expires_in_s, body.use_cause,
                                            principal)
-        return ShareOut(share_token=token, url=url)
+        return ShareOut(share_token=token, share_id=share_id_of(token), url=url)
+
+    @router.post("/api/v1/licenses/{identifier}/shares/{share_id}/withdraw", status_code=204)
+    def withdraw_share(identifier: str, share_id: str, principal=require("license.share")):
+        """The holder withdraws a share; its link answers 410 from then on."""
+        registry.withdraw_share(identifier, share_id, principal)
 
     @router.get("/api/v1/shared/{token}", response_model=LicenseDocument)
-    def read_shared(token: str, audience: str = Query(min_length=1, max_length=200),
-                    use_cause: str = Query(min_length=1, max_length=200), principal=require("license.read")):
-        return _document(registry.read_shared(token, audience, use_cause, principal))
+    def read_shared(token: str, audience: str | None = Query(None, min_length=1, max_length=200),
+                    use_cause: str | None = Query(None, min_length=1, max_length=200)):
+        """The shared license for whoever holds the link (no account needed); every read is logged
+        with the audience and use cause (用证事由) recorded when the share was made."""
+        return _document(registry.read_shared(token, audience, use_cause))
 
     @router.post("/api/v1/licenses/{identifier}/verify-information", response_model=VerifyInformationOut)
     def verify_information(identifier: str, body: VerifyInformationIn, principal=require("license.read")):

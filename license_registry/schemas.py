@@ -96,7 +96,8 @@ class ShareIn(BaseModel):
 
 class ShareOut(BaseModel):
     share_token: str
-    url: str
+    share_id: str = Field(description="names the share to withdraw it; not a credential")
+    url: str = Field(description="the link to hand to the audience: a plain GET, no account needed")
 
 
 class HistoryEntry(BaseModel):

@@ -34,7 +34,14 @@ from license_registry.holder import (
 )
 from license_registry.hub_client import HubClient
 from license_registry.identifier import build, parse, random_serial
-from license_registry.models import License, LicenseAccess, LicenseShare, LicenseType, OutboxEvent
+from license_registry.models import (
+    SHARE_ID_LENGTH,
+    License,
+    LicenseAccess,
+    LicenseShare,
+    LicenseType,
+    OutboxEvent,
+)
 from license_registry.outbox import TrustAnchor, catalog_event, license_event, status_event
 from license_registry.outbox import report_trust_anchors as enqueue_trust_anchors
 from license_registry.stamper import Stamper
@@ -54,6 +61,11 @@ def _text(field: str, value: str | None, limit: int = MAX_TEXT) -> str:
         raise invalid(f"{field} is at most {limit} characters (got {len(value)})",
                       "long-" + field.lower().replace("_", "-"))
     return value
+
+
+def share_id_of(token: str) -> str:
+    """The share's public name: a prefix of its token's SHA-256 (the part the registry keeps)."""
+    return _sha256(token)[:SHARE_ID_LENGTH]
 
 
 def _sha256(text: str) -> str:
@@ -306,7 +318,9 @@ class RegistryService:
 
     def create_share(self, identifier: str, audience: str, expires_in_s: int, use_cause: str,
                      principal) -> tuple[str, str]:
-        """Holder-authorised access for ``audience``; returns (token, url). Only the token's hash is kept."""
+        """Holder-authorised access for one ``audience`` and ``use_cause`` (用证事由) until it expires
+        or is withdrawn; returns (token, url). The URL works as given, a plain GET with no account
+        at this region: the token is the credential. Only the token's hash is kept."""
         audience, use_cause = _text("audience", audience), _text("use_cause", use_cause)
         if not isinstance(expires_in_s, int) or not 1 <= expires_in_s <= MAX_SHARE_S:
             raise invalid(f"expires_in_s is 1 to {MAX_SHARE_S} seconds", "share-expiry")
@@ -325,21 +339,52 @@ class RegistryService:
                    expires_at=expires_at.isoformat())
         return token, f"{self.public_url}/api/v1/shared/{token}"
 
-    def read_shared(self, token: str, audience: str, use_cause: str, principal=None) -> dict:
-        audience, use_cause = _text("audience", audience), _text("use_cause", use_cause)
+    def read_shared(self, token: str, audience: str | None = None, use_cause: str | None = None,
+                    principal=None) -> dict:
+        """The shared license with its current status, for whoever holds the share's token.
+
+        Every read is logged with the audience and use cause given at creation (a ``use_cause`` the
+        caller states is only checked for form). Raises NOT_FOUND for an unknown token, GONE (410)
+        for an expired or withdrawn share, FORBIDDEN when a stated ``audience`` is not the share's."""
+        if audience is not None:
+            audience = _text("audience", audience)
+        if use_cause is not None:
+            use_cause = _text("use_cause", use_cause)
         with self.db.unit_of_work() as s:
-            share = s.get(LicenseShare, _sha256(token or ""))
-            if share is None:
-                raise not_found("no such share")
-            if share.expires_at <= self.clock.now():
-                raise DomainError(ErrorKind.GONE, f"this share expired at {share.expires_at.isoformat()}",
-                                  code="share-expired")
-            if share.audience != audience:
+            share = self._share(s, token)
+            if audience is not None and share.audience != audience:
                 raise forbidden("this share was granted to another audience")
             row = self._license(s, share.identifier)
-            who = principal.actor if principal is not None else f"audience:{audience}"
-            self._log(s, share.identifier, who, "shared-read", audience=audience, use_cause=use_cause)
+            who = principal.actor if principal is not None else f"audience:{share.audience}"
+            self._log(s, share.identifier, who, "shared-read", audience=share.audience,
+                      use_cause=share.use_cause)
             return _document(row)
+
+    def withdraw_share(self, identifier: str, share_id: str, principal) -> None:
+        """The holder withdraws a share: its link answers 410 from now on. Raises NOT_FOUND, or
+        CONFLICT when it was already withdrawn."""
+        with self.db.unit_of_work() as s:
+            share = s.scalars(select(LicenseShare).where(
+                LicenseShare.identifier == identifier,
+                LicenseShare.token_hash.startswith(share_id, autoescape=True))).first()
+            if share is None or len(share_id) != SHARE_ID_LENGTH:
+                raise not_found(f"license {identifier} has no share {share_id}")
+            if share.withdrawn_at is not None:
+                raise conflict(f"share {share_id} was already withdrawn", "share-withdrawn")
+            share.withdrawn_at = self.clock.now()
+            record(s, principal.actor, "license.share-withdraw", identifier, share_id=share_id)
+
+    def _share(self, s: Session, token: str) -> LicenseShare:
+        share = s.get(LicenseShare, _sha256(token or ""))
+        if share is None:
+            raise not_found("no such share")
+        if share.withdrawn_at is not None:
+            raise DomainError(ErrorKind.GONE, f"this share was withdrawn at {share.withdrawn_at.isoformat()}",
+                              code="share-withdrawn")
+        if share.expires_at <= self.clock.now():
+            raise DomainError(ErrorKind.GONE, f"this share expired at {share.expires_at.isoformat()}",
+                              code="share-expired")
+        return share
 
     # ---- hub ----------------------------------------------------------------------------------
 

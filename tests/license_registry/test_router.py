@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from fastapi import Depends, FastAPI
@@ -108,21 +109,33 @@ def test_change_history_revoke(typed):
     assert _problem(typed.get("/api/v1/licenses/1.2.156.3005.2.nope"), 404)
 
 
-def test_shares_and_shared_reads(typed, clock):
-    doc = typed.post("/api/v1/licenses", json=ISSUE).json()
-    r = typed.post(f"/api/v1/licenses/{doc['identifier']}/shares",
+def _share(typed, identifier: str) -> dict:
+    r = typed.post(f"/api/v1/licenses/{identifier}/shares",
                    json={"audience": "某银行", "expires_in_s": 600, "use_cause": "开户"})
-    assert r.status_code == 200 and set(r.json()) == {"share_token", "url"}
-    token = r.json()["share_token"]
-    assert r.json()["url"].endswith(f"/api/v1/shared/{token}")
-    ok = typed.get(f"/api/v1/shared/{token}", params={"audience": "某银行", "use_cause": "开户核验"})
+    assert r.status_code == 200 and set(r.json()) == {"share_token", "share_id", "url"}
+    return r.json()
+
+
+def test_shares_work_as_plain_links_until_withdrawn_or_expired(typed, clock):
+    doc = typed.post("/api/v1/licenses", json=ISSUE).json()
+    share = _share(typed, doc["identifier"])
+    path = urlsplit(share["url"]).path
+    assert path == f"/api/v1/shared/{share['share_token']}"
+    ok = typed.get(path)
     assert ok.status_code == 200 and ok.json() == doc
-    _problem(typed.get(f"/api/v1/shared/{token}", params={"audience": "别人", "use_cause": "x"}), 403)
+    assert typed.get(path, params={"audience": "某银行", "use_cause": "开户核验"}).json() == doc
+    _problem(typed.get(path, params={"audience": "别人"}), 403)
+    _problem(typed.get(path, params={"use_cause": "因" * 201}), 422)
     long_cause = {"audience": "某银行", "expires_in_s": 600, "use_cause": "因" * 201}
     _problem(typed.post(f"/api/v1/licenses/{doc['identifier']}/shares", json=long_cause), 422)
-    _problem(typed.get(f"/api/v1/shared/{token}", params={"audience": "某银行"}), 422)
+    withdraw = f"/api/v1/licenses/{doc['identifier']}/shares/{share['share_id']}/withdraw"
+    assert typed.post(withdraw).status_code == 204
+    assert "withdrawn" in _problem(typed.get(path), 410)["detail"]
+    _problem(typed.post(withdraw), 409)
+    _problem(typed.post(f"/api/v1/licenses/{doc['identifier']}/shares/{'0' * 20}/withdraw"), 404)
+    later = urlsplit(_share(typed, doc["identifier"])["url"]).path
     clock.advance(timedelta(seconds=600))
-    _problem(typed.get(f"/api/v1/shared/{token}", params={"audience": "某银行", "use_cause": "x"}), 410)
+    assert "expired" in _problem(typed.get(later), 410)["detail"]
 
 
 def test_verify_information_query_and_backlog(typed):

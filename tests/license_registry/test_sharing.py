@@ -44,7 +44,7 @@ def test_share_keeps_only_the_token_hash_and_reads_back(types, shared, registry_
     assert types.read_shared(token, "某银行", "开户核验", READER) == doc
     entry = _log(registry_db)[-1]
     assert (entry.identifier, entry.who, entry.audience, entry.use_cause, entry.action) == (
-        doc["identifier"], READER.actor, "某银行", "开户核验", "shared-read")
+        doc["identifier"], READER.actor, "某银行", CAUSE, "shared-read")
 
 
 def test_expired_share_is_gone(types, shared, clock, registry_db):
