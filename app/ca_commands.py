@@ -74,3 +74,16 @@ def ca_crl(
         typer.echo(f"wrote {out}")
     else:
         typer.echo(to_pem(der, "X509 CRL"), nl=False)
+
+
+@ca_cli.command("responder-renew")
+def ca_responder_renew(
+    ca_id: Annotated[str, typer.Option("--ca", help="CA id")],
+    data_dir: DataDir = None,
+) -> None:
+    """Give a CA's OCSP responder a new key and certificate now (the old key is disabled); every
+    running server signs with the new one from its next request."""
+    with open_services(data_dir) as services:
+        services.ca.renew_responder(ca_id, CLI_ACTOR)
+        serial = services.ca.context(ca_id).responder_cert.serial_number
+        typer.echo(f"{ca_id}: OCSP responder renewed (certificate {serial:x})")

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
+from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,6 +65,11 @@ class Process:
                 time.sleep(0.2)
         raise RuntimeError(f"{self.args} did not become ready: {self.log.read_text()[-3000:]}")
 
+    def admin(self) -> dict:
+        """Headers with the bootstrap security-admin token of this server's data folder."""
+        token = (Path(self.env["LONGTRUST_DATA_DIR"]) / "bootstrap-admin.token").read_text().strip()
+        return {"Authorization": f"Bearer {token}"}
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
@@ -88,3 +99,50 @@ def wait_for(condition, timeout: float, what: str):
             return value
         time.sleep(0.25)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@contextmanager
+def databases(kind: str, count: int) -> Iterator[list[str | None]]:
+    """``count`` independent databases: None (SQLite in each data folder) or PostgreSQL schemas."""
+    from tests.conftest import PG_URL
+
+    if kind == "sqlite":
+        yield [None] * count
+        return
+    if not PG_URL:
+        pytest.skip("PostgreSQL run skipped: set LONGTRUST_TEST_DATABASE_URL (CI sets it)")
+    schemas = [f"e2e_{secrets.token_hex(4)}" for _ in range(count)]
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        for schema in schemas:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield [f"{PG_URL}{sep}options=-csearch_path%3D{schema}" for schema in schemas]
+    finally:
+        with admin.begin() as conn:
+            for schema in schemas:
+                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def make_seal(
+    server: Process, admin: dict, approver: dict, name: str, owner: str, algorithm: str = "sm2"
+) -> str:
+    """Make a seal through the API (with a second administrator's approval when the policy asks for
+    one); returns its id."""
+    from tests.seal_service.test_pdf import make_png
+
+    body = {
+        "name": name,
+        "owner_credit_code": owner,
+        "type": 1,
+        "algorithm": algorithm,
+        "image_png_b64": base64.b64encode(make_png()).decode(),
+    }
+    r = httpx.post(f"{server.url}/api/v1/seals", headers=admin, json=body, timeout=60)
+    if r.status_code == 202:
+        request_id = r.json()["request_id"]
+        r = httpx.post(f"{server.url}/api/v1/approvals/{request_id}/approve", headers=approver, timeout=60)
+    assert r.status_code == 201, r.text
+    return r.json()["seal_id"]

@@ -4,16 +4,13 @@ the hub is down reach it exactly once when it starts, and region B verifies ever
 from __future__ import annotations
 
 import base64
-import secrets
 from datetime import date
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
-from tests.conftest import PG_URL
-from tests.e2e.processes import Process, cli, environment, free_port, wait_for
+from tests.e2e.processes import Process, cli, databases, environment, free_port, wait_for
 from tests.seal_service.test_pdf import make_png
 
 pytestmark = pytest.mark.e2e
@@ -25,24 +22,10 @@ SCHEMA = {"type": "object", "required": ["licence_no"], "properties": {"licence_
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def databases(request):
-    """Three independent databases (hub, A, B): None means SQLite in each data folder."""
-    if request.param == "sqlite":
-        yield [None, None, None]
-        return
-    if not PG_URL:
-        pytest.skip("PostgreSQL run skipped: set LONGTRUST_TEST_DATABASE_URL (CI sets it)")
-    schemas = [f"e2e_{secrets.token_hex(4)}" for _ in range(3)]
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        for schema in schemas:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in PG_URL else "?"
-    yield [f"{PG_URL}{sep}options=-csearch_path%3D{schema}" for schema in schemas]
-    with admin.begin() as conn:
-        for schema in schemas:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+def three_databases(request):
+    """Three independent databases (hub, A, B)."""
+    with databases(request.param, 3) as urls:
+        yield urls
 
 
 def _citizen_id(n: int) -> str:
@@ -51,8 +34,8 @@ def _citizen_id(n: int) -> str:
     return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, weights, strict=True)) % 11]
 
 
-def test_licenses_cross_regions_through_an_intermittent_hub(tmp_path, databases):
-    hub_db, a_db, b_db = databases
+def test_licenses_cross_regions_through_an_intermittent_hub(tmp_path, three_databases):
+    hub_db, a_db, b_db = three_databases
     hub_port = free_port()
     hub_env = environment(tmp_path / "hub", hub_db)
     token_a = cli("hub", "region", "add", "--code", REGION_A, "--name", "北京", env=hub_env)
