@@ -53,3 +53,18 @@ def make_csr(kind: str = "sm2", subject: dict | None = None, signer=None, tamper
         }
     )
     return pem.armor("CERTIFICATE REQUEST", request.dump())
+
+
+def ocsp_request(serial: int, issuer: x509.Certificate) -> bytes:
+    """A nonce-less RFC 6960 request for one serial of ``issuer`` (SHA-1 CertID, as most clients send)."""
+    from asn1crypto import ocsp
+
+    cert_id = ocsp.CertId(
+        {
+            "hash_algorithm": {"algorithm": "sha1"},
+            "issuer_name_hash": issuer.subject.sha1,
+            "issuer_key_hash": issuer.public_key.sha1,
+            "serial_number": serial,
+        }
+    )
+    return ocsp.OCSPRequest({"tbs_request": {"request_list": [{"req_cert": cert_id}]}}).dump()

@@ -6,12 +6,18 @@ from datetime import timedelta
 
 import pytest
 from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509
+from sqlalchemy import select
 
 from app.container import StartupError, build_services
 from app.main import create_app
-from ca.models import CertificateAuthority
+from ca.models import CertificateAuthority, IssuedCertificate
+from ca.service import INTENT_TIMEOUT
 from core.clock import FixedClock
+from tests.ca.csrs import make_csr, ocsp_request
+
+USCC = "11100000000013338W"
 
 
 def test_ca_whose_key_does_not_match_its_certificate_refuses_to_start(services, settings):
@@ -49,3 +55,37 @@ def test_maintenance_refreshes_crls_and_renews_responders_before_expiry(services
     renewed = x509.Certificate.load(row.ocsp_certificate_der)
     assert renewed.not_valid_after > clock.now() + timedelta(days=20)
     assert ca.context("sm2-issuing").responder is not old_responder
+
+
+def test_an_intent_whose_worker_died_is_revoked_after_the_bound(services, monkeypatch):
+    """A worker killed between committing the intent and signing leaves a certificate that may exist:
+    OCSP answers good until the bound, then it is revoked and listed on the CRL."""
+    ca = services.ca
+
+    def killed(*_args):
+        raise KeyboardInterrupt  # the process dies mid-issuance
+
+    monkeypatch.setattr("ca.service.sign_tbs", killed)
+    with pytest.raises(KeyboardInterrupt):
+        ca.issue("sm2-issuing", make_csr("sm2"), "organization-signing", "test", credit_code=USCC)
+    monkeypatch.undo()
+    with services.db.read() as s:
+        serial = s.scalars(
+            select(IssuedCertificate.serial_hex).where(IssuedCertificate.status == "intent")
+        ).one()
+    request = ocsp_request(int(serial, 16), ca.context("sm2-issuing").certificate)
+
+    def answered() -> str:
+        response = asn1_ocsp.OCSPResponse.load(ca.ocsp(request))["response_bytes"]["response"].parsed
+        return response["tbs_response_data"]["responses"][0]["cert_status"].name
+
+    assert answered() == "good"
+    ca.maintain()
+    assert answered() == "good"  # within the bound the signing may still be under way
+    ca.clock = FixedClock(ca.clock.now() + INTENT_TIMEOUT + timedelta(seconds=1))
+    ca.maintain()
+    assert answered() == "revoked"
+    crl = asn1_crl.CertificateList.load(ca.current_crl("sm2-issuing"))
+    assert int(serial, 16) in {
+        e["user_certificate"].native for e in crl["tbs_cert_list"]["revoked_certificates"]
+    }

@@ -12,7 +12,7 @@ import pytest
 from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import pem, x509
 
-from tests.ca.csrs import make_csr
+from tests.ca.csrs import make_csr, ocsp_request
 from tests.e2e.processes import Process, cli, databases, environment, free_port, make_seal
 from tests.license_registry.test_router import COMPANY_SCHEMA
 
@@ -91,18 +91,10 @@ def _revoked_sub_ca_is_refused(p, q, admin, second_admin, operator) -> None:
 def _ocsp_request(server: Process, ca_id: str, headers: dict) -> bytes:
     """A nonce-less OCSP request for a certificate just issued by ``ca_id``."""
     issued = _issue(server, headers, ca_id).json()
-    cert = x509.Certificate.load(pem.unarmor(issued["certificate_pem"].encode())[2])
-    issuer = x509.Certificate.load(pem.unarmor(issued["chain_pem"].encode())[2])
-    cert_id = asn1_ocsp.CertId(
-        {
-            "hash_algorithm": {"algorithm": "sha1"},
-            "issuer_name_hash": issuer.subject.sha1,
-            "issuer_key_hash": issuer.public_key.sha1,
-            "serial_number": cert.serial_number,
-        }
+    cert, issuer = (
+        x509.Certificate.load(pem.unarmor(issued[k].encode())[2]) for k in ("certificate_pem", "chain_pem")
     )
-    request = asn1_ocsp.OCSPRequest({"tbs_request": {"request_list": [{"req_cert": cert_id}]}})
-    return request.dump()
+    return ocsp_request(cert.serial_number, issuer)
 
 
 def _ocsp(server: Process, request: bytes) -> asn1_ocsp.BasicOCSPResponse:
