@@ -166,7 +166,7 @@ def build_services(settings: Settings) -> Services:
         hub = HubClient(settings.hub_url, settings.hub_token)
         relay = HubRelay(db, settings.hub_url, settings.hub_token, settings.region)
         pinned = settings.hub_certificate_file.read_text() if settings.hub_certificate_file else None
-        hub_trust = HubTrustList(hub, settings.region, pinned)
+        hub_trust = HubTrustList(hub, settings.region, pinned, settings.hub_trust_refresh_s)
     registry = RegistryService(db, seals, clock, settings.region, hub, public_url=settings.public_url)
     verifier = VerifyService(
         LocalTrust(ca, hub_trust),

@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     hub_token: str | None = None
     hub_relay_interval_s: float = 5.0
     hub_certificate_file: Path | None = None
+    hub_trust_refresh_s: float = 30.0
     verify_fetch_revocation: bool = True
     max_body_bytes: int = 20 * 1024 * 1024
     sm2_user_id: str = "1234567812345678"

@@ -19,7 +19,6 @@ from national_hub.trust_list import verify_trust_list
 from verify.service import TrustMaterial
 
 log = logging.getLogger("longtrust.trust")
-HUB_TRUST_MAX_AGE_S = 30.0
 
 
 class HubTrustList:
@@ -34,7 +33,7 @@ class HubTrustList:
         client: HubClient,
         own_region: str,
         hub_certificate_pem: str | None = None,
-        max_age_s: float = HUB_TRUST_MAX_AGE_S,
+        max_age_s: float = 30.0,
     ):
         self._client = client
         self._own_region = own_region

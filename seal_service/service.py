@@ -355,7 +355,8 @@ class SealService:
     ) -> bytes:
         seal = self._usable(seal_id, principal)
         stamper = self._stamper(seal)
-        timestamper = LocalTimeStamper(self.ca.timestamp) if level != "B-B" else None
+        digest = stamper.pyhanko_signer.digest_algorithm
+        timestamper = LocalTimeStamper(self.ca.timestamp, digest) if level != "B-B" else None
         context = self.validation_context(seal.signer_ca_id) if level in ("B-LT", "B-LTA") else None
         out = stamper.stamp(
             pdf, page=page, x=x, y=y, level=level, timestamper=timestamper, validation_context=context

@@ -18,7 +18,6 @@ import bisect
 import hashlib
 import logging
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -70,7 +69,6 @@ CERTIFICATE_CHAIN_GENERAL_FAILURE = "CERTIFICATE_CHAIN_GENERAL_FAILURE"
 
 FETCH_TIMEOUT_S = 5
 FETCH_LIMITS = FetchLimits(max_requests=20, max_cert_requests=5, max_aia_urls_per_object=2)
-FETCH_CACHE_SECONDS = 60  # the stated bound on how long fetched revocation data is trusted
 _TOLERANCE = timedelta(seconds=1)  # certvalidator's default time tolerance
 
 _SIGNING = frozenset({"digital_signature", "non_repudiation"})
@@ -193,7 +191,7 @@ class _Job:
         checks = await _validate_path(
             cert, self.chain, self.anchors, self.moment, self.at, self.crls, self.ocsps, self.fetch
         )
-        if not self.fetch or all(c.result in ("passed", "skipped") for c in checks):
+        if not self.fetch:  # fetched revocation data has its own cache, bounded by its freshness
             instants = lambda: _instants(self.cert_der, self.chain, self.anchors, self.crls, self.ocsps)  # noqa: E731
             _CACHE.put(self.key, instants, self.moment, checks)
         return checks
@@ -389,8 +387,7 @@ def _cache_key(cert_der, chain, anchors, crls, ocsps, fetch) -> bytes:
         h.update(len(group).to_bytes(4, "big"))
         for blob in group:
             h.update(len(blob).to_bytes(8, "big") + blob)
-    # Fetched revocation data changes over time, so fetched results live at most FETCH_CACHE_SECONDS.
-    h.update(b"fetch:%d" % (int(time.time() // FETCH_CACHE_SECONDS) if fetch else -1))
+    h.update(b"fetch:%d" % fetch)
     return h.digest()
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.processes import Process, cli, databases, environment, free_port, wait_for
-from tests.seal_service.test_pdf import make_png
+from tests.ca.csrs import make_csr
+from tests.e2e.processes import Process, cli, databases, environment, free_port, make_seal, wait_for
+from tests.seal_service.test_pdf import make_pdf, make_png
 
 pytestmark = pytest.mark.e2e
 REGION_A, REGION_B = "110000", "310000"
@@ -52,6 +53,7 @@ def test_licenses_cross_regions_through_an_intermittent_hub(tmp_path, three_data
             hub_url=hub_url,
             hub_token=token,
             hub_relay_interval_s="0.5",
+            hub_trust_refresh_s="1",
             public_url=f"http://127.0.0.1:{port}",
         )
         region[code] = Process(["serve"], env, port, tmp_path / f"{code}.log").start()
@@ -153,6 +155,112 @@ def _scenario(a: Process, b: Process, hub: Process, tmp_path) -> None:
     report = httpx.post(b.url + "/api/v1/verify/license", json=tampered, timeout=60).json()
     assert report["indication"] == "TOTAL_FAILED" and report["sub_indication"] == "HASH_FAILURE"
     _assert_exactly_once(hub, a)
+    _region_b_trusts_what_region_a_makes(a, b)
+
+
+def _indication(report: dict) -> tuple[str, str | None]:
+    return report["indication"], report.get("sub_indication")
+
+
+def _region_b_trusts_what_region_a_makes(a: Process, b: Process) -> None:
+    """B verifies A's certificates, seals, data stamps and stamped PDFs at every PAdES level with
+    SM2 and RSA, through the hub's trust list; then A's revocations show at B."""
+    admin, approver = _admin(a), _second_admin(a)
+    seals = {
+        alg: make_seal(a, admin, approver, f"北京市测试局{alg}章", ISSUER, alg) for alg in ("sm2", "rsa")
+    }
+    stamper = _token(a, admin, "approval-system", list(seals.values()))
+    operator = _token(a, admin, "ca-operator", [])
+    issued = {
+        alg: httpx.post(
+            f"{a.url}/api/v1/cas/{alg}-issuing/certificates",
+            headers=operator,
+            timeout=60,
+            json={
+                "csr_pem": make_csr(alg).decode(),
+                "profile": "organization-signing",
+                "credit_code": ISSUER,
+            },
+        ).json()
+        for alg in ("sm2", "rsa")
+    }
+    verify = httpx.Client(base_url=b.url, timeout=120)
+    for alg, cert in issued.items():
+        body = {"certificate_pem": cert["certificate_pem"], "chain_pem": cert["chain_pem"]}
+        report = wait_for(
+            lambda body=body: _passed(verify.post("/api/v1/verify/certificate", json=body)),
+            60,
+            f"region B to trust A's {alg} certificate",
+        )
+        assert _indication(report) == ("TOTAL_PASSED", None)
+    pdfs = {}
+    for alg, seal_id in seals.items():
+        seal = httpx.get(f"{a.url}/api/v1/seals/{seal_id}", headers=admin).json()
+        assert _indication(
+            verify.post("/api/v1/verify/seal", json={"seal_der_b64": seal["seal_der_b64"]}).json()
+        ) == ("TOTAL_PASSED", None)
+        stamp = httpx.post(
+            f"{a.url}/api/v1/seals/{seal_id}/stamp/data", headers=stamper, json={"n": 1}, timeout=60
+        )
+        body = {
+            "ses_signature_der_b64": stamp.json()["ses_signature_der_b64"],
+            "data_b64": base64.b64encode(b'{"n":1}').decode(),
+        }
+        assert _indication(verify.post("/api/v1/verify/seal", json=body).json()) == ("TOTAL_PASSED", None)
+        for level in ("B-B", "B-T", "B-LT", "B-LTA"):
+            stamped = httpx.post(
+                f"{a.url}/api/v1/seals/{seal_id}/stamp/pdf",
+                params={"level": level},
+                headers={**stamper, "Content-Type": "application/pdf"},
+                content=make_pdf(),
+                timeout=120,
+            )
+            assert stamped.status_code == 200, stamped.text
+            pdfs[alg, level] = stamped.content
+            report = verify.post(
+                "/api/v1/verify/pdf", content=stamped.content, headers={"Content-Type": "application/pdf"}
+            ).json()
+            assert _indication(report) == ("TOTAL_PASSED", None), (alg, level, report)
+
+    revoked = httpx.post(
+        f"{a.url}/api/v1/cas/sm2-issuing/certificates/{issued['sm2']['serial_hex']}/revoke",
+        headers=operator,
+        json={"reason": "keyCompromise"},
+    )
+    assert revoked.status_code == 200, revoked.text
+    body = {"certificate_pem": issued["sm2"]["certificate_pem"], "chain_pem": issued["sm2"]["chain_pem"]}
+    report = verify.post("/api/v1/verify/certificate", json=body).json()
+    assert _indication(report) == ("TOTAL_FAILED", "REVOKED"), report
+    assert (
+        httpx.post(
+            f"{a.url}/api/v1/seals/{seals['rsa']}/revoke",
+            headers=admin,
+            json={"reason": "keyCompromise"},
+            timeout=60,
+        ).status_code
+        == 200
+    )
+    report = verify.post(
+        "/api/v1/verify/pdf", content=pdfs["rsa", "B-B"], headers={"Content-Type": "application/pdf"}
+    ).json()
+    assert report["indication"] != "TOTAL_PASSED" and "REVOKED" in report["sub_indication"], report
+    verify.close()
+
+
+def _passed(response: httpx.Response) -> dict | None:
+    report = response.json()
+    return report if report["indication"] == "TOTAL_PASSED" else None
+
+
+def _second_admin(process: Process) -> dict:
+    token = cli("token", "create", "--role", "security-admin", "--name", "second-admin", env=process.env)
+    return {"Authorization": f"Bearer {token.splitlines()[0]}"}
+
+
+def _token(process: Process, admin: dict, role: str, seals: list[str]) -> dict:
+    body = {"role": role, "name": role, "seals": seals}
+    token = httpx.post(f"{process.url}/api/v1/tokens", headers=admin, json=body).json()["token"]
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _assert_exactly_once(hub: Process, a: Process) -> None:

@@ -163,8 +163,10 @@ def _validate(pdf: bytes, services, algorithm: str, index: int = 0):
 
 
 @pytest.mark.parametrize("level", ["B-B", "B-T", "B-LT", "B-LTA"])
-def test_rsa_pdf_stamps_at_every_level_validate(client, admin, token, services, level):
-    seal = make_seal(client, admin, "rsa")
+@pytest.mark.parametrize("algorithm", ["rsa", "sm2"])
+def test_pdf_stamps_at_every_level_validate(client, admin, token, services, level, algorithm):
+    """Each level as a server's first stamp: the time stamps come from the unit of the seal's family."""
+    seal = make_seal(client, admin, algorithm)
     stamper = {**auth(token("approval-system", seals=[seal["seal_id"]])), "Content-Type": "application/pdf"}
     r = client.post(
         f"/api/v1/seals/{seal['seal_id']}/stamp/pdf?level={level}&x=100&y=100",
@@ -172,7 +174,7 @@ def test_rsa_pdf_stamps_at_every_level_validate(client, admin, token, services, 
         content=make_pdf(),
     )
     assert r.status_code == 200, r.text
-    status = _validate(r.content, services, "rsa")
+    status = _validate(r.content, services, algorithm)
     assert status.intact and status.valid and status.trusted, status.pretty_print_details()
     if level != "B-B":
         assert status.timestamp_validity is not None and status.timestamp_validity.valid
