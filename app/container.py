@@ -144,7 +144,7 @@ def build_services(settings: Settings) -> Services:
     problems = settings.startup_problems()
     if problems:
         raise StartupError("; ".join(problems))
-    db = Database(settings.db_url)
+    db = Database(settings.db_url, settings.freshness_check)
     keys = KeyService(
         db,
         KeyEncryptor(settings.kek),

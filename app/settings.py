@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     pkcs11_pin: str | None = None
     ceremony_file: Path | None = None
     crl_interval_s: float = 3600.0
+    freshness_check: bool = True
 
     @property
     def db_url(self) -> str:

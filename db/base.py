@@ -64,7 +64,7 @@ def make_engine(url: str, *, for_writes: bool = True) -> Engine:
 
 
 class Database:
-    def __init__(self, url: str):
+    def __init__(self, url: str, freshness_check: bool = True):
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -80,7 +80,7 @@ class Database:
             self._read_engine, self._read_sessions = None, self.sessions
         from db.truth import Generation
 
-        self.generation = Generation(self._read_engine or self.engine)
+        self.generation = Generation(self._read_engine or self.engine, freshness_check)
 
     @property
     def is_postgres(self) -> bool:
