@@ -36,6 +36,7 @@ class TrustMaterial:
     crls: tuple[bytes, ...] = ()
     foreign_anchors: tuple[bytes, ...] = ()
     foreign_intermediates: tuple[bytes, ...] = ()
+    foreign_endpoints: tuple[str, ...] = ()  # URL prefixes other regions publish revocation data under
 
 
 class TrustSource(Protocol):
