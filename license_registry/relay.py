@@ -13,6 +13,7 @@ import json
 import logging
 import random
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import httpx
@@ -63,28 +64,41 @@ class HubRelay:
     def deliver_once(self) -> int:
         """One batch; returns how many events are now delivered."""
         events = self._claim()
-        if not events:
-            return 0
+        return self._settle(*self._post(events)) if events else 0
+
+    def drain(self) -> int:
+        """Every due event once, in pipelined batches: while one batch is with the hub, the next is
+        claimed and the one before is settled (a batch the hub did not take backs off, so it is not
+        claimed again in the same drain). Returns how many events are now delivered."""
+        total = 0
+        with ThreadPoolExecutor(1, thread_name_prefix="hub-post") as poster:
+            events = self._claim()
+            posting = poster.submit(self._post, events) if events else None
+            while posting is not None:
+                following = self._claim() if len(events) >= self.batch_size else []
+                ids, results, failure = posting.result()
+                events = following
+                posting = poster.submit(self._post, events) if events else None
+                total += self._settle(ids, results, failure)
+        return total
+
+    def run_forever(self, stop_event: threading.Event, interval_s: float = 5.0) -> None:
+        """Relay until ``stop_event`` is set, draining the backlog every ``interval_s``."""
+        while not stop_event.is_set():
+            try:
+                self.drain()
+            except Exception:  # a relay must outlive a bad round (database restart and the like)
+                log.exception("hub relay round failed")
+            stop_event.wait(interval_s)
+
+    def _post(self, events: list[tuple[int, dict]]) -> tuple[list[int], dict, str]:
+        """(event ids, the hub's results by idempotency key, what to record where it gave none)."""
         try:
             results = self.hub.report(self.region, [e for _, e in events])
         except HubUnavailable as exc:
             log.warning("hub delivery failed for %d events: %s", len(events), exc)
-            results = {}
-            failure = str(exc)
-        else:
-            failure = "the hub did not answer for this event"
-        return self._settle([i for i, _ in events], results, failure)
-
-    def run_forever(self, stop_event: threading.Event, interval_s: float = 5.0) -> None:
-        """Relay until ``stop_event`` is set; a full batch is followed at once by the next."""
-        while not stop_event.is_set():
-            try:
-                full = self.deliver_once() >= self.batch_size
-            except Exception:  # a relay must outlive a bad round (database restart and the like)
-                log.exception("hub relay round failed")
-                full = False
-            if not full:
-                stop_event.wait(interval_s)
+            return [i for i, _ in events], {}, str(exc)
+        return [i for i, _ in events], results, "the hub did not answer for this event"
 
     def close(self) -> None:
         self.hub.close()

@@ -230,3 +230,21 @@ def test_trust_anchors_are_queued_only_when_they_change(registry, registry_db):
     assert all(k.startswith(f"{REGION}:trust-anchor:") for k in keys)
     with pytest.raises(ValueError):
         registry.report_trust_anchors([TrustAnchor("tsa", b"x")])
+
+
+def test_drain_delivers_the_whole_backlog_in_pipelined_batches(events, relay, hub, registry_db):
+    assert relay.drain() == 7
+    assert _pending(registry_db) == [] and len(hub.store) == 7
+    assert [len(b["events"]) for b in hub.requests] == [3, 3, 1]
+    assert relay.drain() == 0
+
+
+def test_drain_tries_each_due_batch_once_and_backs_off_what_failed(events, relay, hub, clock, registry_db):
+    hub.status_for = [500]
+    assert relay.drain() == 4  # the failed batch does not hold up the others
+    failed = _pending(registry_db)
+    assert len(failed) == 3 and all(e.attempts == 1 and "500" in e.last_error for e in failed)
+    assert relay.drain() == 0  # it waits for its back-off
+    clock.advance(timedelta(seconds=3))
+    assert relay.drain() == 3
+    assert _pending(registry_db) == [] and len(hub.store) == 7
