@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app import problems
+from app import problems, rate_limits
 from app.container import Services, StartupError, build_services
 from app.limits import BodyLimit
 from app.settings import Settings
@@ -79,6 +79,7 @@ def create_app(
         return services.trust_anchors()
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    rate_limits.install(app, services.limits)  # outermost: a refused client's body is never read
     return app
 
 
