@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.conftest import PG_URL
-from tests.e2e.processes import Process, cli, environment, free_port, wait_for
+from tests.e2e.processes import Process, approved, cli, environment, free_port, wait_for
 from tests.seal_service.test_pdf import make_png
 
 pytestmark = pytest.mark.e2e
@@ -87,7 +87,7 @@ def _admin(process: Process) -> dict:
 
 def _scenario(a: Process, b: Process, hub: Process, tmp_path) -> None:
     admin = _admin(a)
-    seal = httpx.post(
+    requested = httpx.post(
         a.url + "/api/v1/seals",
         headers=admin,
         timeout=60,
@@ -99,6 +99,8 @@ def _scenario(a: Process, b: Process, hub: Process, tmp_path) -> None:
             "image_png_b64": base64.b64encode(make_png()).decode(),
         },
     )
+    assert requested.status_code == 202, requested.text  # seal making is under dual control
+    seal = approved(requested, a.url, a.env)
     assert seal.status_code == 201, seal.text
     seal_id = seal.json()["seal_id"]
     operator = httpx.post(
