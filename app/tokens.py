@@ -140,19 +140,17 @@ class TokenService:
         operator = (operator if operator is not None else name).strip()
         if not name.strip() or not operator:
             raise invalid("a token needs a name and an operator", "missing-name")
-        now = utcnow()
+        now, token = utcnow(), "lt_" + secrets.token_urlsafe(32)
         row = ApiToken(
             id="tok-" + secrets.token_hex(6),
             name=name,
             role=role,
             operator=operator,
-            token_hash="",
+            token_hash=_hash(token),
             seals=json.dumps(sorted(seals)),
             created_at=now,
             expires_at=self._expiry(role, now, expires_in_s),
         )
-        token = "lt_" + secrets.token_urlsafe(32)
-        row.token_hash = _hash(token)
         session.add(row)
         bump(session)  # a cache may hold "unknown" for this hash
         record(
