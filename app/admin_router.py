@@ -94,6 +94,7 @@ def _register_token_operations(tokens: TokenService, approvals: ApprovalService)
 
 
 def build_router(tokens: TokenService, approvals: ApprovalService, require) -> APIRouter:
+    """Token and approval routes; registers the token operations with ``approvals``."""
     router = APIRouter(tags=["admin"])
     _register_token_operations(tokens, approvals)
 

@@ -44,6 +44,10 @@ def limit_problems(settings: Settings) -> list[str]:
             _item(getattr(settings, name))
         except ValueError:
             problems.append(f"LONGTRUST_{name.upper()} is not a rate such as 20/minute")
+    try:
+        storage_from_string(settings.rate_limit_storage)
+    except Exception as exc:  # the library raises several kinds (unknown scheme, missing driver)
+        problems.append(f"LONGTRUST_RATE_LIMIT_STORAGE is unusable: {exc}")
     return problems
 
 
@@ -77,6 +81,7 @@ class RateLimits:
 
 
 def client_address(request: Request) -> str:
+    """The peer address the limits are counted against (as the server sees it, no forwarding headers)."""
     return request.client.host if request.client else "unknown"
 
 

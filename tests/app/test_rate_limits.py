@@ -35,3 +35,5 @@ def test_limits_are_checked_at_start_up(settings):
 
     with pytest.raises(StartupError, match="LONGTRUST_RATE_LIMIT_VERIFY"):
         build_services(settings.model_copy(update={"rate_limit_verify": "lots"}))
+    with pytest.raises(StartupError, match="LONGTRUST_RATE_LIMIT_STORAGE"):
+        build_services(settings.model_copy(update={"rate_limit_storage": "carrier-pigeon://coop"}))
