@@ -4,21 +4,28 @@ from __future__ import annotations
 
 from fastapi import Depends, Request
 
+from app.rate_limits import RateLimits, client_address
 from app.tokens import Principal, TokenService
 from core.errors import bearer_token, forbidden, unauthenticated
 from policies.access import access_policy
 
 
-def make_require(tokens: TokenService):
-    """``require(action)`` → a FastAPI dependency yielding the caller's Principal or failing 401/403."""
+def make_require(tokens: TokenService, limits: RateLimits):
+    """``require(action)`` → a FastAPI dependency yielding the caller's Principal or failing 401 (no
+    token; an unknown, revoked or expired one), 403 (a role that may not) or 429 (a client over its
+    authentication-failure limit)."""
 
     def require(action: str):
         access_policy().allows("security-admin", action)  # unknown actions fail at start-up, not per call
 
         def dependency(request: Request) -> Principal:
-            principal = tokens.authenticate(bearer_token(request.headers.get("authorization")))
+            token = bearer_token(request.headers.get("authorization"))
+            client = client_address(request)
+            limits.check_authentication(client)
+            principal = tokens.authenticate(token)
             if principal is None:
-                raise unauthenticated("the token is unknown or revoked")
+                limits.authentication_failed(client)
+                raise unauthenticated("the token is unknown, revoked or expired")
             if not access_policy().allows(principal.role, action):
                 raise forbidden(f"role {principal.role} may not {action}")
             return principal

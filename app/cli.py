@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -119,11 +121,63 @@ def token_create(
     seal: Annotated[
         list[str] | None, typer.Option("--seal", help="seal id it may stamp with (repeat)")
     ] = None,
+    operator: Annotated[
+        str | None, typer.Option(help="person or system answerable for it (default: the name)")
+    ] = None,
+    expires_in_days: Annotated[
+        float | None,
+        typer.Option(help="lifetime in days (approval-system default: LONGTRUST_TOKEN_DEFAULT_TTL_DAYS)"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print token and token_id as JSON")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Print a new bearer token."""
+    """Print a new bearer token on stdout and its id on stderr (with host access, no second operator
+    is asked for: the command acts directly and is audited as the CLI)."""
+    ttl = expires_in_days * 86400 if expires_in_days is not None else None
     with open_services(data_dir) as services, services.db.unit_of_work() as s:
-        typer.echo(services.tokens.create(s, role, name, CLI_ACTOR, seal or []))
+        issued = services.tokens.issue(s, role, name, CLI_ACTOR, seal or [], operator, ttl)
+    if as_json:
+        typer.echo(json.dumps({**_token_json(issued.view), "token": issued.token}, ensure_ascii=False))
+        return
+    typer.echo(issued.token)
+    typer.echo(f"token_id: {issued.token_id}", err=True)
+
+
+def _token_json(view) -> dict:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in view.__dict__.items()}
+
+
+TOKEN_COLUMNS = ("token_id", "name", "role", "operator", "status", "expires_at", "last_used_at")
+
+
+@token_cli.command("list")
+def token_list(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON lines")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """List tokens (never their secrets)."""
+    with open_services(data_dir) as services:
+        rows, cursor = [], None
+        while True:
+            page, cursor = services.tokens.list(limit=1000, cursor=cursor)
+            rows += [_token_json(v) for v in page]
+            if cursor is None:
+                break
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    table = [TOKEN_COLUMNS] + [tuple(str(r[c] or "-") for c in TOKEN_COLUMNS) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(TOKEN_COLUMNS))]
+    for row in table:
+        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+@token_cli.command("revoke")
+def token_revoke(token_id: str, data_dir: DataDir = None) -> None:
+    """Revoke a token: every server process refuses it from its next request on."""
+    with open_services(data_dir) as services, services.db.unit_of_work() as s:
+        services.tokens.revoke(s, token_id, CLI_ACTOR)
+    typer.echo(f"{token_id} revoked")
 
 
 @audit_cli.command("verify")

@@ -7,8 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.admin_router import build_router as admin_router
+from app.approvals import ApprovalService
 from app.auth import make_require
 from app.checkpoints import write_checkpoint
+from app.rate_limits import RateLimits, limit_problems
 from app.settings import Settings
 from app.tokens import TokenService
 from app.trust import HubTrustList, LocalTrust
@@ -43,6 +45,8 @@ class Services:
     db: Database
     keys: KeyService
     tokens: TokenService
+    approvals: ApprovalService
+    limits: RateLimits
     ca: CAService
     seals: SealService
     verify: VerifyService
@@ -51,11 +55,11 @@ class Services:
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def routers(self):
-        require = make_require(self.tokens)
+        require = make_require(self.tokens, self.limits)
         return [
-            admin_router(self.tokens, require),
-            ca_router(self.ca, require),
-            seal_router(self.seals, require),
+            admin_router(self.tokens, self.approvals, require),
+            ca_router(self.ca, require, self.approvals),
+            seal_router(self.seals, require, self.approvals),
             verify_router(self.verify),
             registry_router(self.registry, require),
         ]
@@ -141,7 +145,7 @@ def _pkcs11_token(settings: Settings):
 
 
 def build_services(settings: Settings) -> Services:
-    problems = settings.startup_problems()
+    problems = settings.startup_problems() + limit_problems(settings)
     if problems:
         raise StartupError("; ".join(problems))
     db = Database(settings.db_url, settings.freshness_check)
@@ -179,7 +183,9 @@ def build_services(settings: Settings) -> Services:
         settings=settings,
         db=db,
         keys=keys,
-        tokens=TokenService(db),
+        tokens=TokenService(db, settings.token_default_ttl_days),
+        approvals=ApprovalService(db, settings.approval_ttl_s),
+        limits=RateLimits(settings),
         ca=ca,
         seals=seals,
         verify=verifier,

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 
-from app import problems
+from app import problems, rate_limits
 from app.container import Services, StartupError, build_services
 from app.limits import BodyLimit
 from app.settings import Settings
@@ -88,6 +88,7 @@ def create_app(
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(OneGeneration, generation=services.db.generation)
+    rate_limits.install(app, services.limits)  # outermost: a refused client's body is never read
     return app
 
 

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     ceremony_file: Path | None = None
     crl_interval_s: float = 3600.0
     freshness_check: bool = True
+    token_default_ttl_days: float | None = 365.0  # approval-system tokens without an explicit expiry
+    approval_ttl_s: float = 24 * 3600.0  # dual-control requests expire after this
+    rate_limit_auth_failures: str = "20/minute"  # per client address; "" turns it off
+    rate_limit_verify: str = "600/minute"  # anonymous /api/v1/verify/* per client address; "" = off
+    rate_limit_storage: str = "memory://"  # e.g. redis://127.0.0.1:6379 for a store shared by workers
 
     @property
     def db_url(self) -> str:

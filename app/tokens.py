@@ -1,21 +1,33 @@
-"""Bearer tokens: stored as SHA-256 hashes, each with one role and, for approval systems, its seals."""
+"""Bearer tokens: stored as SHA-256 hashes, each with one role, one operator (the person or system
+answerable for it), an optional expiry and, for approval systems, its seals."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import String, Text, select
+from sqlalchemy import String, Text, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from core.errors import invalid
+from core.errors import conflict, invalid, not_found
+from core.versioned import VersionedCache
 from db.audit import record
 from db.base import Base, Database, UTCDateTime, utcnow
+from db.truth import Topic, bump
 from policies.access import access_policy
+
+log = logging.getLogger("longtrust")
+
+TOUCH_INTERVAL_S = 60.0  # last_used_at is written at most this often per token and process
+DEFAULT_TTL_ROLES = frozenset({"approval-system"})  # roles whose tokens expire by default
+STATUSES = ("active", "revoked", "expired")
 
 
 class ApiToken(Base):
@@ -24,78 +36,228 @@ class ApiToken(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(40))
+    operator: Mapped[str] = mapped_column(String(200), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     seals: Mapped[str] = mapped_column(Text, default="[]")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 @dataclass(frozen=True)
 class Principal:
+    """Who calls: the token's id, name, role, operator (compared by dual control) and seals."""
+
     token_id: str
     name: str
     role: str
     seals: frozenset[str] = field(default_factory=frozenset)
+    operator: str = ""
+    expires_at: datetime | None = None
 
     @property
     def actor(self) -> str:
         return f"{self.role}:{self.name}"
 
 
-CACHE_S = 5.0  # how long a grant or revocation can take to reach another worker
+@dataclass(frozen=True)
+class TokenView:
+    """A token as listed: never its secret. Times are aware UTC datetimes."""
+
+    token_id: str
+    name: str
+    role: str
+    operator: str
+    seals: list[str]
+    status: str  # active | revoked | expired
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A new token: the secret is shown once, here, and only its hash is stored."""
+
+    token: str
+    view: TokenView
+
+    @property
+    def token_id(self) -> str:
+        return self.view.token_id
+
+
+def check_role(role: str) -> None:
+    """Raise invalid unless ``role`` is one of access.yaml's roles."""
+    roles = access_policy().roles
+    if role not in roles:
+        raise invalid(f"unknown role {role!r}; one of {', '.join(sorted(roles))}", "unknown-role")
 
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class TokenService:
-    def __init__(self, db: Database):
-        self.db = db
-        self._cache: dict[str, tuple[Principal | None, float]] = {}
+def _view(row: ApiToken, now: datetime) -> TokenView:
+    status = "active"
+    if row.revoked_at is not None:
+        status = "revoked"
+    elif row.expires_at is not None and row.expires_at <= now:
+        status = "expired"
+    return TokenView(
+        row.id, row.name, row.role, row.operator, json.loads(row.seals), status,
+        row.created_at, row.expires_at, row.last_used_at, row.revoked_at,
+    )
 
-    def create(self, session: Session, role: str, name: str, actor: str, seals: list[str] = ()) -> str:
-        if role not in access_policy().roles:
-            raise invalid(
-                f"unknown role {role!r}; one of {', '.join(sorted(access_policy().roles))}", "unknown-role"
-            )
-        if not name.strip():
-            raise invalid("a token needs a name", "missing-name")
-        token = "lt_" + secrets.token_urlsafe(32)
-        token_id = "tok-" + secrets.token_hex(6)
-        session.add(
-            ApiToken(
-                id=token_id,
-                name=name,
-                role=role,
-                token_hash=_hash(token),
-                seals=json.dumps(sorted(seals)),
-                created_at=utcnow(),
-            )
+
+class TokenService:
+    """Creates, lists, revokes and authenticates tokens. Authentication answers come from a
+    per-process cache that empties whenever the truth generation moves on (every create, grant and
+    revocation bumps it), so a revocation anywhere is honoured by every process on its next request."""
+
+    def __init__(self, db: Database, default_ttl_days: float | None = 365):
+        self.db = db
+        self.default_ttl_days = default_ttl_days
+        self._cache: VersionedCache[str, Principal | None] = VersionedCache(db.generation.watch(Topic.TOKENS))
+        self._touched: dict[str, float] = {}
+        self._touch_lock = threading.Lock()
+
+    def issue(
+        self,
+        session: Session,
+        role: str,
+        name: str,
+        actor: str,
+        seals: list[str] = (),
+        operator: str | None = None,
+        expires_in_s: float | None = None,
+    ) -> IssuedToken:
+        """A new token of ``role``; ``operator`` defaults to ``name``. Without ``expires_in_s``
+        (seconds), approval-system tokens expire after the default lifetime and others never.
+        Raises invalid for an unknown role, an empty name or a non-positive lifetime."""
+        check_role(role)
+        operator = (operator if operator is not None else name).strip()
+        if not name.strip() or not operator:
+            raise invalid("a token needs a name and an operator", "missing-name")
+        now, token = utcnow(), "lt_" + secrets.token_urlsafe(32)
+        row = ApiToken(
+            id="tok-" + secrets.token_hex(6),
+            name=name,
+            role=role,
+            operator=operator,
+            token_hash=_hash(token),
+            seals=json.dumps(sorted(seals)),
+            created_at=now,
+            expires_at=self._expiry(role, now, expires_in_s),
         )
-        record(session, actor, "token.create", token_id, name=name, role=role, seals=sorted(seals))
-        return token
+        session.add(row)
+        bump(session, Topic.TOKENS)  # a cache may hold "unknown" for this hash
+        record(
+            session, actor, "token.create", row.id, name=name, role=role, operator=operator,
+            seals=sorted(seals), expires_at=row.expires_at,
+        )
+        return IssuedToken(token, _view(row, now))
+
+    def create(self, session: Session, role: str, name: str, actor: str, seals: list[str] = (), **kw) -> str:
+        """Like :meth:`issue`, returning only the secret token."""
+        return self.issue(session, role, name, actor, seals, **kw).token
+
+    def _expiry(self, role: str, now: datetime, expires_in_s: float | None) -> datetime | None:
+        if expires_in_s is not None:
+            if expires_in_s <= 0:
+                raise invalid("expires_in_s must be positive", "expiry")
+            return now + timedelta(seconds=expires_in_s)
+        if role in DEFAULT_TTL_ROLES and self.default_ttl_days:
+            return now + timedelta(days=self.default_ttl_days)
+        return None
+
+    def revoke(self, session: Session, token_id: str, actor: str) -> TokenView:
+        """Revoke a token at once in every process. not_found for an unknown id, conflict if revoked."""
+        row = session.get(ApiToken, token_id, with_for_update=True)
+        if row is None:
+            raise not_found(f"no token {token_id}")
+        if row.revoked_at is not None:
+            raise conflict(f"token {token_id} is already revoked", "token-revoked")
+        row.revoked_at = utcnow()
+        bump(session, Topic.TOKENS)
+        record(session, actor, "token.revoke", token_id, name=row.name, operator=row.operator)
+        return _view(row, row.revoked_at)
+
+    def list(
+        self,
+        limit: int = 100,
+        cursor: str | None = None,
+        role: str | None = None,
+        operator: str | None = None,
+        status: str | None = None,
+    ) -> tuple[list[TokenView], str | None]:
+        """Tokens ordered by id after ``cursor``: (page, next cursor or None)."""
+        now = utcnow()
+        query = select(ApiToken).order_by(ApiToken.id).limit(limit + 1)
+        if cursor:
+            query = query.where(ApiToken.id > cursor)
+        if role:
+            query = query.where(ApiToken.role == role)
+        if operator:
+            query = query.where(ApiToken.operator == operator)
+        if status:
+            query = query.where(*self._status_filter(status, now))
+        with self.db.read() as s:
+            rows = list(s.scalars(query))
+        page = [_view(r, now) for r in rows[:limit]]
+        return page, (page[-1].token_id if len(rows) > limit else None)
+
+    @staticmethod
+    def _status_filter(status: str, now: datetime) -> list:
+        live = ApiToken.revoked_at.is_(None)
+        if status == "revoked":
+            return [ApiToken.revoked_at.is_not(None)]
+        if status == "expired":
+            return [live, ApiToken.expires_at <= now]
+        if status == "active":
+            return [live, or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now)]
+        raise invalid(f"status must be one of {', '.join(STATUSES)}", "status")
 
     def authenticate(self, token: str) -> Principal | None:
-        """The token's principal; answers are cached for CACHE_S seconds per process."""
+        """The token's principal, or None when it is unknown, revoked or expired."""
         digest = _hash(token)
-        hit = self._cache.get(digest)
-        if hit is not None and hit[1] > time.monotonic():
-            return hit[0]
+        principal = self._cache.get_or_load(digest, lambda: self._load(digest))
+        if principal is None or (principal.expires_at is not None and principal.expires_at <= utcnow()):
+            return None
+        self._touch(principal.token_id)
+        return principal
+
+    def _load(self, digest: str) -> Principal | None:
         with self.db.read() as s:
             row = s.scalars(select(ApiToken).where(ApiToken.token_hash == digest)).first()
-        principal = None
-        if row is not None and row.revoked_at is None:
-            principal = Principal(row.id, row.name, row.role, frozenset(json.loads(row.seals)))
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[digest] = (principal, time.monotonic() + CACHE_S)
-        return principal
+        if row is None or row.revoked_at is not None:
+            return None
+        return Principal(
+            row.id, row.name, row.role, frozenset(json.loads(row.seals)), row.operator, row.expires_at
+        )
+
+    def _touch(self, token_id: str) -> None:
+        """Record the token's last use, at most once per TOUCH_INTERVAL_S in this process."""
+        now = time.monotonic()
+        with self._touch_lock:
+            last = self._touched.get(token_id)
+            if last is not None and now - last < TOUCH_INTERVAL_S:
+                return
+            if len(self._touched) > 10_000:
+                self._touched.clear()
+            self._touched[token_id] = now
+        try:
+            with self.db.unit_of_work() as s:
+                s.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=utcnow()))
+        except SQLAlchemyError:  # usage telemetry only: the request it accompanies goes on
+            log.warning("could not record the last use of token %s", token_id)
 
     def grant_seal(self, session: Session, token_id: str, seal_id: str, actor: str) -> None:
         row = session.get(ApiToken, token_id)
         if row is None:
             raise invalid(f"no token {token_id}", "unknown-token")
         row.seals = json.dumps(sorted(set(json.loads(row.seals)) | {seal_id}))
-        self._cache.pop(row.token_hash, None)
+        bump(session, Topic.TOKENS)
         record(session, actor, "token.grant-seal", token_id, seal_id=seal_id)

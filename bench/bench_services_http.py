@@ -16,7 +16,7 @@ import httpx
 import rfc8785
 
 from bench.harness import Result, rate
-from bench.live_server import server, wrk
+from bench.live_server import approved, server, wrk
 from keys.signer import SM2Signer
 from keys.sm2 import SM2PrivateKey
 from tests.seal_service.test_pdf import make_pdf, make_png
@@ -47,11 +47,11 @@ def line(name: str, stats: dict, target: float, baseline: Result | None = None) 
 
 
 def main(seconds: int = 8) -> None:
-    with server(workers=2) as (base, admin_token, _):
+    with server(workers=2) as (base, admin_token, data_dir):
         admin = {"Authorization": f"Bearer {admin_token}"}
         seals = {}
         for algorithm in ("sm2", "rsa"):
-            r = httpx.post(
+            requested = httpx.post(
                 base + "/api/v1/seals",
                 headers=admin,
                 timeout=60,
@@ -63,7 +63,7 @@ def main(seconds: int = 8) -> None:
                     "image_png_b64": base64.b64encode(make_png()).decode(),
                 },
             )
-            seals[algorithm] = r.json()["seal_id"]
+            seals[algorithm] = approved(base, requested, data_dir).json()["seal_id"]  # dual control
         stamper = httpx.post(
             base + "/api/v1/tokens",
             headers=admin,

@@ -25,15 +25,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _environment(data_dir: Path, env: dict | None) -> dict:
+    """The server's environment: benchmarks measure throughput, so the verification limit is off
+    unless ``env`` sets it."""
+    environment = {**os.environ, "LONGTRUST_RATE_LIMIT_VERIFY": "", "LONGTRUST_DATA_DIR": str(data_dir)}
+    if "LONGTRUST_DATABASE_URL" not in (env or {}):
+        environment.pop("LONGTRUST_DATABASE_URL", None)
+    return {**environment, **(env or {})}
+
+
+def approved(base: str, response: httpx.Response, data_dir: Path, env: dict | None = None) -> httpx.Response:
+    """A request under dual control approved by a second operator (see tests/e2e/processes.py)."""
+    from tests.e2e.processes import approved as approve
+
+    return approve(response, base, _environment(data_dir, env))
+
+
 @contextmanager
 def server(workers: int = 2, env: dict | None = None):
     """(base_url, admin_token, data_dir) of a fresh server on SQLite in a temporary folder."""
     with tempfile.TemporaryDirectory(prefix="longtrust-bench-") as tmp:
         port = free_port()
-        environment = {**os.environ, "LONGTRUST_DATA_DIR": tmp, **(env or {})}
-        environment.pop("LONGTRUST_DATABASE_URL", None) if "LONGTRUST_DATABASE_URL" not in (
-            env or {}
-        ) else None
+        environment = _environment(Path(tmp), env)
         proc = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", str(workers)],
             env=environment,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, UTCDateTime
@@ -68,18 +68,3 @@ class PublishedCrl(Base):
     this_update: Mapped[datetime] = mapped_column(UTCDateTime)
     next_update: Mapped[datetime] = mapped_column(UTCDateTime)
     der: Mapped[bytes] = mapped_column(LargeBinary)
-
-
-class CaRequest(Base):
-    """A new CA awaiting a second security administrator's approval (dual control)."""
-
-    __tablename__ = "ca_requests"
-
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    spec: Mapped[str] = mapped_column(Text)
-    requested_by: Mapped[str] = mapped_column(String(200))
-    requester_token: Mapped[str] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(20))  # pending | approved | rejected
-    decided_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

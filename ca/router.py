@@ -34,6 +34,13 @@ def _require_media(request: Request, expected: str) -> None:
         raise DomainError(ErrorKind.UNSUPPORTED_MEDIA, f"send Content-Type: {expected}", code="media-type")
 
 
+def _ca_out(c) -> CaOut:
+    return CaOut(
+        id=c.id, name=c.name, algorithm=c.algorithm, parent_id=c.parent_id,
+        certificate_pem=to_pem(c.certificate_der),
+    )
+
+
 def _status(v) -> StatusOut:
     return StatusOut(
         serial_hex=v.serial_hex,
@@ -44,40 +51,40 @@ def _status(v) -> StatusOut:
     )
 
 
-def build_router(ca: CAService, require) -> APIRouter:
+def build_router(ca: CAService, require, approvals) -> APIRouter:
+    """The CA's routes; ``approvals`` (app/approvals.py) runs the operations under dual control."""
     router = APIRouter()
 
     @router.get("/api/v1/cas", response_model=list[CaOut], tags=["ca"])
     def list_cas(_=require("ca.read")):
-        return [
-            CaOut(
-                id=c.id,
-                name=c.name,
-                algorithm=c.algorithm,
-                parent_id=c.parent_id,
-                certificate_pem=to_pem(c.certificate_der),
-            )
-            for c in ca.list_cas()
-        ]
+        return [_ca_out(c) for c in ca.list_cas()]
 
-    @router.post("/api/v1/cas", status_code=202, response_model=CaRequestOut, tags=["ca"])
+    def create_ca(payload: dict, actor: str):
+        spec = ca.check_ca_request(payload)
+        ca.create_ca(spec, actor)
+        return 201, next(_ca_out(c) for c in ca.list_cas() if c.id == spec.id)
+
+    def revoke_ca(payload: dict, actor: str):
+        ca.revoke_ca(payload["ca_id"], payload["reason"], actor)
+        return 200, {"ca_id": payload["ca_id"], "status": "revoked", "reason": payload["reason"]}
+
+    approvals.register("ca.create", "ca.manage", create_ca)
+    approvals.register("ca.revoke", "ca.manage", revoke_ca)
+
+    @router.post("/api/v1/cas", status_code=202, response_model=CaRequestOut, tags=["ca"],
+                 responses={201: {"model": CaOut, "description": "created (without dual control)"}})
     def request_ca(body: CaRequestIn, principal=require("ca.manage")):
-        req = ca.request_ca(body.model_dump(exclude_none=True), principal.actor, principal.token_id)
-        return CaRequestOut(request_id=req.id, status=req.status, requested_by=req.requested_by)
+        """A new subordinate CA; under dual control (shipped policy) a second operator approves it."""
+        raw = body.model_dump(exclude_none=True)
+        ca.check_ca_request(raw)
+        return approvals.answer("ca.create", raw, principal)
 
-    @router.post("/api/v1/cas/{ca_id}/revoke", status_code=202, response_model=CaRequestOut, tags=["ca"])
+    @router.post("/api/v1/cas/{ca_id}/revoke", status_code=202, response_model=CaRequestOut, tags=["ca"],
+                 responses={200: {"description": "revoked (without dual control)"}})
     def request_ca_revocation(ca_id: str, body: RevokeIn, principal=require("ca.manage")):
-        req = ca.request_ca_revocation(ca_id, body.reason, principal.actor, principal.token_id)
-        return CaRequestOut(request_id=req.id, status=req.status, requested_by=req.requested_by)
-
-    @router.post("/api/v1/ca-requests/{request_id}/{decision}", response_model=CaRequestOut, tags=["ca"])
-    def decide(request_id: str, decision: str, principal=require("ca.manage")):
-        if decision not in ("approve", "reject"):
-            raise not_found("use /approve or /reject")
-        req = ca.decide_ca_request(request_id, decision == "approve", principal.actor, principal.token_id)
-        return CaRequestOut(
-            request_id=req.id, status=req.status, requested_by=req.requested_by, decided_by=req.decided_by
-        )
+        """Revoke a subordinate CA; under dual control (shipped policy) a second operator approves it."""
+        ca.check_ca_revocation(ca_id, body.reason)
+        return approvals.answer("ca.revoke", {"ca_id": ca_id, "reason": body.reason}, principal)
 
     @router.post("/api/v1/cas/{ca_id}/certificates", status_code=201, response_model=IssuedOut, tags=["ca"])
     def issue(ca_id: str, body: IssueIn, principal=require("ca.issue")):

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
-import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -19,7 +17,7 @@ from ca import ocsp, tsa
 from ca.builder import Issuer, TbsTemplate, build_tbs, check_signed, random_serial, sign_tbs
 from ca.csr import parse_csr
 from ca.lint import lint_tbs
-from ca.models import CaRequest, CertificateAuthority, IssuedCertificate, PublishedCrl
+from ca.models import CertificateAuthority, IssuedCertificate, PublishedCrl
 from core.clock import Clock
 from core.errors import DomainError, ErrorKind, conflict, forbidden, invalid, not_found
 from core.versioned import VersionedCache
@@ -198,10 +196,11 @@ class CAService:
             self._create_tsa(spec, actor)
         return self.context(spec.id)
 
-    # ---- dual control for new CAs ------------------------------------------------------------
+    # ---- checks for operations under dual control (app/approvals.py runs them) ----------------
 
-    def request_ca(self, raw: dict, actor: str, token_id: str) -> CaRequest:
-        """Record a request for a new sub-CA; a different security administrator must approve it."""
+    def check_ca_request(self, raw: dict) -> CaSpec:
+        """The spec of a new sub-CA, checked before anyone approves it: invalid (bad definition, no
+        parent, a parent with path length 0) or conflict (the id exists)."""
         known = {c.id for c in self.list_cas()}
         try:
             spec = ca_spec(raw, known)
@@ -213,62 +212,20 @@ class CAService:
             raise conflict(f"CA {spec.id} already exists", "ca-exists")
         if self.context(spec.parent).certificate.max_path_length == 0:
             raise invalid(f"CA {spec.parent} may not have subordinate CAs (path length 0)", "ca-spec")
-        now = self.clock.now()
-        with self.db.unit_of_work() as s:
-            req = CaRequest(
-                id="careq-" + secrets.token_hex(6),
-                spec=json.dumps(raw, ensure_ascii=False),
-                requested_by=actor,
-                requester_token=token_id,
-                status="pending",
-                created_at=now,
-            )
-            s.add(req)
-            record(s, actor, "ca.request", req.id, ca_id=spec.id, parent=spec.parent)
-        return req
+        return spec
 
-    def request_ca_revocation(self, ca_id: str, reason: str, actor: str, token_id: str) -> CaRequest:
-        """Record a request to revoke a subordinate CA; a different security administrator must approve it."""
+    def check_ca_revocation(self, ca_id: str, reason: str) -> None:
+        """Refuse a revocation that cannot be carried out: not_found, invalid (a root, a bad reason)."""
         ctx = self.context(ca_id)
         if ctx.parent_id is None:
             raise invalid("a root is withdrawn from trust lists, not revoked", "root")
         if reason not in REASONS:
             raise invalid(f"unknown revocation reason {reason!r}; one of {', '.join(REASONS)}", "bad-reason")
-        with self.db.unit_of_work() as s:
-            req = CaRequest(
-                id="careq-" + secrets.token_hex(6),
-                spec=json.dumps({"revoke": ca_id, "reason": reason}),
-                requested_by=actor,
-                requester_token=token_id,
-                status="pending",
-                created_at=self.clock.now(),
-            )
-            s.add(req)
-            record(s, actor, "ca.revoke-request", req.id, ca_id=ca_id, reason=reason)
-        return req
 
-    def decide_ca_request(self, request_id: str, approve: bool, actor: str, token_id: str) -> CaRequest:
-        with self.db.unit_of_work() as s:
-            req = s.get(CaRequest, request_id)
-            if req is None:
-                raise not_found(f"no CA request {request_id}")
-            if req.status != "pending":
-                raise conflict(f"CA request {request_id} is already {req.status}", "decided")
-            if token_id == req.requester_token or actor == req.requested_by:
-                raise forbidden("dual control: a different security administrator must decide this request")
-            req.status = "approved" if approve else "rejected"
-            req.decided_by, req.decided_at = actor, self.clock.now()
-            record(s, actor, f"ca.request-{req.status}", request_id)
-        if approve:
-            raw, both = json.loads(req.spec), f"{req.requested_by}+{actor}"
-            if "revoke" in raw:
-                self._revoke_ca(raw["revoke"], raw["reason"], both)
-            else:
-                self.create_ca(ca_spec(raw, {c.id for c in self.list_cas()}), both)
-        return req
-
-    def _revoke_ca(self, ca_id: str, reason: str, actor: str) -> None:
-        """Revoke a subordinate CA's certificate at its parent and stop it issuing anything."""
+    def revoke_ca(self, ca_id: str, reason: str, actor: str) -> None:
+        """Revoke a subordinate CA's certificate at its parent and stop it issuing anything
+        (after :meth:`check_ca_revocation` and a second operator's approval)."""
+        self.check_ca_revocation(ca_id, reason)
         ctx = self.context(ca_id)
         with self.db.unit_of_work() as s:
             s.get(CertificateAuthority, ca_id).status = "revoked"

@@ -33,29 +33,48 @@ def _out(view: SealView) -> SealOut:
     )
 
 
-def build_router(seals: SealService, require) -> APIRouter:
+def _checked_args(body: SealIn) -> dict:
+    try:
+        image = base64.b64decode(body.image_png_b64, validate=True)
+    except binascii.Error:
+        raise invalid("image_png_b64 is not base64", "image") from None
+    return {
+        "owner_credit_code": body.owner_credit_code,
+        "seal_type": body.type,
+        "algorithm": body.algorithm,
+        "image_png": image,
+        "valid_from": body.valid_from,
+        "valid_to": body.valid_to,
+        "width_mm": body.width_mm,
+        "height_mm": body.height_mm,
+    }
+
+
+def build_router(seals: SealService, require, approvals) -> APIRouter:
+    """Seal routes; ``approvals`` (app/approvals.py) runs seal making under dual control."""
     router = APIRouter(tags=["seals"])
 
-    @router.post("/api/v1/seals", status_code=201, response_model=SealCreated)
-    def create(body: SealIn, principal=require("seal.manage")):
-        try:
-            image = base64.b64decode(body.image_png_b64, validate=True)
-        except binascii.Error:
-            raise invalid("image_png_b64 is not base64", "image") from None
+    def make(payload: dict, actor: str):
+        body = SealIn(**payload)
         view = seals.create_seal(
-            name=body.name,
-            owner_credit_code=body.owner_credit_code,
-            seal_type=body.type,
-            algorithm=body.algorithm,
-            image_png=image,
-            actor=principal.actor,
-            valid_from=body.valid_from,
-            valid_to=body.valid_to,
-            width_mm=body.width_mm,
-            height_mm=body.height_mm,
-            owner_name=body.owner_name,
+            name=body.name, owner_name=body.owner_name, actor=actor, **_checked_args(body)
         )
-        return _out(view)  # response_model keeps the fields interface.md names for creation
+        created = _out(view).model_dump(include=set(SealCreated.model_fields))
+        return 201, created  # the fields interface.md names for creation
+
+    approvals.register("seal.create", "seal.manage", make)
+
+    @router.post(
+        "/api/v1/seals",
+        status_code=201,
+        response_model=SealCreated,
+        responses={202: {"description": "under dual control (shipped policy): `{request_id, …}`; "
+                         "approved at /api/v1/approvals/{request_id}/approve"}},
+    )
+    def create(body: SealIn, principal=require("seal.manage")):
+        """Make a seal (a use of the seal-maker key); checked first, then made or put to approval."""
+        seals.check_seal(**_checked_args(body))
+        return approvals.answer("seal.create", body.model_dump(mode="json"), principal)
 
     @router.get("/api/v1/seals/{seal_id}", response_model=SealOut)
     def get(seal_id: str, _=require("seal.read")):

@@ -132,21 +132,20 @@ class SealService:
 
     # ---- seals ----------------------------------------------------------------------------------
 
-    def create_seal(
+    def check_seal(
         self,
         *,
-        name: str,
         owner_credit_code: str,
         seal_type: int | str,
         algorithm: str,
         image_png: bytes,
-        actor: str,
         valid_from: datetime | None = None,
         valid_to: datetime | None = None,
         width_mm: int = 40,
         height_mm: int = 40,
-        owner_name: str | None = None,
-    ) -> SealView:
+    ) -> tuple[int, datetime, datetime]:
+        """Refuse (invalid) a seal request that could not be made, before anyone approves it;
+        returns (GB/T 38540 seal type, valid_from, valid_to) with the defaults filled in."""
         if algorithm not in ISSUING_CA:
             raise invalid("algorithm must be sm2 or rsa", "algorithm")
         problem = credit_code_problem(owner_credit_code)
@@ -165,6 +164,30 @@ class SealService:
             raise invalid("validity times need a time zone", "validity")
         if valid_to <= valid_from:
             raise invalid("valid_to must be after valid_from", "validity")
+        return kind, valid_from, valid_to
+
+    def create_seal(
+        self,
+        *,
+        name: str,
+        owner_credit_code: str,
+        seal_type: int | str,
+        algorithm: str,
+        image_png: bytes,
+        actor: str,
+        valid_from: datetime | None = None,
+        valid_to: datetime | None = None,
+        width_mm: int = 40,
+        height_mm: int = 40,
+        owner_name: str | None = None,
+    ) -> SealView:
+        """Make a seal signed by the seal maker (GB/T 38540); the checks of :meth:`check_seal` first."""
+        kind, valid_from, valid_to = self.check_seal(
+            owner_credit_code=owner_credit_code, seal_type=seal_type, algorithm=algorithm,
+            image_png=image_png, valid_from=valid_from, valid_to=valid_to, width_mm=width_mm,
+            height_mm=height_mm,
+        )
+        now = self.clock.now()
         maker = self._maker(algorithm)
         with self.db.unit_of_work() as s:
             key = self.keys.create(s, KEY_SPEC[algorithm], f"seal {name}", actor)

@@ -91,3 +91,19 @@ def token(services):
 
 def auth(tok: str) -> dict:
     return {"Authorization": f"Bearer {tok}"}
+
+
+def second_operator(client, role: str = "security-admin", operator: str = "second-operator") -> dict:
+    """Headers of a new token held by a different operator than the tests' usual one."""
+    services = client.app.state.services
+    with services.db.unit_of_work() as s:
+        return auth(services.tokens.create(s, role, operator, "test"))
+
+
+def approved(client, response, approver: dict | None = None):
+    """The answer to a request under dual control once a second operator approves it (a direct
+    answer is returned as it is)."""
+    if response.status_code != 202:
+        return response
+    request_id = response.json()["request_id"]
+    return client.post(f"/api/v1/approvals/{request_id}/approve", headers=approver or second_operator(client))

@@ -1,7 +1,7 @@
 """job runs: periodic jobs run once across all workers and hosts
 
 Revision ID: 0003a
-Revises: 0002
+Revises: 0003
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 import db.base
 
 revision = "0003a"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

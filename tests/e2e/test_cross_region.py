@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import base64
 from datetime import date
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.ca.csrs import make_csr
 from tests.e2e.processes import Process, cli, databases, environment, free_port, make_seal, wait_for
-from tests.seal_service.test_pdf import make_pdf, make_png
+from tests.seal_service.test_pdf import make_pdf
 
 pytestmark = pytest.mark.e2e
 REGION_A, REGION_B = "110000", "310000"
@@ -65,27 +64,9 @@ def test_licenses_cross_regions_through_an_intermittent_hub(tmp_path, three_data
             process.stop()
 
 
-def _admin(process: Process) -> dict:
-    token = (Path(process.env["LONGTRUST_DATA_DIR"]) / "bootstrap-admin.token").read_text().strip()
-    return {"Authorization": f"Bearer {token}"}
-
-
 def _scenario(a: Process, b: Process, hub: Process, tmp_path) -> None:
-    admin = _admin(a)
-    seal = httpx.post(
-        a.url + "/api/v1/seals",
-        headers=admin,
-        timeout=60,
-        json={
-            "name": "北京市测试局电子证照专用章",
-            "owner_credit_code": ISSUER,
-            "type": 1,
-            "algorithm": "sm2",
-            "image_png_b64": base64.b64encode(make_png()).decode(),
-        },
-    )
-    assert seal.status_code == 201, seal.text
-    seal_id = seal.json()["seal_id"]
+    admin = a.admin()
+    seal_id = make_seal(a, admin, "北京市测试局电子证照专用章", ISSUER)
     operator = httpx.post(
         a.url + "/api/v1/tokens",
         headers=admin,
@@ -165,10 +146,8 @@ def _indication(report: dict) -> tuple[str, str | None]:
 def _region_b_trusts_what_region_a_makes(a: Process, b: Process) -> None:
     """B verifies A's certificates, seals, data stamps and stamped PDFs at every PAdES level with
     SM2 and RSA, through the hub's trust list; then A's revocations show at B."""
-    admin, approver = _admin(a), _second_admin(a)
-    seals = {
-        alg: make_seal(a, admin, approver, f"北京市测试局{alg}章", ISSUER, alg) for alg in ("sm2", "rsa")
-    }
+    admin = a.admin()
+    seals = {alg: make_seal(a, admin, f"北京市测试局{alg}章", ISSUER, alg) for alg in ("sm2", "rsa")}
     stamper = _token(a, admin, "approval-system", list(seals.values()))
     operator = _token(a, admin, "ca-operator", [])
     issued = {
@@ -250,11 +229,6 @@ def _region_b_trusts_what_region_a_makes(a: Process, b: Process) -> None:
 def _passed(response: httpx.Response) -> dict | None:
     report = response.json()
     return report if report["indication"] == "TOTAL_PASSED" else None
-
-
-def _second_admin(process: Process) -> dict:
-    token = cli("token", "create", "--role", "security-admin", "--name", "second-admin", env=process.env)
-    return {"Authorization": f"Bearer {token.splitlines()[0]}"}
 
 
 def _token(process: Process, admin: dict, role: str, seals: list[str]) -> dict:

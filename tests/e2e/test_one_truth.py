@@ -45,7 +45,7 @@ def test_every_change_is_honoured_at_once_by_the_other_process(two_servers):
     _revoked_sub_ca_is_refused(p, q, admin, second_admin, operator)
     _renewed_responder_signs(p, q, env)
     _revoked_certificate_is_reported(p, q, operator)
-    seal_id = make_seal(p, admin, second_admin, "北京市测试局电子证照专用章", USCC)
+    seal_id = make_seal(p, admin, "北京市测试局电子证照专用章", USCC)
     stamper = _token(env, "registry-operator", "registry", seal=seal_id)
     _license_revocation_is_reported(p, q, stamper, seal_id)
     _key_disabled_by_cli_is_refused(p, q, env, admin, second_admin, stamper)
@@ -191,7 +191,7 @@ def _stamp(server: Process, headers: dict, seal_id: str) -> httpx.Response:
 
 def _key_disabled_by_cli_is_refused(p, q, env, admin, second_admin, stamper_of_other_seal) -> None:
     name = "北京市测试局合同专用章"
-    seal_id = make_seal(p, admin, second_admin, name, USCC)
+    seal_id = make_seal(p, admin, name, USCC)
     stamper = _token(env, "approval-system", "approvals", seal=seal_id)
     assert _stamp(q, stamper, seal_id).status_code == 200
     keys = [line.split("\t") for line in cli("keys", "list", env=env).splitlines()]

@@ -15,7 +15,7 @@ from pyhanko_certvalidator import ValidationContext
 from sqlalchemy import func, select
 
 from seal_service.models import StampRecord
-from tests.conftest import auth
+from tests.conftest import approved, auth
 from tests.seal_service.test_pdf import make_pdf, make_png
 from verify.certificates import make_cert_checker
 from verify.ses import verify_seal, verify_stamp
@@ -39,7 +39,9 @@ def make_seal(client, headers, algorithm="sm2", **extra):
         "image_png_b64": base64.b64encode(make_png()).decode(),
         **extra,
     }
-    r = client.post("/api/v1/seals", headers=headers, json=body)
+    requested = client.post("/api/v1/seals", headers=headers, json=body)
+    assert requested.status_code == 202, requested.text  # seal making is under dual control
+    r = approved(client, requested)
     assert r.status_code == 201, r.text
     return r.json()
 
