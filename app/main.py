@@ -9,8 +9,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import problems
+from app.auth import make_require
 from app.container import Services, StartupError, build_services
 from app.limits import BodyLimit
+from app.lists_router import build_router as lists_router
 from app.settings import Settings
 
 log = logging.getLogger("longtrust")
@@ -68,6 +70,7 @@ def create_app(
     problems.install(app)
     for router in services.routers():
         app.include_router(router)
+    app.include_router(lists_router(services.db, make_require(services.tokens)))
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict:
