@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from app.settings import Settings
+from app.settings import Settings, describe, warn_unknown
 from core.errors import DomainError
 
 cli = typer.Typer(
@@ -39,6 +39,7 @@ CLI_ACTOR = "cli:" + os.environ.get("USER", "operator")
 def settings_for(data_dir: Path | None) -> Settings:
     if data_dir is not None:
         os.environ["LONGTRUST_DATA_DIR"] = str(data_dir)
+    warn_unknown()
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return settings
@@ -185,6 +186,7 @@ def keys_disable(key_ref: str, reason: str = "", data_dir: DataDir = None) -> No
 
 
 def main() -> None:
+    from pydantic import ValidationError
     from sqlalchemy.exc import SQLAlchemyError
 
     from app import ca_commands, hub_commands, registry_commands  # noqa: F401  (register subcommands)
@@ -192,6 +194,9 @@ def main() -> None:
 
     try:
         cli()
+    except ValidationError as exc:
+        typer.echo(f"error: {describe(exc)}", err=True)
+        sys.exit(1)
     except (DomainError, StartupError, ValueError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(1)
