@@ -99,18 +99,34 @@ def serve(
 ) -> None:
     """Run the API (initialises the data folder first if needed)."""
     settings = settings_for(data_dir)
+    prepare_metrics_folder(settings.data_dir)
     initialise(settings)
     run_server("LongTrust", "app.main:create_app_from_env", settings, host, port, workers)
+
+
+def prepare_metrics_folder(data_dir: Path) -> Path:
+    """Empty ``data_dir/metrics`` and export it as PROMETHEUS_MULTIPROC_DIR, so that every worker
+    process writes its counters there and /metrics sums them. Runs before prometheus_client is
+    imported in this process (it reads the variable at import)."""
+    import shutil
+
+    folder = data_dir.resolve() / "metrics"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    return folder
 
 
 def run_server(what: str, factory: str, settings: Settings, host: str, port: int, workers: int = 1) -> None:
     """Serve an app factory with uvicorn; its workers read settings (data folder too) from LONGTRUST_*."""
     import uvicorn
 
+    from app.observability import logging_config
+
     os.environ["LONGTRUST_DATA_DIR"] = str(settings.data_dir.resolve())
     typer.echo(f"{what} on http://{host}:{port} (data: {settings.data_dir.resolve()})")
     uvicorn.run(factory, factory=True, host=host, port=port, workers=workers, log_level="info",
-                access_log=False)
+                access_log=False, log_config=logging_config(settings.log_format))
 
 
 @token_cli.command("create")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from app.admin_router import build_router as admin_router
 from app.auth import make_require
 from app.checkpoints import write_checkpoint
+from app.metrics import key_used
 from app.settings import Settings
 from app.tokens import TokenService
 from app.trust import HubTrustList, LocalTrust
@@ -143,6 +144,7 @@ def build_services(settings: Settings) -> Services:
         KeyEncryptor(settings.kek),
         sm2_user_id=settings.sm2_user_id.encode(),
         pkcs11_token=_pkcs11_token(settings),
+        on_sign=key_used,
     )
     clock = SystemClock()
     ca = CAService(
