@@ -62,11 +62,17 @@ def ca_status(
 
 @ca_cli.command("crl")
 def ca_crl(
-    ca_id: Annotated[str, typer.Option("--ca", help="CA id")],
+    ca_id: Annotated[
+        str | None, typer.Option("--ca", help="CA id (default: every active CA, no output)")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="write DER here (default: PEM to stdout)")] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Publish a fresh CRL now and output it."""
+    """Publish a fresh CRL now and output it; without --ca, publish every active CA's CRLs with a
+    progress bar."""
+    if ca_id is None:
+        _publish_all(data_dir)
+        return
     with open_services(data_dir) as services:
         der = services.ca.publish_crl(ca_id, 0, CLI_ACTOR)
     if out:
@@ -74,3 +80,17 @@ def ca_crl(
         typer.echo(f"wrote {out}")
     else:
         typer.echo(to_pem(der, "X509 CRL"), nl=False)
+
+
+def _publish_all(data_dir) -> None:
+    from app.output import progress
+
+    with open_services(data_dir) as services:
+        shards = [
+            (c.id, n) for c in services.ca.list_cas() if c.status == "active" for n in range(c.crl_shards)
+        ]
+        with progress("CRLs", len(shards)) as advance:
+            for ca_id, shard in shards:
+                services.ca.publish_crl(ca_id, shard, CLI_ACTOR)
+                advance()
+    typer.echo(f"published {len(shards)} CRL(s)")

@@ -32,6 +32,24 @@ cli.add_typer(hub_cli, name="hub")
 registry_cli = typer.Typer(no_args_is_help=True, help="The e-license registry and its hub reporting.")
 cli.add_typer(registry_cli, name="registry")
 
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"longtrust {version('longtrust')}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def _options(
+    _version_flag: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    """LongTrust trust services."""
+
+
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="data folder (env LONGTRUST_DATA_DIR)")]
 CLI_ACTOR = "cli:" + os.environ.get("USER", "operator")
 
@@ -125,8 +143,16 @@ def run_server(what: str, factory: str, settings: Settings, host: str, port: int
 
     os.environ["LONGTRUST_DATA_DIR"] = str(settings.data_dir.resolve())
     typer.echo(f"{what} on http://{host}:{port} (data: {settings.data_dir.resolve()})")
-    uvicorn.run(factory, factory=True, host=host, port=port, workers=workers, log_level="info",
-                access_log=False, log_config=logging_config(settings.log_format))
+    uvicorn.run(
+        factory,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+        log_config=logging_config(settings.log_format),
+    )
 
 
 @token_cli.command("create")
@@ -205,7 +231,14 @@ def main() -> None:
     from pydantic import ValidationError
     from sqlalchemy.exc import SQLAlchemyError
 
-    from app import ca_commands, hub_commands, registry_commands  # noqa: F401  (register subcommands)
+    from app import (  # noqa: F401  (register subcommands)
+        backup_commands,
+        ca_commands,
+        hub_commands,
+        ops_commands,
+        registry_commands,
+        seal_commands,
+    )
     from app.container import StartupError
 
     try:
@@ -231,13 +264,30 @@ def main() -> None:
 def verify_file(
     file: Annotated[Path, typer.Argument(help="PDF, OFD, certificate (PEM/DER), seal or stamp (DER)")],
     data: Annotated[Path | None, typer.Option(help="the signed data, for a detached stamp")] = None,
+    trust_list: Annotated[
+        str | None,
+        typer.Option(
+            help="trust these anchors instead of a deployment's: a file or http(s) URL of the hub's signed "
+            "trust list (GET /hub/v1/trust-list) or of a region's /trust-list; needs no database"
+        ),
+    ] = None,
+    hub_certificate: Annotated[
+        Path | None, typer.Option(help="pin the hub's certificate when --trust-list is the hub's list")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Verify a file against this deployment's trust anchors; exit 0 only for TOTAL_PASSED."""
+    """Verify a file against this deployment's trust anchors, or standalone against --trust-list;
+    exit 0 only for TOTAL_PASSED."""
     import json
 
-    with open_services(data_dir) as services:
-        report = services.verify.file(file.read_bytes(), data.read_bytes() if data else None)
+    detached = data.read_bytes() if data else None
+    if trust_list is not None:
+        from app.standalone import standalone_verifier
+
+        report = standalone_verifier(trust_list, hub_certificate).file(file.read_bytes(), detached)
+    else:
+        with open_services(data_dir) as services:
+            report = services.verify.file(file.read_bytes(), detached)
     typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if as_json else report.to_text())
     raise typer.Exit(0 if report.indication == "TOTAL_PASSED" else 1)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import select
 
-from ca.models import IssuedCertificate
+from ca.models import CaRequest, IssuedCertificate
 from db.base import Database
 from db.paging import Page, keyset_page, where_equal
 
@@ -51,3 +53,30 @@ def list_certificates(
     with db.read() as s:
         page: Page = keyset_page(s, stmt, IssuedCertificate.id, limit, cursor)
         return [certificate_item(r) for r in page.items], page.next_cursor
+
+
+def list_ca_requests(db: Database, status: str | None = None) -> list[dict]:
+    """CA requests under dual control (newest first), optionally only ``pending``, ``approved`` or
+    ``rejected``: ``{request_id, what, requested_by, status, decided_by, created_at, decided_at}``."""
+    stmt = where_equal(select(CaRequest), CaRequest, status=status).order_by(CaRequest.created_at.desc())
+    with db.read() as s:
+        rows = list(s.scalars(stmt))
+    return [
+        {
+            "request_id": r.id,
+            "what": _request_summary(r.spec),
+            "requested_by": r.requested_by,
+            "status": r.status,
+            "decided_by": r.decided_by,
+            "created_at": r.created_at,
+            "decided_at": r.decided_at,
+        }
+        for r in rows
+    ]
+
+
+def _request_summary(spec: str) -> str:
+    raw = json.loads(spec)
+    if "revoke" in raw:
+        return f"revoke {raw['revoke']} ({raw.get('reason', '')})"
+    return f"new CA {raw.get('id', '?')} under {raw.get('parent', '?')}"
