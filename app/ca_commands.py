@@ -12,11 +12,20 @@ from ca.service import to_pem
 
 
 @ca_cli.command("list")
-def ca_list(data_dir: DataDir = None) -> None:
+def ca_list(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+    data_dir: DataDir = None,
+) -> None:
     """List the CAs."""
+    from app.output import emit
+
     with open_services(data_dir) as services:
-        for c in services.ca.list_cas():
-            typer.echo(f"{c.id}\t{c.algorithm}\t{c.parent_id or '-'}\t{c.status}\t{c.name}")
+        rows = [
+            {"id": c.id, "algorithm": c.algorithm, "parent_id": c.parent_id, "status": c.status,
+             "name": c.name, "certificate_pem": to_pem(c.certificate_der)}
+            for c in services.ca.list_cas()
+        ]
+    emit(rows, ["id", "algorithm", "parent_id", "status", "name"], as_json)
 
 
 @ca_cli.command("issue")

@@ -199,11 +199,17 @@ def audit_checkpoint(data_dir: DataDir = None) -> None:
 
 
 @keys_cli.command("list")
-def keys_list(data_dir: DataDir = None) -> None:
+def keys_list(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+    data_dir: DataDir = None,
+) -> None:
     """List keys (never their private parts)."""
+    from app.output import emit
+    from keys.listing import key_item
+
     with open_services(data_dir) as services:
-        for k in services.keys.list():
-            typer.echo(f"{k.key_ref}\t{k.algorithm}\t{k.backend}\t{k.status}\t{k.label}")
+        rows = [key_item(k) for k in services.keys.list()]
+    emit(rows, ["key_ref", "algorithm", "backend", "status", "label", "created_at"], as_json)
 
 
 @keys_cli.command("create")
