@@ -90,7 +90,7 @@ def create_app(
 
     docs.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(Observe)
+    app.add_middleware(Observe, access_log=settings.access_log)
     return app
 
 

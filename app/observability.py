@@ -77,8 +77,9 @@ def _request_id(scope) -> str:
 class Observe:
     """ASGI middleware: request id in and out, one access-log line and the metrics per request."""
 
-    def __init__(self, app):
+    def __init__(self, app, access_log: bool = True):
         self.app = app
+        self.access_log = access_log
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -101,11 +102,12 @@ class Observe:
             self._done(scope, status[0], time.perf_counter() - started)
             REQUEST_ID.reset(token)
 
-    @staticmethod
-    def _done(scope, status: int, seconds: float) -> None:
+    def _done(self, scope, status: int, seconds: float) -> None:
         route = getattr(scope.get("route"), "path", None) or "unmatched"
         method = scope.get("method", "")
         metrics.observe_request(method, route, status, seconds)
+        if not self.access_log:
+            return
         client = scope.get("client") or ("-", 0)
         access_log.info(
             "%s %s %s",

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     crl_interval_s: float = 3600.0
     metrics: Literal["on", "off"] = "on"
     log_format: Literal["json", "text"] = "json"
+    access_log: bool = True
 
     @field_validator("public_url", "hub_url")
     @classmethod

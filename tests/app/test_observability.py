@@ -196,3 +196,13 @@ def test_openapi_has_bearer_auth_summaries_and_clean_names(client):
 @pytest.mark.parametrize("path", ["/docs", "/openapi.json", "/livez", "/readyz", "/metrics"])
 def test_operational_pages_are_public(client, path):
     assert client.get(path).status_code == 200
+
+
+def test_the_access_log_can_be_turned_off(settings, services, caplog):
+    quiet = settings.model_copy(update={"access_log": False})
+    with (
+        caplog.at_level(logging.INFO, logger="longtrust.access"),
+        TestClient(create_app(quiet, services), raise_server_exceptions=False) as c,
+    ):
+        assert c.get("/livez").headers["x-request-id"]
+    assert not [r for r in caplog.records if r.name == "longtrust.access"]
