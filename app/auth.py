@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPBearer
 
 from app.rate_limits import RateLimits, client_address
 from app.tokens import Principal, TokenService
 from core.errors import bearer_token, forbidden, unauthenticated
 from policies.access import access_policy
+
+# Declares the bearer scheme in OpenAPI (the Authorize button); the header is checked below.
+BEARER = HTTPBearer(auto_error=False, scheme_name="bearer", description="a LongTrust API token (lt_…)")
 
 
 def make_require(tokens: TokenService, limits: RateLimits):
@@ -18,7 +22,7 @@ def make_require(tokens: TokenService, limits: RateLimits):
     def require(action: str):
         access_policy().allows("security-admin", action)  # unknown actions fail at start-up, not per call
 
-        def dependency(request: Request) -> Principal:
+        def dependency(request: Request, _declared=Security(BEARER)) -> Principal:
             token = bearer_token(request.headers.get("authorization"))
             client = client_address(request)
             limits.check_authentication(client)

@@ -12,11 +12,20 @@ from ca.service import to_pem
 
 
 @ca_cli.command("list")
-def ca_list(data_dir: DataDir = None) -> None:
+def ca_list(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+    data_dir: DataDir = None,
+) -> None:
     """List the CAs."""
+    from app.output import emit
+
     with open_services(data_dir) as services:
-        for c in services.ca.list_cas():
-            typer.echo(f"{c.id}\t{c.algorithm}\t{c.parent_id or '-'}\t{c.status}\t{c.name}")
+        rows = [
+            {"id": c.id, "algorithm": c.algorithm, "parent_id": c.parent_id, "status": c.status,
+             "name": c.name, "certificate_pem": to_pem(c.certificate_der)}
+            for c in services.ca.list_cas()
+        ]
+    emit(rows, ["id", "algorithm", "parent_id", "status", "name"], as_json)
 
 
 @ca_cli.command("issue")
@@ -62,11 +71,17 @@ def ca_status(
 
 @ca_cli.command("crl")
 def ca_crl(
-    ca_id: Annotated[str, typer.Option("--ca", help="CA id")],
+    ca_id: Annotated[
+        str | None, typer.Option("--ca", help="CA id (default: every active CA, no output)")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="write DER here (default: PEM to stdout)")] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Publish a fresh CRL now and output it."""
+    """Publish a fresh CRL now and output it; without --ca, publish every active CA's CRLs with a
+    progress bar."""
+    if ca_id is None:
+        _publish_all(data_dir)
+        return
     with open_services(data_dir) as services:
         der = services.ca.publish_crl(ca_id, 0, CLI_ACTOR)
     if out:
@@ -87,3 +102,15 @@ def ca_responder_renew(
         services.ca.renew_responder(ca_id, CLI_ACTOR)
         serial = services.ca.context(ca_id).responder_cert.serial_number
         typer.echo(f"{ca_id}: OCSP responder renewed (certificate {serial:x})")
+def _publish_all(data_dir) -> None:
+    from app.output import progress
+
+    with open_services(data_dir) as services:
+        shards = [
+            (c.id, n) for c in services.ca.list_cas() if c.status == "active" for n in range(c.crl_shards)
+        ]
+        with progress("CRLs", len(shards)) as advance:
+            for ca_id, shard in shards:
+                services.ca.publish_crl(ca_id, shard, CLI_ACTOR)
+                advance()
+    typer.echo(f"published {len(shards)} CRL(s)")

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from app.settings import Settings
+from app.settings import Settings, describe, warn_unknown
 from core.errors import DomainError
 
 cli = typer.Typer(
@@ -34,6 +34,24 @@ cli.add_typer(hub_cli, name="hub")
 registry_cli = typer.Typer(no_args_is_help=True, help="The e-license registry and its hub reporting.")
 cli.add_typer(registry_cli, name="registry")
 
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"longtrust {version('longtrust')}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def _options(
+    _version_flag: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    """LongTrust trust services."""
+
+
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="data folder (env LONGTRUST_DATA_DIR)")]
 CLI_ACTOR = "cli:" + os.environ.get("USER", "operator")
 
@@ -41,6 +59,7 @@ CLI_ACTOR = "cli:" + os.environ.get("USER", "operator")
 def settings_for(data_dir: Path | None) -> Settings:
     if data_dir is not None:
         os.environ["LONGTRUST_DATA_DIR"] = str(data_dir)
+    warn_unknown()
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return settings
@@ -100,18 +119,42 @@ def serve(
 ) -> None:
     """Run the API (initialises the data folder first if needed)."""
     settings = settings_for(data_dir)
+    prepare_metrics_folder(settings.data_dir)
     initialise(settings)
     run_server("LongTrust", "app.main:create_app_from_env", settings, host, port, workers)
+
+
+def prepare_metrics_folder(data_dir: Path) -> Path:
+    """Empty ``data_dir/metrics`` and export it as PROMETHEUS_MULTIPROC_DIR, so that every worker
+    process writes its counters there and /metrics sums them. Runs before prometheus_client is
+    imported in this process (it reads the variable at import)."""
+    import shutil
+
+    folder = data_dir.resolve() / "metrics"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    return folder
 
 
 def run_server(what: str, factory: str, settings: Settings, host: str, port: int, workers: int = 1) -> None:
     """Serve an app factory with uvicorn; its workers read settings (data folder too) from LONGTRUST_*."""
     import uvicorn
 
+    from app.observability import logging_config
+
     os.environ["LONGTRUST_DATA_DIR"] = str(settings.data_dir.resolve())
     typer.echo(f"{what} on http://{host}:{port} (data: {settings.data_dir.resolve()})")
-    uvicorn.run(factory, factory=True, host=host, port=port, workers=workers, log_level="info",
-                access_log=False)
+    uvicorn.run(
+        factory,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+        log_config=logging_config(settings.log_format),
+    )
 
 
 @token_cli.command("create")
@@ -210,11 +253,17 @@ def audit_checkpoint(data_dir: DataDir = None) -> None:
 
 
 @keys_cli.command("list")
-def keys_list(data_dir: DataDir = None) -> None:
+def keys_list(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+    data_dir: DataDir = None,
+) -> None:
     """List keys (never their private parts)."""
+    from app.output import emit
+    from keys.listing import key_item
+
     with open_services(data_dir) as services:
-        for k in services.keys.list():
-            typer.echo(f"{k.key_ref}\t{k.algorithm}\t{k.backend}\t{k.status}\t{k.label}")
+        rows = [key_item(k) for k in services.keys.list()]
+    emit(rows, ["key_ref", "algorithm", "backend", "status", "label", "created_at"], as_json)
 
 
 @keys_cli.command("create")
@@ -239,13 +288,24 @@ def keys_disable(key_ref: str, reason: str = "", data_dir: DataDir = None) -> No
 
 
 def main() -> None:
+    from pydantic import ValidationError
     from sqlalchemy.exc import SQLAlchemyError
 
-    from app import ca_commands, hub_commands, registry_commands  # noqa: F401  (register subcommands)
+    from app import (  # noqa: F401  (register subcommands)
+        backup_commands,
+        ca_commands,
+        hub_commands,
+        ops_commands,
+        registry_commands,
+        seal_commands,
+    )
     from app.container import StartupError
 
     try:
         cli()
+    except ValidationError as exc:
+        typer.echo(f"error: {describe(exc)}", err=True)
+        sys.exit(1)
     except (DomainError, StartupError, ValueError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -264,13 +324,30 @@ def main() -> None:
 def verify_file(
     file: Annotated[Path, typer.Argument(help="PDF, OFD, certificate (PEM/DER), seal or stamp (DER)")],
     data: Annotated[Path | None, typer.Option(help="the signed data, for a detached stamp")] = None,
+    trust_list: Annotated[
+        str | None,
+        typer.Option(
+            help="trust these anchors instead of a deployment's: a file or http(s) URL of the hub's signed "
+            "trust list (GET /hub/v1/trust-list) or of a region's /trust-list; needs no database"
+        ),
+    ] = None,
+    hub_certificate: Annotated[
+        Path | None, typer.Option(help="pin the hub's certificate when --trust-list is the hub's list")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Verify a file against this deployment's trust anchors; exit 0 only for TOTAL_PASSED."""
+    """Verify a file against this deployment's trust anchors, or standalone against --trust-list;
+    exit 0 only for TOTAL_PASSED."""
     import json
 
-    with open_services(data_dir) as services:
-        report = services.verify.file(file.read_bytes(), data.read_bytes() if data else None)
+    detached = data.read_bytes() if data else None
+    if trust_list is not None:
+        from app.standalone import standalone_verifier
+
+        report = standalone_verifier(trust_list, hub_certificate).file(file.read_bytes(), detached)
+    else:
+        with open_services(data_dir) as services:
+            report = services.verify.file(file.read_bytes(), detached)
     typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if as_json else report.to_text())
     raise typer.Exit(0 if report.indication == "TOTAL_PASSED" else 1)

@@ -10,6 +10,8 @@ from app.admin_router import build_router as admin_router
 from app.approvals import ApprovalService
 from app.auth import make_require
 from app.checkpoints import write_checkpoint
+from app.lists_router import build_router as lists_router
+from app.metrics import key_used
 from app.rate_limits import RateLimits, limit_problems
 from app.settings import Settings
 from app.tokens import TokenService
@@ -62,6 +64,7 @@ class Services:
             seal_router(self.seals, require, self.approvals),
             verify_router(self.verify),
             registry_router(self.registry, require),
+            lists_router(self.db, require),
         ]
 
     def periodic_jobs(self) -> dict[str, Callable[[], object]]:
@@ -154,6 +157,7 @@ def build_services(settings: Settings) -> Services:
         KeyEncryptor(settings.kek),
         sm2_user_id=settings.sm2_user_id.encode(),
         pkcs11_token=_pkcs11_token(settings),
+        on_sign=key_used,
     )
     clock = SystemClock()
     ca = CAService(

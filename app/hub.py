@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
 
-from app import problems
+from app import docs, problems
 from app.container import StartupError
 from app.limits import BodyLimit
+from app.observability import Observe, configure_logging
 from app.settings import Settings
 from core.clock import SystemClock
 from db.base import Database
@@ -58,6 +58,8 @@ def create_hub_app(settings: Settings | None = None, hub: HubService | None = No
         version="1",
         lifespan=lifespan,
         summary="Region reports, the national license status index and the signed trust list",
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.hub = hub
     problems.install(app)
@@ -74,11 +76,13 @@ def create_hub_app(settings: Settings | None = None, hub: HubService | None = No
             s.connection().exec_driver_sql("SELECT 1")
         return {"status": "ok", "role": "national-hub"}
 
+    docs.install(app)
     app.add_middleware(BodyLimit, max_bytes=min(settings.max_body_bytes, HUB_MAX_BODY_BYTES))
+    app.add_middleware(Observe)
     return app
 
 
 def create_hub_app_from_env() -> FastAPI:
     """Entry point for uvicorn (`longtrust hub serve`): settings come from LONGTRUST_*."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(Settings().log_format)
     return create_hub_app()

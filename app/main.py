@@ -10,10 +10,13 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
+from fastapi.responses import Response
 
-from app import problems, rate_limits
+from app import docs, metrics, problems, rate_limits
 from app.container import Services, StartupError, build_services
 from app.limits import BodyLimit
+from app.observability import Observe, configure_logging
+from app.probes import readiness
 from app.settings import Settings
 from db.jobs import claim
 
@@ -71,6 +74,8 @@ def create_app(
         version="1",
         summary="Certificates, seals, e-licenses and verification for online government services",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = services
     problems.install(app)
@@ -81,15 +86,40 @@ def create_app(
     def healthz() -> dict:
         return services.health()
 
+    _probes(app, services, settings.metrics == "on")
+
     @app.get("/trust-list", tags=["public"])
     def trust_list() -> dict:
         """This region's trust anchors: CA certificates and seal makers, as reported to the hub."""
         return services.trust_anchors()
 
+    docs.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(OneGeneration, generation=services.db.generation)
-    rate_limits.install(app, services.limits)  # outermost: a refused client's body is never read
+    rate_limits.install(app, services.limits)  # a refused client's body is never read
+    app.add_middleware(Observe, access_log=settings.access_log)
     return app
+
+
+def _probes(app: FastAPI, services: Services, with_metrics: bool) -> None:
+    @app.get("/livez", tags=["health"])
+    def livez() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], responses={503: {"description": "not ready (problem+json)"}})
+    def readyz():
+        checks = readiness(services)
+        failed = sorted(name for name, result in checks.items() if result != "ok")
+        if failed:
+            detail = "; ".join(f"{name}: {checks[name]}" for name in failed)
+            return problems.problem(503, "not ready", detail, "not-ready", checks=checks)
+        return {"status": "ok", "checks": checks}
+
+    if with_metrics:
+
+        @app.get("/metrics", tags=["health"], response_class=Response)
+        def prometheus() -> Response:
+            return Response(metrics.render(services.registry.outbox_backlog), media_type=metrics.CONTENT_TYPE)
 
 
 class OneGeneration:
@@ -109,5 +139,6 @@ class OneGeneration:
 
 def create_app_from_env() -> FastAPI:
     """Entry point for uvicorn workers (`longtrust serve`): settings come from LONGTRUST_*."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    return create_app(background=True)
+    settings = Settings()
+    configure_logging(settings.log_format)
+    return create_app(settings, background=True)

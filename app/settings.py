@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
+from pydantic import ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from keys.kek import DEFAULT_DEV_KEK_B64
@@ -42,6 +48,16 @@ class Settings(BaseSettings):
     rate_limit_auth_failures: str = "20/minute"  # per client address; "" turns it off
     rate_limit_verify: str = "600/minute"  # anonymous /api/v1/verify/* per client address; "" = off
     rate_limit_storage: str = "memory://"  # e.g. redis://127.0.0.1:6379 for a store shared by workers
+    metrics: Literal["on", "off"] = "on"
+    log_format: Literal["json", "text"] = "json"
+    access_log: bool = True
+
+    @field_validator("public_url", "hub_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and url_problem(value):
+            raise ValueError(url_problem(value))
+        return value.rstrip("/") if value else value
 
     @property
     def db_url(self) -> str:
@@ -54,4 +70,68 @@ class Settings(BaseSettings):
             problems.append("LONGTRUST_KEK is the development default; set a random 32-byte base64 key")
         if not (len(self.region) == 6 and self.region.isdigit()):
             problems.append("LONGTRUST_REGION must be a 6-digit GB/T 2260 code")
+        if self.hub_url and not self.hub_token:
+            problems.append("LONGTRUST_HUB_URL is set without LONGTRUST_HUB_TOKEN (the region's hub token)")
+        if self.environment == "production":
+            problems += self._production_problems()
         return problems
+
+    def _production_problems(self) -> list[str]:
+        problems = []
+        if is_loopback(self.public_url):
+            problems.append("LONGTRUST_PUBLIC_URL is a loopback address; production needs the public URL")
+        if self.hub_url and not self.hub_certificate_file:
+            problems.append("LONGTRUST_HUB_URL is set without LONGTRUST_HUB_CERTIFICATE_FILE (pin the hub)")
+        return problems
+
+    @property
+    def known_names(self) -> set[str]:
+        return {f"LONGTRUST_{name.upper()}" for name in type(self).model_fields}
+
+
+def url_problem(value: str) -> str | None:
+    """Why ``value`` is not an absolute http(s) URL with a host, or None when it is."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{value!r} is not an http(s) URL with a host"
+    return None
+
+
+def is_loopback(url: str) -> bool:
+    """True for localhost and 127.0.0.0/8 or ::1 hosts."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def unknown_names(environ: Mapping[str, str]) -> list[str]:
+    """LONGTRUST_* names in ``environ`` that are no setting (LONGTRUST_TEST_* belong to the tests)."""
+    known = Settings.model_construct().known_names
+    return sorted(
+        name
+        for name in environ
+        if name.startswith("LONGTRUST_") and not name.startswith("LONGTRUST_TEST_") and name not in known
+    )
+
+
+def warn_unknown(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Print one warning line on stderr for each unknown LONGTRUST_* name; returns the names."""
+    names = unknown_names(os.environ if environ is None else environ)
+    for name in names:
+        print(f"warning: {name} is not a LongTrust setting; it is ignored (misspelt?)", file=sys.stderr)
+    return names
+
+
+def describe(exc: ValidationError) -> str:
+    """One line naming each bad setting by its environment name, e.g.
+    ``LONGTRUST_ENVIRONMENT: Input should be 'development' or 'production'``."""
+    parts = []
+    for error in exc.errors():
+        field = ".".join(str(p) for p in error.get("loc", ())) or "settings"
+        message = error.get("msg", "invalid").removeprefix("Value error, ")
+        parts.append(f"LONGTRUST_{field.upper()}: {message}")
+    return "; ".join(parts)

@@ -5,9 +5,19 @@ from __future__ import annotations
 import base64
 import binascii
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from ca.schemas import CaOut, CaRequestIn, CaRequestOut, IssuedOut, IssueIn, RevokeIn, StatusOut
+from ca.listing import list_certificates
+from ca.schemas import (
+    CaOut,
+    CaRequestIn,
+    CaRequestOut,
+    CertificateList,
+    IssuedOut,
+    IssueIn,
+    RevokeIn,
+    StatusOut,
+)
 from ca.service import CAService, to_pem
 from core.errors import DomainError, ErrorKind, not_found
 
@@ -85,6 +95,21 @@ def build_router(ca: CAService, require, approvals) -> APIRouter:
         """Revoke a subordinate CA; under dual control (shipped policy) a second operator approves it."""
         ca.check_ca_revocation(ca_id, body.reason)
         return approvals.answer("ca.revoke", {"ca_id": ca_id, "reason": body.reason}, principal)
+
+    @router.get("/api/v1/certificates", response_model=CertificateList, tags=["ca"])
+    def certificates(
+        limit: int = Query(50, ge=1, le=500),
+        cursor: str | None = Query(None, max_length=500),
+        ca_id: str | None = Query(None, max_length=64),
+        status: str | None = Query(None, max_length=20),
+        profile: str | None = Query(None, max_length=40),
+        credit_code: str | None = Query(None, max_length=18),
+        _=require("ca.read"),
+    ):
+        items, next_cursor = list_certificates(
+            ca.db, limit, cursor, ca_id=ca_id, status=status, profile=profile, credit_code=credit_code
+        )
+        return {"items": items, "next_cursor": next_cursor}
 
     @router.post("/api/v1/cas/{ca_id}/certificates", status_code=201, response_model=IssuedOut, tags=["ca"])
     def issue(ca_id: str, body: IssueIn, principal=require("ca.issue")):

@@ -59,3 +59,23 @@ class CaRequestOut(BaseModel):
     status: str
     requested_by: str
     decided_by: str | None = None
+
+
+class CertificateItem(BaseModel):
+    ca_id: str
+    serial_hex: str
+    profile: str
+    subject: str
+    credit_code: str | None
+    status: Literal["intent", "good", "revoked"]
+    not_before: datetime
+    not_after: datetime
+    requester: str
+    created_at: datetime
+    revoked_at: datetime | None
+    reason: str | None
+
+
+class CertificateList(BaseModel):
+    items: list[CertificateItem]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -32,9 +33,17 @@ KEY_SPECS = {
 
 class KeyService:
     def __init__(
-        self, db: Database, encryptor: KeyEncryptor, *, sm2_user_id: bytes = DEFAULT_SM2_ID, pkcs11_token=None
+        self,
+        db: Database,
+        encryptor: KeyEncryptor,
+        *,
+        sm2_user_id: bytes = DEFAULT_SM2_ID,
+        pkcs11_token=None,
+        on_sign: Callable[[str], None] | None = None,
     ):
+        """``on_sign(algorithm)``, when given, is called after every signature (for metrics)."""
         self.db = db
+        self._on_sign = on_sign
         self._encryptor = encryptor
         self._sm2_user_id = sm2_user_id
         self._pkcs11 = pkcs11_token
@@ -72,7 +81,7 @@ class KeyService:
         )
         session.add(rec)
         record(session, actor, "key.create", key_ref, label=label, algorithm=spec, backend=backend)
-        self._created[key_ref] = signer
+        self._created[key_ref] = self._observed(signer)
         return rec
 
     def list(self) -> list[KeyRecord]:
@@ -119,7 +128,26 @@ class KeyService:
                 self._encryptor.open(rec.encrypted_private_key, key_ref),
                 self._sm2_user_id,
             )
-        return signer
+        return self._observed(signer)
+
+    def _observed(self, signer: Signer) -> Signer:
+        return signer if self._on_sign is None else _ObservedSigner(signer, self._on_sign)
+
+
+class _ObservedSigner:
+    """A Signer that reports each signature's algorithm; everything else is the wrapped signer's."""
+
+    def __init__(self, signer: Signer, on_sign: Callable[[str], None]):
+        self._signer = signer
+        self._on_sign = on_sign
+
+    def __getattr__(self, name: str):
+        return getattr(self._signer, name)
+
+    def sign(self, message: bytes) -> bytes:
+        signature = self._signer.sign(message)
+        self._on_sign(self._signer.algorithm)
+        return signature
 
 
 def _generate(key_ref: str, spec: str, sm2_user_id: bytes) -> tuple[Signer, bytes]:

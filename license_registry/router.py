@@ -11,6 +11,7 @@ from license_registry.schemas import (
     HistoryEntry,
     IssueIn,
     LicenseDocument,
+    LicenseList,
     LicenseTypeIn,
     LicenseTypeOut,
     RevokeIn,
@@ -48,11 +49,18 @@ def build_router(registry: RegistryService, require) -> APIRouter:
                                   body.valid_to, body.seal_id, principal, idempotency_key)
         return _document(document, 201)
 
-    @router.get("/api/v1/licenses", response_model=list[LicenseDocument])
-    def query(holder_id: str = Query(min_length=1, max_length=18), type_code: str | None = None,
+    @router.get("/api/v1/licenses", response_model=LicenseList)
+    def query(holder_id: str | None = Query(None, min_length=1, max_length=18),
+              type_code: str | None = Query(None, max_length=21),
+              status: str | None = Query(None, max_length=10),
               use_cause: str | None = Query(default=None, max_length=200), include_inactive: bool = False,
+              limit: int = Query(50, ge=1, le=500), cursor: str | None = Query(None, max_length=500),
               principal=require("license.read")):
-        return JSONResponse(registry.query(holder_id, type_code, principal, use_cause, include_inactive))
+        if holder_id and status is None and not include_inactive:
+            status = "valid"  # a holder query answers the holder's valid licenses unless asked otherwise
+        items, next_cursor = registry.list_licenses(limit, cursor, principal, use_cause, holder_id=holder_id,
+                                                    type_code=type_code, status=status)
+        return JSONResponse({"items": items, "next_cursor": next_cursor})
 
     @router.get("/api/v1/licenses/{identifier}", response_model=LicenseDocument)
     def get(identifier: str, use_cause: str | None = Query(default=None, max_length=200),

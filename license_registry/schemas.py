@@ -129,3 +129,8 @@ class BacklogOut(BaseModel):
     oldest_pending_at: datetime | None
     last_error: str | None
     next_attempt_at: datetime | None
+
+
+class LicenseList(BaseModel):
+    items: list[LicenseDocument]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")

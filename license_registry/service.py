@@ -34,6 +34,7 @@ from license_registry.holder import (
 )
 from license_registry.hub_client import HubClient
 from license_registry.identifier import build, parse, random_serial
+from license_registry.listing import license_page
 from license_registry.models import (
     SHARE_ID_LENGTH,
     License,
@@ -274,6 +275,17 @@ class RegistryService:
                 for row in rows:
                     self._log(s, row.identifier, principal.actor, "query", use_cause=use_cause)
             return [_document(r) for r in rows]
+
+    def list_licenses(self, limit: int, cursor: str | None = None, principal=None,
+                      use_cause: str | None = None, **filters) -> tuple[list[dict], str | None]:
+        """A page of license documents (filters as ``listing.license_page``) and the next cursor;
+        each listed license's access is logged when a principal is given."""
+        with self.db.unit_of_work() as s:
+            page = license_page(s, limit, cursor, **filters)
+            if principal is not None:
+                for row in page.items:
+                    self._log(s, row.identifier, principal.actor, "query", use_cause=use_cause)
+            return [_document(r) for r in page.items], page.next_cursor
 
     def verify_information(self, identifier: str, claimed: dict, principal=None,
                            use_cause: str | None = None) -> dict[str, str]:

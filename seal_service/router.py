@@ -11,7 +11,8 @@ from typing import Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from core.errors import DomainError, ErrorKind, invalid
-from seal_service.schemas import DataStampOut, SealCreated, SealIn, SealOut, StatusChange
+from seal_service.listing import list_seals
+from seal_service.schemas import DataStampOut, SealCreated, SealIn, SealList, SealOut, StatusChange
 from seal_service.service import SealService, SealView
 
 
@@ -75,6 +76,20 @@ def build_router(seals: SealService, require, approvals) -> APIRouter:
         """Make a seal (a use of the seal-maker key); checked first, then made or put to approval."""
         seals.check_seal(**_checked_args(body))
         return approvals.answer("seal.create", body.model_dump(mode="json"), principal)
+
+    @router.get("/api/v1/seals", response_model=SealList)
+    def list_all(
+        limit: int = Query(50, ge=1, le=500),
+        cursor: str | None = Query(None, max_length=500),
+        owner_credit_code: str | None = Query(None, max_length=18),
+        status: str | None = Query(None, max_length=20),
+        algorithm: str | None = Query(None, max_length=10),
+        _=require("seal.read"),
+    ):
+        items, next_cursor = list_seals(
+            seals.db, limit, cursor, owner_credit_code=owner_credit_code, status=status, algorithm=algorithm
+        )
+        return {"items": items, "next_cursor": next_cursor}
 
     @router.get("/api/v1/seals/{seal_id}", response_model=SealOut)
     def get(seal_id: str, _=require("seal.read")):

@@ -46,3 +46,22 @@ class StatusChange(BaseModel):
 class DataStampOut(BaseModel):
     ses_signature_der_b64: str
     data_hash_hex: str
+
+
+class SealItem(BaseModel):
+    seal_id: str
+    es_id: str
+    name: str
+    owner_credit_code: str
+    type: int
+    algorithm: str
+    status: str
+    valid_from: datetime
+    valid_to: datetime
+    created_by: str
+    created_at: datetime
+
+
+class SealList(BaseModel):
+    items: list[SealItem]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")

@@ -194,8 +194,8 @@ def _key_disabled_by_cli_is_refused(p, q, env, admin, second_admin, stamper_of_o
     seal_id = make_seal(p, admin, name, USCC)
     stamper = _token(env, "approval-system", "approvals", seal=seal_id)
     assert _stamp(q, stamper, seal_id).status_code == 200
-    keys = [line.split("\t") for line in cli("keys", "list", env=env).splitlines()]
-    key_ref = next(k[0] for k in keys if k[-1] == f"seal {name}")
+    keys = json.loads(cli("keys", "list", "--json", env=env))
+    key_ref = next(k["key_ref"] for k in keys if k["label"] == f"seal {name}")
     cli("keys", "disable", key_ref, "--reason", "lost token", env=env)
     refused = _stamp(q, stamper, seal_id)
     assert refused.status_code == 409 and "disabled" in refused.json()["detail"], refused.text

@@ -144,7 +144,7 @@ def test_verify_information_query_and_backlog(typed):
     r = typed.post(f"/api/v1/licenses/{doc['identifier']}/verify-information", json={"claimed": claimed})
     assert r.json() == {"results": {"holder.name": "match", "data.qualification": "no match"}}
     found = typed.get("/api/v1/licenses", params={"holder_id": COMPANY, "type_code": TYPE_CODE})
-    assert [d["identifier"] for d in found.json()] == [doc["identifier"]]
+    assert [d["identifier"] for d in found.json()["items"]] == [doc["identifier"]]
     backlog = typed.get("/api/v1/hub/backlog").json()
     assert backlog["pending"] == 2 and backlog["delivered"] == 0  # catalog + license
 

@@ -1,0 +1,125 @@
+"""Request ids, the JSON access log and per-request metrics, as one ASGI middleware; logging set-up.
+
+Every request gets an id: the caller's ``X-Request-ID`` when it is a sane token (at most 128 of
+``A-Za-z0-9._:-``), else a fresh one; it is answered in ``X-Request-ID`` and put on every log line
+written while the request runs. The access log names the route template, never the raw path or
+query (share URLs and query strings can carry secrets) and never any header.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import re
+import time
+import uuid
+from contextvars import ContextVar
+
+from app import metrics
+
+REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="-")
+_SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+access_log = logging.getLogger("longtrust.access")
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``request_id`` (``-`` outside a request) to every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = REQUEST_ID.get()
+        return True
+
+
+def logging_config(fmt: str = "json", level: str = "INFO") -> dict:
+    """A ``logging.config.dictConfig`` for the service and uvicorn: one JSON object per line
+    (``fmt="json"``: timestamp, level, logger, message, request_id and any extra fields) or plain text."""
+    formatter = (
+        {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "timestamp": False,
+        }
+        if fmt == "json"
+        else {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
+    )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": RequestIdFilter}},
+        "formatters": {"main": formatter},
+        "handlers": {
+            "stderr": {"class": "logging.StreamHandler", "formatter": "main", "filters": ["request_id"]}
+        },
+        "root": {"handlers": ["stderr"], "level": level},
+        "loggers": {
+            "uvicorn": {"handlers": [], "propagate": True, "level": level},
+            "uvicorn.error": {"handlers": [], "propagate": True, "level": level},
+            "uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"},
+        },
+    }
+
+
+def configure_logging(fmt: str = "json") -> None:
+    """Apply ``logging_config(fmt)`` to this process."""
+    logging.config.dictConfig(logging_config(fmt))
+
+
+def _request_id(scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            if _SANE_ID.fullmatch(text):
+                return text
+    return uuid.uuid4().hex
+
+
+class Observe:
+    """ASGI middleware: request id in and out, one access-log line and the metrics per request."""
+
+    def __init__(self, app, access_log: bool = True):
+        self.app = app
+        self.access_log = access_log
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = _request_id(scope)
+        token = REQUEST_ID.set(rid)
+        started = time.perf_counter()
+        status = [500]
+
+        async def send_with_id(message):
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            self._done(scope, status[0], time.perf_counter() - started)
+            REQUEST_ID.reset(token)
+
+    def _done(self, scope, status: int, seconds: float) -> None:
+        route = getattr(scope.get("route"), "path", None) or "unmatched"
+        method = scope.get("method", "")
+        metrics.observe_request(method, route, status, seconds)
+        if not self.access_log:
+            return
+        client = scope.get("client") or ("-", 0)
+        access_log.info(
+            "%s %s %s",
+            method,
+            route,
+            status,
+            extra={
+                "method": method,
+                "route": route,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 3),
+                "client": client[0],
+                "request_id": REQUEST_ID.get(),
+            },
+        )
