@@ -6,8 +6,9 @@ import threading
 from dataclasses import dataclass, field
 
 from app.admin_router import build_router as admin_router
+from app.audit_router import build_router as audit_router
 from app.auth import make_require
-from app.checkpoints import write_checkpoint
+from app.checkpoints import AuditLog
 from app.settings import Settings
 from app.tokens import TokenService
 from app.trust import HubTrustList, LocalTrust
@@ -46,6 +47,7 @@ class Services:
     seals: SealService
     verify: VerifyService
     registry: RegistryService
+    audit: AuditLog
     relay: HubRelay | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -57,13 +59,11 @@ class Services:
             seal_router(self.seals, require),
             verify_router(self.verify),
             registry_router(self.registry, require),
+            audit_router(self.audit, require),
         ]
 
     def periodic_jobs(self) -> list:
-        return [self.ca.maintain, self.report_trust_anchors, self.registry.expire_due, self.audit_checkpoint]
-
-    def audit_checkpoint(self) -> bool:
-        return write_checkpoint(self.db, self.keys, self.settings.data_dir)
+        return [self.ca.maintain, self.report_trust_anchors, self.registry.expire_due]
 
     def trust_anchors(self) -> dict:
         anchors = [
@@ -107,6 +107,16 @@ class Services:
             name="hub-relay",
             daemon=True,
             args=(self._stop, self.settings.hub_relay_interval_s),
+        )
+        thread.start()
+        return thread
+
+    def start_audit_sequencer(self) -> threading.Thread:
+        thread = threading.Thread(
+            target=self.audit.run_forever,
+            name="audit-sequencer",
+            daemon=True,
+            args=(self._stop, self.settings.audit_sequence_interval_s),
         )
         thread.start()
         return thread
@@ -177,6 +187,7 @@ def build_services(settings: Settings) -> Services:
         seals=seals,
         verify=verifier,
         registry=registry,
+        audit=AuditLog(db, keys, settings.region, hub),
         relay=relay,
     )
 

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     hub_url: str | None = None
     hub_token: str | None = None
     hub_relay_interval_s: float = 5.0
+    audit_sequence_interval_s: float = 5.0
     hub_certificate_file: Path | None = None
     verify_fetch_revocation: bool = True
     max_body_bytes: int = 20 * 1024 * 1024
