@@ -162,16 +162,18 @@ def new_nodes(start: int, leaves: list[bytes], source: NodeSource) -> dict[Node,
     Older left siblings come from ``source``."""
     end = start + len(leaves)
     made: dict[Node, bytes] = {(0, start + i): h for i, h in enumerate(leaves)}
+    old: dict[Node, bytes] = {}
     level = 0
     while (end >> (level + 1)) > (start >> (level + 1)):
         level += 1
         first, last = start >> level, (end >> level) - 1
         children = {(level - 1, j) for i in range(first, last + 1) for j in (2 * i, 2 * i + 1)}
-        missing = children - made.keys()
+        missing = children - made.keys() - old.keys()
         if missing:
-            made.update(source(missing))
+            old.update(source(missing))
         for i in range(first, last + 1):
-            made[(level, i)] = node_hash(made[(level - 1, 2 * i)], made[(level - 1, 2 * i + 1)])
+            pair = [made.get(c) or old[c] for c in ((level - 1, 2 * i), (level - 1, 2 * i + 1))]
+            made[(level, i)] = node_hash(*pair)
     return made
 
 
