@@ -70,6 +70,11 @@ def upgrade() -> None:
     _copy_events(new)
     op.drop_table("audit_events")
     op.rename_table("audit_events_v2", "audit_events")
+    if op.get_bind().dialect.name == "postgresql":  # ids were copied explicitly: move the sequence on
+        op.execute(
+            "SELECT setval(pg_get_serial_sequence('audit_events', 'id'), "
+            "(SELECT coalesce(max(id), 0) + 1 FROM audit_events), false)"
+        )
     op.create_index("ix_audit_events_action", "audit_events", ["action"])
     op.create_index("ix_audit_events_at", "audit_events", ["at"])
     op.create_index("ix_audit_events_subject", "audit_events", ["subject"])
