@@ -13,6 +13,9 @@ interleaved round by round.
 On SQLite it also measures the new log without db/base.py's writer lock file (plain
 `BEGIN IMMEDIATE` and SQLite's busy handler), throughput and tail latency, which decides whether
 that lock file stays.
+
+Then it builds a tree of --proof-events events (1 M by default), printing the sequencer's rate and
+the time of roots and proofs at that size, against an inclusion proof computed from all leaf hashes.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import argparse
 import hashlib
 import json
 import multiprocessing as mp
+import random
 import secrets
 import tempfile
 import time
@@ -32,7 +36,17 @@ from sqlalchemy import BigInteger, Column, MetaData, String, Table, create_engin
 
 from app.migrate import upgrade
 from app.settings import Settings
-from db.audit import AuditEvent, record, sequence
+from db import merkle
+from db.audit import (
+    SEQUENCE_BATCH,
+    AuditEvent,
+    AuditNode,
+    canonical_bytes,
+    details_text,
+    node_source,
+    record,
+    sequence,
+)
 from db.base import Database, utcnow
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -236,15 +250,97 @@ def run_backend(name: str, postgres: bool, seconds: float, rounds: int) -> None:
             )
 
 
+def _bulk_events(db: Database, n: int) -> None:
+    """``n`` events written straight into the table (what ``n`` record() calls would leave)."""
+    at = utcnow().replace(microsecond=0)
+    chunk = 20_000
+    for start in range(0, n, chunk):
+        rows = []
+        for i in range(start, min(n, start + chunk)):
+            body = details_text({"n": i})
+            rows.append(
+                {
+                    "at": at,
+                    "actor": "bench",
+                    "action": "bench.write",
+                    "subject": f"thing-{i}",
+                    "details": body,
+                    "canonical": canonical_bytes(at, "bench", "bench.write", f"thing-{i}", body),
+                }
+            )
+        with db.unit_of_work() as s:
+            s.execute(insert(AuditEvent.__table__), rows)
+
+
+def _proof_times(db: Database, n: int, samples: int = 200) -> tuple[float, float, float]:
+    """Mean ms per (root, inclusion proof, consistency proof) over random positions of the tree of n."""
+    rng = random.Random(7)
+    times = [0.0, 0.0, 0.0]
+    with db.read() as s:
+        source = node_source(s)
+        for _ in range(samples):
+            size = rng.randint(n // 2, n)
+            calls = (
+                (merkle.root, (size,)),
+                (merkle.inclusion_proof, (rng.randrange(size), size)),
+                (merkle.consistency_proof, (rng.randint(1, size), size)),
+            )
+            for k, (call, args) in enumerate(calls):
+                start = time.perf_counter()
+                call(*args, source)
+                times[k] += time.perf_counter() - start
+    return tuple(t / samples * 1000 for t in times)
+
+
+def _naive_proof_ms(db: Database, n: int) -> float:
+    """The baseline: an inclusion proof computed from all n leaf hashes (no stored subtrees)."""
+    start = time.perf_counter()
+    with db.read() as s:
+        leaves = [
+            h
+            for (h,) in s.execute(select(AuditNode.hash).where(AuditNode.level == 0).order_by(AuditNode.idx))
+        ]
+    stored = {(0, i): h for i, h in enumerate(leaves)}
+    tree = merkle.new_nodes(0, leaves, lambda keys: {k: stored[k] for k in keys})
+    merkle.inclusion_proof(n // 3, n, lambda keys: {k: tree[k] for k in keys})
+    return (time.perf_counter() - start) * 1000
+
+
+def proofs_at_scale(name: str, postgres: bool, n: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp, database(postgres, Path(tmp)) as url:
+        db = Database(url)
+        upgrade(db)
+        _bulk_events(db, n)
+        start = time.perf_counter()
+        _sequence_all(db)
+        sequenced = n / (time.perf_counter() - start)
+        root_ms, inclusion_ms, consistency_ms = _proof_times(db, n)
+        naive = _naive_proof_ms(db, n)
+        db.dispose()
+    print(f"{name}: sequencer {sequenced:>8.0f} events/s (batches of {SEQUENCE_BATCH}), tree of {n} events")
+    print(
+        f"{name}: at {n} events: root {root_ms:.1f} ms, inclusion proof {inclusion_ms:.1f} ms, "
+        f"consistency proof {consistency_ms:.1f} ms   "
+        f"baseline inclusion proof from all leaf hashes: {naive:.0f} ms   "
+        f"ratio {naive / inclusion_ms:.0f}x faster"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument(
+        "--proof-events", type=int, default=1_000_000, help="tree size for proof timings; 0 skips"
+    )
     args = parser.parse_args()
-    run_backend("SQLite", False, args.seconds, args.rounds)
-    if not args.no_postgres:
-        run_backend("PostgreSQL", True, args.seconds, args.rounds)
+    backends = [("SQLite", False)] + ([] if args.no_postgres else [("PostgreSQL", True)])
+    for name, postgres in backends:
+        run_backend(name, postgres, args.seconds, args.rounds)
+    for name, postgres in backends:
+        if args.proof_events:
+            proofs_at_scale(name, postgres, args.proof_events)
 
 
 if __name__ == "__main__":

@@ -39,9 +39,11 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    and_,
     bindparam,
     func,
     insert,
+    or_,
     select,
     text,
     update,
@@ -162,16 +164,12 @@ def node_source(session: Session) -> merkle.NodeSource:
     """Stored perfect-subtree hashes, fetched in one query per call."""
 
     def fetch(keys: set[merkle.Node]) -> dict[merkle.Node, bytes]:
-        found: dict[merkle.Node, bytes] = {}
         by_level: dict[int, list[int]] = {}
         for level, idx in keys:
             by_level.setdefault(level, []).append(idx)
-        for level, indexes in by_level.items():
-            rows = session.execute(
-                select(AuditNode.idx, AuditNode.hash)
-                .where(AuditNode.level == level, AuditNode.idx.in_(indexes))
-            )
-            found.update({(level, i): h for i, h in rows})
+        wanted = or_(*(and_(AuditNode.level == lv, AuditNode.idx.in_(ix)) for lv, ix in by_level.items()))
+        rows = session.execute(select(AuditNode.level, AuditNode.idx, AuditNode.hash).where(wanted))
+        found = {(lv, i): h for lv, i, h in rows}
         if len(found) != len(keys):
             raise LookupError("the audit tree lacks nodes it should hold")
         return found
