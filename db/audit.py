@@ -164,6 +164,8 @@ def node_source(session: Session) -> merkle.NodeSource:
     """Stored perfect-subtree hashes, fetched in one query per call."""
 
     def fetch(keys: set[merkle.Node]) -> dict[merkle.Node, bytes]:
+        if not keys:
+            return {}
         by_level: dict[int, list[int]] = {}
         for level, idx in keys:
             by_level.setdefault(level, []).append(idx)
