@@ -225,30 +225,27 @@ def token_revoke(token_id: str, data_dir: DataDir = None) -> None:
 
 @audit_cli.command("verify")
 def audit_verify(data_dir: DataDir = None) -> None:
-    """Check the audit log's hash chain and signed checkpoints; exits 1 if any event was changed,
-    removed, reordered or cut off."""
-    from app.checkpoints import checkpoint_problems
-    from db.audit import verify_chain
-
+    """Recompute the audit log's Merkle tree from its events and check every signed checkpoint, and
+    the hub's witnessed copy when a hub is configured; exits 1 if any event was changed, removed,
+    reordered or cut off, or a checkpoint altered."""
     with open_services(data_dir) as services:
-        with services.db.read() as s:
-            count, problems = verify_chain(s)
-        problems += checkpoint_problems(services.db, services.settings.data_dir)
+        count, pending, problems = services.audit.verify()
     for p in problems:
         typer.echo(f"event {p.seq}: {p.problem}", err=True)
     if problems:
         typer.echo(f"audit log TAMPERED: {len(problems)} problem(s) in {count} events", err=True)
         raise typer.Exit(1)
-    typer.echo(f"audit log intact: {count} events")
+    waiting = f" ({pending} more waiting for the sequencer)" if pending else ""
+    typer.echo(f"audit log intact: {count} events{waiting}")
 
 
 @audit_cli.command("checkpoint")
 def audit_checkpoint(data_dir: DataDir = None) -> None:
-    """Sign the audit chain's head into the data folder (the server does this every minute)."""
-    from app.checkpoints import write_checkpoint
-
+    """Run the audit sequencer once: sequence waiting events, sign a checkpoint and send it to the
+    hub if one is configured (the server does this every LONGTRUST_AUDIT_SEQUENCE_INTERVAL_S)."""
     with open_services(data_dir) as services:
-        written = write_checkpoint(services.db, services.keys, services.settings.data_dir)
+        written = services.audit.run()
+        services.audit.witness()
     typer.echo("checkpoint written" if written else "no new events since the last checkpoint")
 
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 
 from app.admin_router import build_router as admin_router
 from app.approvals import ApprovalService
+from app.audit_router import build_router as audit_router
 from app.auth import make_require
-from app.checkpoints import write_checkpoint
+from app.checkpoints import AuditLog
 from app.lists_router import build_router as lists_router
 from app.metrics import key_used
 from app.rate_limits import RateLimits, limit_problems
@@ -53,6 +54,7 @@ class Services:
     seals: SealService
     verify: VerifyService
     registry: RegistryService
+    audit: AuditLog
     relay: HubRelay | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -65,6 +67,7 @@ class Services:
             verify_router(self.verify),
             registry_router(self.registry, require),
             lists_router(self.db, require),
+            audit_router(self.audit, require),
         ]
 
     def periodic_jobs(self) -> dict[str, Callable[[], object]]:
@@ -73,11 +76,7 @@ class Services:
             "ca-maintenance": self.ca.maintain,
             "trust-anchor-report": self.report_trust_anchors,
             "license-expiry": self.registry.expire_due,
-            "audit-checkpoint": self.audit_checkpoint,
         }
-
-    def audit_checkpoint(self) -> bool:
-        return write_checkpoint(self.db, self.keys, self.settings.data_dir)
 
     def trust_anchors(self) -> dict:
         anchors = [
@@ -121,6 +120,16 @@ class Services:
             name="hub-relay",
             daemon=True,
             args=(self._stop, self.settings.hub_relay_interval_s),
+        )
+        thread.start()
+        return thread
+
+    def start_audit_sequencer(self) -> threading.Thread:
+        thread = threading.Thread(
+            target=self.audit.run_forever,
+            name="audit-sequencer",
+            daemon=True,
+            args=(self._stop, self.settings.audit_sequence_interval_s),
         )
         thread.start()
         return thread
@@ -194,6 +203,7 @@ def build_services(settings: Settings) -> Services:
         seals=seals,
         verify=verifier,
         registry=registry,
+        audit=AuditLog(db, keys, settings.region, hub),
         relay=relay,
     )
 

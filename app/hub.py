@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
 
 from app import docs, problems
+from app.checkpoints import AuditLog
 from app.container import StartupError
 from app.limits import BodyLimit
 from app.observability import Observe, configure_logging
@@ -42,14 +44,23 @@ def hub_initialise(settings: Settings) -> str:
         hub.db.dispose()
 
 
-def create_hub_app(settings: Settings | None = None, hub: HubService | None = None) -> FastAPI:
+def create_hub_app(
+    settings: Settings | None = None, hub: HubService | None = None, background: bool = False
+) -> FastAPI:
+    """The hub's application; with ``background`` it also runs the sequencer job of its own audit log."""
     settings = settings or Settings()
     owned = hub is None
     hub = hub or build_hub(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
+        stop = threading.Event()
+        if background:
+            audit = AuditLog(hub.db, hub.keys, "hub")
+            args = (stop, settings.audit_sequence_interval_s)
+            threading.Thread(target=audit.run_forever, name="audit-sequencer", daemon=True, args=args).start()
         yield
+        stop.set()
         if owned:
             hub.db.dispose()
 
@@ -85,4 +96,4 @@ def create_hub_app(settings: Settings | None = None, hub: HubService | None = No
 def create_hub_app_from_env() -> FastAPI:
     """Entry point for uvicorn (`longtrust hub serve`): settings come from LONGTRUST_*."""
     configure_logging(Settings().log_format)
-    return create_hub_app()
+    return create_hub_app(background=True)

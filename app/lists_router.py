@@ -33,14 +33,13 @@ class KeyList(BaseModel):
 
 
 class AuditEventItem(BaseModel):
-    seq: int
+    id: int
+    leaf_index: int | None  # 0-based position in the Merkle log; None until sequenced
     at: datetime
     actor: str
     action: str
     subject: str
     details: dict
-    prev_hash: str
-    hash: str
 
 
 class AuditEventList(BaseModel):

@@ -57,6 +57,7 @@ def create_app(
             except Exception:
                 log.exception("could not queue trust anchors for the hub; retried periodically")
             services.start_relay()
+            services.start_audit_sequencer()
             worker = threading.Thread(
                 target=_maintenance_loop,
                 name="maintenance",

@@ -23,7 +23,7 @@ Action = Annotated[str | None, typer.Option(help="only this action, e.g. certifi
 Subject = Annotated[str | None, typer.Option(help="only events about this subject")]
 Since = Annotated[datetime | None, typer.Option(help="from this time (inclusive; ISO 8601, naive = UTC)")]
 Until = Annotated[datetime | None, typer.Option(help="before this time (exclusive)")]
-AUDIT_COLUMNS = ["seq", "at", "actor", "action", "subject", "details"]
+AUDIT_COLUMNS = ["id", "leaf_index", "at", "actor", "action", "subject", "details"]
 REQUEST_COLUMNS = ["request_id", "operation", "status", "requested_by", "decided_by", "created_at"]
 
 

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     hub_url: str | None = None
     hub_token: str | None = None
     hub_relay_interval_s: float = 5.0
+    audit_sequence_interval_s: float = 5.0
     hub_certificate_file: Path | None = None
     hub_trust_refresh_s: float = 30.0
     verify_fetch_revocation: bool = True

@@ -1,73 +1,204 @@
-"""The audit log: one event per state change, written in the change's own transaction.
+"""The audit log: one event per state change, written in the change's own transaction, and
+sequenced afterwards into an RFC 9162 Merkle tree.
 
-Events form a hash chain: each stores the hash of the previous event, and its own
-hash covers its sequence number, content and that previous hash. Changing,
-removing or reordering any event breaks the chain at that point.
+Writing (:func:`record`) only INSERTs the event with its canonical bytes: no read of the log's tail
+and no lock, so writers never wait on one another for the audit log. One background sequencer
+(:func:`sequence`, run by the periodic job) takes the unsequenced events in batches in the order of
+their insertion id, gives them consecutive positions and adds their leaf hashes to the tree. Only
+one process sequences at a time (PostgreSQL: ``pg_try_advisory_xact_lock``; SQLite: the write
+transaction itself). A crash before the sequencer commits loses nothing: the events stay
+unsequenced and the next run takes them.
+
+Events (table ``audit_events``): ``id`` (insertion order), ``seq`` (1-based position in the log once
+sequenced, NULL before; the Merkle leaf index is ``seq - 1``), ``at``, ``actor``, ``action``,
+``subject``, ``details`` (canonical JSON text) and ``canonical`` (the bytes the leaf hash covers).
+
+Canonical bytes of an event: the UTF-8 encoding of the JSON array of six strings
+``["longtrust.audit.v1", at, actor, action, subject, details]`` serialised as RFC 8785 (JCS) does
+for strings: no whitespace, only ``"``, ``\\`` and control characters escaped (``\\b \\f \\n \\r
+\\t``, others as lowercase ``\\u00xx``), every other character as itself. ``at`` is the UTC time in
+milliseconds as ``YYYY-MM-DDTHH:MM:SS.mmm+00:00``; ``details`` is the JSON text of the details
+object with keys sorted, no whitespace, non-ASCII characters as themselves and values JSON cannot
+represent written as their ``str()``. Leaf hash = SHA-256(0x00 ‖ canonical bytes).
+
+The tree (table ``audit_tree``) holds the hash of every perfect subtree (see db.merkle), level 0
+being the leaf hashes, so roots and proofs at any size need O(log² n) stored nodes.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, String, Text, insert, select, text
+from sqlalchemy import (
+    BigInteger,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from db import merkle
 from db.base import Base, UTCDateTime, utcnow
 
-GENESIS = "0" * 64
-_PG_AUDIT_LOCK = 0x4C54_4155  # advisory lock key serialising appends on PostgreSQL
+FORMAT = "longtrust.audit.v1"
+SEQUENCE_BATCH = 5000
+_PG_SEQUENCER_LOCK = 0x4C54_4153  # advisory lock key: one sequencer at a time on PostgreSQL
 
 
 class AuditEvent(Base):
     __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_unsequenced", "id", postgresql_where=text("seq IS NULL"),
+              sqlite_where=text("seq IS NULL")),
+    )
 
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True, nullable=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(100), index=True)
     subject: Mapped[str] = mapped_column(String(300), index=True)
     details: Mapped[str] = mapped_column(Text)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    canonical: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-def _canonical(details: dict) -> str:
+class AuditCheckpoint(Base):
+    """A signed tree head: the root of the first ``tree_size`` leaves at ``timestamp``."""
+
+    __tablename__ = "audit_checkpoints"
+
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    key_ref: Mapped[str] = mapped_column(String(100))
+    algorithm: Mapped[str] = mapped_column(String(40))
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    certificate_der: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AuditNode(Base):
+    """The hash of the perfect subtree ``(level, idx)``: leaves [idx·2^level, (idx+1)·2^level)."""
+
+    __tablename__ = "audit_tree"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+def details_text(details: dict) -> str:
+    """The canonical JSON text of an event's details (see the module docstring)."""
     return json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def _event_hash(
-    seq: int, at: datetime, actor: str, action: str, subject: str, details: str, prev: str
-) -> str:
-    body = json.dumps(
-        [seq, at.astimezone(UTC).isoformat(timespec="milliseconds"), actor, action, subject, details, prev],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(body.encode()).hexdigest()
+def at_text(at: datetime) -> str:
+    """An event time as written in its canonical bytes (UTC, milliseconds)."""
+    return at.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
-_TAIL = select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+def canonical_bytes(at: datetime, actor: str, action: str, subject: str, details: str) -> bytes:
+    """The bytes an event's leaf hash covers (module docstring); ``details`` is its JSON text."""
+    fields = [FORMAT, at_text(at), actor, action, subject, details]
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def event_canonical(ev: AuditEvent) -> bytes:
+    """The canonical bytes recomputed from an event's readable fields."""
+    return canonical_bytes(ev.at, ev.actor, ev.action, ev.subject, ev.details)
+
+
 _APPEND = insert(AuditEvent.__table__)
+_ADD_NODE = insert(AuditNode.__table__)
+_PLACE = update(AuditEvent.__table__).where(AuditEvent.__table__.c.id == bindparam("eid")).values(
+    seq=bindparam("s")
+)
 
 
 def record(session: Session, actor: str, action: str, target: str, **details) -> str:
-    """Append an event to the chain inside the caller's transaction; returns its hash."""
+    """Write an event inside the caller's transaction (unsequenced: the sequencer places it in the
+    log later); returns the hex SHA-256 leaf hash its position in the tree will carry."""
     session.flush()  # pending ORM changes first, so the event follows what it records
-    conn = session.connection()  # Core on the session's connection: this runs on every state change
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
-    last = conn.execute(_TAIL).first()
-    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     now = utcnow()
     at = now.replace(microsecond=now.microsecond // 1000 * 1000)
-    body = _canonical(details)
-    digest = _event_hash(seq, at, actor, action, target, body, prev)
-    conn.execute(_APPEND, {"seq": seq, "at": at, "actor": actor, "action": action, "subject": target,
-                           "details": body, "prev_hash": prev, "hash": digest})
-    return digest
+    body = details_text(details)
+    canonical = canonical_bytes(at, actor, action, target, body)
+    session.connection().execute(_APPEND, {"at": at, "actor": actor, "action": action, "subject": target,
+                                           "details": body, "canonical": canonical})
+    return merkle.leaf_hash(canonical).hex()
+
+
+# --- the sequencer --------------------------------------------------------------------------------
+
+
+def sequencer_lock(session: Session) -> bool:
+    """Take the sequencer's lock for the caller's transaction; False if another process holds it.
+    On SQLite the write transaction (BEGIN IMMEDIATE) already is that lock."""
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        return True
+    locked = conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _PG_SEQUENCER_LOCK})
+    return bool(locked.scalar())
+
+
+def tree_size(session: Session) -> int:
+    """How many events are sequenced (the Merkle tree's size)."""
+    return session.scalar(select(func.coalesce(func.max(AuditEvent.seq), 0)))
+
+
+def node_source(session: Session) -> merkle.NodeSource:
+    """Stored perfect-subtree hashes, fetched in one query per call."""
+
+    def fetch(keys: set[merkle.Node]) -> dict[merkle.Node, bytes]:
+        if not keys:
+            return {}
+        by_level: dict[int, list[int]] = {}
+        for level, idx in keys:
+            by_level.setdefault(level, []).append(idx)
+        wanted = or_(*(and_(AuditNode.level == lv, AuditNode.idx.in_(ix)) for lv, ix in by_level.items()))
+        rows = session.execute(select(AuditNode.level, AuditNode.idx, AuditNode.hash).where(wanted))
+        found = {(lv, i): h for lv, i, h in rows}
+        if len(found) != len(keys):
+            raise LookupError("the audit tree lacks nodes it should hold")
+        return found
+
+    return fetch
+
+
+def sequence(session: Session, batch: int = SEQUENCE_BATCH) -> int:
+    """Sequence up to ``batch`` unsequenced events (insertion order) in the caller's transaction;
+    returns how many (0 also when another process is sequencing)."""
+    if not sequencer_lock(session):
+        return 0
+    rows = session.execute(
+        select(AuditEvent.id, AuditEvent.canonical).where(AuditEvent.seq.is_(None)).order_by(AuditEvent.id)
+        .limit(batch)
+    ).all()
+    if not rows:
+        return 0
+    start = tree_size(session)
+    conn = session.connection()
+    conn.execute(_PLACE, [{"eid": r[0], "s": start + i + 1} for i, r in enumerate(rows)])
+    nodes = merkle.new_nodes(start, [merkle.leaf_hash(r[1]) for r in rows], node_source(session))
+    conn.execute(_ADD_NODE, [{"level": lv, "idx": i, "hash": h} for (lv, i), h in nodes.items()])
+    return len(rows)
+
+
+# --- verification --------------------------------------------------------------------------------
 
 
 @dataclass
@@ -76,26 +207,59 @@ class ChainProblem:
     problem: str
 
 
-def verify_chain(session: Session, batch: int = 5000) -> tuple[int, list[ChainProblem]]:
-    """Walk the whole log; returns (events checked, problems found)."""
-    problems: list[ChainProblem] = []
-    expected_seq, prev, count, after = 1, GENESIS, 0, 0
+def _sequenced(session: Session, batch: int) -> Iterator[tuple[AuditEvent, bytes | None]]:
+    after = 0
     while True:
-        rows = session.scalars(
-            select(AuditEvent).where(AuditEvent.seq > after).order_by(AuditEvent.seq).limit(batch)
+        rows = session.execute(
+            select(AuditEvent, AuditNode.hash)
+            .outerjoin(AuditNode, (AuditNode.level == 0) & (AuditNode.idx == AuditEvent.seq - 1))
+            .where(AuditEvent.seq > after).order_by(AuditEvent.seq).limit(batch)
         ).all()
         if not rows:
-            break
-        for ev in rows:
-            count += 1
-            if ev.seq != expected_seq:
-                problems.append(ChainProblem(ev.seq, f"events {expected_seq}..{ev.seq - 1} are missing"))
-            if ev.prev_hash != prev:
-                problems.append(
-                    ChainProblem(ev.seq, "does not link to the previous event (removed or reordered)")
-                )
-            actual = _event_hash(ev.seq, ev.at, ev.actor, ev.action, ev.subject, ev.details, ev.prev_hash)
-            if actual != ev.hash:
-                problems.append(ChainProblem(ev.seq, "content was changed after it was written"))
-            prev, expected_seq, after = ev.hash, ev.seq + 1, ev.seq
+            return
+        yield from rows
+        after = rows[-1][0].seq
+
+
+def recompute(
+    session: Session, sizes: set[int] = frozenset(), batch: int = 5000
+) -> tuple[int, list[ChainProblem], dict[int, bytes]]:
+    """Walk the sequenced log recomputing every leaf hash from the events' readable fields and the
+    tree from them. Returns (events checked, problems, {size: recomputed root} for each of ``sizes``
+    the log reaches)."""
+    problems: list[ChainProblem] = []
+    tree, roots, count = merkle.CompactRange(), {}, 0
+    for ev, stored in _sequenced(session, batch):
+        count += 1
+        if ev.seq != tree.size + 1:
+            problems.append(ChainProblem(ev.seq, f"events {tree.size + 1}..{ev.seq - 1} are missing"))
+        canonical = event_canonical(ev)
+        leaf = merkle.leaf_hash(canonical)
+        if canonical != ev.canonical:
+            problems.append(ChainProblem(ev.seq, "content was changed after it was written"))
+        elif stored != leaf:
+            problems.append(ChainProblem(ev.seq, "is not the event sequenced at this position (removed, "
+                                                 "reordered or replaced)"))
+        while tree.size < ev.seq:  # a missing event still takes its place: later roots then differ
+            tree.append(leaf)
+        if tree.size in sizes:
+            roots[tree.size] = tree.root()
+    return count, problems, roots
+
+
+def verify_chain(session: Session, batch: int = 5000) -> tuple[int, list[ChainProblem]]:
+    """Walk the whole sequenced log; returns (events checked, problems found)."""
+    count, problems, _ = recompute(session, batch=batch)
     return count, problems
+
+
+# --- checkpoints ---------------------------------------------------------------------------------
+
+CHECKPOINT_FORMAT = "longtrust.audit.checkpoint.v1"
+
+
+def checkpoint_message(tree_size: int, root_hash: bytes, timestamp: datetime) -> bytes:
+    """The bytes a checkpoint's signature covers: UTF-8 of the four lines
+    ``longtrust.audit.checkpoint.v1``, the tree size in decimal, the root hash in lowercase hex and
+    the timestamp as in canonical event bytes, each ended by a line feed."""
+    return f"{CHECKPOINT_FORMAT}\n{tree_size}\n{root_hash.hex()}\n{at_text(timestamp)}\n".encode()

@@ -16,16 +16,16 @@ EXPORT_BATCH = 500
 
 
 def event_item(row: AuditEvent) -> dict:
-    """An event as stored: ``{seq, at (ISO 8601 UTC), actor, action, subject, details, prev_hash, hash}``."""
+    """An event as stored: ``{id, leaf_index, at (ISO 8601 UTC), actor, action, subject, details}``;
+    ``leaf_index`` (0-based, RFC 9162) is None until the sequencer has placed the event in the tree."""
     return {
-        "seq": row.seq,
+        "id": row.id,
+        "leaf_index": row.seq - 1 if row.seq is not None else None,
         "at": row.at.isoformat(),
         "actor": row.actor,
         "action": row.action,
         "subject": row.subject,
         "details": json.loads(row.details),
-        "prev_hash": row.prev_hash,
-        "hash": row.hash,
     }
 
 
@@ -55,10 +55,10 @@ def list_events(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> tuple[list[dict], str | None]:
-    """Events in sequence order; actor, action and subject match exactly, ``since`` is inclusive and
-    ``until`` exclusive (a naive time is taken as UTC). Returns (items, next_cursor)."""
+    """Events in the order they were written; actor, action and subject match exactly, ``since`` is
+    inclusive and ``until`` exclusive (a naive time is taken as UTC). Returns (items, next_cursor)."""
     with db.read() as s:
-        page = keyset_page(s, _filtered(actor, action, subject, since, until), AuditEvent.seq, limit, cursor)
+        page = keyset_page(s, _filtered(actor, action, subject, since, until), AuditEvent.id, limit, cursor)
         return [event_item(r) for r in page.items], page.next_cursor
 
 

@@ -54,8 +54,9 @@ def make_engine(url: str, *, for_writes: bool = True) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
-            # IMMEDIATE takes the write lock up front: the audit chain reads its tail and
-            # appends in one transaction, and two writers must never read the same tail.
+            # IMMEDIATE takes the write lock up front: a transaction that reads and then writes
+            # (most state changes, and the audit sequencer reading the tree's size) would
+            # otherwise fail with SQLITE_BUSY when another writer committed since its read.
             # Readers use plain BEGIN: WAL gives them a snapshot without blocking writers.
             conn.exec_driver_sql("BEGIN IMMEDIATE" if for_writes else "BEGIN")
 
@@ -103,7 +104,9 @@ class Database:
     @contextmanager
     def _writer(self) -> Iterator[None]:
         """On SQLite, queue writers on a lock file: SQLite's own busy handler sleeps in steps of up
-        to 100 ms, which stalls every other worker process; a blocked flock wakes at once."""
+        to 100 ms, which stalls every other worker process; a blocked flock wakes at once.
+        Correctness needs only BEGIN IMMEDIATE (no audit write reads a tail any more); the file
+        stays for tail latency: bench/bench_audit.py measures both ways."""
         if self._lock_file is None:
             yield
             return

@@ -66,6 +66,36 @@ class HubClient:
         except (httpx.HTTPError, ValueError) as exc:
             raise HubUnavailable(f"cannot fetch the hub's trust list: {exc}") from exc
 
+    def audit_checkpoint(self, region: str) -> dict | None:
+        """The newest audit checkpoint the hub witnessed for ``region`` (the form of
+        ``GET /api/v1/audit/checkpoint``), or None if it holds none; HubUnavailable on failure."""
+        try:
+            response = self._client.get(f"{self.base}/hub/v1/audit-checkpoints/{quote(region, safe='')}")
+        except httpx.HTTPError as exc:
+            raise HubUnavailable(f"hub unreachable: {type(exc).__name__}: {exc}") from exc
+        if response.status_code == 404:
+            return None
+        return self._json(response)
+
+    def send_audit_checkpoint(self, checkpoint: dict, proof_hex: list[str]) -> dict:
+        """Have the hub witness ``checkpoint`` (with the RFC 9162 consistency proof from the size of
+        the one it holds); returns what it keeps. HubUnavailable if unreachable or refused."""
+        try:
+            response = self._client.post(f"{self.base}/hub/v1/audit-checkpoints", headers=self._headers,
+                                         json={**checkpoint, "consistency_proof_hex": proof_hex})
+        except httpx.HTTPError as exc:
+            raise HubUnavailable(f"hub unreachable: {type(exc).__name__}: {exc}") from exc
+        return self._json(response)
+
+    @staticmethod
+    def _json(response: httpx.Response) -> dict:
+        if response.status_code != 200:
+            raise HubUnavailable(f"hub answered {response.status_code}: {response.text[:300]}")
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise HubUnavailable(f"hub answer is not JSON: {exc}") from exc
+
     def close(self) -> None:
         if self._own_client:
             self._client.close()

@@ -102,3 +102,19 @@ class HubTrustListState(Base):
     document: Mapped[str | None] = mapped_column(Text, nullable=True)
     issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     dirty: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class HubAuditCheckpoint(Base):
+    """A region's signed audit-log checkpoint, kept as an outside witness (each one was checked to
+    extend the region's previous one by a consistency proof)."""
+
+    __tablename__ = "hub_audit_checkpoints"
+
+    region: Mapped[str] = mapped_column(String(6), primary_key=True)
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    algorithm: Mapped[str] = mapped_column(String(40))
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    certificate_der: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -5,7 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 
 from core.errors import bearer_token, forbidden, unauthenticated
-from national_hub.schemas import LicenseStatusOut, ReportBatch, ReportResults
+from national_hub.schemas import (
+    AuditCheckpointIn,
+    AuditCheckpointOut,
+    LicenseStatusOut,
+    ReportBatch,
+    ReportResults,
+)
 from national_hub.service import HubService
 
 TRUST_LIST_CACHE = "public, max-age=60"
@@ -26,6 +32,17 @@ def build_router(hub: HubService) -> APIRouter:
         if body.region != region:
             raise forbidden(f"this token reports for region {region}, not {body.region}")
         return ReportResults(results=hub.ingest(region, [e.model_dump() for e in body.events]))
+
+    @router.post("/audit-checkpoints", response_model=AuditCheckpointOut)
+    def audit_checkpoint(body: AuditCheckpointIn, region: str = Depends(reporting_region)):
+        """Witness the caller's newest audit checkpoint; 409 if it does not extend the last one."""
+        checkpoint = body.model_dump(exclude={"consistency_proof_hex"})
+        return hub.witness.receive(region, checkpoint, body.consistency_proof_hex)
+
+    @router.get("/audit-checkpoints/{region}", response_model=AuditCheckpointOut)
+    def latest_audit_checkpoint(region: str):
+        """The newest audit checkpoint the hub witnessed for a region (public: it is signed)."""
+        return hub.witness.latest(region)
 
     @router.get("/licenses/{identifier}", response_model=LicenseStatusOut)
     def license_status(identifier: str):

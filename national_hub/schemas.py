@@ -93,3 +93,22 @@ PAYLOADS: dict[str, type[_Payload]] = {
     "status": StatusPayload,
     "trust-anchor": TrustAnchorPayload,
 }
+
+
+class AuditCheckpointOut(BaseModel):
+    """A signed audit-log checkpoint (RFC 9162 tree head); see db.audit.checkpoint_message."""
+
+    tree_size: int = Field(ge=1)
+    root_hash_hex: str = Field(pattern=r"^[0-9a-f]{64}$")
+    timestamp: str = Field(max_length=40, description="UTC, milliseconds: 2026-01-02T03:04:05.678+00:00")
+    algorithm: str = Field(max_length=40)
+    signature_b64: str = Field(max_length=2000)
+    certificate_pem: str = Field(max_length=20000)
+
+
+class AuditCheckpointIn(AuditCheckpointOut):
+    model_config = ConfigDict(extra="forbid")
+    consistency_proof_hex: list[str] = Field(
+        default_factory=list, max_length=128,
+        description="RFC 9162 consistency proof from the size of the latest checkpoint the hub holds",
+    )

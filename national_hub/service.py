@@ -51,6 +51,7 @@ from national_hub.trust_list import (
     sign_trust_list,
     to_pem,
 )
+from national_hub.witness import AuditWitness
 
 SYSTEM_ACTOR = "system:hub"
 FINAL_STATUSES = {"revoked", "changed"}  # within one version, a license never leaves these
@@ -89,6 +90,7 @@ class HubService:
         self.clock = clock
         self.trust_list_validity = trust_list_validity
         self._cached_list: tuple[tuple, str] | None = None  # ((sequence, issued_at), signed JSON)
+        self.witness = AuditWitness(db, clock)
 
     # --- regions ---------------------------------------------------------------------------------
 

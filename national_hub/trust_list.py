@@ -68,9 +68,10 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def hub_certificate(signer, now: datetime, validity_days: int = 3650) -> bytes:
-    """A self-signed certificate for the hub's trust-list key (digitalSignature + nonRepudiation)."""
-    name = x509.Name.build(HUB_SUBJECT)
+def hub_certificate(signer, now: datetime, validity_days: int = 3650, subject: dict | None = None) -> bytes:
+    """A self-signed certificate for the hub's trust-list key (digitalSignature + nonRepudiation);
+    ``subject`` (asn1crypto name fields) names another signer, e.g. a region's audit checkpoints."""
+    name = x509.Name.build(subject or HUB_SUBJECT)
     spki = signer.public_key_info()
     not_before = now.astimezone(UTC).replace(microsecond=0)
     not_after = not_before + timedelta(days=validity_days)
@@ -166,6 +167,16 @@ def _signature_valid(certificate: x509.Certificate, algorithm: str, message: byt
     except InvalidSignature:
         return False
     return True
+
+
+def signature_valid(certificate_der_bytes: bytes, algorithm: str, message: bytes, signature: bytes) -> bool:
+    """Does ``signature`` (algorithm ``sm2-sm3`` or ``rsa-pkcs1-sha256``) over ``message`` verify
+    with the certificate's key? False for anything malformed."""
+    try:
+        certificate = x509.Certificate.load(certificate_der_bytes)
+        return _signature_valid(certificate, algorithm, message, signature)
+    except (ValueError, TypeError):
+        return False
 
 
 def _check_fresh(payload: dict, certificate: x509.Certificate, now: datetime) -> None:

@@ -36,6 +36,7 @@ def test_init_is_idempotent_and_audit_detects_tampering(tmp_path):
     for ca_id in ("sm2-root", "sm2-issuing", "rsa-root", "rsa-issuing"):
         assert ca_id in cas
     assert run("token", "create", "--role", "auditor", "--name", "x", data_dir=data).stdout.startswith("lt_")
+    run("audit", "checkpoint", data_dir=data)  # the sequencer's periodic run
     assert "intact" in run("audit", "verify", data_dir=data).stdout
 
     with sqlite3.connect(data / "longtrust.db") as conn:

@@ -238,7 +238,7 @@ def test_issuance_is_audited_as_intent_then_issue(client, operator, services):
             for e in s.scalars(
                 select(AuditEvent)
                 .where(AuditEvent.subject == f"sm2-issuing/{serial}")
-                .order_by(AuditEvent.seq)
+                .order_by(AuditEvent.id)
             )
         ]
     assert actions == ["certificate.sign-intent", "certificate.issue"]

@@ -1,18 +1,29 @@
-"""The audit chain: written with each change, and tampering of any kind is detected."""
+"""The audit log: written with each change, sequenced into the Merkle tree by the sequencer job,
+and tampering of any kind is detected."""
 
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import select, update
 
-from db.audit import AuditEvent, record, verify_chain
+from db import merkle
+from db.audit import AuditEvent, AuditNode, record, sequence, verify_chain
 from db.base import Database
+
+
+def _sequence(db: Database) -> None:
+    """What the periodic sequencer job does: batches until nothing waits."""
+    while True:
+        with db.unit_of_work() as s:
+            if not sequence(s):
+                return
 
 
 def _write(db: Database, n: int) -> None:
     for i in range(n):
         with db.unit_of_work() as s:
             record(s, "tester", "thing.change", f"thing-{i}", value=i, note="变更")
+    _sequence(db)
 
 
 def _problems(db: Database):
@@ -30,6 +41,7 @@ def test_rolled_back_change_leaves_no_event(db):
     with pytest.raises(RuntimeError), db.unit_of_work() as s:
         record(s, "tester", "thing.change", "x")
         raise RuntimeError("fail after the audit write")
+    _sequence(db)
     assert _problems(db) == (0, [])
 
 
@@ -55,11 +67,9 @@ def test_reordered_events_are_detected(db):
     _write(db, 4)
     with db.unit_of_work() as s:
         a, b = s.get(AuditEvent, 2), s.get(AuditEvent, 3)
-        fields = ("at", "actor", "action", "subject", "details", "prev_hash", "hash")
+        fields = ("at", "actor", "action", "subject", "details", "canonical")
         va, vb = [getattr(a, f) for f in fields], [getattr(b, f) for f in fields]
-        # swap contents, keeping sequence numbers (hash is unique: park one first)
-        s.execute(update(AuditEvent).where(AuditEvent.seq == 2).values(hash="parked"))
-        s.flush()
+        # swap whole contents, canonical bytes included, keeping sequence numbers
         s.execute(update(AuditEvent).where(AuditEvent.seq == 3).values(dict(zip(fields, va, strict=True))))
         s.flush()
         s.execute(update(AuditEvent).where(AuditEvent.seq == 2).values(dict(zip(fields, vb, strict=True))))
@@ -67,8 +77,10 @@ def test_reordered_events_are_detected(db):
     assert {p.seq for p in problems} >= {2, 3}
 
 
-def test_events_link_in_order(db):
+def test_events_are_leaves_in_insertion_order(db):
     _write(db, 3)
     with db.read() as s:
-        events = s.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
-    assert [e.prev_hash for e in events[1:]] == [e.hash for e in events[:-1]]
+        events = s.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+        leaves = dict(s.execute(select(AuditNode.idx, AuditNode.hash).where(AuditNode.level == 0)).all())
+    assert [e.seq for e in events] == [1, 2, 3]
+    assert [leaves[e.seq - 1] for e in events] == [merkle.leaf_hash(e.canonical) for e in events]

@@ -92,7 +92,7 @@ def test_disable_stops_signing_and_is_audited(db, key_service):
     with pytest.raises(DomainError), db.unit_of_work() as s:
         key_service.disable(s, ref, "admin")
     with db.read() as s:
-        actions = [e.action for e in s.scalars(select(AuditEvent).order_by(AuditEvent.seq))]
+        actions = [e.action for e in s.scalars(select(AuditEvent).order_by(AuditEvent.id))]
     assert actions == ["key.create", "key.disable"]
 
 
