@@ -28,6 +28,7 @@ from policies.ceremony import load_ceremony
 from policies.profiles import load_profiles
 from seal_service.router import build_router as seal_router
 from seal_service.service import SealService
+from verify.fetching import FetchPolicy, parse_prefixes
 from verify.router import build_router as verify_router
 from verify.service import VerifyService
 
@@ -167,6 +168,7 @@ def build_services(settings: Settings) -> Services:
         license_status=_status_lookup(registry),
         identifier_problem=identifier_problem,
         fetch_revocation=settings.verify_fetch_revocation,
+        fetch_policy=FetchPolicy(parse_prefixes(settings.fetch_allow)),
     )
     return Services(
         settings=settings,

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from keys.kek import DEFAULT_DEV_KEK_B64
+from verify.fetching import parse_prefixes
 
 # A UUID-based OID (X.667 arc 2.25) needs no registration; operators set their own arc.
 DEFAULT_SEAL_ATTRIBUTE_OID = "2.25.205704455834958305441458399337302593871"
@@ -27,6 +28,7 @@ class Settings(BaseSettings):
     hub_relay_interval_s: float = 5.0
     hub_certificate_file: Path | None = None
     verify_fetch_revocation: bool = True
+    fetch_allow: str = ""  # comma-separated URL prefixes verification may fetch (verify.fetching)
     max_body_bytes: int = 20 * 1024 * 1024
     sm2_user_id: str = "1234567812345678"
     seal_attribute_oid: str = DEFAULT_SEAL_ATTRIBUTE_OID
@@ -45,6 +47,10 @@ class Settings(BaseSettings):
         problems = []
         if self.environment != "development" and self.kek == DEFAULT_DEV_KEK_B64:
             problems.append("LONGTRUST_KEK is the development default; set a random 32-byte base64 key")
+        try:
+            parse_prefixes(self.fetch_allow)
+        except ValueError as exc:
+            problems.append(str(exc))
         if not (len(self.region) == 6 and self.region.isdigit()):
             problems.append("LONGTRUST_REGION must be a 6-digit GB/T 2260 code")
         return problems

@@ -41,10 +41,9 @@ from pyhanko_certvalidator.errors import (
     RevokedError,
     ValidationError,
 )
-from pyhanko_certvalidator.fetchers import OwnedFetcherBackend
-from pyhanko_certvalidator.fetchers.api import FetchLimits
 from pyhanko_certvalidator.util import get_declared_revinfo
 
+from verify.fetching import FetchPolicy, fetcher_backend
 from verify.report import (
     EXPIRED,
     FORMAT_FAILURE,
@@ -68,8 +67,6 @@ CRYPTO_CONSTRAINTS_FAILURE = "CRYPTO_CONSTRAINTS_FAILURE"
 CHAIN_CONSTRAINTS_FAILURE = "CHAIN_CONSTRAINTS_FAILURE"
 CERTIFICATE_CHAIN_GENERAL_FAILURE = "CERTIFICATE_CHAIN_GENERAL_FAILURE"
 
-FETCH_TIMEOUT_S = 5
-FETCH_LIMITS = FetchLimits(max_requests=20, max_cert_requests=5, max_aia_urls_per_object=2)
 FETCH_CACHE_SECONDS = 300
 _TOLERANCE = timedelta(seconds=1)  # certvalidator's default time tolerance
 
@@ -96,7 +93,7 @@ async def averify_certificate(
     at: datetime | None = None,
     crls: Sequence[bytes] = (),
     ocsps: Sequence[bytes] = (),
-    fetch_revocation: bool = False,
+    fetch_revocation: bool | FetchPolicy = False,
     purpose: str | None = None,
 ) -> list[Check]:
     """Checks 'certificate chain', 'certificate validity', 'revocation' and 'key usage' for `cert_der`."""
@@ -115,7 +112,7 @@ def verify_certificate(
     at: datetime | None = None,
     crls: Sequence[bytes] = (),
     ocsps: Sequence[bytes] = (),
-    fetch_revocation: bool = False,
+    fetch_revocation: bool | FetchPolicy = False,
     purpose: str | None = None,
 ) -> list[Check]:
     """Synchronous `averify_certificate`; safe inside a running event loop; a cache hit needs no loop."""
@@ -147,7 +144,7 @@ def make_cert_checker(
     ocsps: Iterable[bytes] = (),
     extra_certs: Iterable[bytes] = (),
     *,
-    fetch_revocation: bool = False,
+    fetch_revocation: bool | FetchPolicy = False,
 ) -> CertChecker:
     """A `cert_checker(cert_der, at, purpose)` for the seal / OFD / PDF verifiers, bound to these inputs."""
     anchors, crl_list, ocsp_list, extra = tuple(trust_anchors), tuple(crls), tuple(ocsps), tuple(extra_certs)
@@ -207,13 +204,7 @@ class _Job:
 async def _validate_path(cert, chain, anchors, moment, at, crls, ocsps, fetch) -> list[Check]:
     if not anchors:
         return _failure_checks(CHAIN, "indeterminate", "no trust anchors given", NO_CERTIFICATE_CHAIN_FOUND)
-    backend = None
-    if fetch:
-        from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
-
-        backend = OwnedFetcherBackend(
-            AIOHttpFetcherBackend(per_request_timeout=FETCH_TIMEOUT_S, limits=FETCH_LIMITS)
-        )
+    backend = fetcher_backend(fetch)  # only what the fetch policy allows (verify.fetching)
     hard = bool(crls or ocsps or fetch)
     recorder = _RecordingValidator()
     try:
@@ -223,7 +214,7 @@ async def _validate_path(cert, chain, anchors, moment, at, crls, ocsps, fetch) -
             moment=moment,
             crls=list(crls),
             ocsps=list(ocsps),
-            allow_fetching=fetch,
+            allow_fetching=bool(fetch),
             fetcher_backend=backend,
             revocation_mode="hard-fail" if hard else "soft-fail",
             retroactive_revinfo=at is not None,

@@ -19,6 +19,7 @@ from asn1crypto import pem
 
 from core.errors import DomainError, ErrorKind, invalid
 from verify.certificates import make_cert_checker, verify_certificate_report
+from verify.fetching import FetchPolicy
 from verify.license import verify_license
 from verify.ofd import verify_ofd
 from verify.report import Report
@@ -53,12 +54,13 @@ class VerifyService:
         license_status: Callable[[str], dict | None] | None = None,
         identifier_problem: Callable[[str], str | None] | None = None,
         fetch_revocation: bool = False,
+        fetch_policy: FetchPolicy | None = None,
     ):
         self._trust = trust
         self.seal_attribute_oid = seal_attribute_oid
         self._license_status = license_status
         self._identifier_problem = identifier_problem
-        self._fetch = fetch_revocation
+        self._fetch = (fetch_policy or FetchPolicy()) if fetch_revocation else False  # verify.fetching
         self._cached: tuple[float, TrustMaterial, object] | None = None
         self._lock = threading.Lock()
         self._refreshing = threading.Lock()
