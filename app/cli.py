@@ -189,6 +189,7 @@ def main() -> None:
 
     from app import ca_commands, hub_commands, registry_commands  # noqa: F401  (register subcommands)
     from app.container import StartupError
+    from db.base import database_unavailable
 
     try:
         cli()
@@ -197,9 +198,8 @@ def main() -> None:
         sys.exit(1)
     except SQLAlchemyError as exc:
         first = str(exc).splitlines()[0]
-        typer.echo(
-            f"error: database: {first} (is the data folder initialised? run `longtrust init`)", err=True
-        )
+        hint = "is it running and reachable?" if database_unavailable(exc) else "run `longtrust init`?"
+        typer.echo(f"error: database: {first} ({hint})", err=True)
         sys.exit(1)
     except Exception as exc:  # one clear line, never a traceback, for anything unforeseen
         typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)

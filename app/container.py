@@ -138,7 +138,7 @@ def build_services(settings: Settings) -> Services:
     problems = settings.startup_problems()
     if problems:
         raise StartupError("; ".join(problems))
-    db = Database(settings.db_url)
+    db = Database(settings.db_url, settings.database_connect_timeout_s)
     keys = KeyService(
         db,
         KeyEncryptor(settings.kek),

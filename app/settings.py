@@ -19,6 +19,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("./longtrust-data")
     database_url: str | None = None
+    database_connect_timeout_s: float = 5.0
     environment: Literal["development", "production"] = "development"
     kek: str = DEFAULT_DEV_KEK_B64
     public_url: str = "http://127.0.0.1:8400"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import secrets
 import threading
 import time
@@ -25,7 +26,7 @@ from ca.models import CaRequest, CertificateAuthority, IssuedCertificate, Publis
 from core.clock import Clock
 from core.errors import DomainError, ErrorKind, conflict, forbidden, invalid, not_found
 from db.audit import record
-from db.base import Database
+from db.base import Database, database_unavailable
 from keys.service import KeyService
 from keys.signer import Signer
 from policies.ceremony import CaSpec, Ceremony, ca_spec
@@ -54,6 +55,8 @@ _NAME_KEYS = {
     "OU": "organizational_unit_name",
     "CN": "common_name",
 }
+
+log = logging.getLogger("longtrust.ca")
 
 
 def serial_hex(serial: int) -> str:
@@ -697,7 +700,18 @@ class CAService:
     # ---- OCSP ---------------------------------------------------------------------------------
 
     def ocsp(self, request_der: bytes) -> bytes:
-        """An OCSP response for any input: malformedRequest for garbage, never an exception.
+        """An OCSP response for any input: malformedRequest for garbage, tryLater while the database
+        cannot be reached (RFC 6960 §4.2.1), never an exception."""
+        try:
+            return self._ocsp(request_der)
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            log.warning("OCSP answered tryLater: the database cannot be reached")
+            return ocsp.try_later()
+
+    def _ocsp(self, request_der: bytes) -> bytes:
+        """The OCSP answer from the database (or its caches).
 
         Requests without a nonce get pre-signed responses, cached by status and, for repeats of
         the same request bytes, for OCSP_REQUEST_CACHE_S (revocation here clears both caches;
