@@ -12,6 +12,7 @@ from app import problems
 from app.container import Services, StartupError, build_services
 from app.limits import BodyLimit
 from app.settings import Settings
+from keys.kek import DEFAULT_DEV_KEK_B64
 
 log = logging.getLogger("longtrust")
 MAINTENANCE_INTERVAL_S = 60.0
@@ -31,6 +32,8 @@ def create_app(
     settings: Settings | None = None, services: Services | None = None, background: bool = False
 ) -> FastAPI:
     settings = settings or Settings()
+    if settings.kek == DEFAULT_DEV_KEK_B64:  # only possible in development (startup_problems)
+        log.warning("development KEK in use: private keys are encrypted with a public key; set LONGTRUST_KEK")
     services = services or build_services(settings)
     problems_found = services.ca.self_check()
     if problems_found:

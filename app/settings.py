@@ -47,7 +47,10 @@ class Settings(BaseSettings):
         """Reasons the service must not start with these settings."""
         problems = []
         if self.environment != "development" and self.kek == DEFAULT_DEV_KEK_B64:
-            problems.append("LONGTRUST_KEK is the development default; set a random 32-byte base64 key")
+            problems.append(
+                "LONGTRUST_KEK is not set: the public development KEK is only for development; "
+                "set a random 32-byte base64 key"
+            )
         try:
             parse_prefixes(self.fetch_allow)
         except ValueError as exc:
