@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from app import problems
 from app.container import Services, StartupError, build_services
-from app.limits import BodyLimit
+from app.limits import BodyLimit, JsonDepthLimit
 from app.settings import Settings
 from keys.kek import DEFAULT_DEV_KEK_B64
 
@@ -81,7 +81,8 @@ def create_app(
         """This region's trust anchors: CA certificates and seal makers, as reported to the hub."""
         return services.trust_anchors()
 
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(JsonDepthLimit)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)  # outermost: before anything buffers
     return app
 
 

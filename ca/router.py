@@ -22,7 +22,7 @@ def _csr_bytes(text: str) -> bytes:
         return text.encode()
     try:
         return base64.b64decode(text, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or characters outside ASCII
         raise DomainError(
             ErrorKind.INVALID_INPUT, "csr_pem is neither PEM nor base64 DER", code="bad-csr"
         ) from None

@@ -11,6 +11,7 @@ from typing import Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from core.errors import DomainError, ErrorKind, invalid
+from core.jsontext import MAX_JSON_DEPTH, json_nested_deeper_than
 from seal_service.schemas import DataStampOut, SealCreated, SealIn, SealOut, StatusChange
 from seal_service.service import SealService, SealView
 
@@ -103,8 +104,11 @@ def build_router(seals: SealService, require) -> APIRouter:
 
     @router.post("/api/v1/seals/{seal_id}/stamp/data", response_model=DataStampOut)
     async def stamp_data(seal_id: str, request: Request, principal=require("seal.stamp")):
+        body = await request.body()
+        if json_nested_deeper_than(body, MAX_JSON_DEPTH):
+            raise invalid(f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels", "json-depth")
         try:
-            document = json.loads(await request.body())
+            document = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise invalid(f"the body is not JSON: {exc}", "json") from None
         if not isinstance(document, dict):
