@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app import problems
+from app import openapi, problems
 from app.container import Services, StartupError, build_services
 from app.limits import BodyLimit, JsonDepthLimit
 from app.settings import Settings
@@ -69,6 +69,7 @@ def create_app(
     )
     app.state.services = services
     problems.install(app)
+    openapi.install(app)
     for router in services.routers():
         app.include_router(router)
 

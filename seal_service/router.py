@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import json
 from typing import Literal
 
@@ -41,7 +40,7 @@ def build_router(seals: SealService, require) -> APIRouter:
     def create(body: SealIn, principal=require("seal.manage")):
         try:
             image = base64.b64decode(body.image_png_b64, validate=True)
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or characters outside ASCII
             raise invalid("image_png_b64 is not base64", "image") from None
         view = seals.create_seal(
             name=body.name,
