@@ -13,7 +13,7 @@ from asn1crypto import x509
 from tests.verify.pki_fixtures import NOW, YEAR, Issued, hierarchy, sm2_signer
 from tests.verify.test_ses_interop import build_seal
 from verify.certificates import verify_certificate
-from verify.fetching import FetchPolicy, parse_prefixes
+from verify.fetching import FetchCache, FetchPolicy, parse_prefixes
 
 
 class Listener:
@@ -216,3 +216,30 @@ def test_allow_list_setting_is_checked(tmp_path):
         parse_prefixes("gopher://a.example/")
     problems = Settings(data_dir=Path(tmp_path), fetch_allow="file:///etc/").startup_problems()
     assert any("LONGTRUST_FETCH_ALLOW" in p for p in problems)
+
+
+def test_fetching_is_bounded_in_count(pki, listener):
+    policy = FetchPolicy((listener.url,), max_fetches=1)
+    checks = verify_certificate(
+        hostile_certificate(pki.issuing, listener.url).der,
+        trust_anchors=[pki.root.der],
+        fetch_revocation=policy,
+    )
+    assert listener.paths == ["/ca.der"]  # the issuer; CRL and OCSP would have been the second and third
+    assert checks[0].result == "passed" and checks[2].result == "indeterminate"
+
+
+def test_the_cache_is_bounded_and_honours_expiry():
+    import time
+
+    cache = FetchCache(max_entries=2, max_bytes=10)
+    later = time.time() + 60
+    cache.put(("GET", "a", b""), later, b"1234", None)
+    cache.put(("GET", "b", b""), later, b"1234", None)
+    cache.put(("GET", "c", b""), later, b"1234", None)  # over both bounds: the oldest goes
+    assert cache.get(("GET", "a", b"")) is None
+    assert cache.get(("GET", "c", b"")) == (b"1234", None)
+    cache.put(("GET", "d", b""), time.time() - 1, b"x", None)  # already expired: not kept
+    assert cache.get(("GET", "d", b"")) is None
+    cache.put(("GET", "e", b""), later, b"x" * 11, None)  # larger than the whole cache
+    assert cache.get(("GET", "e", b"")) is None
