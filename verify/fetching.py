@@ -26,11 +26,13 @@ from collections.abc import Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from urllib.parse import SplitResult, urlsplit
 
 import aiohttp
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
+from asn1crypto import x509
 from pyhanko_certvalidator.fetchers import Fetchers, OwnedFetcherBackend
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers.cert_fetch_client import AIOHttpCertificateFetcher
@@ -163,6 +165,26 @@ def parse_prefixes(text: str | None) -> tuple[str, ...]:
         if _location(prefix) is None:
             raise ValueError(f"LONGTRUST_FETCH_ALLOW: {prefix!r} is not an http(s) URL prefix")
     return prefixes
+
+
+@lru_cache(maxsize=64)
+def endpoint_prefixes(certificates: tuple[bytes, ...]) -> tuple[str, ...]:
+    """The folders (URL up to its last "/") of the CRL, OCSP and caIssuers URLs named in trusted
+    certificates, e.g. the other regions' CA certificates of the hub trust list: their CAs publish
+    there. Only http(s) URLs; unparsable certificates are skipped."""
+    prefixes: set[str] = set()
+    for der in certificates:
+        try:
+            cert = x509.Certificate.load(der)
+            urls = [dp.url for dp in cert.crl_distribution_points] + list(cert.ocsp_urls)
+            aia = cert.authority_information_access_value or ()
+            urls += [a["access_location"].native for a in aia if a["access_method"].native == "ca_issuers"]
+        except (ValueError, TypeError, KeyError):
+            continue
+        for url in urls:
+            if isinstance(url, str) and _location(url) is not None:
+                prefixes.add(url[: url.rindex("/") + 1])
+    return tuple(sorted(prefixes))
 
 
 def fetcher_backend(fetch: bool | FetchPolicy) -> OwnedFetcherBackend | None:
@@ -311,4 +333,12 @@ def _ocsp_next_update(data: bytes) -> datetime | None:
     return min(times)
 
 
-__all__ = ["FetchCache", "FetchFailed", "FetchPolicy", "FetchRefused", "fetcher_backend", "parse_prefixes"]
+__all__ = [
+    "endpoint_prefixes",
+    "FetchCache",
+    "FetchFailed",
+    "FetchPolicy",
+    "FetchRefused",
+    "fetcher_backend",
+    "parse_prefixes",
+]

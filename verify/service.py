@@ -19,7 +19,7 @@ from asn1crypto import pem
 
 from core.errors import DomainError, ErrorKind, invalid
 from verify.certificates import make_cert_checker, verify_certificate_report
-from verify.fetching import FetchPolicy
+from verify.fetching import FetchPolicy, endpoint_prefixes
 from verify.license import verify_license
 from verify.ofd import verify_ofd
 from verify.report import Report
@@ -61,10 +61,16 @@ class VerifyService:
         self._license_status = license_status
         self._identifier_problem = identifier_problem
         self._fetch = (fetch_policy or FetchPolicy()) if fetch_revocation else False  # verify.fetching
+        if self._fetch and self._fetch.published is None:  # other regions' CA endpoints, from the trust list
+            self._fetch.published = lambda: endpoint_prefixes(self._foreign_certificates())
         self._cached: tuple[float, TrustMaterial, object] | None = None
         self._lock = threading.Lock()
         self._refreshing = threading.Lock()
         self._stamps: dict[bytes, tuple[float | None, Report]] = {}
+
+    def _foreign_certificates(self) -> tuple[bytes, ...]:
+        material = self._cached[1] if self._cached else None
+        return (*material.foreign_anchors, *material.foreign_intermediates) if material else ()
 
     def _material(self):
         """(trust material, cert checker). Loaded on first use; when older than TRUST_REFRESH_S it is

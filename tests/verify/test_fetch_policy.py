@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from asn1crypto import x509
 
-from tests.verify.pki_fixtures import NOW, YEAR, Issued, hierarchy, sm2_signer
+from tests.verify.pki_fixtures import NOW, YEAR, Issued, hierarchy, issue, sm2_signer
 from tests.verify.test_ses_interop import build_seal
 from verify.certificates import verify_certificate
-from verify.fetching import FetchCache, FetchPolicy, parse_prefixes
+from verify.fetching import FetchCache, FetchPolicy, endpoint_prefixes, parse_prefixes
 
 
 class Listener:
@@ -106,7 +106,7 @@ def listener(pki):
     server.close()
 
 
-def _client(settings, monkeypatch, foreign_root: bytes):
+def _client(settings, monkeypatch, foreign_root: bytes, foreign_intermediates: tuple[bytes, ...] = ()):
     """The API with another region's root in the trust material, as the hub trust list gives it."""
     from fastapi.testclient import TestClient
 
@@ -118,7 +118,9 @@ def _client(settings, monkeypatch, foreign_root: bytes):
     class WithForeignRegion(container.LocalTrust):
         def material(self) -> TrustMaterial:
             own = super().material()
-            return TrustMaterial(own.anchors, own.intermediates, own.crls, (foreign_root,), ())
+            return TrustMaterial(
+                own.anchors, own.intermediates, own.crls, (foreign_root,), foreign_intermediates
+            )
 
     monkeypatch.setattr(container, "LocalTrust", WithForeignRegion)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -243,3 +245,26 @@ def test_the_cache_is_bounded_and_honours_expiry():
     assert cache.get(("GET", "d", b"")) is None
     cache.put(("GET", "e", b""), later, b"x" * 11, None)  # larger than the whole cache
     assert cache.get(("GET", "e", b"")) is None
+
+
+def test_endpoints_named_by_trust_list_certificates_are_fetched(settings, monkeypatch, listener):
+    """Another region's issuing CA, as the hub trust list gives it, publishes under <listener>/crl/:
+    a certificate it issued gets its CRL fetched from there, and nothing outside that folder."""
+    root = issue("region root", sm2_signer("region-root"), ca=True)
+    issuing = issue(
+        "region issuing", sm2_signer("region-issuing"), root, ca=True, crl_url=listener.url + "crl/root.crl"
+    )
+    leaf = issue(
+        "region maker",
+        sm2_signer("region-maker"),
+        issuing,
+        crl_url=listener.url + "crl/issuing.crl",
+        ocsp_url=listener.url + "elsewhere/ocsp",
+    )
+    assert endpoint_prefixes((issuing.der,)) == (listener.url + "crl/",)
+    services, client = _client(settings, monkeypatch, root.der, (issuing.der,))
+    with client:
+        _verify_seal(client, leaf)
+    services.close()
+    assert "/crl/root.crl" in listener.paths  # the issuing CA's own revocation comes first
+    assert not [p for p in listener.paths if not p.startswith("/crl/")]
