@@ -284,6 +284,29 @@ def keys_disable(key_ref: str, reason: str = "", data_dir: DataDir = None) -> No
         typer.echo(f"{key_ref} disabled")
 
 
+@keys_cli.command("rewrap")
+def keys_rewrap(
+    new_kek_file: Annotated[
+        Path | None, typer.Option(help="file with the new KEK (base64, 32 bytes); else env LONGTRUST_NEW_KEK")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="keys per transaction")] = 100,
+    data_dir: DataDir = None,
+) -> None:
+    """Re-encrypt every software key under a new key-encryption key (KEK rotation), audited.
+    Afterwards start the service with LONGTRUST_KEK set to the new KEK. Running it again resumes."""
+    from keys.kek import KeyEncryptor
+
+    text = new_kek_file.read_text().strip() if new_kek_file else os.environ.get("LONGTRUST_NEW_KEK", "")
+    if not text:
+        raise ValueError("give the new KEK with --new-kek-file FILE or in LONGTRUST_NEW_KEK")
+    new = KeyEncryptor(text)
+    with open_services(data_dir) as services:
+        total = services.keys.software_key_count()
+        with typer.progressbar(length=total, label="re-wrapping keys", file=sys.stderr) as bar:
+            done = services.keys.rewrap(new, CLI_ACTOR, batch_size=batch_size, progress=bar.update)
+    typer.echo(f"{done} key(s) re-wrapped; start the service with the new LONGTRUST_KEK")
+
+
 def main() -> None:
     from pydantic import ValidationError
     from sqlalchemy.exc import SQLAlchemyError
@@ -297,6 +320,7 @@ def main() -> None:
         seal_commands,
     )
     from app.container import StartupError
+    from db.base import database_unavailable
 
     try:
         cli()
@@ -308,9 +332,8 @@ def main() -> None:
         sys.exit(1)
     except SQLAlchemyError as exc:
         first = str(exc).splitlines()[0]
-        typer.echo(
-            f"error: database: {first} (is the data folder initialised? run `longtrust init`)", err=True
-        )
+        hint = "is it running and reachable?" if database_unavailable(exc) else "run `longtrust init`?"
+        typer.echo(f"error: database: {first} ({hint})", err=True)
         sys.exit(1)
     except Exception as exc:  # one clear line, never a traceback, for anything unforeseen
         typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)

@@ -34,6 +34,7 @@ from policies.ceremony import load_ceremony
 from policies.profiles import load_profiles
 from seal_service.router import build_router as seal_router
 from seal_service.service import SealService
+from verify.fetching import FetchPolicy, parse_prefixes
 from verify.router import build_router as verify_router
 from verify.service import VerifyService
 
@@ -160,7 +161,7 @@ def build_services(settings: Settings) -> Services:
     problems = settings.startup_problems() + limit_problems(settings)
     if problems:
         raise StartupError("; ".join(problems))
-    db = Database(settings.db_url, settings.freshness_check)
+    db = Database(settings.db_url, settings.database_connect_timeout_s, settings.freshness_check)
     keys = KeyService(
         db,
         KeyEncryptor(settings.kek),
@@ -191,6 +192,7 @@ def build_services(settings: Settings) -> Services:
         license_status=_status_lookup(registry),
         identifier_problem=identifier_problem,
         fetch_revocation=settings.verify_fetch_revocation,
+        fetch_policy=FetchPolicy(parse_prefixes(settings.fetch_allow)),
     )
     return Services(
         settings=settings,

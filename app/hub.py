@@ -27,7 +27,7 @@ def build_hub(settings: Settings) -> HubService:
     kek_problems = [p for p in settings.startup_problems() if "LONGTRUST_KEK" in p]
     if kek_problems:
         raise StartupError("; ".join(kek_problems))
-    db = Database(settings.db_url)
+    db = Database(settings.db_url, settings.database_connect_timeout_s)
     keys = KeyService(db, KeyEncryptor(settings.kek), sm2_user_id=settings.sm2_user_id.encode())
     return HubService(db, keys, SystemClock())
 

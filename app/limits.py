@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 
 from app.problems import problem
+from core.jsontext import MAX_JSON_DEPTH, json_nested_deeper_than
 
 
 class BodyLimit:
@@ -41,3 +42,43 @@ class BodyLimit:
             return message
 
         return await self.app(scope, limited_receive, send)
+
+
+def _may_be_json(scope) -> bool:
+    """A JSON media type, or none at all (some routes read JSON whatever the header says)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            media = value.split(b";")[0].strip().lower()
+            return media == b"application/json" or media.endswith(b"+json")
+    return True
+
+
+class JsonDepthLimit:
+    """Refuses JSON request bodies nested deeper than ``max_depth`` with 400 problem+json before any
+    route parses them (Python's json module would fail on deep nesting with a RecursionError)."""
+
+    def __init__(self, app, max_depth: int = MAX_JSON_DEPTH):
+        self.app = app
+        self.max_depth = max_depth
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not _may_be_json(scope):
+            return await self.app(scope, receive, send)
+        messages, body = [], b""
+        try:
+            while True:
+                message = await receive()
+                messages.append(message)
+                body += message.get("body", b"")
+                if message["type"] != "http.request" or not message.get("more_body"):
+                    break
+        except HTTPException as exc:  # the body limit, raised outside the app's own handlers
+            return await problem(exc.status_code, "request too large", str(exc.detail))(scope, receive, send)
+        if json_nested_deeper_than(body, self.max_depth):
+            detail = f"JSON nested deeper than {self.max_depth} levels"
+            return await problem(400, "invalid request", detail, "json-depth")(scope, receive, send)
+
+        async def replay():
+            return messages.pop(0) if messages else await receive()
+
+        return await self.app(scope, replay, send)

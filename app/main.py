@@ -12,13 +12,14 @@ from datetime import UTC, datetime, timedelta
 from fastapi import FastAPI
 from fastapi.responses import Response
 
-from app import docs, metrics, problems, rate_limits
+from app import docs, metrics, openapi, problems, rate_limits
 from app.container import Services, StartupError, build_services
-from app.limits import BodyLimit
+from app.limits import BodyLimit, JsonDepthLimit
 from app.observability import Observe, configure_logging
 from app.probes import readiness
 from app.settings import Settings
 from db.jobs import claim
+from keys.kek import DEFAULT_DEV_KEK_B64
 
 log = logging.getLogger("longtrust")
 MAINTENANCE_INTERVAL_S = 60.0
@@ -42,6 +43,8 @@ def create_app(
     settings: Settings | None = None, services: Services | None = None, background: bool = False
 ) -> FastAPI:
     settings = settings or Settings()
+    if settings.kek == DEFAULT_DEV_KEK_B64:  # only possible in development (startup_problems)
+        log.warning("development KEK in use: private keys are encrypted with a public key; set LONGTRUST_KEK")
     services = services or build_services(settings)
     problems_found = services.ca.self_check()
     if problems_found:
@@ -95,7 +98,9 @@ def create_app(
         return services.trust_anchors()
 
     docs.install(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    openapi.install(app)  # after docs: it adds the problem answers to the documented version
+    app.add_middleware(JsonDepthLimit)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)  # before anything buffers a body
     app.add_middleware(OneGeneration, generation=services.db.generation)
     rate_limits.install(app, services.limits)  # a refused client's body is never read
     app.add_middleware(Observe, access_log=settings.access_log)

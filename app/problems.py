@@ -7,9 +7,11 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import DomainError, ErrorKind
+from db.base import UNAVAILABLE_ERRORS, database_unavailable
 
 log = logging.getLogger("longtrust")
 
@@ -27,6 +29,9 @@ STATUS = {
 MEDIA_TYPE = "application/problem+json"
 
 
+RETRY_AFTER_S = 5  # what a 503 asks clients to wait before trying again
+
+
 def problem(status: int, title: str, detail: str, code: str | None = None, **extra) -> JSONResponse:
     body = {
         "type": f"urn:longtrust:problem:{code or title.lower().replace(' ', '-')}",
@@ -36,6 +41,8 @@ def problem(status: int, title: str, detail: str, code: str | None = None, **ext
         **extra,
     }
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 503:
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
@@ -58,6 +65,16 @@ def install(app: FastAPI) -> None:
     async def _http(_req: Request, exc: StarletteHTTPException):
         titles = {404: "not found", 405: "method not allowed", 413: "request too large"}
         return problem(exc.status_code, titles.get(exc.status_code, "error"), str(exc.detail))
+
+    async def _database(req: Request, exc: Exception):
+        if not database_unavailable(exc):
+            return await _unexpected(req, exc)
+        log.warning("database unavailable on %s %s: %s", req.method, req.url.path, str(exc).splitlines()[0])
+        detail = "the database cannot be reached; try again later"
+        return problem(503, "service unavailable", detail, "database")
+
+    for kind in (*UNAVAILABLE_ERRORS, DBAPIError):
+        app.add_exception_handler(kind, _database)
 
     @app.exception_handler(Exception)
     async def _unexpected(req: Request, exc: Exception):

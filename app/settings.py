@@ -14,6 +14,7 @@ from pydantic import ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from keys.kek import DEFAULT_DEV_KEK_B64
+from verify.fetching import parse_prefixes
 
 # A UUID-based OID (X.667 arc 2.25) needs no registration; operators set their own arc.
 DEFAULT_SEAL_ATTRIBUTE_OID = "2.25.205704455834958305441458399337302593871"
@@ -24,6 +25,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("./longtrust-data")
     database_url: str | None = None
+    database_connect_timeout_s: float = 5.0
     environment: Literal["development", "production"] = "development"
     kek: str = DEFAULT_DEV_KEK_B64
     public_url: str = "http://127.0.0.1:8400"
@@ -35,6 +37,7 @@ class Settings(BaseSettings):
     hub_certificate_file: Path | None = None
     hub_trust_refresh_s: float = 30.0
     verify_fetch_revocation: bool = True
+    fetch_allow: str = ""  # comma-separated URL prefixes verification may fetch (verify.fetching)
     max_body_bytes: int = 20 * 1024 * 1024
     sm2_user_id: str = "1234567812345678"
     seal_attribute_oid: str = DEFAULT_SEAL_ATTRIBUTE_OID
@@ -68,7 +71,14 @@ class Settings(BaseSettings):
         """Reasons the service must not start with these settings."""
         problems = []
         if self.environment != "development" and self.kek == DEFAULT_DEV_KEK_B64:
-            problems.append("LONGTRUST_KEK is the development default; set a random 32-byte base64 key")
+            problems.append(
+                "LONGTRUST_KEK is not set: the public development KEK is only for development; "
+                "set a random 32-byte base64 key"
+            )
+        try:
+            parse_prefixes(self.fetch_allow)
+        except ValueError as exc:
+            problems.append(str(exc))
         if not (len(self.region) == 6 and self.region.isdigit()):
             problems.append("LONGTRUST_REGION must be a 6-digit GB/T 2260 code")
         if self.hub_url and not self.hub_token:

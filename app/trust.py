@@ -8,9 +8,8 @@ import logging
 import threading
 import time
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
-from asn1crypto import pem, x509
+from asn1crypto import pem
 
 from ca.service import CAService
 from core.errors import DomainError
@@ -41,7 +40,6 @@ class HubTrustList:
         self._hub_certificate_pem = hub_certificate_pem
         self._max_age_s = max_age_s
         self._anchors: tuple[tuple[bytes, ...], tuple[bytes, ...]] = ((), ())
-        self._endpoints: tuple[str, ...] = ()
         self._read_at: float | None = None
         self._reading = threading.Lock()
 
@@ -58,13 +56,6 @@ class HubTrustList:
     def certificates(self) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
         """(roots, intermediates) of the active anchors of every other region."""
         return self.version()
-
-    def endpoints(self) -> tuple[str, ...]:
-        """URL prefixes (scheme://host:port/) the other regions publish CRLs, OCSP and CA
-        certificates under, as named in their anchors' certificates: the only places a verifier
-        fetches from on an anonymous caller's behalf, besides the operator's allow-list."""
-        self.version()
-        return self._endpoints
 
     def _read_in_background(self) -> None:
         try:
@@ -93,29 +84,6 @@ class HubTrustList:
                 elif anchor.get("kind") == "ca-intermediate":
                     intermediates.append(der)
         self._anchors = (tuple(roots), tuple(intermediates))
-        published = (p for cert in roots + intermediates for p in _published_prefixes(cert))
-        self._endpoints = tuple(sorted(set(published)))
-
-
-def _published_prefixes(der: bytes) -> set[str]:
-    """scheme://host:port/ of every CRL distribution point and AIA location in a certificate."""
-    try:
-        cert = x509.Certificate.load(der)
-        urls = [p.url for p in cert.crl_distribution_points or () if p.url]
-        urls += list(cert.ocsp_urls) + [d["access_location"] for d in _ca_issuers(cert)]
-    except (ValueError, TypeError, KeyError):
-        return set()
-    prefixes = set()
-    for url in urls:
-        parts = urlsplit(url)
-        if parts.scheme in ("http", "https") and parts.netloc:
-            prefixes.add(f"{parts.scheme}://{parts.netloc}/")
-    return prefixes
-
-
-def _ca_issuers(cert: x509.Certificate) -> list[dict]:
-    access = cert.authority_information_access_value
-    return [d.native for d in access or () if d["access_method"].native == "ca_issuers"]
 
 
 def _der(text: str) -> bytes:
@@ -141,7 +109,4 @@ class LocalTrust:
             (intermediates if row.parent_id else anchors).append(row.certificate_der)
             crls.extend(self._ca.current_crls(row.id))
         roots, others = self._hub.certificates() if self._hub is not None else ((), ())
-        endpoints = self._hub.endpoints() if self._hub is not None else ()
-        return TrustMaterial(
-            tuple(anchors), tuple(intermediates), tuple(crls), tuple(roots), tuple(others), endpoints
-        )
+        return TrustMaterial(tuple(anchors), tuple(intermediates), tuple(crls), tuple(roots), tuple(others))

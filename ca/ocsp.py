@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives import hashes
 
 import core.oids  # noqa: F401  (SM2 names for asn1crypto)
 from ca.crl import reason_code
-from core.der import generalized_time, tlv
-from core.errors import invalid
+from core.der import der_header, generalized_time, tlv
+from core.errors import DomainError, ErrorKind, invalid
 
 NONCE_OID = "1.3.6.1.5.5.7.48.1.2"
 MAX_NONCE = 128  # RFC 9654
@@ -62,9 +62,44 @@ class OcspRequest(list):
         self.nonce = nonce
 
 
+class TooManyCertIds(DomainError):
+    """More than MAX_REQUESTS CertIDs: parsing stopped at ``certids_seen`` (MAX_REQUESTS + 1)."""
+
+    def __init__(self, certids_seen: int):
+        detail = f"more than {MAX_REQUESTS} CertIDs in one OCSP request"
+        super().__init__(ErrorKind.INVALID_INPUT, detail, code="invalid-input")
+        self.certids_seen = certids_seen
+
+
+def _count_cert_ids(der: bytes) -> int:
+    """The number of CertIDs in requestList, walking element headers only and stopping at
+    MAX_REQUESTS + 1, so a huge request costs no more than a full one (RFC 6960 §4.1.1 layout:
+    OCSPRequest → TBSRequest → [0] version, [1] requestorName, requestList)."""
+    _, start, end = der_header(der, 0, len(der))
+    tag, start, end = der_header(der, start, end)
+    if tag != 0x30:
+        raise ValueError("tbsRequest is not a SEQUENCE")
+    pos = start
+    tag, start, list_end = der_header(der, pos, end)
+    while tag in (0xA0, 0xA1):  # version, requestorName
+        pos = list_end
+        tag, start, list_end = der_header(der, pos, end)
+    if tag != 0x30:
+        raise ValueError("requestList is not a SEQUENCE OF")
+    seen, pos = 0, start
+    while pos < list_end:
+        seen += 1
+        if seen > MAX_REQUESTS:
+            raise TooManyCertIds(seen)
+        pos = der_header(der, pos, list_end)[2]
+    return seen
+
+
 def parse_request(der: bytes) -> OcspRequest:
-    """Parse a DER OCSPRequest; raises ``invalid`` for malformed input and nonces empty or > 128 octets."""
+    """Parse a DER OCSPRequest; raises ``invalid`` for malformed input and nonces empty or > 128 octets,
+    and :class:`TooManyCertIds` after walking MAX_REQUESTS + 1 CertIDs, before decoding any of them."""
     try:
+        _count_cert_ids(der)
         tbs = ocsp.OCSPRequest.load(der, strict=True)["tbs_request"]
         if tbs["version"].native != "v1":
             raise invalid("unsupported OCSP request version")

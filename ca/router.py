@@ -25,6 +25,13 @@ OCSP_REQUEST = "application/ocsp-request"
 OCSP_RESPONSE = "application/ocsp-response"
 TS_QUERY = "application/timestamp-query"
 TS_REPLY = "application/timestamp-reply"
+CERT_DER = "application/pkix-cert"
+
+
+def _binary(*media_types: str) -> dict:
+    """Route arguments declaring a 200 answer of these (non-JSON) media types in /openapi.json."""
+    content = {m: {"schema": {"type": "string", "format": "binary"}} for m in media_types}
+    return {"response_class": Response, "responses": {200: {"description": "OK", "content": content}}}
 
 
 def _csr_bytes(text: str) -> bytes:
@@ -32,7 +39,7 @@ def _csr_bytes(text: str) -> bytes:
         return text.encode()
     try:
         return base64.b64decode(text, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or characters outside ASCII
         raise DomainError(
             ErrorKind.INVALID_INPUT, "csr_pem is neither PEM nor base64 DER", code="bad-csr"
         ) from None
@@ -140,7 +147,7 @@ def build_router(ca: CAService, require, approvals) -> APIRouter:
         v = ca.revoke(ca_id, serial, body.reason, principal.actor)
         return _status(v)
 
-    @router.get("/ca-certs/{name}", tags=["public"])
+    @router.get("/ca-certs/{name}", tags=["public"], **_binary("application/x-pem-file", CERT_DER))
     def ca_certificate(name: str):
         ca_id, dot, ext = name.rpartition(".")
         if not dot or ext not in ("pem", "der", "crt", "cer"):
@@ -148,9 +155,9 @@ def build_router(ca: CAService, require, approvals) -> APIRouter:
         der = ca.context(ca_id).certificate.dump()
         if ext == "pem":
             return Response(to_pem(der), media_type="application/x-pem-file")
-        return Response(der, media_type="application/pkix-cert")
+        return Response(der, media_type=CERT_DER)
 
-    @router.get("/crl/{name}", tags=["public"])
+    @router.get("/crl/{name}", tags=["public"], **_binary("application/pkix-crl"))
     def crl(name: str):
         stem, dot, ext = name.rpartition(".")
         if not dot or ext != "crl":
@@ -165,12 +172,12 @@ def build_router(ca: CAService, require, approvals) -> APIRouter:
             headers={"Cache-Control": "public, max-age=300"},
         )
 
-    @router.post("/ocsp", tags=["public"])
+    @router.post("/ocsp", tags=["public"], **_binary(OCSP_RESPONSE))
     async def ocsp_post(request: Request):
         _require_media(request, OCSP_REQUEST)
         return Response(ca.ocsp(await request.body()), media_type=OCSP_RESPONSE)
 
-    @router.get("/ocsp/{encoded:path}", tags=["public"])
+    @router.get("/ocsp/{encoded:path}", tags=["public"], **_binary(OCSP_RESPONSE))
     def ocsp_get(encoded: str):
         try:
             der = base64.b64decode(encoded.replace("-", "+").replace("_", "/") + "=" * (-len(encoded) % 4))
@@ -180,7 +187,7 @@ def build_router(ca: CAService, require, approvals) -> APIRouter:
             ca.ocsp(der), media_type=OCSP_RESPONSE, headers={"Cache-Control": "public, max-age=300"}
         )
 
-    @router.post("/tsa", tags=["public"])
+    @router.post("/tsa", tags=["public"], **_binary(TS_REPLY))
     async def timestamp(request: Request):
         _require_media(request, TS_QUERY)
         return Response(ca.timestamp(await request.body()), media_type=TS_REPLY)

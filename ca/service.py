@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -22,7 +23,7 @@ from core.clock import Clock
 from core.errors import DomainError, ErrorKind, conflict, forbidden, invalid, not_found
 from core.versioned import VersionedCache
 from db.audit import record
-from db.base import Database
+from db.base import Database, database_unavailable
 from db.truth import Topic, bump
 from keys.service import KeyService
 from keys.signer import Signer
@@ -52,6 +53,8 @@ _NAME_KEYS = {
     "OU": "organizational_unit_name",
     "CN": "common_name",
 }
+
+log = logging.getLogger("longtrust.ca")
 
 
 def serial_hex(serial: int) -> str:
@@ -675,7 +678,18 @@ class CAService:
     # ---- OCSP ---------------------------------------------------------------------------------
 
     def ocsp(self, request_der: bytes) -> bytes:
-        """An RFC 6960 OCSP response (DER) for any input: malformedRequest for garbage, never an exception.
+        """An OCSP response for any input: malformedRequest for garbage, tryLater while the database
+        cannot be reached (RFC 6960 §4.2.1), never an exception."""
+        try:
+            return self._ocsp(request_der)
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            log.warning("OCSP answered tryLater: the database cannot be reached")
+            return ocsp.try_later()
+
+    def _ocsp(self, request_der: bytes) -> bytes:
+        """The OCSP answer from the database (or its caches).
 
         Requests without a nonce for one known certificate get pre-signed responses, kept until any
         certificate's status, a CA or a key changes in any process (or OCSP_REFRESH passes)."""

@@ -42,3 +42,28 @@ def der_time(at: datetime) -> bytes:
     if 1950 <= at.year < 2050:
         return b"\x17\x0d" + at.strftime("%y%m%d%H%M%SZ").encode()
     return generalized_time(at)
+
+
+def der_header(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
+    """(identifier octet, contents start, contents end) of the DER element at ``data[pos:end]``.
+
+    Reads the header only, so a caller can walk a long SEQUENCE OF element by element and stop
+    early. Single-octet identifiers and definite lengths of at most 4 octets (X.690 §8.1.3, DER);
+    raises ValueError for anything else or an element running past ``end``."""
+    if pos + 2 > end:
+        raise ValueError("truncated DER element")
+    tag, first = data[pos], data[pos + 1]
+    if tag & 0x1F == 0x1F:
+        raise ValueError("multi-octet DER tags are not expected here")
+    start = pos + 2
+    if first & 0x80:
+        count = first & 0x7F
+        if not 1 <= count <= 4 or start + count > end:
+            raise ValueError("indefinite or oversized DER length")
+        length = int.from_bytes(data[start : start + count], "big")
+        start += count
+    else:
+        length = first
+    if start + length > end:
+        raise ValueError("DER element longer than its container")
+    return tag, start, start + length

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import fcntl
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 
@@ -37,8 +39,11 @@ class UTCDateTime(TypeDecorator):
         return value
 
 
-def make_engine(url: str, *, for_writes: bool = True) -> Engine:
-    """An engine; on SQLite, ``for_writes`` engines begin every transaction with BEGIN IMMEDIATE."""
+def make_engine(url: str, *, for_writes: bool = True, connect_timeout_s: float = 5.0) -> Engine:
+    """An engine; on SQLite, ``for_writes`` engines begin every transaction with BEGIN IMMEDIATE.
+    Elsewhere a connection attempt gives up after ``connect_timeout_s`` seconds (at least 2, libpq's
+    minimum) and pooled connections are pinged before use, so a database that comes back is used
+    again without a restart."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -61,13 +66,48 @@ def make_engine(url: str, *, for_writes: bool = True) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if for_writes else "BEGIN")
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    connect_args = {"connect_timeout": max(2, round(connect_timeout_s))} if "psycopg" in url else {}
+    return create_engine(
+        url,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        pool_timeout=connect_timeout_s,
+        connect_args=connect_args,
+    )
+
+
+def _unavailable_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [
+        sa_exc.OperationalError,
+        sa_exc.InterfaceError,
+        sa_exc.DisconnectionError,
+        sa_exc.TimeoutError,
+        sqlite3.OperationalError,
+    ]
+    try:
+        import psycopg
+    except ImportError:  # psycopg is only needed for PostgreSQL
+        return tuple(errors)
+    return (*errors, psycopg.OperationalError, psycopg.InterfaceError)
+
+
+UNAVAILABLE_ERRORS = _unavailable_errors()
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` means the database cannot be reached or used right now (connection refused
+    or lost, pool exhausted, connect timeout, SQLite busy), as opposed to a bad statement or data:
+    the caller should answer "try again later"."""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, UNAVAILABLE_ERRORS)
 
 
 class Database:
-    def __init__(self, url: str, freshness_check: bool = True):
+    def __init__(self, url: str, connect_timeout_s: float = 5.0, freshness_check: bool = True):
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, connect_timeout_s=connect_timeout_s)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._thread_lock = threading.Lock()
         self._lock_file = None

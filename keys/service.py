@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.errors import conflict, invalid, not_found
@@ -62,7 +62,10 @@ class KeyService:
             if self._pkcs11 is None:
                 raise invalid("no PKCS#11 token is configured (LONGTRUST_PKCS11_MODULE)", "no-hsm")
             bits = int(spec.split("-")[1]) if spec.startswith("rsa-") else None
-            signer = self._pkcs11.generate_key(key_ref, KEY_SPECS[spec], bits=bits)
+            try:
+                signer = self._pkcs11.generate_key(key_ref, KEY_SPECS[spec], bits=bits)
+            except ValueError as exc:  # e.g. SM2 on a module without SM2 mechanisms
+                raise invalid(str(exc), "hsm-unsupported") from None
             blob = None
         elif backend == "software":
             signer, pkcs8 = _generate(key_ref, spec, self._sm2_user_id)
@@ -98,6 +101,48 @@ class KeyService:
         record(session, actor, "key.disable", key_ref, reason=reason)
         bump(session, Topic.KEYS)
         return rec
+
+    def rewrap(
+        self,
+        new_encryptor: KeyEncryptor,
+        actor: str,
+        *,
+        batch_size: int = 100,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Re-encrypt every software key under ``new_encryptor`` (KEK rotation), one transaction and
+        one audit event ("key.rewrap") per batch of ``batch_size`` keys; ``progress(n)`` is called with
+        the number of keys done after each batch. Resumable: a key that already opens under the new
+        KEK is left as it is, so a run cut short is finished by running it again. Returns the count
+        of keys re-encrypted. Raises ValueError for a key that opens under neither KEK. Processes
+        still running with the old KEK must be restarted with the new one."""
+        done, after = 0, ""
+        while True:
+            with self.db.unit_of_work() as session:
+                batch = list(session.scalars(_software_keys_after(after, batch_size)))
+                if not batch:
+                    return done
+                changed = [rec.key_ref for rec in batch if self._rewrap_one(rec, new_encryptor)]
+                if changed:
+                    record(session, actor, "key.rewrap", "keys", key_refs=changed)
+            done += len(changed)
+            after = batch[-1].key_ref
+            if progress is not None:
+                progress(len(batch))
+
+    def software_key_count(self) -> int:
+        """How many keys are encrypted under the KEK (software keys)."""
+        with self.db.read() as s:
+            return s.scalar(select(func.count()).where(KeyRecord.encrypted_private_key.is_not(None))) or 0
+
+    def _rewrap_one(self, rec: KeyRecord, new_encryptor: KeyEncryptor) -> bool:
+        try:
+            pkcs8 = self._encryptor.open(rec.encrypted_private_key, rec.key_ref)
+        except ValueError:
+            new_encryptor.open(rec.encrypted_private_key, rec.key_ref)  # raises if under neither
+            return False
+        rec.encrypted_private_key = new_encryptor.seal(pkcs8, rec.key_ref)
+        return True
 
     def signer(self, key_ref: str) -> Signer:
         """The signer for an active key, cached until any key's status changes in any process.
@@ -148,6 +193,15 @@ class _ObservedSigner:
         signature = self._signer.sign(message)
         self._on_sign(self._signer.algorithm)
         return signature
+
+
+def _software_keys_after(key_ref: str, limit: int):
+    return (
+        select(KeyRecord)
+        .where(KeyRecord.encrypted_private_key.is_not(None), KeyRecord.key_ref > key_ref)
+        .order_by(KeyRecord.key_ref)
+        .limit(limit)
+    )
 
 
 def _generate(key_ref: str, spec: str, sm2_user_id: bytes) -> tuple[Signer, bytes]:

@@ -129,7 +129,7 @@ def verify_trust_list(
         signature = base64.b64decode(document["signature_b64"], validate=True)
         algorithm = document["algorithm"]
         embedded = certificate_der(document["certificate_pem"])
-    except (KeyError, TypeError, binascii.Error) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise _bad(f"malformed trust list: {exc}") from None
     if hub_certificate_pem is not None and certificate_der(hub_certificate_pem) != embedded:
         raise _bad("the trust list is signed with a certificate other than the hub's")

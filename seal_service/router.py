@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import json
 from typing import Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
 from core.errors import DomainError, ErrorKind, invalid
+from core.jsontext import MAX_JSON_DEPTH, json_nested_deeper_than
 from seal_service.listing import list_seals
 from seal_service.schemas import DataStampOut, SealCreated, SealIn, SealList, SealOut, StatusChange
 from seal_service.service import SealService, SealView
@@ -37,7 +37,7 @@ def _out(view: SealView) -> SealOut:
 def _checked_args(body: SealIn) -> dict:
     try:
         image = base64.b64decode(body.image_png_b64, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or characters outside ASCII
         raise invalid("image_png_b64 is not base64", "image") from None
     return {
         "owner_credit_code": body.owner_credit_code,
@@ -137,8 +137,11 @@ def build_router(seals: SealService, require, approvals) -> APIRouter:
 
     @router.post("/api/v1/seals/{seal_id}/stamp/data", response_model=DataStampOut)
     async def stamp_data(seal_id: str, request: Request, principal=require("seal.stamp")):
+        body = await request.body()
+        if json_nested_deeper_than(body, MAX_JSON_DEPTH):
+            raise invalid(f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels", "json-depth")
         try:
-            document = json.loads(await request.body())
+            document = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise invalid(f"the body is not JSON: {exc}", "json") from None
         if not isinstance(document, dict):

@@ -40,10 +40,9 @@ from pyhanko_certvalidator.errors import (
     RevokedError,
     ValidationError,
 )
-from pyhanko_certvalidator.fetchers import OwnedFetcherBackend
-from pyhanko_certvalidator.fetchers.api import FetchLimits
 from pyhanko_certvalidator.util import get_declared_revinfo
 
+from verify.fetching import FetchPolicy, fetcher_backend
 from verify.report import (
     EXPIRED,
     FORMAT_FAILURE,
@@ -67,8 +66,6 @@ CRYPTO_CONSTRAINTS_FAILURE = "CRYPTO_CONSTRAINTS_FAILURE"
 CHAIN_CONSTRAINTS_FAILURE = "CHAIN_CONSTRAINTS_FAILURE"
 CERTIFICATE_CHAIN_GENERAL_FAILURE = "CERTIFICATE_CHAIN_GENERAL_FAILURE"
 
-FETCH_TIMEOUT_S = 5
-FETCH_LIMITS = FetchLimits(max_requests=20, max_cert_requests=5, max_aia_urls_per_object=2)
 _TOLERANCE = timedelta(seconds=1)  # certvalidator's default time tolerance
 
 _SIGNING = frozenset({"digital_signature", "non_repudiation"})
@@ -94,7 +91,7 @@ async def averify_certificate(
     at: datetime | None = None,
     crls: Sequence[bytes] = (),
     ocsps: Sequence[bytes] = (),
-    fetch_revocation: bool = False,
+    fetch_revocation: bool | FetchPolicy = False,
     purpose: str | None = None,
 ) -> list[Check]:
     """Checks 'certificate chain', 'certificate validity', 'revocation' and 'key usage' for `cert_der`."""
@@ -113,7 +110,7 @@ def verify_certificate(
     at: datetime | None = None,
     crls: Sequence[bytes] = (),
     ocsps: Sequence[bytes] = (),
-    fetch_revocation: bool = False,
+    fetch_revocation: bool | FetchPolicy = False,
     purpose: str | None = None,
 ) -> list[Check]:
     """Synchronous `averify_certificate`; safe inside a running event loop; a cache hit needs no loop."""
@@ -145,7 +142,7 @@ def make_cert_checker(
     ocsps: Iterable[bytes] = (),
     extra_certs: Iterable[bytes] = (),
     *,
-    fetch_revocation: bool = False,
+    fetch_revocation: bool | FetchPolicy = False,
 ) -> CertChecker:
     """A `cert_checker(cert_der, at, purpose)` for the seal / OFD / PDF verifiers, bound to these inputs."""
     anchors, crl_list, ocsp_list, extra = tuple(trust_anchors), tuple(crls), tuple(ocsps), tuple(extra_certs)
@@ -202,19 +199,10 @@ class _Job:
         return [*path_checks, _key_usage_check_cached(self.cert_der, self.purpose)]
 
 
-def fetcher_backend() -> OwnedFetcherBackend:
-    """The backend through which certvalidator fetches certificates, CRLs and OCSP responses."""
-    from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
-
-    return OwnedFetcherBackend(
-        AIOHttpFetcherBackend(per_request_timeout=FETCH_TIMEOUT_S, limits=FETCH_LIMITS)
-    )
-
-
 async def _validate_path(cert, chain, anchors, moment, at, crls, ocsps, fetch) -> list[Check]:
     if not anchors:
         return _failure_checks(CHAIN, "indeterminate", "no trust anchors given", NO_CERTIFICATE_CHAIN_FOUND)
-    backend = fetcher_backend() if fetch else None
+    backend = fetcher_backend(fetch)  # only what the fetch policy allows (verify.fetching)
     hard = bool(crls or ocsps or fetch)
     recorder = _RecordingValidator()
     try:
@@ -224,7 +212,7 @@ async def _validate_path(cert, chain, anchors, moment, at, crls, ocsps, fetch) -
             moment=moment,
             crls=list(crls),
             ocsps=list(ocsps),
-            allow_fetching=fetch,
+            allow_fetching=bool(fetch),
             fetcher_backend=backend,
             revocation_mode="hard-fail" if hard else "soft-fail",
             retroactive_revinfo=at is not None,
@@ -387,7 +375,7 @@ def _cache_key(cert_der, chain, anchors, crls, ocsps, fetch) -> bytes:
         h.update(len(group).to_bytes(4, "big"))
         for blob in group:
             h.update(len(blob).to_bytes(8, "big") + blob)
-    h.update(b"fetch:%d" % fetch)
+    h.update(b"fetch:%d" % bool(fetch))
     return h.digest()
 
 

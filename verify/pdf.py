@@ -64,7 +64,8 @@ from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko_certvalidator import ValidationContext
 
 from core.errors import DomainError, ErrorKind
-from verify.certificates import fetcher_backend, make_cert_checker
+from verify.certificates import make_cert_checker
+from verify.fetching import fetcher_backend
 from verify.report import (
     FAILED,
     FORMAT_FAILURE,
@@ -244,7 +245,7 @@ class _Inputs:
             moment=moment,
             retroactive_revinfo=moment is not None,
             allow_fetching=self.fetch,
-            fetcher_backend=fetcher_backend() if self.fetch else None,
+            fetcher_backend=fetcher_backend(self.fetch),
             revocation_mode="hard-fail" if self.crls or self.ocsps or self.fetch else "soft-fail",
             **SM2_CONTEXT_KWARGS,
         )

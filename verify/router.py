@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 
 from asn1crypto import pem
 from fastapi import APIRouter, Request
@@ -18,7 +17,7 @@ from verify.service import VerifyService
 def _b64(value: str, field: str) -> bytes:
     try:
         return base64.b64decode(value, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or characters outside ASCII
         raise invalid(f"{field} is not base64", "base64") from None
 
 

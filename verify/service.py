@@ -18,6 +18,7 @@ from asn1crypto import pem
 from core.errors import DomainError, ErrorKind, invalid
 from core.versioned import VersionedCache
 from verify.certificates import make_cert_checker, verify_certificate_report
+from verify.fetching import FetchPolicy, endpoint_prefixes
 from verify.license import verify_license
 from verify.ofd import verify_ofd
 from verify.report import NO_CERTIFICATE_CHAIN_FOUND, Report
@@ -36,7 +37,6 @@ class TrustMaterial:
     crls: tuple[bytes, ...] = ()
     foreign_anchors: tuple[bytes, ...] = ()
     foreign_intermediates: tuple[bytes, ...] = ()
-    foreign_endpoints: tuple[str, ...] = ()  # URL prefixes other regions publish revocation data under
 
 
 class TrustSource(Protocol):
@@ -54,7 +54,7 @@ class Scope:
     anchors: tuple[bytes, ...]
     intermediates: tuple[bytes, ...]
     crls: tuple[bytes, ...]
-    fetch_revocation: bool
+    fetch_revocation: FetchPolicy | bool  # a policy (verify.fetching) when revocation data is fetched
 
 
 @dataclass(frozen=True)
@@ -66,16 +66,18 @@ class ValidationSpec:
     local: Scope
     foreign: Scope | None
     cert_checker: Callable
+    foreign_endpoints: tuple[str, ...]  # where other regions publish: what the fetch policy allows
 
     @classmethod
-    def of(cls, material: TrustMaterial, fetch: bool) -> ValidationSpec:
+    def of(cls, material: TrustMaterial, fetch: FetchPolicy | bool) -> ValidationSpec:
         local = Scope(material.anchors, material.intermediates, material.crls, False)
         foreign = (
             Scope(material.foreign_anchors, material.foreign_intermediates, (), fetch)
             if material.foreign_anchors
             else None
         )
-        return cls(local, foreign, _checker(local, foreign))
+        published = endpoint_prefixes((*material.foreign_anchors, *material.foreign_intermediates))
+        return cls(local, foreign, _checker(local, foreign), published)
 
     def run(self, verify: Callable[[Scope], Report]) -> Report:
         """``verify`` against our own anchors, and against other regions' when no chain was found."""
@@ -94,12 +96,15 @@ class VerifyService:
         license_status: Callable[[str], dict | None] | None = None,
         identifier_problem: Callable[[str], str | None] | None = None,
         fetch_revocation: bool = False,
+        fetch_policy: FetchPolicy | None = None,
     ):
         self._trust = trust
         self.seal_attribute_oid = seal_attribute_oid
         self._license_status = license_status
         self._identifier_problem = identifier_problem
-        self._fetch = fetch_revocation
+        self._fetch = (fetch_policy or FetchPolicy()) if fetch_revocation else False  # verify.fetching
+        if self._fetch and self._fetch.published is None:  # other regions' CA endpoints, from the trust list
+            self._fetch.published = lambda: self.spec().foreign_endpoints
         # The specification and stamp results, until the trust material changes in any process.
         self._cache: VersionedCache[object, object] = VersionedCache(trust.version, max_items=20_000)
 

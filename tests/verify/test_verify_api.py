@@ -82,11 +82,3 @@ def test_garbage_seal_is_a_failed_report(client):
         "/api/v1/verify/seal", json={"seal_der_b64": base64.b64encode(b"\x30\x03\x02\x01").decode()}
     )
     assert r.status_code == 200 and r.json()["indication"] == "TOTAL_FAILED"
-
-
-def test_the_places_a_region_publishes_under_are_read_from_its_certificates(services):
-    from app.trust import _published_prefixes
-
-    issuing = services.ca.context("sm2-issuing").certificate.dump()
-    assert _published_prefixes(issuing) == {"http://127.0.0.1:8400/"}
-    assert _published_prefixes(b"not a certificate") == set()
