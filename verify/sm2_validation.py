@@ -27,6 +27,8 @@ validator fails for SM2 one step earlier anyway: ``cryptography`` cannot load an
 
 from __future__ import annotations
 
+import logging
+
 from asn1crypto import algos
 from asn1crypto.keys import PublicKeyInfo
 from cryptography.exceptions import InvalidSignature
@@ -50,6 +52,7 @@ from keys import sm2
 
 __all__ = [
     "ALGORITHM_POLICY",
+    "THIRD_PARTY_LOGGERS",
     "ALLOWED_DIGESTS",
     "SM2_CONTEXT_KWARGS",
     "SM2_MECHANISMS",
@@ -210,3 +213,24 @@ class _SM2DefaultValidationContext(_cv_context.ValidationContext):
 
 if _cv_validate_ocsp.ValidationContext is _cv_context.ValidationContext:
     _cv_validate_ocsp.ValidationContext = _SM2DefaultValidationContext
+
+
+# Logging. pyHanko and certvalidator log every condition they handle (no path to a trust anchor, a
+# disallowed algorithm, a suspicious change) at WARNING with a full traceback, and every one of them
+# ends up in our Report. So their records below ERROR are dropped, and the rest reach the root
+# logger's handlers (the server's format; Python's last-resort handler in the CLI) as one line.
+THIRD_PARTY_LOGGERS = ("pyhanko", "pyhanko_certvalidator")
+
+
+class _OneLine(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        fields = {**record.__dict__, "exc_info": None, "exc_text": None, "stack_info": None}
+        fields["msg"], fields["args"] = record.getMessage().splitlines()[0] if record.msg else "", None
+        logging.getLogger().handle(logging.makeLogRecord(fields))
+
+
+for _name in THIRD_PARTY_LOGGERS:
+    _logger = logging.getLogger(_name)
+    _logger.setLevel(logging.ERROR)
+    _logger.propagate = False
+    _logger.handlers = [_OneLine()]
