@@ -39,6 +39,7 @@ from verify.report import (
     Check,
     Report,
 )
+from verify.sm2_validation import sm2_signature_der
 
 CertChecker = Callable[[bytes, datetime, str], list[Check]]
 
@@ -507,8 +508,11 @@ def signature_check(name: str, cert: CertInfo, alg_oid: str, message: bytes, sig
             name, INDETERMINATE, f"{alg_name} cannot be checked with the certificate's {cert.key_type} key"
         )
     if key_type == "sm2":
-        ok = sm2.verify(cert.public, message, signature)
         what = "SM2 signature (SM3, default ID 1234567812345678)"
+        try:
+            ok = sm2.verify(cert.public, message, sm2_signature_der(signature))
+        except ValueError as exc:
+            return Check(name, FAILED, f"{what} is malformed: {exc}", SIG_CRYPTO_FAILURE)
     else:
         what = f"{alg_name} signature"
         try:

@@ -51,6 +51,8 @@ from core.oids import DEFAULT_SM2_ID, SM2_CURVE
 from keys import sm2
 
 __all__ = [
+    "SM2_ORDER",
+    "sm2_signature_der",
     "ALGORITHM_POLICY",
     "THIRD_PARTY_LOGGERS",
     "ALLOWED_DIGESTS",
@@ -89,6 +91,28 @@ ALLOWED_DIGESTS = frozenset(
     {"sm3", "sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512", "shake256", "shake256_len"}
 )
 MIN_RSA_BITS = 2048
+
+
+# n, the order of the base point of sm2p256v1 (GB/T 32918.5-2016).
+SM2_ORDER = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
+
+
+def sm2_signature_der(value: bytes) -> bytes:
+    """The canonical DER SEQUENCE{r, s} of an SM2 signature value as the field writes them: DER with or
+    without the sign pad (an r whose top bit is set and no 0x00 first reads negative as a signed INTEGER),
+    or raw r‖s (64 bytes, GM/T 0009). r and s are read as unsigned integers and accepted only for
+    1 <= r, s < n (GB/T 32918.2 verification step B1/B2). Raises ValueError otherwise."""
+    value = bytes(value)
+    try:
+        parsed = algos.DSASignature.load(value, strict=True)
+        r, s = (int.from_bytes(parsed[k].contents, "big") for k in ("r", "s"))
+    except (ValueError, TypeError, KeyError) as exc:
+        if len(value) != 64:
+            raise ValueError(f"an SM2 signature is DER SEQUENCE{{r, s}} or 64 bytes r||s: {exc}") from None
+        r, s = int.from_bytes(value[:32], "big"), int.from_bytes(value[32:], "big")
+    if not (1 <= r < SM2_ORDER and 1 <= s < SM2_ORDER):
+        raise ValueError("SM2 signature values r and s must lie in [1, n-1]")
+    return algos.DSASignature({"r": r, "s": s}).dump()
 
 
 def sm2_public_point(public_key_info: PublicKeyInfo) -> bytes | None:
@@ -135,6 +159,10 @@ class SM2SignatureValidator(DefaultSignatureValidator):
         point = sm2_public_point(public_key_info)
         if point is None:
             raise InvalidSignature("SM2 signature algorithm with a key that is not SM2")
+        try:
+            signature = sm2_signature_der(signature)
+        except ValueError as exc:
+            raise InvalidSignature(str(exc)) from None
         if not sm2.verify(point, signed_data, signature, self.user_id):
             raise InvalidSignature("SM2 signature does not verify")
 
