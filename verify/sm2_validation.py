@@ -33,8 +33,8 @@ from asn1crypto import algos
 from asn1crypto.keys import PublicKeyInfo
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
 from pyhanko.sign.validation.utils import CMSAlgorithmUsagePolicy
 from pyhanko_certvalidator import context as _cv_context
 from pyhanko_certvalidator.errors import AlgorithmNotSupported
@@ -51,6 +51,7 @@ from core.oids import DEFAULT_SM2_ID, SM2_CURVE
 from keys import sm2
 
 __all__ = [
+    "PLAIN_ECDSA",
     "SM2_ORDER",
     "sm2_signature_der",
     "ALGORITHM_POLICY",
@@ -86,6 +87,15 @@ _MECHANISM_DIGEST = {
     "ed25519": "sha512",
     "ed448": "shake256",
 }
+# BSI TR-03111 plain-ECDSA (ecdsa-plain-SHAxxx, 0.4.0.127.0.7.1.1.4.1.n): the value is r||s, not DER.
+PLAIN_ECDSA = {
+    "0.4.0.127.0.7.1.1.4.1.1": "sha1",
+    "0.4.0.127.0.7.1.1.4.1.2": "sha224",
+    "0.4.0.127.0.7.1.1.4.1.3": "sha256",
+    "0.4.0.127.0.7.1.1.4.1.4": "sha384",
+    "0.4.0.127.0.7.1.1.4.1.5": "sha512",
+}
+_MECHANISM_DIGEST.update(PLAIN_ECDSA)
 _GENERIC_MECHANISMS = frozenset({"rsassa_pkcs1v15", "ecdsa", "rsassa_pss"})
 ALLOWED_DIGESTS = frozenset(
     {"sm3", "sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512", "shake256", "shake256_len"}
@@ -145,6 +155,8 @@ class SM2SignatureValidator(DefaultSignatureValidator):
             self._validate_sm2(signature, signed_data, public_key_info, context)
         elif mechanism == "sm3_rsa":
             _validate_rsa_sm3(signature, signed_data, public_key_info, context)
+        elif signature_algorithm["algorithm"].dotted in PLAIN_ECDSA:
+            _validate_plain_ecdsa(signature, signed_data, public_key_info, signature_algorithm, context)
         elif mechanism in ("rsassa_pkcs1v15", "ecdsa", "dsa") and context.contextual_md_algorithm is None:
             # The default would crash on a None digest name instead of reporting a bad signature.
             raise AlgorithmNotSupported(f"{mechanism} without a digest algorithm")
@@ -175,6 +187,24 @@ def _validate_rsa_sm3(signature, signed_data, public_key_info, context) -> None:
     key.verify(signature, signed_data, padding.PKCS1v15(), digest)
 
 
+def _validate_plain_ecdsa(signature, signed_data, public_key_info, signature_algorithm, context) -> None:
+    """BSI TR-03111 5.2.1: r and s as unsigned big-endian integers of the curve's byte length each."""
+    key = serialization.load_der_public_key(public_key_info.dump())
+    if not isinstance(key, ec.EllipticCurvePublicKey) or len(signature) % 2:
+        raise InvalidSignature("plain-ECDSA signature algorithm with a key that is not EC, or an odd length")
+    half = len(signature) // 2
+    if half != (key.curve.key_size + 7) // 8:
+        bits = key.curve.key_size
+        raise InvalidSignature(f"a {len(signature)}-byte plain-ECDSA value for a {bits}-bit curve")
+    r, s = int.from_bytes(signature[:half], "big"), int.from_bytes(signature[half:], "big")
+    digest = getattr(hashes, PLAIN_ECDSA[signature_algorithm["algorithm"].dotted].upper())()
+    key.verify(
+        encode_dss_signature(r, s),
+        signed_data,
+        ec.ECDSA(Prehashed(digest) if context.prehashed else digest),
+    )
+
+
 def _refuse(reason: str) -> AlgorithmUsageConstraint:
     return AlgorithmUsageConstraint(False, failure_reason=reason)
 
@@ -194,6 +224,8 @@ class AllowListAlgorithmPolicy(CMSAlgorithmUsagePolicy):
 
     def signature_algorithm_allowed(self, algo, moment, public_key) -> AlgorithmUsageConstraint:
         name = algo["algorithm"].native
+        if algo["algorithm"].dotted in PLAIN_ECDSA:
+            name = algo["algorithm"].dotted
         if name == "rsassa_pss":
             digest = algo["parameters"]["hash_algorithm"]["algorithm"].native
         elif name in _MECHANISM_DIGEST:
@@ -211,6 +243,8 @@ class AllowListAlgorithmPolicy(CMSAlgorithmUsagePolicy):
 
     def digest_combination_allowed(self, signature_algo, message_digest_algo, moment):
         name = signature_algo["algorithm"].native
+        if signature_algo["algorithm"].dotted in PLAIN_ECDSA:
+            name = signature_algo["algorithm"].dotted
         if name in _MECHANISM_DIGEST and name not in ("ed25519", "ed448"):
             digest = message_digest_algo["algorithm"].native
             if digest != _MECHANISM_DIGEST[name]:

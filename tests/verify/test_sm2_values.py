@@ -101,3 +101,49 @@ def test_out_of_range_or_malformed_values_fail_the_signature_check(signed):
     for value in (sequence(r, SM2_ORDER, pad=False), b"\x30\x03\x02\x01", b"x" * 63):
         check = signature_check("stamp_signature", cert, SM3_WITH_SM2, MESSAGE, value)
         assert check.result == "failed" and check.sub_indication == "SIG_CRYPTO_FAILURE"
+
+
+# --------------------------------------------------------------------------- plain-ECDSA (BSI TR-03111)
+
+ECDSA_PLAIN_SHA256 = "0.4.0.127.0.7.1.1.4.1.3"
+ECDSA_PLAIN_SHA1 = "0.4.0.127.0.7.1.1.4.1.1"
+
+
+def _plain_ecdsa():
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    r, s = decode_dss_signature(key.sign(MESSAGE, ec.ECDSA(hashes.SHA256())))
+    spki = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return keys.PublicKeyInfo.load(spki), r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def test_plain_ecdsa_values_verify_and_tampering_fails():
+    from cryptography.exceptions import InvalidSignature
+
+    info, value = _plain_ecdsa()
+    algorithm = algos.SignedDigestAlgorithm({"algorithm": ECDSA_PLAIN_SHA256})
+    SM2_SIGNATURE_VALIDATOR.validate_signature(value, MESSAGE, info, algorithm)
+    with pytest.raises(InvalidSignature):
+        SM2_SIGNATURE_VALIDATOR.validate_signature(value, MESSAGE + b"0", info, algorithm)
+    with pytest.raises(InvalidSignature):
+        SM2_SIGNATURE_VALIDATOR.validate_signature(value[:-1], MESSAGE, info, algorithm)
+
+
+def test_plain_ecdsa_is_on_the_allow_list_with_its_digest_only():
+    from verify.sm2_validation import ALGORITHM_POLICY
+
+    info, _ = _plain_ecdsa()
+    public_key = info
+    sha256 = algos.SignedDigestAlgorithm({"algorithm": ECDSA_PLAIN_SHA256})
+    sha1 = algos.SignedDigestAlgorithm({"algorithm": ECDSA_PLAIN_SHA1})
+    assert ALGORITHM_POLICY.signature_algorithm_allowed(sha256, None, public_key).allowed
+    assert not ALGORITHM_POLICY.signature_algorithm_allowed(sha1, None, public_key).allowed
+    digest = algos.DigestAlgorithm({"algorithm": "sha256"})
+    assert ALGORITHM_POLICY.digest_combination_allowed(sha256, digest, None).allowed
+    other = algos.DigestAlgorithm({"algorithm": "sha512"})
+    assert not ALGORITHM_POLICY.digest_combination_allowed(sha256, other, None).allowed
