@@ -52,9 +52,11 @@ from verify.report import (
     NOT_YET_VALID,
     REVOKED,
     SIG_CRYPTO_FAILURE,
+    WARNING,
     Check,
     Report,
 )
+from verify.ses_asn1 import check_structure, read_single
 from verify.sm2_validation import ALGORITHM_POLICY, SM2SignatureValidator
 
 logger = logging.getLogger(__name__)
@@ -170,6 +172,61 @@ def make_cert_checker(
 # -- path validation --------------------------------------------------------------------------------------
 
 
+ENCODING = "certificate encoding"
+
+
+def load_leniently(der: bytes) -> tuple[x509.Certificate, str | None]:
+    """The certificate and a description of its encoding quirk, if any (RFC 5280 / X.690 rules that real
+    certificates break and OpenSSL tolerates: 8-bit bytes in an IA5String, a string type other than the
+    one the standard names). The DER structure itself must be sound, or ValueError is raised; the quirk
+    is reported as a warning and never changes a verdict."""
+    check_structure(read_single(der))
+    cert = x509.Certificate.load(der, strict=True)
+    tbs = cert["tbs_certificate"]
+    for part in ("version", "serial_number", "validity", "subject_public_key_info"):
+        tbs[part].native  # noqa: B018  (these must decode: validation needs them)
+    try:
+        cert.native  # noqa: B018  (every string too)
+    except (ValueError, TypeError) as exc:
+        quirk = f"{type(exc).__name__}: {exc}"
+    else:
+        return cert, None
+    cert = x509.Certificate.load(der, strict=True)
+    repaired = _lenient_names(cert)
+    if cert["tbs_certificate"].dump() != tbs.dump():
+        raise ValueError(f"the certificate cannot be read leniently ({quirk})")
+    return cert, quirk + (f" (read as Latin-1: {', '.join(repaired)})" if repaired else "")
+
+
+def _lenient_names(cert: x509.Certificate) -> list[str]:
+    """Swap each subject/issuer attribute value that does not decode for the same bytes read as Latin-1
+    (as OpenSSL prints them), so names compare during path building; the encoding is unchanged."""
+    repaired = []
+    for which in ("subject", "issuer"):
+        for rdn in cert["tbs_certificate"][which].chosen:
+            for attribute in rdn:
+                value = attribute["value"]
+                try:
+                    value.native  # noqa: B018
+                except (ValueError, TypeError):
+                    lenient = type(f"Lenient{type(value).__name__}", (type(value),), {"__unicode__": _latin1})
+                    attribute["value"] = lenient.load(value.dump())
+                    repaired.append(f"{which} {attribute['type'].native}")
+    return repaired
+
+
+def _for_path(der: bytes) -> x509.Certificate:
+    """A chain or anchor certificate for path building, its names read leniently when they must be."""
+    try:
+        return load_leniently(der)[0]
+    except (ValueError, TypeError):
+        return x509.Certificate.load(der)  # certvalidator reports what it cannot use
+
+
+def _latin1(value) -> str:
+    return value.contents.decode("latin-1")
+
+
 class _Job:
     """One verification request: checked arguments, its cache key and time bucket."""
 
@@ -186,13 +243,14 @@ class _Job:
 
     async def validate(self) -> list[Check]:
         try:
-            cert = x509.Certificate.load(self.cert_der, strict=True)
-            cert.native  # noqa: B018  (parse everything now: malformed input is a format failure)
+            cert, quirk = load_leniently(self.cert_der)
         except (ValueError, TypeError) as exc:
             return _failure_checks(CHAIN, "failed", f"not a DER X.509 certificate: {exc}", FORMAT_FAILURE)
         checks = await _validate_path(
             cert, self.chain, self.anchors, self.moment, self.at, self.crls, self.ocsps, self.fetch
         )
+        if quirk is not None:
+            checks.append(Check(ENCODING, WARNING, f"read leniently, as OpenSSL does: {quirk}"))
         if not self.fetch or all(c.result in ("passed", "skipped") for c in checks):
             instants = lambda: _instants(self.cert_der, self.chain, self.anchors, self.crls, self.ocsps)  # noqa: E731
             _CACHE.put(self.key, instants, self.moment, checks)
@@ -218,8 +276,8 @@ async def _validate_path(cert, chain, anchors, moment, at, crls, ocsps, fetch) -
     recorder = _RecordingValidator()
     try:
         context = ValidationContext(
-            trust_roots=[x509.Certificate.load(a) for a in anchors],
-            other_certs=[x509.Certificate.load(c) for c in chain],
+            trust_roots=[_for_path(a) for a in anchors],
+            other_certs=[_for_path(c) for c in chain],
             moment=moment,
             crls=list(crls),
             ocsps=list(ocsps),
