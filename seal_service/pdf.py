@@ -328,6 +328,8 @@ def _open_pdf(pdf: bytes) -> IncrementalPdfFileWriter:
         raise invalid("the document is not a PDF (no %PDF- header)")
     try:
         writer = IncrementalPdfFileWriter(BytesIO(bytes(pdf)))
+        if writer.prev.xrefs.hybrid_xrefs_present:  # (Word and others write these; pyHanko signs them
+            writer = IncrementalPdfFileWriter(BytesIO(bytes(pdf)), strict=False)  # only when not strict)
         encrypted = writer.prev.encrypted
         writer.root["/Pages"]  # noqa: B018  (forces the catalogue and page tree to parse)
     except (misc.PdfError, KeyError, ValueError, TypeError) as exc:
