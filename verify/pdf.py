@@ -476,6 +476,7 @@ class _Entry:
     name: str
     sig: EmbeddedPdfSignature | None = None
     error: str | None = None
+    unsupported: bool = False  # a kind not verified here (INDETERMINATE), not a broken one (FAILED)
 
 
 def _signature_fields(reader: PdfFileReader, max_signatures: int) -> list[_Entry]:
@@ -487,7 +488,8 @@ def _signature_fields(reader: PdfFileReader, max_signatures: int) -> list[_Entry
         try:
             subfilter = value.get_object().get("/SubFilter")
             if subfilter not in _SUBFILTERS:
-                entries.append(_Entry(name, error=f"SubFilter {subfilter} is not supported (not verified)"))
+                error = f"SubFilter {subfilter} is not supported (not verified)"
+                entries.append(_Entry(name, error=error, unsupported=True))
             else:
                 entries.append(_Entry(name, sig=EmbeddedPdfSignature(reader, field_ref, name)))
         except _READ_ERRORS as exc:
@@ -622,8 +624,8 @@ async def _verify_entry(
     entry: _Entry, inputs: _Inputs, poe: datetime | None, seal_oid: str | None, budget: _DiffBudget
 ) -> tuple[_Result, datetime | None]:
     if entry.sig is None:
-        unsupported = Check("format", INDETERMINATE, f"field {entry.name}: {entry.error}", FORMAT_FAILURE)
-        return _Result([unsupported]), poe
+        result = INDETERMINATE if entry.unsupported else FAILED
+        return _Result([Check("format", result, f"field {entry.name}: {entry.error}", FORMAT_FAILURE)]), poe
     sig = entry.sig
     kind = sig.sig_object_type
     described = (
