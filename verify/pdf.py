@@ -486,9 +486,10 @@ def _signature_fields(reader: PdfFileReader, max_signatures: int) -> list[_Entry
         if len(entries) == max_signatures:
             raise _refuse(f"more than {max_signatures} signatures")
         try:
-            subfilter = value.get_object().get("/SubFilter")
-            if subfilter not in _SUBFILTERS:
-                error = f"SubFilter {subfilter} is not supported (not verified)"
+            signature = value.get_object()
+            subfilter, kind = signature.get("/SubFilter"), signature.get("/Type", "/Sig")
+            if subfilter not in _SUBFILTERS or (subfilter == "/ETSI.RFC3161") != (kind == "/DocTimeStamp"):
+                error = f"SubFilter {subfilter} in a {kind} dictionary is not supported (not verified)"
                 entries.append(_Entry(name, error=error, unsupported=True))
             else:
                 entries.append(_Entry(name, sig=EmbeddedPdfSignature(reader, field_ref, name)))

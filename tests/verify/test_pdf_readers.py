@@ -162,3 +162,12 @@ def test_a_comment_breaks_docmdp_p2_and_is_allowed_under_p3():
     assert (failed.indication, failed.sub_indication) == (TOTAL_FAILED, SIG_CONSTRAINTS_FAILURE)
     assert "DocMDP P=2" in failed.check("Signature1: coverage and modifications").detail
     assert verify(add_comment(certified(3)), seal_attribute_oid=None).indication == TOTAL_PASSED
+
+
+def test_rfc3161_subfilter_in_a_sig_dictionary_is_indeterminate():
+    data = stamped("B-LTA", with_seal=False)
+    assert data.count(b"/Type /DocTimeStamp") == 1
+    report = verify(data.replace(b"/Type /DocTimeStamp", b"/Type /Sig         "))
+    unsupported = report.check("Signature2: format")
+    assert unsupported.result == "indeterminate" and "/ETSI.RFC3161 in a /Sig" in unsupported.detail
+    assert report.indication == INDETERMINATE_INDICATION, explain(report)
