@@ -191,28 +191,67 @@ def load_leniently(der: bytes) -> tuple[x509.Certificate, str | None]:
         quirk = f"{type(exc).__name__}: {exc}"
     else:
         return cert, None
-    cert = x509.Certificate.load(der, strict=True)
-    repaired = _lenient_names(cert)
-    if cert["tbs_certificate"].dump() != tbs.dump():
-        raise ValueError(f"the certificate cannot be read leniently ({quirk})")
+    cert = LenientCertificate.load(der, strict=True)
+    repaired = lenient_names(cert)
     return cert, quirk + (f" (read as Latin-1: {', '.join(repaired)})" if repaired else "")
 
 
-def _lenient_names(cert: x509.Certificate) -> list[str]:
-    """Swap each subject/issuer attribute value that does not decode for the same bytes read as Latin-1
-    (as OpenSSL prints them), so names compare during path building; the encoding is unchanged."""
+class LenientCertificate(x509.Certificate):
+    """An X.509 certificate whose subject and issuer names read strings that do not decode as Latin-1
+    (as OpenSSL prints them), so names compare during path building. The encoding, and so every
+    signature over it, is unchanged; the class survives asn1crypto's copies (``untag``)."""
+
+    @property
+    def subject(self) -> x509.Name:
+        return _readable(self["tbs_certificate"]["subject"])
+
+    @property
+    def issuer(self) -> x509.Name:
+        return _readable(self["tbs_certificate"]["issuer"])
+
+
+def _readable(name: x509.Name) -> x509.Name:
+    try:
+        name.native, name.human_friendly  # noqa: B018
+    except (ValueError, TypeError):
+        name = x509.Name.load(name.dump())
+        lenient_name(name)
+    return name
+
+
+def lenient_names(cert: x509.Certificate) -> list[str]:
+    """What `LenientCertificate` reads as Latin-1 in `cert`'s names, e.g. ["subject email_address"]."""
+    tbs = x509.TbsCertificate.load(cert["tbs_certificate"].dump())
+    return [f"{which} {kind}" for which in ("subject", "issuer") for kind in lenient_name(tbs[which])]
+
+
+def lenient_name(name: x509.Name) -> list[str]:
+    """`lenient_names` for one Name (changed in place); returns the attribute types swapped."""
     repaired = []
-    for which in ("subject", "issuer"):
-        for rdn in cert["tbs_certificate"][which].chosen:
-            for attribute in rdn:
-                value = attribute["value"]
-                try:
-                    value.native  # noqa: B018
-                except (ValueError, TypeError):
-                    lenient = type(f"Lenient{type(value).__name__}", (type(value),), {"__unicode__": _latin1})
-                    attribute["value"] = lenient.load(value.dump())
-                    repaired.append(f"{which} {attribute['type'].native}")
+    for rdn in name.chosen:
+        for attribute in rdn:
+            value = attribute["value"]
+            try:
+                value.native  # noqa: B018
+            except (ValueError, TypeError):
+                lenient = type(f"Lenient{type(value).__name__}", (type(value),), {"__unicode__": _latin1})
+                attribute["value"] = lenient.load(value.dump())
+                repaired.append(attribute["type"].native)
     return repaired
+
+
+def readable_name(name: x509.Name) -> str:
+    """`name.human_friendly`; when a string does not decode, every value is shown as its bytes read as
+    Latin-1 (the most specific attribute first, as asn1crypto does)."""
+    try:
+        return name.human_friendly
+    except (ValueError, TypeError):
+        parts = [
+            f"{attribute['type'].human_friendly}: {_latin1(attribute['value'])}"
+            for rdn in name.chosen
+            for attribute in rdn
+        ]
+        return ", ".join(reversed(parts))
 
 
 def _for_path(der: bytes) -> x509.Certificate:

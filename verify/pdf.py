@@ -80,7 +80,13 @@ from pyhanko.sign.validation.status import PdfSignatureStatus
 from pyhanko_certvalidator import ValidationContext
 
 from core.errors import DomainError, ErrorKind
-from verify.certificates import make_cert_checker
+from verify.certificates import (
+    ENCODING,
+    LenientCertificate,
+    lenient_names,
+    make_cert_checker,
+    readable_name,
+)
 from verify.report import (
     FAILED,
     FORMAT_FAILURE,
@@ -633,6 +639,7 @@ async def _verify_entry(
         f"field {entry.name}: {kind} {sig.sig_object.get('/SubFilter')}, signed revision "
         f"{sig.signed_revision + 1} of {budget.revisions}"
     )
+    quirks = _lenient_certificates(sig)
     try:
         over = budget.take(sig.signed_revision)
         if kind == "/DocTimeStamp":
@@ -645,8 +652,28 @@ async def _verify_entry(
         logger.info("signature %s could not be validated: %s", entry.name, _describe(exc))
         detail = f"{described}; validation failed: {type(exc).__name__}: {exc}"
         return _Result([Check("format", FAILED, detail, FORMAT_FAILURE)]), poe
-    result.checks.insert(0, Check("format", PASSED, described))
+    result.checks[:0] = [Check("format", PASSED, described), *quirks]
     return result, poe
+
+
+def _lenient_certificates(sig: EmbeddedPdfSignature) -> list[Check]:
+    """Certificates in the CMS whose names break DER string rules are read leniently (swapped for
+    `LenientCertificate`s, same bytes) before validation; a warning reports it, the verdict is unchanged."""
+    repaired = []
+    try:
+        choices = sig.signed_data["certificates"]
+        for index, choice in enumerate(choices or ()):
+            found = lenient_names(choice.chosen) if choice.name == "certificate" else []
+            if found:
+                cert = LenientCertificate.load(choice.chosen.dump())
+                choices[index] = cms.CertificateChoices(name="certificate", value=cert)
+                repaired += [f"{readable_name(cert.subject)}: {part}" for part in found]
+    except _READ_ERRORS:
+        return []  # (the validation reports unreadable certificates itself)
+    if not repaired:
+        return []
+    detail = "certificates read leniently, as OpenSSL does (names read as Latin-1): " + "; ".join(repaired)
+    return [Check(ENCODING, WARNING, detail)]
 
 
 async def _signature(
@@ -689,9 +716,9 @@ async def _signature(
     seal_check, seal = _seal(sig, seal_oid, trusted or poe, inputs)
     checks.append(seal_check)
     signer = {
-        "subject": cert.subject.human_friendly,
+        "subject": readable_name(cert.subject),
         "serial_hex": format(cert.serial_number, "x"),
-        "issuer": cert.issuer.human_friendly,
+        "issuer": readable_name(cert.issuer),
     }
     return _Result(checks, signer=signer, signed_at=trusted or claimed, seal=seal)
 
@@ -795,7 +822,7 @@ def _chain(status, signing_time: datetime | None) -> Check:
     indic = status.trust_problem_indic
     if indic is None and path is not None:
         certs = reversed(list(path.iter_certs(include_root=True)))
-        names = " ← ".join(c.subject.human_friendly for c in certs)
+        names = " ← ".join(readable_name(c.subject) for c in certs)
         return Check("certificate chain", PASSED, f"trusted at {moment}: {names}")
     revoked = status.revocation_details
     if revoked is not None:
@@ -820,7 +847,7 @@ def _chain(status, signing_time: datetime | None) -> Check:
     return Check(
         "certificate chain",
         result,
-        f"no trusted path for {cert.subject.human_friendly} at {moment} ({name})",
+        f"no trusted path for {readable_name(cert.subject)} at {moment} ({name})",
         name,
     )
 
@@ -879,7 +906,7 @@ def _time_stamp(ts, poe: datetime | None) -> Check:
             )
         return Check("time stamp", SKIPPED, "no signature time stamp; /M is the signer's own claim")
     when = ts.timestamp.isoformat()
-    tsa = ts.signing_cert.subject.human_friendly
+    tsa = readable_name(ts.signing_cert.subject)
     if not ts.intact:
         return Check(
             "time stamp", FAILED, f"the time stamp ({when}) does not match the signature", HASH_FAILURE

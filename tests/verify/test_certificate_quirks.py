@@ -101,3 +101,32 @@ def test_stamp_by_a_quirky_signer_gets_the_clean_verdict():
     assert (report.indication, report.sub_indication) == (expected.indication, expected.sub_indication)
     assert expected.indication == TOTAL_PASSED, expected.to_text()
     assert any(c.result == "warning" for c in report.checks), report.to_text()
+
+
+def test_pdf_signed_by_a_quirky_certificate_gets_the_clean_verdict():
+    from io import BytesIO
+
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+
+    from seal_service.pdf import PyHankoSigner
+    from tests.seal_service.test_pdf import make_pdf
+    from verify.pdf import verify_pdf
+
+    h = hierarchy("rsa", crl_url=None)
+    tbs = x509.TbsCertificate.load(h.leaf.cert["tbs_certificate"].dump())
+    odd = quirky(tbs, h.issuing.signer, h.issuing.signer.algorithm_identifier())
+
+    def verdict(cert: bytes):
+        writer = IncrementalPdfFileWriter(BytesIO(make_pdf()))
+        meta = signers.PdfSignatureMetadata(
+            field_name="S", name="Seal", subfilter=fields.SigSeedSubFilter.PADES
+        )
+        signer = PyHankoSigner(h.leaf.signer, cert, [h.issuing.der])
+        signed = signers.PdfSigner(meta, signer).sign_pdf(writer).getvalue()
+        return verify_pdf(signed, trust_anchors=[h.root.der])
+
+    expected, report = verdict(h.leaf.der), verdict(odd)
+    assert expected.indication == TOTAL_PASSED, expected.to_text()
+    assert (report.indication, report.sub_indication) == (expected.indication, expected.sub_indication)
+    assert report.check(f"Signature1: {ENCODING}").result == "warning", report.to_text()
