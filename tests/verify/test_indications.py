@@ -109,3 +109,16 @@ def test_file_structure_problems_are_warnings():
     assert report.indication == TOTAL_PASSED, explain(report)
     warning = report.check("file structure")
     assert warning.result == "warning" and "size" in warning.detail.lower()
+
+
+def test_over_limits_is_413_problem_json_over_http(client):
+    from tests.verify.test_pdf_verify import _pdf_with_objects
+
+    small = _pdf_with_objects(3)
+    xref, first = small.rindex(b"\nxref\n") + 1, small.index(b"1 0 obj")
+    entries = b"0000000000 65535 f \n" + b"%010d 00000 n \n" % first * 400_000  # 8 MB, under the body limit
+    hostile = small[:xref] + b"xref\n0 400001\n" + entries + small[small.index(b"trailer") :]
+    r = client.post("/api/v1/verify/pdf", content=hostile, headers={"Content-Type": "application/pdf"})
+    assert r.status_code == 413, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert "parsing stopped" in r.json()["detail"]
