@@ -27,7 +27,9 @@ GM/T 0031 SESeal, see ``seal_service.pdf``), the seal is parsed and verified at 
 time (else now) with the same trust inputs, and the CMS signer certificate must be one of the
 seal's certificates: the attribute is not signed, so that binding is what ties the seal to the stamp.
 
-Bounds. Input over ``max_bytes`` raises DomainError(too-large); anything else yields a Report.
+Bounds. Input over ``max_bytes`` or past a parsing limit raises DomainError(too-large, HTTP 413); anything
+else yields a Report. Classic xref entries are counted before parsing (``MAX_XREF_READS``), and the read
+calls while pyHanko parses the cross-reference data are budgeted too (entries the count misses).
 pyHanko reads every cross-reference entry when it opens a file (about 4 µs per entry here: 0.4 s for
 100,000 objects) and has no limit of its own, so ``/Size`` values are screened before parsing
 (``MAX_OBJECTS``) and revisions after (``MAX_REVISIONS``); its default DecodeLimits (for untrusted
@@ -112,9 +114,10 @@ logger = logging.getLogger(__name__)
 
 MAX_BYTES = 50 * 1024 * 1024
 MAX_SIGNATURES = 50
-MAX_OBJECTS = 250_000  # declared /Size of any cross-reference section
-MAX_XREF_READS = 250_000  # reads while the cross-reference data is parsed (one per classic xref entry)
+MAX_OBJECTS = 120_000  # declared /Size of any cross-reference section
+MAX_XREF_READS = 120_000  # reads while the cross-reference data is parsed (one per classic xref entry)
 MAX_REVISIONS = 500
+STRICT_DIAGNOSIS_ENTRIES = 20_000  # files up to this many xref entries are also read strictly, for warnings
 MAX_DIFF_OBJECTS = 300_000  # objects written after signatures that the difference analysis may review
 REVOKED_NO_POE = "REVOKED_NO_POE"
 # What pyHanko raises on a malformed file (its own PdfError kinds, and Python's for broken values).
@@ -129,6 +132,9 @@ _ALLOWED_CHANGES = (
 )
 # Seal certificates carry digitalSignature and/or nonRepudiation (verify.certificates "seal-signer").
 _KEY_USAGE = KeyUsageConstraints(key_usage={"digital_signature", "non_repudiation"})
+# A classic cross-reference entry (ISO 32000-1 7.5.4), counted before parsing; the read budget bounds
+# entries this does not match (space-padded ones, which pyHanko's non-strict reader also accepts).
+_XREF_ENTRY = re.compile(rb"\d{10} \d{5} [nf]")
 # "/Size 123", also with #-escaped name characters (/S#69ze is the same name).
 _SIZE = re.compile(rb"/(?:S|#53)(?:i|#69)(?:z|#7[aA])(?:e|#65)[\s\x00]*(\d{1,20})")
 
@@ -436,9 +442,13 @@ def _open(data: bytes) -> tuple[PdfFileReader | None, list[Check]]:
     sizes = [int(m) for m in _SIZE.findall(data)]
     if sizes and max(sizes) > MAX_OBJECTS:
         raise _refuse(f"a cross-reference section declares {max(sizes)} objects (limit {MAX_OBJECTS})")
+    entries = len(_XREF_ENTRY.findall(data))
+    if entries > MAX_XREF_READS:
+        raise _refuse(f"{entries} cross-reference table entries (limit {MAX_XREF_READS}); not parsed")
     checks = []
     try:
-        _read(data, strict=True)
+        if entries <= STRICT_DIAGNOSIS_ENTRIES:  # (a second parse only to name what is lenient)
+            _read(data, strict=True)
     except _READ_ERRORS as exc:
         checks.append(Check("file structure", WARNING, f"read leniently: {_describe(exc)}"))
     try:

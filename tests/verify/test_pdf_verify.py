@@ -7,6 +7,7 @@ and CRL-declaring chains from tests/verify/pki_fixtures.py.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -417,9 +418,7 @@ def test_huge_declared_size_is_refused_before_parsing():
     _assert_refused(_pdf_with_objects(10, size=MAX_OBJECTS * 50), "declares")
 
 
-def test_xref_entries_are_bounded_while_parsing(monkeypatch):
-    """A 400,000-entry xref table whose trailer claims 10 objects: parsing stops at the read budget."""
-    data = _pdf_with_objects(400_000, size=10)
+def _count_parsed_entries(monkeypatch) -> list:
     parsed = []
     original = pdf_xref.parse_xref_table
 
@@ -429,7 +428,23 @@ def test_xref_entries_are_bounded_while_parsing(monkeypatch):
             yield entry
 
     monkeypatch.setattr(pdf_xref, "parse_xref_table", counting)
-    _assert_refused(data, "parsing stopped")
+    return parsed
+
+
+def test_xref_entries_are_counted_before_parsing(monkeypatch):
+    """A 400,000-entry xref table whose trailer claims 10 objects is refused before pyHanko reads it."""
+    parsed = _count_parsed_entries(monkeypatch)
+    _assert_refused(_pdf_with_objects(400_000, size=10), "not parsed")
+    assert parsed == []
+
+
+def test_xref_entries_are_bounded_while_parsing(monkeypatch):
+    """Space-padded entries (accepted by non-strict readers) escape the count: parsing stops at the budget."""
+    data = _pdf_with_objects(400_000, size=10)
+    padded = re.sub(rb"(?m)^00(\d{8}) 00000 n", rb"  \1 00000 n", data)
+    assert padded != data and len(padded) == len(data)
+    parsed = _count_parsed_entries(monkeypatch)
+    _assert_refused(padded, "parsing stopped")
     assert 0 < len(parsed) <= pdf_module.MAX_XREF_READS < 400_000
 
 
