@@ -18,9 +18,19 @@ REVOKED_NO_POE (indeterminate). As in ``verify.certificates``, certvalidator con
 ('hard-fail' once any CRL/OCSP is at hand) only for certificates that declare a CRL distribution
 point or an OCSP responder.
 
-Modifications after a signature: pyHanko's difference analysis must find nothing beyond LTA updates,
-form filling or annotations, within the DocMDP permissions; otherwise the check fails with
-SIG_CONSTRAINTS_FAILURE (ETSI TS 119 102-1 names no closer sub-indication).
+Reading. Files are read as forgiving readers do: pyHanko's non-strict reader (hybrid-reference files,
+shrinking xref sections, missing objects, ``/Encrypt null``); what a strict reading refuses becomes a
+warning check. A file no reader can open is checked signature by signature from each /ByteRange
+(integrity, signature, chain; changes cannot be analysed). Encrypted files are read when the user
+password is empty, otherwise INDETERMINATE. SubFilters: adbe.pkcs7.detached, ETSI.CAdES.detached,
+adbe.pkcs7.sha1 (SHA-1 of the byte range encapsulated and signed) and ETSI.RFC3161 document time
+stamps; any other is INDETERMINATE. Verdicts follow docs/indications.md.
+
+Modifications after a signature: pyHanko's difference analysis (``DIFF_POLICY``: its default rules plus
+comments and Acrobat's named annotation appearances) must find nothing beyond LTA updates, form filling
+or annotations, within the DocMDP permissions. A change that breaks the signature's DocMDP or FieldMDP
+rule is TOTAL_FAILED (SIG_CONSTRAINTS_FAILURE); without such rules it is INDETERMINATE with the same
+sub-indication and the change named.
 
 Seals: when the SignerInfo carries the unsigned attribute ``seal_attribute_oid`` (a GB/T 38540 /
 GM/T 0031 SESeal, see ``seal_service.pdf``), the seal is parsed and verified at the trusted signing
