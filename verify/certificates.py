@@ -256,10 +256,12 @@ def readable_name(name: x509.Name) -> str:
 
 def _for_path(der: bytes) -> x509.Certificate:
     """A chain or anchor certificate for path building, its names read leniently when they must be."""
+    cert = x509.Certificate.load(der)
     try:
-        return load_leniently(der)[0]
+        cert.subject.hashable, cert.issuer.hashable  # noqa: B018  (what path building compares)
     except (ValueError, TypeError):
-        return x509.Certificate.load(der)  # certvalidator reports what it cannot use
+        return LenientCertificate.load(der)
+    return cert
 
 
 def _latin1(value) -> str:

@@ -38,8 +38,9 @@ time (else now) with the same trust inputs, and the CMS signer certificate must 
 seal's certificates: the attribute is not signed, so that binding is what ties the seal to the stamp.
 
 Bounds. Input over ``max_bytes`` or past a parsing limit raises DomainError(too-large, HTTP 413); anything
-else yields a Report. Classic xref entries are counted before parsing (``MAX_XREF_READS``), and the read
-calls while pyHanko parses the cross-reference data are budgeted too (entries the count misses).
+else yields a Report. Classic xref tables' declared entry counts are summed before parsing
+(``MAX_XREF_READS``), and the read calls while pyHanko parses the cross-reference data are budgeted too
+(entries the sum misses).
 pyHanko reads every cross-reference entry when it opens a file (about 4 µs per entry here: 0.4 s for
 100,000 objects) and has no limit of its own, so ``/Size`` values are screened before parsing
 (``MAX_OBJECTS``) and revisions after (``MAX_REVISIONS``); its default DecodeLimits (for untrusted
@@ -142,9 +143,9 @@ _ALLOWED_CHANGES = (
 )
 # Seal certificates carry digitalSignature and/or nonRepudiation (verify.certificates "seal-signer").
 _KEY_USAGE = KeyUsageConstraints(key_usage={"digital_signature", "non_repudiation"})
-# A classic cross-reference entry (ISO 32000-1 7.5.4), counted before parsing; the read budget bounds
-# entries this does not match (space-padded ones, which pyHanko's non-strict reader also accepts).
-_XREF_ENTRY = re.compile(rb"\d{10} \d{5} [nf]")
+# The entry count of each classic cross-reference table's first subsection (ISO 32000-1 7.5.4), summed
+# before parsing; the read budget bounds what this misses (further subsections, odd spacing).
+_XREF_SUBSECTION = re.compile(rb"(?<![A-Za-z])xref\s+\d{1,20}\s+(\d{1,20})")
 # "/Size 123", also with #-escaped name characters (/S#69ze is the same name).
 _SIZE = re.compile(rb"/(?:S|#53)(?:i|#69)(?:z|#7[aA])(?:e|#65)[\s\x00]*(\d{1,20})")
 
@@ -452,7 +453,7 @@ def _open(data: bytes) -> tuple[PdfFileReader | None, list[Check]]:
     sizes = [int(m) for m in _SIZE.findall(data)]
     if sizes and max(sizes) > MAX_OBJECTS:
         raise _refuse(f"a cross-reference section declares {max(sizes)} objects (limit {MAX_OBJECTS})")
-    entries = len(_XREF_ENTRY.findall(data))
+    entries = sum(int(count) for count in _XREF_SUBSECTION.findall(data))
     if entries > MAX_XREF_READS:
         raise _refuse(f"{entries} cross-reference table entries (limit {MAX_XREF_READS}); not parsed")
     checks = []

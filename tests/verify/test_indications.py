@@ -121,4 +121,4 @@ def test_over_limits_is_413_problem_json_over_http(client):
     r = client.post("/api/v1/verify/pdf", content=hostile, headers={"Content-Type": "application/pdf"})
     assert r.status_code == 413, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
-    assert "parsing stopped" in r.json()["detail"]
+    assert "cross-reference" in r.json()["detail"]

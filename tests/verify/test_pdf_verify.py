@@ -7,7 +7,6 @@ and CRL-declaring chains from tests/verify/pki_fixtures.py.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -399,18 +398,16 @@ def test_limits():
     assert err.value.kind is ErrorKind.TOO_LARGE
 
 
-def test_hundred_thousand_objects_return_quickly():
+def test_hundred_thousand_objects_are_parsed_once(monkeypatch):
+    """A large legitimate file is read once (no strict diagnosis pass), within the limits, and verifies."""
     data = _pdf_with_objects(100_000)
-    started = time.perf_counter()
+    signed = stamp_rsa(data)
+    parsed = _count_parsed_entries(monkeypatch)
     report = verify(data)
-    assert time.perf_counter() - started < 5
     _assert_format_failure(report)
     assert "no signature" in report.check("signatures").detail
-
-    signed = stamp_rsa(data)
-    started = time.perf_counter()
+    assert len(parsed) == 100_001
     report = verify(signed)
-    assert time.perf_counter() - started < 5
     assert report.indication == TOTAL_PASSED, explain(report)
 
 
@@ -439,12 +436,14 @@ def test_xref_entries_are_counted_before_parsing(monkeypatch):
 
 
 def test_xref_entries_are_bounded_while_parsing(monkeypatch):
-    """Space-padded entries (accepted by non-strict readers) escape the count: parsing stops at the budget."""
+    """A table whose first subsection declares one entry and a second one 400,000 escapes the count
+    made before parsing: parsing stops at the read budget."""
     data = _pdf_with_objects(400_000, size=10)
-    padded = re.sub(rb"(?m)^00(\d{8}) 00000 n", rb"  \1 00000 n", data)
-    assert padded != data and len(padded) == len(data)
+    head = b"xref\n0 400001\n0000000000 65535 f \n"
+    split = data.replace(head, b"xref\n0 1\n0000000000 65535 f \n1 400000\n")
+    assert data.count(head) == 1 and split != data
     parsed = _count_parsed_entries(monkeypatch)
-    _assert_refused(padded, "parsing stopped")
+    _assert_refused(split, "parsing stopped")
     assert 0 < len(parsed) <= pdf_module.MAX_XREF_READS < 400_000
 
 
