@@ -292,7 +292,7 @@ class _Job:
         )
         if quirk is not None:
             checks.append(Check(ENCODING, WARNING, f"read leniently, as OpenSSL does: {quirk}"))
-        if not self.fetch or all(c.result in ("passed", "skipped") for c in checks):
+        if not self.fetch or all(c.result in ("passed", "skipped", WARNING) for c in checks):
             instants = lambda: _instants(self.cert_der, self.chain, self.anchors, self.crls, self.ocsps)  # noqa: E731
             _CACHE.put(self.key, instants, self.moment, checks)
         return checks

@@ -36,6 +36,7 @@ from verify.report import (
     SIG_CONSTRAINTS_FAILURE,
     SIG_CRYPTO_FAILURE,
     SKIPPED,
+    WARNING,
     Check,
     Report,
 )
@@ -689,7 +690,7 @@ def time_stamp_checks(
         f"token signature verifies ({tsa.subject})",
     )
     results = {c.result for c in authority}
-    trusted = PASSED in results and results <= {PASSED, SKIPPED}
+    trusted = PASSED in results and results <= {PASSED, SKIPPED, WARNING}
     return [main, *authority], gen_time, trusted
 
 
