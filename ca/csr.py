@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from asn1crypto import core as asn1_core
 from asn1crypto import csr as asn1_csr
 from asn1crypto import keys as asn1_keys
 from asn1crypto import pem, x509
@@ -17,7 +18,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from core.errors import DomainError, invalid
-from core.oids import DEFAULT_SM2_ID, SM3_WITH_SM2
+from core.oids import DEFAULT_SM2_ID, SM2_CURVE, SM3_WITH_SM2
 from keys import sm2
 from policies.profiles import RSA_LIMITS, key_type
 
@@ -61,7 +62,7 @@ def _parse(data: bytes) -> ParsedCsr:
     try:
         request = asn1_csr.CertificationRequest.load(der, strict=True)
         info = request["certification_request_info"]
-        subject, spki = info["subject"], info["subject_pk_info"]
+        subject, spki = info["subject"], sm2_key_info(info["subject_pk_info"])
         _ = subject.native, spki.native  # force a full parse now
         signature_algorithm = request["signature_algorithm"]
         signature = request["signature"].native
@@ -93,6 +94,33 @@ def _der(data: bytes) -> bytes:
     if label not in _PEM_LABELS:
         raise invalid(f"expected a CERTIFICATE REQUEST PEM block, got {label}", code="bad-csr")
     return der
+
+
+def sm2_key_info(spki: asn1_keys.PublicKeyInfo) -> asn1_keys.PublicKeyInfo:
+    """The key as GM/T 0015 writes it (id-ecPublicKey with the sm2p256v1 named curve). Tongsuo and some
+    vendors put the SM2 curve OID 1.2.156.10197.1.301 itself in the key algorithm (parameters absent,
+    NULL or that OID again); such a key is rewritten to the standard form, anything else is returned
+    as is. The proof of possession is still checked over the request bytes as received."""
+    # read generically first: asn1crypto knows this OID as a curve, not as a key algorithm
+    outer = asn1_core.Sequence.load(spki.dump(), strict=True)
+    algorithm, point = asn1_core.Sequence.load(outer[0].dump(), strict=True), outer[1]
+    parts = [algorithm[i].dump() for i in range(len(algorithm))]
+    curve = asn1_core.ObjectIdentifier(SM2_CURVE).dump()
+    if parts[:1] != [curve]:
+        return spki
+    if parts[1:] not in ([], [curve], [asn1_core.Null().dump()]):
+        raise invalid("an SM2 key algorithm may repeat only the SM2 curve OID as its parameters", "bad-key")
+    if point.tag != 3 or point.contents[:1] != b"\x00":
+        raise invalid("the SM2 public key must be a BIT STRING without unused bits", "bad-key")
+    return asn1_keys.PublicKeyInfo(
+        {
+            "algorithm": {
+                "algorithm": "ec",
+                "parameters": asn1_keys.ECDomainParameters(name="named", value=SM2_CURVE),
+            },
+            "public_key": point.contents[1:],
+        }
+    )
 
 
 def sm2_point_problem(point: bytes) -> str | None:

@@ -37,10 +37,14 @@ from PIL import Image, UnidentifiedImageError
 from pyhanko.pdf_utils import layout, misc
 from pyhanko.pdf_utils.images import PdfImage
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
+from pyhanko.sign.fields import MDPPerm
 from pyhanko.sign.general import SigningError
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 from pyhanko.sign.timestamps import TimestampRequestError
+from pyhanko.sign.validation import read_certification_data
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.stamp import StaticStampStyle
 from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError
 from pyhanko_certvalidator.registry import SimpleCertificateStore
@@ -252,11 +256,13 @@ class SealStamper:
         if not isinstance(page, int) or not 0 <= page < pages:
             raise invalid(f"page {page} is out of range: the document has {pages} page(s), numbered from 0")
         name = field_name or _free_field_name(writer)
+        existing = check_change_rules(writer.prev, name)
         reserve = 2 * (self.pyhanko_signer.cms_size_estimate + (self.timestamp_reserve if timestamper else 0))
         for attempt in (1, 2):
             try:
+                placement = None if existing else (page, x, y)
                 out = await self._sign(
-                    writer, name, page, (x, y), level, timestamper, validation_context, reserve
+                    writer, name, placement, level, timestamper, validation_context, reserve
                 )
                 if level == "B-LTA":
                     await self._document_timestamp(out, timestamper, validation_context, attempt)
@@ -277,7 +283,9 @@ class SealStamper:
                 raise DomainError(ErrorKind.UNAVAILABLE, f"the time-stamp authority failed: {exc}") from None
         raise AssertionError("unreachable")
 
-    async def _sign(self, writer, name, page, origin, level, timestamper, validation_context, bytes_reserved):
+    async def _sign(self, writer, name, placement, level, timestamper, validation_context, bytes_reserved):
+        """Sign into field `name`: a new field at `placement` (page, x, y), or the existing empty field
+        (placement None), whose widget keeps its own place and size."""
         meta = signers.PdfSignatureMetadata(
             field_name=name,
             md_algorithm=self.pyhanko_signer.digest_algorithm,
@@ -290,14 +298,17 @@ class SealStamper:
             border_width=0,
             background_layout=_NO_MARGIN,
         )
-        x, y = origin
-        box = (x, y, x + self.width_pt, y + self.height_pt)
+        new_field = None
+        if placement is not None:
+            page, x, y = placement
+            box = (x, y, x + self.width_pt, y + self.height_pt)
+            new_field = fields.SigFieldSpec(name, on_page=page, box=box)
         pdf_signer = signers.PdfSigner(
             meta,
             self.pyhanko_signer,
             timestamper=timestamper if level != "B-B" else None,
             stamp_style=style,
-            new_field_spec=fields.SigFieldSpec(name, on_page=page, box=box),
+            new_field_spec=new_field,
         )
         return await pdf_signer.async_sign_pdf(writer, bytes_reserved=bytes_reserved, output=BytesIO())
 
@@ -317,6 +328,8 @@ def _open_pdf(pdf: bytes) -> IncrementalPdfFileWriter:
         raise invalid("the document is not a PDF (no %PDF- header)")
     try:
         writer = IncrementalPdfFileWriter(BytesIO(bytes(pdf)))
+        if writer.prev.xrefs.hybrid_xrefs_present:  # (Word and others write these; pyHanko signs them
+            writer = IncrementalPdfFileWriter(BytesIO(bytes(pdf)), strict=False)  # only when not strict)
         encrypted = writer.prev.encrypted
         writer.root["/Pages"]  # noqa: B018  (forces the catalogue and page tree to parse)
     except (misc.PdfError, KeyError, ValueError, TypeError) as exc:
@@ -331,6 +344,41 @@ def _page_count(writer: IncrementalPdfFileWriter) -> int:
         return int(writer.root["/Pages"]["/Count"])
     except (misc.PdfError, KeyError, ValueError, TypeError) as exc:
         raise invalid(f"the PDF page tree is corrupt: {exc}") from None
+
+
+def check_change_rules(reader: PdfFileReader, name: str) -> bool:
+    """Whether stamping into field `name` keeps the document's rules on later changes (ISO 32000-1
+    12.8.2.2 DocMDP, 12.8.2.4 FieldMDP), judged as ``verify.pdf`` (pyHanko's difference analysis) will:
+    a certification with P=1 allows no stamp; with P=2 or P=3, and under any FieldMDP lock, a new
+    visible signature field breaks it, while an existing empty field may be signed unless a lock names
+    it. Returns True when `name` is an existing empty signature field; raises DomainError(conflict)
+    naming the rule otherwise."""
+    try:
+        empty = [n for n, _, _ in fields.enumerate_sig_fields(reader, filled_status=False)]
+        signed = list(fields.enumerate_sig_fields(reader, filled_status=True))
+        certification = read_certification_data(reader)
+        locks = [(n, EmbeddedPdfSignature(reader, ref, n).fieldmdp) for n, _, ref in signed]
+    except (misc.PdfError, KeyError, ValueError, TypeError) as exc:
+        raise invalid(f"the PDF form is corrupt: {exc}") from None
+    existing = name in empty
+    offer = f"; stamp into an existing empty signature field ({', '.join(empty)})" if empty else ""
+    if certification is not None:
+        level = certification.permission.value
+        if certification.permission == MDPPerm.NO_CHANGES:
+            raise conflict("the document is certified with DocMDP P=1: no change is allowed", code="docmdp")
+        if not existing:
+            raise conflict(
+                f"the document is certified with DocMDP P={level}: a new signature field would break "
+                f"the certification{offer}",
+                code="docmdp",
+            )
+    for signer, lock in locks:
+        if lock is not None and not existing:
+            detail = f"signature {signer} has a FieldMDP lock: no new signature field{offer}"
+            raise conflict(detail, code="fieldmdp")
+        if lock is not None and lock.is_locked(name):
+            raise conflict(f"signature {signer} locks field {name} (FieldMDP)", code="fieldmdp")
+    return existing
 
 
 def _free_field_name(writer: IncrementalPdfFileWriter) -> str:
@@ -409,4 +457,12 @@ def stamp_pdf(
     )
 
 
-__all__ = ["LEVELS", "PyHankoSigner", "SealImage", "SealStamper", "mm_to_pt", "stamp_pdf"]
+__all__ = [
+    "LEVELS",
+    "PyHankoSigner",
+    "SealImage",
+    "SealStamper",
+    "check_change_rules",
+    "mm_to_pt",
+    "stamp_pdf",
+]

@@ -50,9 +50,11 @@ from verify.report import (
     NOT_YET_VALID,
     REVOKED,
     SIG_CRYPTO_FAILURE,
+    WARNING,
     Check,
     Report,
 )
+from verify.ses_asn1 import check_structure, read_single
 from verify.sm2_validation import ALGORITHM_POLICY, SM2SignatureValidator
 
 logger = logging.getLogger(__name__)
@@ -165,6 +167,102 @@ def make_cert_checker(
 # -- path validation --------------------------------------------------------------------------------------
 
 
+ENCODING = "certificate encoding"
+
+
+def load_leniently(der: bytes) -> tuple[x509.Certificate, str | None]:
+    """The certificate and a description of its encoding quirk, if any (RFC 5280 / X.690 rules that real
+    certificates break and OpenSSL tolerates: 8-bit bytes in an IA5String, a string type other than the
+    one the standard names). The DER structure itself must be sound, or ValueError is raised; the quirk
+    is reported as a warning and never changes a verdict."""
+    check_structure(read_single(der))
+    cert = x509.Certificate.load(der, strict=True)
+    tbs = cert["tbs_certificate"]
+    for part in ("version", "serial_number", "validity", "subject_public_key_info"):
+        tbs[part].native  # noqa: B018  (these must decode: validation needs them)
+    try:
+        cert.native  # noqa: B018  (every string too)
+    except (ValueError, TypeError) as exc:
+        quirk = f"{type(exc).__name__}: {exc}"
+    else:
+        return cert, None
+    cert = LenientCertificate.load(der, strict=True)
+    repaired = lenient_names(cert)
+    return cert, quirk + (f" (read as Latin-1: {', '.join(repaired)})" if repaired else "")
+
+
+class LenientCertificate(x509.Certificate):
+    """An X.509 certificate whose subject and issuer names read strings that do not decode as Latin-1
+    (as OpenSSL prints them), so names compare during path building. The encoding, and so every
+    signature over it, is unchanged; the class survives asn1crypto's copies (``untag``)."""
+
+    @property
+    def subject(self) -> x509.Name:
+        return _readable(self["tbs_certificate"]["subject"])
+
+    @property
+    def issuer(self) -> x509.Name:
+        return _readable(self["tbs_certificate"]["issuer"])
+
+
+def _readable(name: x509.Name) -> x509.Name:
+    try:
+        name.native, name.human_friendly  # noqa: B018
+    except (ValueError, TypeError):
+        name = x509.Name.load(name.dump())
+        lenient_name(name)
+    return name
+
+
+def lenient_names(cert: x509.Certificate) -> list[str]:
+    """What `LenientCertificate` reads as Latin-1 in `cert`'s names, e.g. ["subject email_address"]."""
+    tbs = x509.TbsCertificate.load(cert["tbs_certificate"].dump())
+    return [f"{which} {kind}" for which in ("subject", "issuer") for kind in lenient_name(tbs[which])]
+
+
+def lenient_name(name: x509.Name) -> list[str]:
+    """`lenient_names` for one Name (changed in place); returns the attribute types swapped."""
+    repaired = []
+    for rdn in name.chosen:
+        for attribute in rdn:
+            value = attribute["value"]
+            try:
+                value.native  # noqa: B018
+            except (ValueError, TypeError):
+                lenient = type(f"Lenient{type(value).__name__}", (type(value),), {"__unicode__": _latin1})
+                attribute["value"] = lenient.load(value.dump())
+                repaired.append(attribute["type"].native)
+    return repaired
+
+
+def readable_name(name: x509.Name) -> str:
+    """`name.human_friendly`; when a string does not decode, every value is shown as its bytes read as
+    Latin-1 (the most specific attribute first, as asn1crypto does)."""
+    try:
+        return name.human_friendly
+    except (ValueError, TypeError):
+        parts = [
+            f"{attribute['type'].human_friendly}: {_latin1(attribute['value'])}"
+            for rdn in name.chosen
+            for attribute in rdn
+        ]
+        return ", ".join(reversed(parts))
+
+
+def _for_path(der: bytes) -> x509.Certificate:
+    """A chain or anchor certificate for path building, its names read leniently when they must be."""
+    cert = x509.Certificate.load(der)
+    try:
+        cert.subject.hashable, cert.issuer.hashable  # noqa: B018  (what path building compares)
+    except (ValueError, TypeError):
+        return LenientCertificate.load(der)
+    return cert
+
+
+def _latin1(value) -> str:
+    return value.contents.decode("latin-1")
+
+
 class _Job:
     """One verification request: checked arguments, its cache key and time bucket."""
 
@@ -181,13 +279,14 @@ class _Job:
 
     async def validate(self) -> list[Check]:
         try:
-            cert = x509.Certificate.load(self.cert_der, strict=True)
-            cert.native  # noqa: B018  (parse everything now: malformed input is a format failure)
+            cert, quirk = load_leniently(self.cert_der)
         except (ValueError, TypeError) as exc:
             return _failure_checks(CHAIN, "failed", f"not a DER X.509 certificate: {exc}", FORMAT_FAILURE)
         checks = await _validate_path(
             cert, self.chain, self.anchors, self.moment, self.at, self.crls, self.ocsps, self.fetch
         )
+        if quirk is not None:
+            checks.append(Check(ENCODING, WARNING, f"read leniently, as OpenSSL does: {quirk}"))
         if not self.fetch:  # fetched revocation data has its own cache, bounded by its freshness
             instants = lambda: _instants(self.cert_der, self.chain, self.anchors, self.crls, self.ocsps)  # noqa: E731
             _CACHE.put(self.key, instants, self.moment, checks)
@@ -207,8 +306,8 @@ async def _validate_path(cert, chain, anchors, moment, at, crls, ocsps, fetch) -
     recorder = _RecordingValidator()
     try:
         context = ValidationContext(
-            trust_roots=[x509.Certificate.load(a) for a in anchors],
-            other_certs=[x509.Certificate.load(c) for c in chain],
+            trust_roots=[_for_path(a) for a in anchors],
+            other_certs=[_for_path(c) for c in chain],
             moment=moment,
             crls=list(crls),
             ocsps=list(ocsps),

@@ -28,7 +28,6 @@ from defusedxml import ElementTree as SafeET
 
 from core.errors import DomainError, ErrorKind, invalid
 from core.oids import SM3_WITH_SM2
-from keys.sm2 import normalize_signature
 from verify import ses_asn1 as a
 from verify.report import (
     FAILED,
@@ -54,6 +53,7 @@ from verify.ses import (
     verify_signed_data,
     verify_stamp,
 )
+from verify.sm2_validation import sm2_signature_der
 
 MAX_ENTRIES = 2000
 MAX_TOTAL = 200 * 1024 * 1024
@@ -495,7 +495,7 @@ def _plain_signature_checks(
             check, cert = verify_signed_data("signature", signed_data, signature_xml)
             checks = [Check("format", PASSED, f"GB/T 35275 / CMS SignedData ({content_type})")]
         else:
-            normalize_signature(value)
+            sm2_signature_der(value)
             form = "raw r||s" if raw else "DER"
             checks = [Check("format", PASSED, f"bare SM2 signature ({form}, {len(value)} bytes)")]
             check, cert = _bare_signature_check(value, signature_xml, method, signer_certs)

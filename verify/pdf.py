@@ -4,7 +4,8 @@ Every signature field pyHanko can read (``/Sig`` and ``/DocTimeStamp``) is valid
 ``async_validate_pdf_signature`` / ``async_validate_pdf_timestamp`` and a ValidationContext made of
 the caller's trust anchors, certificates, CRLs and OCSP responses plus the document's DSS (so
 B-LT / B-LTA documents validate offline), with the SM2-aware validator and algorithm allow-list
-(``verify.sm2_validation``) and no fetching. Checks are named ``SignatureN: <check>`` in document
+(``verify.sm2_validation``); other regions' signers have their revocation data fetched under the
+fetch policy (``verify.fetching``). Checks are named ``SignatureN: <check>`` in document
 order: format, integrity, signature, certificate chain, coverage and modifications, time stamp, seal.
 
 Times. Signatures are processed from the last to the first. A document time stamp that passes is
@@ -18,16 +19,29 @@ REVOKED_NO_POE (indeterminate). As in ``verify.certificates``, certvalidator con
 ('hard-fail' once any CRL/OCSP is at hand) only for certificates that declare a CRL distribution
 point or an OCSP responder.
 
-Modifications after a signature: pyHanko's difference analysis must find nothing beyond LTA updates,
-form filling or annotations, within the DocMDP permissions; otherwise the check fails with
-SIG_CONSTRAINTS_FAILURE (ETSI TS 119 102-1 names no closer sub-indication).
+Reading. Files are read as forgiving readers do: pyHanko's non-strict reader (hybrid-reference files,
+shrinking xref sections, missing objects, ``/Encrypt null``); what a strict reading refuses becomes a
+warning check. A file no reader can open is checked signature by signature from each /ByteRange
+(integrity, signature, chain; changes cannot be analysed). Encrypted files are read when the user
+password is empty, otherwise INDETERMINATE. SubFilters: adbe.pkcs7.detached, ETSI.CAdES.detached,
+adbe.pkcs7.sha1 (SHA-1 of the byte range encapsulated and signed) and ETSI.RFC3161 document time
+stamps; any other is INDETERMINATE. Verdicts follow docs/indications.md.
+
+Modifications after a signature: pyHanko's difference analysis (``DIFF_POLICY``: its default rules plus
+comments and Acrobat's named annotation appearances) must find nothing beyond LTA updates, form filling
+or annotations, within the DocMDP permissions. A change that breaks the signature's DocMDP or FieldMDP
+rule is TOTAL_FAILED (SIG_CONSTRAINTS_FAILURE); without such rules it is INDETERMINATE with the same
+sub-indication and the change named.
 
 Seals: when the SignerInfo carries the unsigned attribute ``seal_attribute_oid`` (a GB/T 38540 /
 GM/T 0031 SESeal, see ``seal_service.pdf``), the seal is parsed and verified at the trusted signing
 time (else now) with the same trust inputs, and the CMS signer certificate must be one of the
 seal's certificates: the attribute is not signed, so that binding is what ties the seal to the stamp.
 
-Bounds. Input over ``max_bytes`` raises DomainError(too-large); anything else yields a Report.
+Bounds. Input over ``max_bytes`` or past a parsing limit raises DomainError(too-large, HTTP 413); anything
+else yields a Report. Classic xref tables' declared entry counts are summed before parsing
+(``MAX_XREF_READS``), and the read calls while pyHanko parses the cross-reference data are budgeted too
+(entries the sum misses).
 pyHanko reads every cross-reference entry when it opens a file (about 4 µs per entry here: 0.4 s for
 100,000 objects) and has no limit of its own, so ``/Size`` values are screened before parsing
 (``MAX_OBJECTS``) and revisions after (``MAX_REVISIONS``); its default DecodeLimits (for untrusted
@@ -49,22 +63,44 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from io import BytesIO
 
-from asn1crypto import core, crl, ocsp, x509
-from pyhanko.pdf_utils.reader import PdfFileReader
+from asn1crypto import cms, core, crl, ocsp, x509
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.crypt import AuthStatus, StandardSecurityHandler
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader
 from pyhanko.sign.ades.report import AdESFailure
-from pyhanko.sign.diff_analysis import ModificationLevel, SuspiciousModification
+from pyhanko.sign.diff_analysis import (
+    DEFAULT_DIFF_POLICY,
+    CatalogModificationRule,
+    ModificationLevel,
+    QualifiedWhitelistRule,
+    ReferenceUpdate,
+    StandardDiffPolicy,
+    SuspiciousModification,
+)
+from pyhanko.sign.diff_analysis.commons import compare_dicts, compare_key_refs
+from pyhanko.sign.diff_analysis.constants import ROOT_EXEMPT_STRICT_COMPARISON
 from pyhanko.sign.fields import SigSeedSubFilter, enumerate_sig_fields
 from pyhanko.sign.validation import SignatureCoverageLevel
+from pyhanko.sign.validation.errors import SignatureValidationError
+from pyhanko.sign.validation.generic_cms import async_validate_cms_signature, async_validate_detached_cms
 from pyhanko.sign.validation.pdf_embedded import (
     EmbeddedPdfSignature,
     async_validate_pdf_signature,
     async_validate_pdf_timestamp,
 )
 from pyhanko.sign.validation.settings import KeyUsageConstraints
+from pyhanko.sign.validation.status import PdfSignatureStatus
 from pyhanko_certvalidator import ValidationContext
 
 from core.errors import DomainError, ErrorKind
-from verify.certificates import make_cert_checker
+from verify.certificates import (
+    ENCODING,
+    LenientCertificate,
+    lenient_names,
+    make_cert_checker,
+    readable_name,
+)
 from verify.fetching import fetcher_backend
 from verify.report import (
     FAILED,
@@ -76,9 +112,11 @@ from verify.report import (
     REVOKED,
     SIG_CONSTRAINTS_FAILURE,
     SIG_CRYPTO_FAILURE,
+    SIGNED_DATA_NOT_FOUND,
     SKIPPED,
     TOTAL_FAILED,
     TOTAL_PASSED,
+    WARNING,
     Check,
     Report,
 )
@@ -89,11 +127,16 @@ logger = logging.getLogger(__name__)
 
 MAX_BYTES = 50 * 1024 * 1024
 MAX_SIGNATURES = 50
-MAX_OBJECTS = 500_000  # declared /Size of any cross-reference section
+MAX_OBJECTS = 120_000  # declared /Size of any cross-reference section
+MAX_XREF_READS = 120_000  # reads while the cross-reference data is parsed (one per classic xref entry)
 MAX_REVISIONS = 500
+STRICT_DIAGNOSIS_ENTRIES = 20_000  # files up to this many xref entries are also read strictly, for warnings
 MAX_DIFF_OBJECTS = 300_000  # objects written after signatures that the difference analysis may review
 REVOKED_NO_POE = "REVOKED_NO_POE"
-_SUBFILTERS = {s.value for s in SigSeedSubFilter}
+# What pyHanko raises on a malformed file (its own PdfError kinds, and Python's for broken values).
+_READ_ERRORS = (PdfError, ValueError, TypeError, KeyError, IndexError, AttributeError)
+ADBE_PKCS7_SHA1 = "/adbe.pkcs7.sha1"
+_SUBFILTERS = {s.value for s in SigSeedSubFilter} | {ADBE_PKCS7_SHA1}
 _ALLOWED_CHANGES = (
     ModificationLevel.NONE,
     ModificationLevel.LTA_UPDATES,
@@ -102,6 +145,9 @@ _ALLOWED_CHANGES = (
 )
 # Seal certificates carry digitalSignature and/or nonRepudiation (verify.certificates "seal-signer").
 _KEY_USAGE = KeyUsageConstraints(key_usage={"digital_signature", "non_repudiation"})
+# The entry count of each classic cross-reference table's first subsection (ISO 32000-1 7.5.4), summed
+# before parsing; the read budget bounds what this misses (further subsections, odd spacing).
+_XREF_SUBSECTION = re.compile(rb"(?<![A-Za-z])xref\s+\d{1,20}\s+(\d{1,20})")
 # "/Size 123", also with #-escaped name characters (/S#69ze is the same name).
 _SIZE = re.compile(rb"/(?:S|#53)(?:i|#69)(?:z|#7[aA])(?:e|#65)[\s\x00]*(\d{1,20})")
 
@@ -133,8 +179,10 @@ async def averify_pdf(
             seal_attribute_oid,
             max_signatures,
         )
+    except DomainError:
+        raise
     except Exception as exc:  # hostile input gets a report, never a traceback
-        logger.info("PDF verification stopped", exc_info=exc)
+        logger.info("PDF verification stopped: %s", _describe(exc))
         return _format_report(f"the PDF cannot be processed: {type(exc).__name__}: {exc}")
 
 
@@ -181,6 +229,89 @@ def _format_report(detail: str) -> Report:
     return Report.from_checks([Check("format", FAILED, detail, FORMAT_FAILURE)])
 
 
+# --------------------------------------------------------------------------- changes after signing
+
+
+def _new_objects(old: HistoricalResolver, new: HistoricalResolver, start, limit: int = 10_000):
+    """References reachable from `start` through objects that are new since `old`'s revision (never
+    through an object that existed when the signature was made)."""
+    xrefs, todo, seen = new.reader.xrefs, [start], set()
+    while todo and len(seen) < limit:
+        value = todo.pop()
+        if isinstance(value, generic.IndirectObject):
+            ref = value.reference
+            if ref in seen or xrefs.get_introducing_revision(ref) <= old.revision:
+                continue
+            seen.add(ref)
+            yield ref
+            value = new.get_object(ref)
+        if isinstance(value, generic.DictionaryObject):
+            todo.extend(value.raw_get(k) for k in value)
+        elif isinstance(value, generic.ArrayObject):
+            todo.extend(value.raw_get(i) for i in range(len(value)))
+
+
+class AnnotationAppearanceNames(QualifiedWhitelistRule):
+    """Named annotation appearances (the catalog's /Names /AP name tree, ISO 32000-1 7.7.4) that Adobe
+    Acrobat adds when a comment is made: at annotation level, the /AP entry of /Names may appear or
+    change, and only objects new since the signed revision may be reached through it; every other
+    name tree must stay as signed."""
+
+    def apply_qualified(self, old: HistoricalResolver, new: HistoricalResolver):
+        if "/Names" not in new.root:
+            return
+        new_names = new.root["/Names"]
+        old_names = old.root["/Names"] if "/Names" in old.root else generic.DictionaryObject()
+        compare_dicts(old_names, new_names, frozenset({"/AP"}))
+        level = ModificationLevel.ANNOTATIONS
+        for ref in compare_key_refs("/Names", old, old.root, new.root):
+            yield level, ReferenceUpdate(ref)
+        for ref in compare_key_refs("/AP", old, old_names, new_names):
+            yield level, ReferenceUpdate(ref)
+        for ref in _new_objects(old, new, new_names.raw_get("/AP")):
+            yield level, ReferenceUpdate(ref)
+
+
+class AddedAnnotations(QualifiedWhitelistRule):
+    """Comments added to pages (ISO 32000-1 12.5): a page may gain new, non-widget annotations at the end
+    of its /Annots and nothing else; the annotations and their appearances must be new objects."""
+
+    def apply_qualified(self, old: HistoricalResolver, new: HistoricalResolver):
+        level = ModificationLevel.ANNOTATIONS
+        for ref in new.explicit_refs_in_revision():
+            if new.reader.xrefs.get_introducing_revision(ref) > old.revision:
+                continue
+            old_page, new_page = old.get_object(ref), new.get_object(ref)
+            if not isinstance(old_page, generic.DictionaryObject) or old_page.get("/Type") != "/Page":
+                continue
+            compare_dicts(old_page, new_page, frozenset({"/Annots"}))
+            old_annots = list(old_page.get("/Annots", generic.ArrayObject()))
+            new_annots = list(new_page.get("/Annots", generic.ArrayObject()))
+            added = new_annots[len(old_annots) :]
+            if new_annots[: len(old_annots)] != old_annots or any(
+                a.get_object().get("/Subtype") == "/Widget" for a in added
+            ):
+                continue  # not comments only: left for the other rules (and unexplained otherwise)
+            yield level, ReferenceUpdate(ref)
+            for ref_ in compare_key_refs("/Annots", old, old_page, new_page):
+                yield level, ReferenceUpdate(ref_)
+            for annotation in added:
+                for ref_ in _new_objects(old, new, annotation):
+                    yield level, ReferenceUpdate(ref_)
+
+
+# pyHanko's default policy, with the catalog's /Names judged by AnnotationAppearanceNames.
+DIFF_POLICY = StandardDiffPolicy(
+    global_rules=[
+        CatalogModificationRule(ignored_keys=ROOT_EXEMPT_STRICT_COMPARISON | {"/Names"}),
+        AnnotationAppearanceNames(),
+        AddedAnnotations(),
+        *DEFAULT_DIFF_POLICY.global_rules[1:],
+    ],
+    form_rule=DEFAULT_DIFF_POLICY.form_rule,
+)
+
+
 # --------------------------------------------------------------------------- inputs
 
 
@@ -211,30 +342,34 @@ class _Inputs:
                     inputs.problems.append(f"{kind} ignored: {exc}")
         return inputs
 
-    def add_dss(self, reader: PdfFileReader) -> Check | None:
+    def add_dss(self, reader: PdfFileReader) -> list[Check]:
+        """Adds the /DSS certificates and revocation data; its arrays may be direct or indirect."""
         try:
             dss = reader.root.get("/DSS")
             if dss is None:
-                return None
+                return []
             dss = dss.get_object()
-            found = []
-            for key, kind, target in (
-                ("/Certs", "certificate", self.certs),
-                ("/CRLs", "CRL", self.crls),
-                ("/OCSPs", "OCSP response", self.ocsps),
-            ):
-                streams = dss.get(key, [])
-                for ref in streams:
+        except _READ_ERRORS as exc:
+            return [Check("validation data", WARNING, f"the document security store is unreadable: {exc}")]
+        found, problems = [], []
+        for key, kind, target in (
+            ("/Certs", "certificate", self.certs),
+            ("/CRLs", "CRL", self.crls),
+            ("/OCSPs", "OCSP response", self.ocsps),
+        ):
+            count = 0
+            try:
+                for ref in dss.get(key, generic.ArrayObject()).get_object():
                     target.append(_load(kind, ref.get_object().data))
-                found.append(f"{len(streams)} {kind}(s)")
-        except Exception as exc:  # noqa: BLE001  (any malformed DSS is a format failure)
-            return Check(
-                "validation data",
-                FAILED,
-                f"the document security store (DSS) is unreadable: {exc}",
-                FORMAT_FAILURE,
-            )
-        return Check("validation data", PASSED, "document security store (DSS): " + ", ".join(found))
+                    count += 1
+            except (*_READ_ERRORS, *PARSE_ERRORS) as exc:
+                problems.append(f"{key}: {_describe(exc)}")
+            found.append(f"{count} {kind}(s)")
+        checks = [Check("validation data", PASSED, "document security store (DSS): " + ", ".join(found))]
+        if problems:
+            detail = "unreadable DSS entries ignored: " + "; ".join(problems)
+            checks.append(Check("validation data", WARNING, detail))
+        return checks
 
     def context(self, moment: datetime | None) -> ValidationContext:
         return ValidationContext(
@@ -244,7 +379,7 @@ class _Inputs:
             ocsps=list(self.ocsps),
             moment=moment,
             retroactive_revinfo=moment is not None,
-            allow_fetching=self.fetch,
+            allow_fetching=bool(self.fetch),
             fetcher_backend=fetcher_backend(self.fetch),
             revocation_mode="hard-fail" if self.crls or self.ocsps or self.fetch else "soft-fail",
             **SM2_CONTEXT_KWARGS,
@@ -277,41 +412,109 @@ def _load(kind: str, der: bytes):
 # --------------------------------------------------------------------------- document
 
 
-def _open(data: bytes) -> tuple[PdfFileReader | None, Check]:
+class _ForgivingReader(PdfFileReader):
+    """pyHanko's non-strict reader; ``/Encrypt null`` in a trailer is no encryption (ISO 32000-1 7.3.9:
+    a dictionary entry whose value is null is the same as an absent entry)."""
+
+    @property
+    def encrypt_dict(self):
+        try:
+            if isinstance(self.trailer.raw_get("/Encrypt"), generic.NullObject):
+                return None
+        except KeyError:
+            return None
+        return super().encrypt_dict
+
+
+class _ReadBudget(BytesIO):
+    """The input while its cross-reference data is read: pyHanko reads each classic xref entry with one
+    ``read`` call, so counting calls bounds the entries parsed; past ``budget`` calls parsing stops."""
+
+    def __init__(self, data: bytes, budget: int):
+        super().__init__(data)
+        self.budget, self.reads = budget, 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.reads += 1
+        if self.reads > self.budget:
+            raise _ParseLimit(self.reads - 1)
+        return super().read(size)
+
+
+class _ParseLimit(Exception):
+    def __init__(self, reads: int):
+        super().__init__(reads)
+        self.reads = reads
+
+
+def _refuse(detail: str) -> DomainError:
+    return DomainError(ErrorKind.TOO_LARGE, detail, code="pdf-limits")
+
+
+def _read(data: bytes, strict: bool) -> PdfFileReader:
+    """Open `data`; raises DomainError(too-large) when the cross-reference data exceeds the read budget."""
+    stream = _ReadBudget(data, MAX_XREF_READS)
+    try:
+        reader = (PdfFileReader if strict else _ForgivingReader)(stream, strict=strict)
+    except _ParseLimit as limit:
+        raise _refuse(
+            f"the cross-reference data needs more than {limit.reads} reads (limit {MAX_XREF_READS}); "
+            "parsing stopped there"
+        ) from None
+    stream.budget = float("inf")
+    return reader
+
+
+def _open(data: bytes) -> tuple[PdfFileReader | None, list[Check]]:
+    """The forgiving reader and the format checks; (None, checks) when no reader can open the file."""
     if not data[:1024].lstrip().startswith(b"%PDF-"):
-        return None, Check("format", FAILED, "not a PDF (no %PDF- header)", FORMAT_FAILURE)
+        return None, [Check("format", FAILED, "not a PDF (no %PDF- header)", FORMAT_FAILURE)]
     sizes = [int(m) for m in _SIZE.findall(data)]
     if sizes and max(sizes) > MAX_OBJECTS:
-        return None, Check(
-            "format",
-            FAILED,
-            f"a cross-reference section declares {max(sizes)} objects (limit {MAX_OBJECTS})",
-            FORMAT_FAILURE,
-        )
+        raise _refuse(f"a cross-reference section declares {max(sizes)} objects (limit {MAX_OBJECTS})")
+    entries = sum(int(count) for count in _XREF_SUBSECTION.findall(data))
+    if entries > MAX_XREF_READS:
+        raise _refuse(f"{entries} cross-reference table entries (limit {MAX_XREF_READS}); not parsed")
+    checks = []
     try:
-        reader = PdfFileReader(BytesIO(data))
-        encrypted, revisions = reader.encrypted, reader.xrefs.total_revisions
-        size = int(reader.trailer["/Size"])
-    except Exception as exc:  # noqa: BLE001  (pyHanko raises many kinds on corrupt input)
-        return None, Check(
-            "format", FAILED, f"the PDF is corrupt or truncated: {type(exc).__name__}: {exc}", FORMAT_FAILURE
-        )
-    if encrypted:
-        return None, Check(
-            "format",
-            FAILED,
-            "the PDF is encrypted; signatures in encrypted PDFs are not verified",
-            FORMAT_FAILURE,
-        )
-    if size > MAX_OBJECTS or revisions > MAX_REVISIONS:
-        return None, Check(
-            "format",
-            FAILED,
+        if entries <= STRICT_DIAGNOSIS_ENTRIES:  # (a second parse only to name what is lenient)
+            _read(data, strict=True)
+    except _READ_ERRORS as exc:
+        checks.append(Check("file structure", WARNING, f"read leniently: {_describe(exc)}"))
+    try:
+        reader = _read(data, strict=False)
+        revisions, size = reader.xrefs.total_revisions, int(reader.trailer["/Size"])
+    except _READ_ERRORS as exc:
+        return None, [Check("file structure", WARNING, f"unreadable ({_describe(exc)}); signatures are "
+                            "located by their /ByteRange")]
+    if revisions > MAX_REVISIONS or size > MAX_OBJECTS:
+        raise _refuse(
             f"{size} objects in {revisions} revisions exceeds the limits "
-            f"({MAX_OBJECTS} objects, {MAX_REVISIONS} revisions)",
-            FORMAT_FAILURE,
+            f"({MAX_OBJECTS} objects, {MAX_REVISIONS} revisions)"
         )
-    return reader, Check("format", PASSED, f"PDF with {revisions} revision(s), {size} object number(s)")
+    checks.insert(0, Check("format", PASSED, f"PDF with {revisions} revision(s), {size} object number(s)"))
+    return reader, [*checks, *_decrypt(reader)]
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _decrypt(reader: PdfFileReader) -> list[Check]:
+    """Standard security handler with an empty user password: decrypted (a warning); else INDETERMINATE."""
+    if not reader.encrypted:
+        return []
+    handler = reader.security_handler
+    if isinstance(handler, StandardSecurityHandler) and reader.decrypt(b"").status != AuthStatus.FAILED:
+        return [Check("encryption", WARNING, "encrypted with an empty user password; read decrypted")]
+    return [
+        Check(
+            "encryption",
+            INDETERMINATE,
+            "encrypted with a user password or a certificate; the signatures cannot be read",
+            SIGNED_DATA_NOT_FOUND,
+        )
+    ]
 
 
 @dataclass
@@ -319,6 +522,7 @@ class _Entry:
     name: str
     sig: EmbeddedPdfSignature | None = None
     error: str | None = None
+    unsupported: bool = False  # a kind not verified here (INDETERMINATE), not a broken one (FAILED)
 
 
 def _signature_fields(reader: PdfFileReader, max_signatures: int) -> list[_Entry]:
@@ -326,37 +530,31 @@ def _signature_fields(reader: PdfFileReader, max_signatures: int) -> list[_Entry
     entries = []
     for name, value, field_ref in enumerate_sig_fields(reader, filled_status=True):
         if len(entries) == max_signatures:
-            raise _TooMany(f"more than {max_signatures} signatures")
+            raise _refuse(f"more than {max_signatures} signatures")
         try:
-            subfilter = value.get_object().get("/SubFilter")
-            if subfilter not in _SUBFILTERS:
-                entries.append(_Entry(name, error=f"SubFilter {subfilter} is not supported (not verified)"))
+            signature = value.get_object()
+            subfilter, kind = signature.get("/SubFilter"), signature.get("/Type", "/Sig")
+            if subfilter not in _SUBFILTERS or (subfilter == "/ETSI.RFC3161") != (kind == "/DocTimeStamp"):
+                error = f"SubFilter {subfilter} in a {kind} dictionary is not supported (not verified)"
+                entries.append(_Entry(name, error=error, unsupported=True))
             else:
                 entries.append(_Entry(name, sig=EmbeddedPdfSignature(reader, field_ref, name)))
-        except Exception as exc:  # noqa: BLE001
-            entries.append(_Entry(name, error=f"unreadable signature: {type(exc).__name__}: {exc}"))
+        except _READ_ERRORS as exc:
+            entries.append(_Entry(name, error=f"unreadable signature: {_describe(exc)}"))
     order = {id(e): (e.sig is None, e.sig.signed_revision if e.sig else 0) for e in entries}
     return sorted(entries, key=lambda e: order[id(e)])
 
 
-class _TooMany(Exception):
-    pass
-
-
 async def _verify(data: bytes, inputs: _Inputs, seal_oid: str | None, max_signatures: int) -> Report:
-    reader, format_check = _open(data)
-    if reader is None:
-        return Report.from_checks([format_check])
-    checks = [format_check]
+    reader, checks = _open(data)
     if inputs.problems:
         checks.append(Check("validation inputs", INDETERMINATE, "; ".join(inputs.problems)))
-    dss_check = inputs.add_dss(reader)
-    if dss_check is not None:
-        checks.append(dss_check)
-    try:
-        entries = _signature_fields(reader, max_signatures)
-    except _TooMany as exc:
-        return Report.from_checks([Check("signatures", FAILED, f"refused: {exc}", FORMAT_FAILURE)])
+    if reader is None:
+        return await _verify_byte_ranges(data, inputs, checks, max_signatures)
+    if any(c.result == INDETERMINATE for c in checks if c.name == "encryption"):
+        return Report.from_checks(checks)
+    checks += inputs.add_dss(reader)
+    entries = _signature_fields(reader, max_signatures)
     if not entries:
         checks.append(Check("signatures", FAILED, "the PDF has no signature", FORMAT_FAILURE))
         return Report.from_checks(checks)
@@ -364,10 +562,79 @@ async def _verify(data: bytes, inputs: _Inputs, seal_oid: str | None, max_signat
     poe, budget = None, _DiffBudget(reader)
     for index in reversed(range(len(entries))):
         results[index], poe = await _verify_entry(entries[index], inputs, poe, seal_oid, budget)
+    return _combine(checks, results)
+
+
+def _combine(checks: list[Check], results: list[_Result]) -> Report:
     for index, result in enumerate(results, start=1):
         checks += [c.renamed(f"Signature{index}: ") for c in result.checks]
     first = next((r for r in results if r.signer), results[0])
     return Report.from_checks(checks, signed_at=first.signed_at, signer=first.signer, seal=first.seal)
+
+
+# --------------------------------------------------------------------------- unreadable structure
+
+# A signature dictionary's /ByteRange; the gap between its two ranges is the /Contents value.
+_BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d{1,12})\s+(\d{1,12})\s+(\d{1,12})\s+(\d{1,12})\s*\]")
+
+
+async def _verify_byte_ranges(data: bytes, inputs: _Inputs, checks: list[Check], max_signatures: int):
+    """When no reader can open the file (its structure is broken), check each signature found by its
+    /ByteRange as other validators do: integrity, signature and chain; changes cannot be analysed."""
+    ranges = []
+    for match in _BYTE_RANGE.finditer(data):
+        if len(ranges) == max_signatures:
+            raise _refuse(f"more than {max_signatures} signatures")
+        ranges.append(tuple(int(v) for v in match.groups()))
+    if not ranges:
+        checks.append(Check("format", FAILED, "the PDF is unreadable and holds no signature", FORMAT_FAILURE))
+        return Report.from_checks(checks)
+    results = [_Result(await _byte_range_signature(data, r, inputs)) for r in ranges]
+    return _combine(checks, results)
+
+
+async def _byte_range_signature(data: bytes, byte_range: tuple[int, ...], inputs: _Inputs) -> list[Check]:
+    start, first, second, length = byte_range
+    described = f"signature with /ByteRange {list(byte_range)} found in a file of {len(data)} bytes"
+    if start != 0 or second < first or second + length > len(data):
+        return [
+            Check("format", PASSED, described),
+            Check("integrity", FAILED, "the signed byte range does not fit the file: signed bytes were "
+                  "removed or added", HASH_FAILURE),
+        ]
+    try:
+        hex_value = data[first:second].strip().removeprefix(b"<").removesuffix(b">")
+        value = bytes.fromhex(hex_value.decode("ascii")).rstrip(b"\x00")
+        signed_data = cms.ContentInfo.load(value)["content"]
+        context = inputs.context(None)
+        try:
+            status = await async_validate_detached_cms(
+                data[:first] + data[second : second + length],
+                signed_data,
+                signer_validation_context=context,
+                key_usage_settings=_KEY_USAGE,
+            )
+        finally:
+            await context.aclose()
+    except SignatureValidationError as exc:
+        return [Check("format", PASSED, described), _pyhanko_refusal(exc)]
+    except _READ_ERRORS as exc:
+        return [Check("format", INDETERMINATE, f"{described}; unreadable: {_describe(exc)}", FORMAT_FAILURE)]
+    unknown = "the file structure is unreadable, so changes after signing cannot be analysed"
+    return [
+        Check("format", PASSED, described),
+        _integrity(status),
+        _crypto(status),
+        _chain(status, None),
+        Check("coverage and modifications", INDETERMINATE, unknown, SIG_CONSTRAINTS_FAILURE),
+    ]
+
+
+def _pyhanko_refusal(exc: SignatureValidationError) -> Check:
+    """pyHanko's own verdict when it stops validating (e.g. no signer certificate in the CMS)."""
+    indic = exc.ades_subindication
+    result = FAILED if isinstance(indic, AdESFailure) else INDETERMINATE
+    return Check("signature", result, exc.failure_message, indic.name)
 
 
 # --------------------------------------------------------------------------- one signature
@@ -404,25 +671,49 @@ async def _verify_entry(
     entry: _Entry, inputs: _Inputs, poe: datetime | None, seal_oid: str | None, budget: _DiffBudget
 ) -> tuple[_Result, datetime | None]:
     if entry.sig is None:
-        return _Result([Check("format", FAILED, f"field {entry.name}: {entry.error}", FORMAT_FAILURE)]), poe
+        result = INDETERMINATE if entry.unsupported else FAILED
+        return _Result([Check("format", result, f"field {entry.name}: {entry.error}", FORMAT_FAILURE)]), poe
     sig = entry.sig
     kind = sig.sig_object_type
     described = (
         f"field {entry.name}: {kind} {sig.sig_object.get('/SubFilter')}, signed revision "
         f"{sig.signed_revision + 1} of {budget.revisions}"
     )
+    quirks = _lenient_certificates(sig)
     try:
         over = budget.take(sig.signed_revision)
         if kind == "/DocTimeStamp":
             checks, poe = await _document_timestamp(sig, inputs, poe, over)
             return _Result([Check("format", PASSED, described), *checks]), poe
         result = await _signature(sig, inputs, poe, seal_oid, over)
+    except SignatureValidationError as exc:
+        return _Result([Check("format", PASSED, described), _pyhanko_refusal(exc)]), poe
     except Exception as exc:  # noqa: BLE001  (pyHanko's errors on one signature stay with it)
-        logger.info("signature %s could not be validated", entry.name, exc_info=exc)
+        logger.info("signature %s could not be validated: %s", entry.name, _describe(exc))
         detail = f"{described}; validation failed: {type(exc).__name__}: {exc}"
         return _Result([Check("format", FAILED, detail, FORMAT_FAILURE)]), poe
-    result.checks.insert(0, Check("format", PASSED, described))
+    result.checks[:0] = [Check("format", PASSED, described), *quirks]
     return result, poe
+
+
+def _lenient_certificates(sig: EmbeddedPdfSignature) -> list[Check]:
+    """Certificates in the CMS whose names break DER string rules are read leniently (swapped for
+    `LenientCertificate`s, same bytes) before validation; a warning reports it, the verdict is unchanged."""
+    repaired = []
+    try:
+        choices = sig.signed_data["certificates"]
+        for index, choice in enumerate(choices or ()):
+            found = lenient_names(choice.chosen) if choice.name == "certificate" else []
+            if found:
+                cert = LenientCertificate.load(choice.chosen.dump())
+                choices[index] = cms.CertificateChoices(name="certificate", value=cert)
+                repaired += [f"{readable_name(cert.subject)}: {part}" for part in found]
+    except _READ_ERRORS:
+        return []  # (the validation reports unreadable certificates itself)
+    if not repaired:
+        return []
+    detail = "certificates read leniently, as OpenSSL does (names read as Latin-1): " + "; ".join(repaired)
+    return [Check(ENCODING, WARNING, detail)]
 
 
 async def _signature(
@@ -437,13 +728,18 @@ async def _signature(
     signer_context = inputs.context(tst_time or poe)
     ts_context = signer_context if tst_time is None else inputs.context(poe)
     try:
-        status = await async_validate_pdf_signature(
-            sig,
-            signer_validation_context=signer_context,
-            ts_validation_context=ts_context,
-            key_usage_settings=_KEY_USAGE,
-            skip_diff=over_budget is not None,
-        )
+        if sig.sig_object.get("/SubFilter") == ADBE_PKCS7_SHA1:
+            status, integrity = await _pkcs7_sha1(sig, signer_context, over_budget)
+        else:
+            status = await async_validate_pdf_signature(
+                sig,
+                signer_validation_context=signer_context,
+                ts_validation_context=ts_context,
+                key_usage_settings=_KEY_USAGE,
+                diff_policy=DIFF_POLICY,
+                skip_diff=over_budget is not None,
+            )
+            integrity = _integrity(status)
     finally:
         for context in {id(c): c for c in (signer_context, ts_context)}.values():
             await context.aclose()
@@ -451,18 +747,18 @@ async def _signature(
     trusted = ts.timestamp if ts is not None and ts.trusted else None
     cert = status.signing_cert
     checks = [
-        _integrity(status),
+        integrity,
         _crypto(status),
         _chain(status, trusted or claimed),
-        _coverage(status, over_budget),
+        _coverage(status, over_budget, _locks(sig)),
         _time_stamp(ts, poe),
     ]
     seal_check, seal = _seal(sig, seal_oid, trusted or poe, inputs)
     checks.append(seal_check)
     signer = {
-        "subject": cert.subject.human_friendly,
+        "subject": readable_name(cert.subject),
         "serial_hex": format(cert.serial_number, "x"),
-        "issuer": cert.issuer.human_friendly,
+        "issuer": readable_name(cert.issuer),
     }
     return _Result(checks, signer=signer, signed_at=trusted or claimed, seal=seal)
 
@@ -471,7 +767,7 @@ async def _document_timestamp(sig, inputs: _Inputs, poe: datetime | None, over_b
     context = inputs.context(poe)
     try:
         status = await async_validate_pdf_timestamp(
-            sig, validation_context=context, skip_diff=over_budget is not None
+            sig, validation_context=context, diff_policy=DIFF_POLICY, skip_diff=over_budget is not None
         )
     finally:
         await context.aclose()
@@ -479,7 +775,7 @@ async def _document_timestamp(sig, inputs: _Inputs, poe: datetime | None, over_b
         _integrity(status),
         _crypto(status),
         _chain(status, status.timestamp),
-        _coverage(status, over_budget),
+        _coverage(status, over_budget, _locks(sig)),
     ]
     if all(c.result == PASSED for c in checks):
         checks.append(
@@ -493,6 +789,24 @@ async def _document_timestamp(sig, inputs: _Inputs, poe: datetime | None, over_b
         return checks, status.timestamp
     checks.append(Check("time stamp", SKIPPED, "the document time stamp did not pass; no proof of existence"))
     return checks, poe
+
+
+async def _pkcs7_sha1(sig: EmbeddedPdfSignature, context: ValidationContext, over_budget: int | None):
+    """adbe.pkcs7.sha1 (ISO 32000-1 12.8.3.3.1): the CMS encapsulates SHA-1 of the byte range and signs
+    that content, so the signature is checked over the content and the content against the file."""
+    sig.compute_integrity_info(diff_policy=DIFF_POLICY, skip_diff=over_budget is not None)
+    status = await async_validate_cms_signature(
+        sig.signed_data,
+        status_cls=PdfSignatureStatus,
+        validation_context=context,
+        status_kwargs=sig.summarise_integrity_info(),
+        key_usage_settings=_KEY_USAGE,
+    )
+    content = sig.signed_data["encap_content_info"]["content"].native
+    if content != sig.compute_digest("sha1"):
+        detail = "the SHA-1 digest in the signature does not match the signed byte range"
+        return status, Check("integrity", FAILED, detail, HASH_FAILURE)
+    return status, _integrity(status)
 
 
 def _claimed_time(sig: EmbeddedPdfSignature) -> datetime | None:
@@ -548,7 +862,7 @@ def _chain(status, signing_time: datetime | None) -> Check:
     indic = status.trust_problem_indic
     if indic is None and path is not None:
         certs = reversed(list(path.iter_certs(include_root=True)))
-        names = " ← ".join(c.subject.human_friendly for c in certs)
+        names = " ← ".join(readable_name(c.subject) for c in certs)
         return Check("certificate chain", PASSED, f"trusted at {moment}: {names}")
     revoked = status.revocation_details
     if revoked is not None:
@@ -573,12 +887,14 @@ def _chain(status, signing_time: datetime | None) -> Check:
     return Check(
         "certificate chain",
         result,
-        f"no trusted path for {cert.subject.human_friendly} at {moment} ({name})",
+        f"no trusted path for {readable_name(cert.subject)} at {moment} ({name})",
         name,
     )
 
 
-def _coverage(status, over_budget: int | None) -> Check:
+def _coverage(status, over_budget: int | None, locks: str | None = None) -> Check:
+    """Byte range coverage and the changes after it: a broken DocMDP/FieldMDP rule is a forbidden change
+    (TOTAL_FAILED); without such rules, changes pyHanko cannot explain are reported (INDETERMINATE)."""
     coverage = status.coverage
     if coverage == SignatureCoverageLevel.ENTIRE_FILE:
         return Check("coverage and modifications", PASSED, "the signature covers the entire file")
@@ -604,9 +920,20 @@ def _coverage(status, over_budget: int | None) -> Check:
             f"covers its revision; later updates are {level.name.lower().replace('_', ' ')}",
         )
     reason = status.diff_result if isinstance(status.diff_result, SuspiciousModification) else None
-    detail = f"later updates change more than allowed ({level.name if level else 'unknown'}"
-    detail += f": {reason})" if reason else ")"
-    return Check("coverage and modifications", FAILED, detail, SIG_CONSTRAINTS_FAILURE)
+    change = f"{level.name if level else 'unknown'}" + (f": {reason}" if reason else "")
+    if locks:
+        detail = f"later updates break the signature's {locks} rules ({change})"
+        return Check("coverage and modifications", FAILED, detail, SIG_CONSTRAINTS_FAILURE)
+    detail = f"later updates change more than form filling and annotations ({change}); no DocMDP or FieldMDP"
+    return Check("coverage and modifications", INDETERMINATE, detail, SIG_CONSTRAINTS_FAILURE)
+
+
+def _locks(sig: EmbeddedPdfSignature) -> str | None:
+    """'DocMDP P=n' and/or 'FieldMDP' when the signature restricts later changes, else None."""
+    found = [f"DocMDP P={sig.docmdp_level.value}"] if sig.docmdp_level is not None else []
+    if sig.fieldmdp is not None:
+        found.append("FieldMDP")
+    return " and ".join(found) or None
 
 
 def _time_stamp(ts, poe: datetime | None) -> Check:
@@ -619,7 +946,7 @@ def _time_stamp(ts, poe: datetime | None) -> Check:
             )
         return Check("time stamp", SKIPPED, "no signature time stamp; /M is the signer's own claim")
     when = ts.timestamp.isoformat()
-    tsa = ts.signing_cert.subject.human_friendly
+    tsa = readable_name(ts.signing_cert.subject)
     if not ts.intact:
         return Check(
             "time stamp", FAILED, f"the time stamp ({when}) does not match the signature", HASH_FAILURE

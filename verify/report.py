@@ -3,6 +3,8 @@
 A verifier collects `Check`s in the order it performed them; `Report.from_checks` derives the
 indication: any failed check makes the report TOTAL_FAILED (with the first failed check's
 sub-indication), otherwise any indeterminate check makes it INDETERMINATE, otherwise TOTAL_PASSED.
+A "warning" check never changes the indication. Which condition gives which indication is the table
+in docs/indications.md.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from datetime import datetime
 from typing import Any
 
 PASSED, FAILED, INDETERMINATE, SKIPPED = "passed", "failed", "indeterminate", "skipped"
-RESULTS = (PASSED, FAILED, INDETERMINATE, SKIPPED)
+# A finding that does not change the verdict (an encoding quirk, a file-structure repair): reported only.
+WARNING = "warning"
+RESULTS = (PASSED, FAILED, INDETERMINATE, SKIPPED, WARNING)
 
 TOTAL_PASSED, TOTAL_FAILED, INDETERMINATE_INDICATION = "TOTAL_PASSED", "TOTAL_FAILED", "INDETERMINATE"
 INDICATIONS = (TOTAL_PASSED, TOTAL_FAILED, INDETERMINATE_INDICATION)

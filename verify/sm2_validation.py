@@ -27,12 +27,14 @@ validator fails for SM2 one step earlier anyway: ``cryptography`` cannot load an
 
 from __future__ import annotations
 
+import logging
+
 from asn1crypto import algos
 from asn1crypto.keys import PublicKeyInfo
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
 from pyhanko.sign.validation.utils import CMSAlgorithmUsagePolicy
 from pyhanko_certvalidator import context as _cv_context
 from pyhanko_certvalidator.errors import AlgorithmNotSupported
@@ -49,7 +51,11 @@ from core.oids import DEFAULT_SM2_ID, SM2_CURVE
 from keys import sm2
 
 __all__ = [
+    "PLAIN_ECDSA",
+    "SM2_ORDER",
+    "sm2_signature_der",
     "ALGORITHM_POLICY",
+    "THIRD_PARTY_LOGGERS",
     "ALLOWED_DIGESTS",
     "SM2_CONTEXT_KWARGS",
     "SM2_MECHANISMS",
@@ -81,11 +87,42 @@ _MECHANISM_DIGEST = {
     "ed25519": "sha512",
     "ed448": "shake256",
 }
+# BSI TR-03111 plain-ECDSA (ecdsa-plain-SHAxxx, 0.4.0.127.0.7.1.1.4.1.n): the value is r||s, not DER.
+PLAIN_ECDSA = {
+    "0.4.0.127.0.7.1.1.4.1.1": "sha1",
+    "0.4.0.127.0.7.1.1.4.1.2": "sha224",
+    "0.4.0.127.0.7.1.1.4.1.3": "sha256",
+    "0.4.0.127.0.7.1.1.4.1.4": "sha384",
+    "0.4.0.127.0.7.1.1.4.1.5": "sha512",
+}
+_MECHANISM_DIGEST.update(PLAIN_ECDSA)
 _GENERIC_MECHANISMS = frozenset({"rsassa_pkcs1v15", "ecdsa", "rsassa_pss"})
 ALLOWED_DIGESTS = frozenset(
     {"sm3", "sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512", "shake256", "shake256_len"}
 )
 MIN_RSA_BITS = 2048
+
+
+# n, the order of the base point of sm2p256v1 (GB/T 32918.5-2016).
+SM2_ORDER = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
+
+
+def sm2_signature_der(value: bytes) -> bytes:
+    """The canonical DER SEQUENCE{r, s} of an SM2 signature value as the field writes them: DER with or
+    without the sign pad (an r whose top bit is set and no 0x00 first reads negative as a signed INTEGER),
+    or raw r‖s (64 bytes, GM/T 0009). r and s are read as unsigned integers and accepted only for
+    1 <= r, s < n (GB/T 32918.2 verification step B1/B2). Raises ValueError otherwise."""
+    value = bytes(value)
+    try:
+        parsed = algos.DSASignature.load(value, strict=True)
+        r, s = (int.from_bytes(parsed[k].contents, "big") for k in ("r", "s"))
+    except (ValueError, TypeError, KeyError) as exc:
+        if len(value) != 64:
+            raise ValueError(f"an SM2 signature is DER SEQUENCE{{r, s}} or 64 bytes r||s: {exc}") from None
+        r, s = int.from_bytes(value[:32], "big"), int.from_bytes(value[32:], "big")
+    if not (1 <= r < SM2_ORDER and 1 <= s < SM2_ORDER):
+        raise ValueError("SM2 signature values r and s must lie in [1, n-1]")
+    return algos.DSASignature({"r": r, "s": s}).dump()
 
 
 def sm2_public_point(public_key_info: PublicKeyInfo) -> bytes | None:
@@ -118,6 +155,8 @@ class SM2SignatureValidator(DefaultSignatureValidator):
             self._validate_sm2(signature, signed_data, public_key_info, context)
         elif mechanism == "sm3_rsa":
             _validate_rsa_sm3(signature, signed_data, public_key_info, context)
+        elif signature_algorithm["algorithm"].dotted in PLAIN_ECDSA:
+            _validate_plain_ecdsa(signature, signed_data, public_key_info, signature_algorithm, context)
         elif mechanism in ("rsassa_pkcs1v15", "ecdsa", "dsa") and context.contextual_md_algorithm is None:
             # The default would crash on a None digest name instead of reporting a bad signature.
             raise AlgorithmNotSupported(f"{mechanism} without a digest algorithm")
@@ -132,6 +171,10 @@ class SM2SignatureValidator(DefaultSignatureValidator):
         point = sm2_public_point(public_key_info)
         if point is None:
             raise InvalidSignature("SM2 signature algorithm with a key that is not SM2")
+        try:
+            signature = sm2_signature_der(signature)
+        except ValueError as exc:
+            raise InvalidSignature(str(exc)) from None
         if not sm2.verify(point, signed_data, signature, self.user_id):
             raise InvalidSignature("SM2 signature does not verify")
 
@@ -142,6 +185,24 @@ def _validate_rsa_sm3(signature, signed_data, public_key_info, context) -> None:
         raise InvalidSignature("RSA-with-SM3 signature algorithm with a key that is not RSA")
     digest = Prehashed(hashes.SM3()) if context.prehashed else hashes.SM3()
     key.verify(signature, signed_data, padding.PKCS1v15(), digest)
+
+
+def _validate_plain_ecdsa(signature, signed_data, public_key_info, signature_algorithm, context) -> None:
+    """BSI TR-03111 5.2.1: r and s as unsigned big-endian integers of the curve's byte length each."""
+    key = serialization.load_der_public_key(public_key_info.dump())
+    if not isinstance(key, ec.EllipticCurvePublicKey) or len(signature) % 2:
+        raise InvalidSignature("plain-ECDSA signature algorithm with a key that is not EC, or an odd length")
+    half = len(signature) // 2
+    if half != (key.curve.key_size + 7) // 8:
+        bits = key.curve.key_size
+        raise InvalidSignature(f"a {len(signature)}-byte plain-ECDSA value for a {bits}-bit curve")
+    r, s = int.from_bytes(signature[:half], "big"), int.from_bytes(signature[half:], "big")
+    digest = getattr(hashes, PLAIN_ECDSA[signature_algorithm["algorithm"].dotted].upper())()
+    key.verify(
+        encode_dss_signature(r, s),
+        signed_data,
+        ec.ECDSA(Prehashed(digest) if context.prehashed else digest),
+    )
 
 
 def _refuse(reason: str) -> AlgorithmUsageConstraint:
@@ -163,6 +224,8 @@ class AllowListAlgorithmPolicy(CMSAlgorithmUsagePolicy):
 
     def signature_algorithm_allowed(self, algo, moment, public_key) -> AlgorithmUsageConstraint:
         name = algo["algorithm"].native
+        if algo["algorithm"].dotted in PLAIN_ECDSA:
+            name = algo["algorithm"].dotted
         if name == "rsassa_pss":
             digest = algo["parameters"]["hash_algorithm"]["algorithm"].native
         elif name in _MECHANISM_DIGEST:
@@ -180,6 +243,8 @@ class AllowListAlgorithmPolicy(CMSAlgorithmUsagePolicy):
 
     def digest_combination_allowed(self, signature_algo, message_digest_algo, moment):
         name = signature_algo["algorithm"].native
+        if signature_algo["algorithm"].dotted in PLAIN_ECDSA:
+            name = signature_algo["algorithm"].dotted
         if name in _MECHANISM_DIGEST and name not in ("ed25519", "ed448"):
             digest = message_digest_algo["algorithm"].native
             if digest != _MECHANISM_DIGEST[name]:
@@ -210,3 +275,24 @@ class _SM2DefaultValidationContext(_cv_context.ValidationContext):
 
 if _cv_validate_ocsp.ValidationContext is _cv_context.ValidationContext:
     _cv_validate_ocsp.ValidationContext = _SM2DefaultValidationContext
+
+
+# Logging. pyHanko and certvalidator log every condition they handle (no path to a trust anchor, a
+# disallowed algorithm, a suspicious change) at WARNING with a full traceback, and every one of them
+# ends up in our Report. So their records below ERROR are dropped, and the rest reach the root
+# logger's handlers (the server's format; Python's last-resort handler in the CLI) as one line.
+THIRD_PARTY_LOGGERS = ("pyhanko", "pyhanko_certvalidator")
+
+
+class _OneLine(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        fields = {**record.__dict__, "exc_info": None, "exc_text": None, "stack_info": None}
+        fields["msg"], fields["args"] = record.getMessage().splitlines()[0] if record.msg else "", None
+        logging.getLogger().handle(logging.makeLogRecord(fields))
+
+
+for _name in THIRD_PARTY_LOGGERS:
+    _logger = logging.getLogger(_name)
+    _logger.setLevel(logging.ERROR)
+    _logger.propagate = False
+    _logger.handlers = [_OneLine()]

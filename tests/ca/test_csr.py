@@ -192,3 +192,62 @@ def test_mutated_csrs_parse_or_raise_domain_errors(data):
 
 _SM2_DER = sm2_csr(SM2PrivateKey.generate())
 _RSA_DER = cryptography_csr(rsa.generate_private_key(65537, 2048))
+
+
+# --------------------------------------------------------------------------- SM2 curve OID as key algorithm
+
+SM2_CURVE_OID = "1.2.156.10197.1.301"
+
+
+def curve_oid_csr(key: SM2PrivateKey, *, repeat_in_parameters: bool) -> bytes:
+    """An SM2 request as Tongsuo writes it: the key algorithm is the SM2 curve OID itself."""
+    from asn1crypto import core
+
+    oid = core.ObjectIdentifier(SM2_CURVE_OID).dump()
+    algorithm = oid + (oid if repeat_in_parameters else b"")
+    point = core.OctetBitString(key.public_point).dump()
+    body = core.Sequence.load(b"\x30" + bytes([len(algorithm)]) + algorithm).dump() + point
+    spki = asn1_keys.PublicKeyInfo.load(b"\x30" + bytes([len(body)]) + body)
+    info = asn1_csr.CertificationRequestInfo({
+        "version": "v1",
+        "subject": x509.Name.build({"country_name": "CN", "organization_name": "某市人民政府",
+                                    "common_name": "某市人民政府"}),
+        "subject_pk_info": spki,
+        "attributes": [],
+    })
+    assert SM2_CURVE_OID.encode() not in info.dump()  # (the OID is DER-encoded, not text)
+    return asn1_csr.CertificationRequest({
+        "certification_request_info": info,
+        "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": "sm3_sm2"}),
+        "signature": key.sign(info.dump(), DEFAULT_SM2_ID),
+    }).dump()
+
+
+@pytest.mark.parametrize("repeat_in_parameters", [False, True], ids=["no parameters", "curve OID again"])
+def test_sm2_csr_with_the_curve_oid_as_key_algorithm_is_accepted(sm2_key, repeat_in_parameters):
+    parsed = parse_csr(curve_oid_csr(sm2_key, repeat_in_parameters=repeat_in_parameters))
+    assert parsed.key_type == "sm2" and parsed.sm2_user_id == DEFAULT_SM2_ID
+    # the request's key in the GM/T 0015 form every issued certificate carries
+    assert parsed.public_key_info.dump() == sm2_key.public_key_info().dump()
+    algorithm = parsed.public_key_info["algorithm"]
+    assert algorithm["algorithm"].native == "ec" and algorithm["parameters"].chosen.dotted == SM2_CURVE_OID
+
+
+def test_curve_oid_csr_still_needs_its_proof_of_possession(sm2_key):
+    data = bytearray(curve_oid_csr(sm2_key, repeat_in_parameters=False))
+    data[-3] ^= 0x01
+    rejected(bytes(data), "does not verify")
+
+
+def test_curve_oid_csr_is_issued_with_id_ec_public_key(client, token, sm2_key):
+    from tests.conftest import auth
+
+    csr_pem = pem.armor("CERTIFICATE REQUEST", curve_oid_csr(sm2_key, repeat_in_parameters=True)).decode()
+    body = {"csr_pem": csr_pem, "profile": "organization-signing", "credit_code": "91440300708461136T"}
+    r = client.post("/api/v1/cas/sm2-issuing/certificates", headers=auth(token("ca-operator")), json=body)
+    assert r.status_code == 201, r.text
+    cert = x509.Certificate.load(pem.unarmor(r.json()["certificate_pem"].encode())[2])
+    spki = cert["tbs_certificate"]["subject_public_key_info"]
+    assert spki["algorithm"]["algorithm"].dotted == "1.2.840.10045.2.1"
+    assert spki["algorithm"]["parameters"].chosen.dotted == SM2_CURVE_OID
+    assert spki["public_key"].native == sm2_key.public_point

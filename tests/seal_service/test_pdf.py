@@ -23,10 +23,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from PIL import Image, ImageDraw
 from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import PdfFileWriter
+from pyhanko.sign import fields, signers
 from pyhanko.sign.ades.report import AdESPassed
 from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, ModificationLevel
+from pyhanko.sign.general import SigningError
 from pyhanko.sign.timestamps import TimestampRequestError
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko.sign.validation import DocumentSecurityStore, SignatureCoverageLevel, validate_pdf_signature
@@ -40,7 +43,7 @@ from pyhanko_certvalidator.registry import SimpleTrustManager
 from core.errors import DomainError, ErrorKind
 from keys.signer import CryptographySigner, SM2Signer
 from keys.sm2 import SM2PrivateKey
-from seal_service.pdf import SealImage, SealStamper, mm_to_pt, stamp_pdf
+from seal_service.pdf import PyHankoSigner, SealImage, SealStamper, mm_to_pt, stamp_pdf
 
 SEAL_OID = "1.3.6.1.4.1.99999.7.1"  # test arc for the SES_Seal unsigned attribute
 NOW = datetime.now(UTC)
@@ -522,3 +525,117 @@ def test_stamper_is_reusable():
     b = stamper.stamp(a, page=0, x=200, y=10)
     assert [s.field_name for s in signatures(b)] == ["Seal1", "Seal2"]
     assert_valid(signatures(b)[1], pki)
+
+
+# --------------------------------------------------------------------------- DocMDP and FieldMDP rules
+
+
+def certified(permission: int, empty_field: str | None = "Approval") -> bytes:
+    """make_pdf() certified by the second test seal with DocMDP P=`permission`, with an empty signature
+    field `empty_field` made in the same revision (so filling it later is form filling)."""
+    from pyhanko.sign.fields import MDPPerm
+
+    pki = make_pki()
+    writer = IncrementalPdfFileWriter(BytesIO(make_pdf()))
+    if empty_field:
+        spec = fields.SigFieldSpec(empty_field, on_page=0, box=(300, 100, 420, 220))
+        fields.append_signature_field(writer, spec)
+    meta = signers.PdfSignatureMetadata(field_name="Author", certify=True,
+                                        docmdp_permissions=MDPPerm(permission),
+                                        subfilter=fields.SigSeedSubFilter.PADES)
+    author = PyHankoSigner(pki.signer2, pki.der(pki.signer2_cert), pki.chain_der)
+    return signers.PdfSigner(meta, author).sign_pdf(writer).getvalue()
+
+
+def verify_with_test_root(pdf: bytes):
+    from verify.pdf import verify_pdf
+
+    pki = make_pki()
+    return verify_pdf(pdf, trust_anchors=[pki.der(pki.root)], other_certs=[pki.der(pki.issuing)])
+
+
+@pytest.mark.parametrize("permission", [2, 3])
+def test_certified_document_is_stamped_into_its_existing_empty_field(permission):
+    out = stamp_rsa(certified(permission), field_name="Approval")
+    report = verify_with_test_root(out)
+    assert report.indication == "TOTAL_PASSED", report.to_text()
+    names = [s.field_name for s in signatures(out)]
+    assert names == ["Author", "Approval"]
+
+
+@pytest.mark.parametrize("permission", [2, 3])
+def test_a_new_field_on_a_certified_document_is_refused_naming_the_rule(permission):
+    with pytest.raises(DomainError) as err:
+        stamp_rsa(certified(permission))
+    assert err.value.kind is ErrorKind.CONFLICT and err.value.code == "docmdp"
+    assert f"DocMDP P={permission}" in err.value.detail and "Approval" in err.value.detail
+
+
+def test_docmdp_p1_refuses_every_stamp():
+    for field_name in ("Approval", None):
+        with pytest.raises(DomainError) as err:
+            stamp_rsa(certified(1), field_name=field_name)
+        assert err.value.code == "docmdp" and "P=1" in err.value.detail
+
+
+@pytest.mark.parametrize("permission", [1, 2, 3])
+@pytest.mark.parametrize("into_existing", [True, False], ids=["existing field", "new field"])
+def test_stamping_and_verifying_agree_on_docmdp(permission, into_existing):
+    """Whatever the stamper refuses, the verifier fails when it is done anyway, and the reverse."""
+    document = certified(permission)
+    try:
+        out = stamp_rsa(document, field_name="Approval" if into_existing else None)
+    except DomainError as exc:
+        assert exc.code == "docmdp"
+        forced = _sign_regardless(document, "Approval" if into_existing else "Forced")
+        if forced is not None:
+            report = verify_with_test_root(forced)
+            assert report.indication == "TOTAL_FAILED", report.to_text()
+            change = report.check("Signature1: coverage and modifications")
+            assert change.sub_indication == "SIG_CONSTRAINTS_FAILURE"
+        return
+    assert verify_with_test_root(out).indication == "TOTAL_PASSED"
+
+
+def _sign_regardless(document: bytes, name: str) -> bytes | None:
+    """Sign with pyHanko directly (no rule check); None when pyHanko itself refuses (DocMDP P=1)."""
+    pki = make_pki()
+    writer = IncrementalPdfFileWriter(BytesIO(document))
+    box = (100, 500, 200, 600)
+    new_field = None if name == "Approval" else fields.SigFieldSpec(name, on_page=0, box=box)
+    meta = signers.PdfSignatureMetadata(field_name=name, subfilter=fields.SigSeedSubFilter.PADES)
+    signer = PyHankoSigner(pki.signer, pki.der(pki.signer_cert), pki.chain_der)
+    try:
+        return signers.PdfSigner(meta, signer, new_field_spec=new_field).sign_pdf(writer).getvalue()
+    except SigningError:
+        return None
+
+
+def test_a_fieldmdp_lock_refuses_new_fields_and_locked_ones():
+    pki = make_pki()
+    writer = IncrementalPdfFileWriter(BytesIO(make_pdf()))
+    for name, box in (("Locked", (300, 100, 420, 220)), ("Free", (300, 300, 420, 420))):
+        fields.append_signature_field(writer, fields.SigFieldSpec(name, on_page=0, box=box))
+    lock = fields.FieldMDPSpec(fields.FieldMDPAction.INCLUDE, fields=["Locked"])
+    spec = fields.SigFieldSpec("First", on_page=0, box=(100, 500, 200, 600), field_mdp_spec=lock)
+    meta = signers.PdfSignatureMetadata(field_name="First", subfilter=fields.SigSeedSubFilter.PADES)
+    first = PyHankoSigner(pki.signer2, pki.der(pki.signer2_cert), pki.chain_der)
+    document = signers.PdfSigner(meta, first, new_field_spec=spec).sign_pdf(writer).getvalue()
+    for field_name, words in ((None, "FieldMDP lock"), ("Locked", "locks field Locked")):
+        with pytest.raises(DomainError) as err:
+            stamp_rsa(document, field_name=field_name)
+        assert err.value.code == "fieldmdp" and words in err.value.detail
+    report = verify_with_test_root(stamp_rsa(document, field_name="Free"))
+    assert report.indication == "TOTAL_PASSED", report.to_text()
+
+
+def test_the_api_answers_409_problem_json_naming_the_rule(client, token):
+    from tests.conftest import auth
+    from tests.seal_service.test_seal_api import make_seal
+
+    seal = make_seal(client, auth(token("seal-admin")), "rsa")
+    headers = {**auth(token("approval-system", seals=[seal["seal_id"]])), "Content-Type": "application/pdf"}
+    r = client.post(f"/api/v1/seals/{seal['seal_id']}/stamp/pdf", headers=headers, content=certified(2))
+    assert r.status_code == 409, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert "DocMDP P=2" in r.json()["detail"] and "Approval" in r.json()["detail"]
