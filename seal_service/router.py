@@ -11,7 +11,8 @@ from typing import Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from core.errors import DomainError, ErrorKind, invalid
-from seal_service.schemas import DataStampOut, SealCreated, SealIn, SealOut, StatusChange
+from seal_service import images
+from seal_service.schemas import DataStampOut, SealCreated, SealImageIn, SealIn, SealOut, StatusChange
 from seal_service.service import SealService, SealView
 
 
@@ -33,15 +34,32 @@ def _out(view: SealView) -> SealOut:
     )
 
 
+def _template_png(body: SealImageIn) -> bytes:
+    return images.render_template(body.template, body.name, body.diameter_mm, body.text)
+
+
+def _seal_image(body: SealIn) -> tuple[bytes, tuple[int, int]]:
+    """The seal PNG (uploaded, or drawn from ``image_template``) and its size in millimetres."""
+    if (body.image_png_b64 is None) == (body.image_template is None):
+        raise invalid("give either image_png_b64 or image_template", "image")
+    if body.image_template is not None:
+        template = body.image_template
+        width = round(template.diameter_mm)
+        height = round(width * 2 / 3) if template.template == "oval" else width
+        return _template_png(template), (body.width_mm or width, body.height_mm or height)
+    try:
+        image = base64.b64decode(body.image_png_b64, validate=True)
+    except binascii.Error:
+        raise invalid("image_png_b64 is not base64", "image") from None
+    return image, (body.width_mm or 40, body.height_mm or 40)
+
+
 def build_router(seals: SealService, require) -> APIRouter:
     router = APIRouter(tags=["seals"])
 
     @router.post("/api/v1/seals", status_code=201, response_model=SealCreated)
     def create(body: SealIn, principal=require("seal.manage")):
-        try:
-            image = base64.b64decode(body.image_png_b64, validate=True)
-        except binascii.Error:
-            raise invalid("image_png_b64 is not base64", "image") from None
+        image, (width_mm, height_mm) = _seal_image(body)
         view = seals.create_seal(
             name=body.name,
             owner_credit_code=body.owner_credit_code,
@@ -51,11 +69,18 @@ def build_router(seals: SealService, require) -> APIRouter:
             actor=principal.actor,
             valid_from=body.valid_from,
             valid_to=body.valid_to,
-            width_mm=body.width_mm,
-            height_mm=body.height_mm,
+            width_mm=width_mm,
+            height_mm=height_mm,
             owner_name=body.owner_name,
         )
         return _out(view)  # response_model keeps the fields interface.md names for creation
+
+    @router.post(
+        "/api/v1/seal-images", response_class=Response, responses={200: {"content": {"image/png": {}}}}
+    )
+    def seal_image(body: SealImageIn, _=require("seal.manage")):
+        """Preview of a template seal image (PNG at images.PX_PER_MM pixels per millimetre)."""
+        return Response(_template_png(body), media_type="image/png")
 
     @router.get("/api/v1/seals/{seal_id}", response_model=SealOut)
     def get(seal_id: str, _=require("seal.read")):
