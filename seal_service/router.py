@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from core.errors import DomainError, ErrorKind, invalid
 from seal_service import images
+from seal_service import placements as placing
 from seal_service.schemas import DataStampOut, SealCreated, SealImageIn, SealIn, SealOut, StatusChange
 from seal_service.service import SealService, SealView
 
@@ -32,6 +33,24 @@ def _out(view: SealView) -> SealOut:
         width_mm=view.width_mm,
         height_mm=view.height_mm,
     )
+
+
+OFD_MEDIA = ("application/ofd", "application/zip")
+PLACEMENTS_MAX = 20_000
+PLACEMENTS_DOC = (
+    "JSON array of {page, x, y, unit}, {keyword, occurrence}, {riding: {first_page, last_page, edge}}, "
+    "{field}, each with optional size_mm; pages from 0 (see README)"
+)
+
+
+def _require_media(request: Request, accepted: tuple[str, ...], what: str) -> None:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in accepted:
+        raise DomainError(
+            ErrorKind.UNSUPPORTED_MEDIA,
+            f"send the {what} with Content-Type: {accepted[0]}",
+            code="media-type",
+        )
 
 
 def _template_png(body: SealImageIn) -> bytes:
@@ -113,18 +132,32 @@ def build_router(seals: SealService, require) -> APIRouter:
         level: Literal["B-B", "B-T", "B-LT", "B-LTA"] = "B-B",
         principal=require("seal.stamp"),
     ):
-        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media != "application/pdf":
-            raise DomainError(
-                ErrorKind.UNSUPPORTED_MEDIA,
-                "send the PDF with Content-Type: application/pdf",
-                code="media-type",
-            )
+        _require_media(request, ("application/pdf",), "PDF")
         pdf = await request.body()
         out = await asyncio.to_thread(
             seals.stamp_pdf, seal_id, pdf, principal, page=page, x=x, y=y, level=level
         )
         return Response(out, media_type="application/pdf")
+
+    @router.post(
+        "/api/v1/seals/{seal_id}/stamp/ofd",
+        response_class=Response,
+        responses={200: {"content": {"application/ofd": {}}}},
+    )
+    async def stamp_ofd(
+        seal_id: str,
+        request: Request,
+        placements: str | None = Query(None, max_length=PLACEMENTS_MAX, description=PLACEMENTS_DOC),
+        page: int = Query(0, ge=0),
+        x: float = Query(20, description="mm from the page's left edge to the seal's left edge"),
+        y: float = Query(20, description="mm from the page's top edge to the seal's top edge"),
+        principal=require("seal.stamp"),
+    ):
+        _require_media(request, OFD_MEDIA, "OFD")
+        ofd = await request.body()
+        chosen = placing.parse(placements) or [placing.position(page, x, y)]
+        out = await asyncio.to_thread(seals.stamp_ofd, seal_id, ofd, principal, chosen)
+        return Response(out, media_type="application/ofd")
 
     @router.post("/api/v1/seals/{seal_id}/stamp/data", response_model=DataStampOut)
     async def stamp_data(seal_id: str, request: Request, principal=require("seal.stamp")):

@@ -24,6 +24,7 @@ from db.audit import record
 from db.base import Database
 from keys.service import KeyService
 from seal_service import pdf as pdf_stamping
+from seal_service import placements as placing
 from seal_service.models import Seal, SealMaker, StampRecord
 from seal_service.ses import StampBuilder, build_seal, data_hash
 from seal_service.timestamps import LocalTimeStamper
@@ -355,6 +356,22 @@ class SealService:
             pdf, page=page, x=x, y=y, level=level, timestamper=timestamper, validation_context=context
         )
         self._record_stamp(seal, "pdf", hashlib.sha256(pdf).hexdigest(), level, principal)
+        return out
+
+    def stamp_ofd(self, seal_id: str, ofd: bytes, principal, placements: list | None = None) -> bytes:
+        """The OFD stamped at each placement (default: page 0, 20 mm, 20 mm); see seal_service.placements."""
+        seal = self._usable(seal_id, principal)
+        row, builder, now = self._full(seal_id), self._builder(seal), self.clock.now()
+        out = placing.stamp_ofd(
+            ofd,
+            placements or [placing.position(0, 20, 20)],
+            seal_der=row.seal_der,
+            seal_mm=(row.width_mm, row.height_mm),
+            algorithm=builder.signer.algorithm,
+            sign=lambda xml, where: builder.stamp(xml, where, now)[0],
+            at=now,
+        )
+        self._record_stamp(seal, "ofd", hashlib.sha256(ofd).hexdigest(), None, principal)
         return out
 
     def validation_context(self, ca_id: str):
