@@ -24,8 +24,15 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from io import BytesIO
 
-from core.errors import DomainError, ErrorKind, invalid
+import pypdfium2 as pdfium
+from PIL import Image
+from pyhanko.pdf_utils import misc
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import fields
+
+from core.errors import DomainError, ErrorKind, conflict, invalid
 from seal_service.ofd import OFD, Annot, OfdPackage, add_seal_signature, open_ofd
 
 MAX_PLACEMENTS = 50
@@ -286,3 +293,153 @@ def stamp_ofd(
     for annots in signatures:
         add_seal_signature(pkg, annots, seal_der=seal_der, algorithm=algorithm, sign=sign, at=at)
     return pkg.dump()
+
+
+# --------------------------------------------------------------------------- PDF
+
+
+@dataclass(frozen=True)
+class PdfStamp:
+    """One signature on a PDF: page, lower-left corner in points, size in mm, image slice, field."""
+
+    page: int
+    x: float
+    y: float
+    size_mm: tuple[float, float] | None = None
+    slice: tuple[int, int] | None = None  # (k, n): the k-th of n vertical slices of the seal image
+    field: str | None = None
+
+
+class PdfLayout:
+    """Page boxes and text positions of a PDF, read with PDFium (pypdfium2); all in points."""
+
+    def __init__(self, pdf: bytes):
+        self.pdf = pdf
+        try:
+            self.doc = pdfium.PdfDocument(pdf)
+            self.boxes = [tuple(self.doc[i].get_mediabox()) for i in range(len(self.doc))]
+        except pdfium.PdfiumError as exc:
+            raise invalid(f"the PDF cannot be read: {exc}", "invalid-pdf") from None
+
+    def page_box(self, index: int) -> tuple[float, float, float, float]:
+        """(left, bottom, right, top) of 0-based page ``index``; invalid (400) when out of range."""
+        if not 0 <= index < len(self.boxes):
+            raise invalid(
+                f"page {index} is out of range: the document has {len(self.boxes)} page(s), numbered from 0",
+                "page-out-of-range",
+            )
+        return self.boxes[index]
+
+    def keyword_boxes(self, word: str) -> list[tuple[int, tuple[float, float, float, float]]]:
+        """(page, (left, bottom, right, top)) of every occurrence of ``word``, in page and reading order."""
+        found = []
+        for index in range(len(self.boxes)):
+            text = self.doc[index].get_textpage()
+            searcher = text.search(word, match_case=True)
+            while (hit := searcher.get_next()) is not None:
+                start, count = hit
+                chars = [text.get_charbox(i) for i in range(start, start + count)]
+                found.append(
+                    (
+                        index,
+                        (
+                            min(c[0] for c in chars),
+                            min(c[1] for c in chars),
+                            max(c[2] for c in chars),
+                            max(c[3] for c in chars),
+                        ),
+                    )
+                )
+        return found
+
+    def signature_fields(self) -> dict[str, bool]:
+        """Signature field name → whether it is signed already (pyHanko's form reader)."""
+        try:
+            reader = PdfFileReader(BytesIO(self.pdf))
+            return {name: value is not None for name, value, _ in fields.enumerate_sig_fields(reader)}
+        except (misc.PdfError, KeyError, ValueError, TypeError) as exc:
+            raise invalid(f"the PDF form cannot be read: {exc}", "invalid-pdf") from None
+
+    def close(self) -> None:
+        self.doc.close()
+
+
+def pdf_stamps(layout: PdfLayout, placement: Placement, seal_mm: tuple[float, float]) -> list[PdfStamp]:
+    """The signatures one placement makes on a PDF (see the module docstring for coordinates)."""
+    w_mm, h_mm = placement.size(seal_mm)
+    w, h = w_mm * PT_PER_MM, h_mm * PT_PER_MM
+    if placement.kind == "field":
+        filled = layout.signature_fields().get(placement.field)
+        if filled is None:
+            raise DomainError(
+                ErrorKind.UNPROCESSABLE,
+                f"the PDF has no signature field {placement.field!r}",
+                code="field-not-found",
+            )
+        if filled:
+            raise conflict(f"signature field {placement.field!r} is already signed", "field-signed")
+        return [PdfStamp(0, 0, 0, placement.size_mm, field=placement.field)]
+    if placement.kind == "position":
+        left, bottom, right, top = layout.page_box(placement.page)
+        scale = PT_PER_MM if placement.unit == "mm" else 1.0
+        x, y = placement.x * scale, placement.y * scale
+        if not inside((x - left, y - bottom, w, h), (right - left, top - bottom)):
+            raise off_page(
+                f"({x:g}, {y:g}) pt + {w:g} x {h:g} pt on a page of {right - left:g} x {top - bottom:g} pt"
+            )
+        return [PdfStamp(placement.page, x, y, placement.size_mm)]
+    if placement.kind == "riding":
+        layout.page_box(placement.last_page)
+        count = placement.last_page - placement.first_page + 1
+        stamps = []
+        for k, (index, _offset, part) in enumerate(
+            riding_slices(w_mm, placement.first_page, placement.last_page)
+        ):
+            left, bottom, right, top = layout.page_box(index)
+            x, y = right - part * PT_PER_MM, bottom + (top - bottom - h) / 2
+            stamps.append(PdfStamp(index, x, y, (part, h_mm), slice=(k, count)))
+        return stamps
+    hits = layout.keyword_boxes(placement.keyword)
+    if not hits:
+        raise keyword_not_found(placement.keyword)
+    stamps = []
+    for index, (kl, kb, kr, kt) in hits[:1] if placement.occurrence == "first" else hits:
+        left, bottom, right, top = layout.page_box(index)
+        box = ((kl + kr) / 2 - w / 2 - left, (kb + kt) / 2 - h / 2 - bottom, w, h)
+        x, y, _, _ = clamp(box, (right - left, top - bottom))
+        stamps.append(PdfStamp(index, x + left, y + bottom, placement.size_mm))
+    return stamps
+
+
+def plan_pdf(pdf: bytes, placements: list[Placement], seal_mm: tuple[float, float]) -> list[PdfStamp]:
+    """Every signature the placements make, resolved on the original PDF before anything is signed."""
+    layout = PdfLayout(pdf)
+    try:
+        return [stamp for p in placements for stamp in pdf_stamps(layout, p, seal_mm)]
+    finally:
+        layout.close()
+
+
+def image_slice(png: bytes, k: int, n: int) -> bytes:
+    """The k-th of n equal vertical slices (left to right) of a PNG, as a PNG."""
+    with Image.open(BytesIO(png)) as img:
+        img.load()
+        width = img.width
+        part = img.crop(
+            (round(k * width / n), 0, max(round((k + 1) * width / n), round(k * width / n) + 1), img.height)
+        )
+    out = BytesIO()
+    part.save(out, "PNG")
+    return out.getvalue()
+
+
+def stamp_pdf(pdf: bytes, stamps: list[PdfStamp], stamper_for, **options) -> bytes:
+    """Apply planned stamps one after another (each an incremental update with its own signature).
+
+    ``stamper_for(slice, size_mm)`` gives the ``pdf.SealStamper`` drawing that image slice (or the whole
+    seal for None) at that size (or the seal's own); ``options`` go to ``SealStamper.stamp`` (level, ...).
+    """
+    for stamp in stamps:
+        stamper = stamper_for(stamp.slice, stamp.size_mm)
+        pdf = stamper.stamp(pdf, page=stamp.page, x=stamp.x, y=stamp.y, field_name=stamp.field, **options)
+    return pdf

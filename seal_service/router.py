@@ -130,12 +130,14 @@ def build_router(seals: SealService, require) -> APIRouter:
         x: float = 72,
         y: float = 72,
         level: Literal["B-B", "B-T", "B-LT", "B-LTA"] = "B-B",
+        placements: str | None = Query(None, max_length=PLACEMENTS_MAX, description=PLACEMENTS_DOC),
         principal=require("seal.stamp"),
     ):
         _require_media(request, ("application/pdf",), "PDF")
+        chosen = placing.parse(placements)
         pdf = await request.body()
         out = await asyncio.to_thread(
-            seals.stamp_pdf, seal_id, pdf, principal, page=page, x=x, y=y, level=level
+            seals.stamp_pdf, seal_id, pdf, principal, page=page, x=x, y=y, level=level, placements=chosen
         )
         return Response(out, media_type="application/pdf")
 

@@ -347,16 +347,33 @@ class SealService:
         x: float = 72,
         y: float = 72,
         level: str = "B-B",
+        placements: list | None = None,
     ) -> bytes:
+        """PAdES stamp(s): at page/x/y (points), or at each of ``placements`` (seal_service.placements)."""
         seal = self._usable(seal_id, principal)
-        stamper = self._stamper(seal)
         timestamper = LocalTimeStamper(self.ca.timestamp) if level != "B-B" else None
         context = self.validation_context(seal.signer_ca_id) if level in ("B-LT", "B-LTA") else None
-        out = stamper.stamp(
-            pdf, page=page, x=x, y=y, level=level, timestamper=timestamper, validation_context=context
-        )
+        options = {"level": level, "timestamper": timestamper, "validation_context": context}
+        chosen = placements or [placing.position(page, x, y)]
+        out = self._stamp_pdf_placements(seal, pdf, chosen, options)
         self._record_stamp(seal, "pdf", hashlib.sha256(pdf).hexdigest(), level, principal)
         return out
+
+    def _stamp_pdf_placements(self, seal: UsableSeal, pdf: bytes, placements: list, options: dict) -> bytes:
+        row = self._full(seal.id)
+        stamps = placing.plan_pdf(pdf, placements, (row.width_mm, row.height_mm))
+
+        def stamper_for(part, size_mm):
+            if part is None and size_mm is None:
+                return self._stamper(seal)
+            image = placing.image_slice(row.image_png, *part) if part else row.image_png
+            width, height = size_mm or (row.width_mm, row.height_mm)
+            chain = self.ca.context(row.signer_ca_id).chain
+            signer = self.keys.signer(row.signer_key_ref)
+            return pdf_stamping.SealStamper(signer, row.signer_certificate_der, chain, image, width, height,
+                                            seal_der=row.seal_der, seal_attribute_oid=self.seal_attribute_oid)
+
+        return placing.stamp_pdf(pdf, stamps, stamper_for, **options)
 
     def stamp_ofd(self, seal_id: str, ofd: bytes, principal, placements: list | None = None) -> bytes:
         """The OFD stamped at each placement (default: page 0, 20 mm, 20 mm); see seal_service.placements."""
