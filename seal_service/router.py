@@ -11,9 +11,18 @@ from typing import Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from core.errors import DomainError, ErrorKind, invalid
-from seal_service import images
+from seal_service import batch, images
 from seal_service import placements as placing
-from seal_service.schemas import DataStampOut, SealCreated, SealImageIn, SealIn, SealOut, StatusChange
+from seal_service.pdf import LEVELS
+from seal_service.schemas import (
+    BatchOut,
+    DataStampOut,
+    SealCreated,
+    SealImageIn,
+    SealIn,
+    SealOut,
+    StatusChange,
+)
 from seal_service.service import SealService, SealView
 
 
@@ -51,6 +60,18 @@ def _require_media(request: Request, accepted: tuple[str, ...], what: str) -> No
             f"send the {what} with Content-Type: {accepted[0]}",
             code="media-type",
         )
+
+
+async def _text(part) -> str | None:
+    if part is None or isinstance(part, str):
+        return part
+    return (await part.read()).decode("utf-8", "replace")
+
+
+async def _document(index: int, part) -> batch.Document:
+    if isinstance(part, str):
+        return batch.Document(f"document-{index}", part.encode())
+    return batch.Document(part.filename or f"document-{index}", await part.read(), part.content_type or "")
 
 
 def _template_png(body: SealImageIn) -> bytes:
@@ -160,6 +181,27 @@ def build_router(seals: SealService, require) -> APIRouter:
         chosen = placing.parse(placements) or [placing.position(page, x, y)]
         out = await asyncio.to_thread(seals.stamp_ofd, seal_id, ofd, principal, chosen)
         return Response(out, media_type="application/ofd")
+
+    @router.post(
+        "/api/v1/seals/{seal_id}/stamp/batch", response_model=BatchOut, response_model_exclude_none=True
+    )
+    async def stamp_batch(seal_id: str, request: Request, principal=require("seal.stamp")):
+        """multipart/form-data: ``documents`` (one part per PDF or OFD), ``placements``, ``level``."""
+        _require_media(request, ("multipart/form-data",), "documents")
+        form = await request.form(max_files=batch.MAX_DOCUMENTS + 1)
+        documents = [await _document(i, part) for i, part in enumerate(form.getlist("documents"))]
+        level = str(form.get("level") or "B-B")
+        if level not in LEVELS:
+            raise invalid(f"level is one of {', '.join(LEVELS)}", "level")
+        chosen = placing.parse(await _text(form.get("placements")))
+        await asyncio.to_thread(seals.check_usable, seal_id, principal)
+
+        def stamp(kind: str, data: bytes) -> bytes:
+            if kind == "pdf":
+                return seals.stamp_pdf(seal_id, data, principal, level=level, placements=chosen)
+            return seals.stamp_ofd(seal_id, data, principal, chosen)
+
+        return BatchOut(results=await asyncio.to_thread(batch.stamp_all, documents, stamp))
 
     @router.post("/api/v1/seals/{seal_id}/stamp/data", response_model=DataStampOut)
     async def stamp_data(seal_id: str, request: Request, principal=require("seal.stamp")):

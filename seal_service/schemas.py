@@ -59,3 +59,14 @@ class StatusChange(BaseModel):
 class DataStampOut(BaseModel):
     ses_signature_der_b64: str
     data_hash_hex: str
+
+
+class BatchResult(BaseModel):
+    name: str
+    status: str = Field(description="stamped | failed")
+    error: str | None = None
+    document_b64: str | None = None
+
+
+class BatchOut(BaseModel):
+    results: list[BatchResult]

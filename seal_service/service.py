@@ -315,6 +315,10 @@ class SealService:
             )
         return UsableSeal(seal_id, algorithm, signer_ca_id)
 
+    def check_usable(self, seal_id: str, principal) -> None:
+        """DomainError (forbidden, not-found, conflict) unless ``principal`` may stamp with the seal now."""
+        self._usable(seal_id, principal)
+
     def _full(self, seal_id: str) -> Seal:
         with self.db.read() as s:
             return s.get(Seal, seal_id)
