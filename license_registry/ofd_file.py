@@ -51,9 +51,8 @@ def _advances(text: str, size: float) -> list[float]:
     return [widths.get(ord(c), per_em) * size / per_em for c in text]
 
 
-def _font_subset(chars: str) -> bytes:
-    """TrueType font holding only ``chars`` (and .notdef)."""
-    font = TTFont(cjk_font_path(), fontNumber=0)
+def _subset(font_data: bytes, chars: str) -> bytes:
+    font = TTFont(io.BytesIO(font_data), fontNumber=0, lazy=True)
     options = subset.Options()
     options.layout_features, options.hinting, options.notdef_outline = [], False, True
     subsetter = subset.Subsetter(options)
@@ -62,6 +61,37 @@ def _font_subset(chars: str) -> bytes:
     out = io.BytesIO()
     font.save(out)
     return out.getvalue()
+
+
+def _common_chars() -> str:
+    """ASCII, CJK and full-width punctuation and the 6763 hanzi of GB 2312: nearly every license's text."""
+    hanzi = []
+    for high in range(0xB0, 0xF8):
+        for low in range(0xA1, 0xFF):
+            try:
+                hanzi.append(bytes((high, low)).decode("gb2312"))
+            except UnicodeDecodeError:
+                continue
+    ranges = ((0x20, 0x7F), (0x3000, 0x3040), (0xFF00, 0xFFF0), (0xB7, 0xB8))
+    return "".join(chr(c) for a, b in ranges for c in range(a, b)) + "".join(hanzi)
+
+
+@lru_cache(maxsize=1)
+def _common_font() -> tuple[bytes, frozenset[str]]:
+    """The CJK font cut once per process to the common characters, so each file's subset is quick."""
+    with open(cjk_font_path(), "rb") as f:
+        full = f.read()
+    chars = _common_chars()
+    return _subset(full, chars), frozenset(chars)
+
+
+def _font_subset(chars: str) -> bytes:
+    """TrueType font holding only ``chars`` (and .notdef); rare characters fall back to the full font."""
+    common, covered = _common_font()
+    if set(chars) <= covered:
+        return _subset(common, chars)
+    with open(cjk_font_path(), "rb") as f:
+        return _subset(f.read(), chars)
 
 
 def _el(parent, tag: str, text: str | None = None, **attrs):

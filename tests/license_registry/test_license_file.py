@@ -147,3 +147,15 @@ def test_license_file_via_share_and_refused_when_revoked(client, issued, token):
     )
     r = client.get(f"/api/v1/licenses/{document['identifier']}/file", headers=operator)
     assert r.status_code == 409 and "revoked" in r.json()["detail"]
+
+
+@pytest.mark.parametrize("text", ["营业执照 No.1", "王堃（昇）"])  # GB 2312 only, and 堃 beyond it
+def test_embedded_font_subset_has_exactly_the_glyphs_used(text):
+    from fontTools.ttLib import TTFont as FontFile
+
+    from license_registry.ofd_file import _font_subset
+
+    font = FontFile(io.BytesIO(_font_subset(text)))
+    mapped = set(font.getBestCmap())
+    wanted = {ord(c) for c in text}
+    assert wanted <= mapped and len(mapped) <= len(wanted) + 1
