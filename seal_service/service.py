@@ -364,16 +364,18 @@ class SealService:
         return out
 
     def _stamp_pdf_placements(self, seal: UsableSeal, pdf: bytes, placements: list, options: dict) -> bytes:
-        row = self._full(seal.id)
-        stamps = placing.plan_pdf(pdf, placements, (row.width_mm, row.height_mm))
+        default = self._stamper(seal)  # cached per seal: the usual stamp reads nothing more
+        seal_mm = (default.width_pt / placing.PT_PER_MM, default.height_pt / placing.PT_PER_MM)
+        stamps = placing.plan_pdf(pdf, placements, seal_mm)
 
         def stamper_for(part, size_mm):
             if part is None and size_mm is None:
-                return self._stamper(seal)
+                return default
+            row = self._full(seal.id)
             image = placing.image_slice(row.image_png, *part) if part else row.image_png
-            width, height = size_mm or (row.width_mm, row.height_mm)
             chain = self.ca.context(row.signer_ca_id).chain
             signer = self.keys.signer(row.signer_key_ref)
+            width, height = size_mm or seal_mm
             return pdf_stamping.SealStamper(signer, row.signer_certificate_der, chain, image, width, height,
                                             seal_der=row.seal_der, seal_attribute_oid=self.seal_attribute_oid)
 
