@@ -183,6 +183,50 @@ def _signatures(pkg: OfdPackage) -> tuple[str, etree._Element]:
     return path, root
 
 
+def _register(pkg: OfdPackage) -> str:
+    """List a new Type="Seal" signature in Signatures.xml; returns its folder (…/Signs/Sign_N)."""
+    signatures_path, signatures = _signatures(pkg)
+    ids = [int(s.get("ID")) for s in signatures.iterfind(f"{OFD}Signature") if (s.get("ID") or "").isdigit()]
+    max_id = signatures.find(f"{OFD}MaxSignId")
+    current = int(max_id.text) if max_id is not None and (max_id.text or "").strip().isdigit() else 0
+    sign_id = max([current, *ids]) + 1
+    folder = posixpath.dirname(signatures_path)
+    n = 0
+    while any(name.startswith(f"{folder}/Sign_{n}/") for name in pkg.files):
+        n += 1
+    sign_dir = f"{folder}/Sign_{n}"
+    attrs = {"ID": str(sign_id), "Type": "Seal", "BaseLoc": f"/{sign_dir}/Signature.xml"}
+    etree.SubElement(signatures, OFD + "Signature", attrs)
+    if max_id is None:
+        max_id = _sub(signatures, "MaxSignId")
+    signatures.remove(max_id)
+    signatures.insert(0, max_id)  # the schema puts MaxSignId first
+    max_id.text = str(sign_id)
+    pkg.put(signatures_path, _xml_bytes(signatures))
+    return sign_dir
+
+
+def _signature_xml(
+    pkg: OfdPackage, annots: list[Annot], sign_dir: str, algorithm: str, at: datetime
+) -> bytes:
+    root = etree.Element(OFD + "Signature", nsmap={"ofd": NS})
+    info = _sub(root, "SignedInfo")
+    _sub(info, "Provider", **PROVIDER)
+    _sub(info, "SignatureMethod", SIGNATURE_OIDS[algorithm])
+    _sub(info, "SignatureDateTime", at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S"))
+    references = _sub(info, "References", CheckMethod=SM3_OID)
+    for name, data in pkg.files.items():
+        if name != pkg.signatures_path:
+            _sub(_sub(references, "Reference", FileRef="/" + name), "CheckValue", _sm3_b64(data))
+    for i, annot in enumerate(annots, 1):
+        page = pkg.page(annot.page)
+        clip = _fmt(annot.clip) if annot.clip else None
+        _sub(info, "StampAnnot", ID=str(i), PageRef=page.id, Boundary=_fmt(annot.boundary), Clip=clip)
+    _sub(_sub(info, "Seal"), "BaseLoc", f"/{sign_dir}/Seal.esl")
+    _sub(root, "SignedValue", f"/{sign_dir}/SignedValue.dat")
+    return _xml_bytes(root)
+
+
 def add_seal_signature(
     pkg: OfdPackage,
     annots: list[Annot],
@@ -197,48 +241,12 @@ def add_seal_signature(
     ``sign(signature_xml, property_info)`` returns the SES_Signature DER over the Signature.xml bytes
     (``seal_service.ses.StampBuilder.stamp``). Boundaries and clips are in mm; pages are 0-based.
     """
-    signatures_path, signatures = _signatures(pkg)
-    ids = [int(s.get("ID")) for s in signatures.iterfind(f"{OFD}Signature") if (s.get("ID") or "").isdigit()]
-    max_id = signatures.find(f"{OFD}MaxSignId")
-    current = int(max_id.text) if max_id is not None and (max_id.text or "").strip().isdigit() else 0
-    sign_id = max([current, *ids]) + 1
-    folder = posixpath.dirname(signatures_path)
-    n = 0
-    while any(name.startswith(f"{folder}/Sign_{n}/") for name in pkg.files):
-        n += 1
-    sign_dir = f"{folder}/Sign_{n}"
-    seal_path, xml_path, value_path = (
-        f"{sign_dir}/{name}" for name in ("Seal.esl", "Signature.xml", "SignedValue.dat")
-    )
-    pkg.put(seal_path, seal_der)
-
-    entry = etree.SubElement(
-        signatures, OFD + "Signature", {"ID": str(sign_id), "Type": "Seal", "BaseLoc": "/" + xml_path}
-    )
-    if max_id is None:
-        max_id = _sub(signatures, "MaxSignId")
-    signatures.remove(max_id)
-    signatures.insert(0, max_id)  # the schema puts MaxSignId first
-    max_id.text = str(sign_id)
-    del entry
-    pkg.put(signatures_path, _xml_bytes(signatures))
-
-    root = etree.Element(OFD + "Signature", nsmap={"ofd": NS})
-    info = _sub(root, "SignedInfo")
-    _sub(info, "Provider", **PROVIDER)
-    _sub(info, "SignatureMethod", SIGNATURE_OIDS[algorithm])
-    _sub(info, "SignatureDateTime", at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S"))
-    references = _sub(info, "References", CheckMethod=SM3_OID)
-    for name, data in pkg.files.items():
-        if name != signatures_path:
-            _sub(_sub(references, "Reference", FileRef="/" + name), "CheckValue", _sm3_b64(data))
-    for i, annot in enumerate(annots, 1):
-        page = pkg.page(annot.page)
-        clip = _fmt(annot.clip) if annot.clip else None
-        _sub(info, "StampAnnot", ID=str(i), PageRef=page.id, Boundary=_fmt(annot.boundary), Clip=clip)
-    _sub(_sub(info, "Seal"), "BaseLoc", "/" + seal_path)
-    _sub(root, "SignedValue", "/" + value_path)
-    signature_xml = _xml_bytes(root)
+    for annot in annots:
+        pkg.page(annot.page)  # a page out of range fails before the package changes
+    sign_dir = _register(pkg)
+    pkg.put(f"{sign_dir}/Seal.esl", seal_der)
+    signature_xml = _signature_xml(pkg, annots, sign_dir, algorithm, at)
+    xml_path = f"{sign_dir}/Signature.xml"
     pkg.put(xml_path, signature_xml)
-    pkg.put(value_path, sign(signature_xml, "/" + xml_path))
+    pkg.put(f"{sign_dir}/SignedValue.dat", sign(signature_xml, "/" + xml_path))
     return xml_path

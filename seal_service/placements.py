@@ -199,34 +199,41 @@ def riding_slices(width: float, first: int, last: int) -> list[tuple[int, float,
 
 def ofd_signatures(pkg: OfdPackage, placement: Placement, seal_mm: tuple[float, float]) -> list[list[Annot]]:
     """The StampAnnots of each signature this placement makes on an OFD (mm, top-left origin)."""
-    w, h = placement.size(seal_mm)
     if placement.kind == "field":
         raise invalid("field placements apply to PDFs: OFD files have no signature fields", "placements")
-    if placement.kind == "position":
-        page = pkg.page(placement.page)
-        scale = 1 / PT_PER_MM if placement.unit == "pt" else 1.0
-        box = (placement.x * scale, placement.y * scale, w, h)
-        if not inside(box, page.box[2:]):
-            raise off_page(
-                f"({box[0]:g}, {box[1]:g}) mm + {w:g} x {h:g} mm on a {page.box[2]:g} x "
-                f"{page.box[3]:g} mm page"
-            )
-        return [[Annot(placement.page, box)]]
-    if placement.kind == "riding":
-        pkg.page(placement.last_page)
-        annots = []
-        for index, offset, part in riding_slices(w, placement.first_page, placement.last_page):
-            page_w, page_h = pkg.page(index).box[2:]
-            x = page_w - offset - part
-            annots.append(Annot(index, (x, (page_h - h) / 2, w, h), (offset, 0, part, h)))
-        return [annots]
+    handler = {"position": _ofd_position, "riding": _ofd_riding, "keyword": _ofd_keyword}[placement.kind]
+    return handler(pkg, placement, placement.size(seal_mm))
+
+
+def _ofd_position(pkg: OfdPackage, placement: Placement, size_mm) -> list[list[Annot]]:
+    page = pkg.page(placement.page)
+    scale = 1 / PT_PER_MM if placement.unit == "pt" else 1.0
+    box = (placement.x * scale, placement.y * scale, *size_mm)
+    if not inside(box, page.box[2:]):
+        raise off_page(
+            f"({box[0]:g}, {box[1]:g}) mm + {box[2]:g} x {box[3]:g} mm "
+            f"on a {page.box[2]:g} x {page.box[3]:g} mm page"
+        )
+    return [[Annot(placement.page, box)]]
+
+
+def _ofd_riding(pkg: OfdPackage, placement: Placement, size_mm) -> list[list[Annot]]:
+    pkg.page(placement.last_page)
+    w, h = size_mm
+    annots = []
+    for index, offset, part in riding_slices(w, placement.first_page, placement.last_page):
+        page_w, page_h = pkg.page(index).box[2:]
+        annots.append(Annot(index, (page_w - offset - part, (page_h - h) / 2, w, h), (offset, 0, part, h)))
+    return [annots]
+
+
+def _ofd_keyword(pkg: OfdPackage, placement: Placement, size_mm) -> list[list[Annot]]:
     hits = ofd_keyword_boxes(pkg, placement.keyword)
     if not hits:
         raise keyword_not_found(placement.keyword)
-    if placement.occurrence == "first":
-        hits = hits[:1]
+    w, h = size_mm
     signatures = []
-    for index, (kx, ky, kw, kh) in hits:
+    for index, (kx, ky, kw, kh) in hits[:1] if placement.occurrence == "first" else hits:
         box = (kx + kw / 2 - w / 2, ky + kh / 2 - h / 2, w, h)
         signatures.append([Annot(index, clamp(box, pkg.page(index).box[2:]))])
     return signatures
@@ -366,42 +373,52 @@ class PdfLayout:
 
 def pdf_stamps(layout: PdfLayout, placement: Placement, seal_mm: tuple[float, float]) -> list[PdfStamp]:
     """The signatures one placement makes on a PDF (see the module docstring for coordinates)."""
-    w_mm, h_mm = placement.size(seal_mm)
-    w, h = w_mm * PT_PER_MM, h_mm * PT_PER_MM
-    if placement.kind == "field":
-        filled = layout.signature_fields().get(placement.field)
-        if filled is None:
-            raise DomainError(
-                ErrorKind.UNPROCESSABLE,
-                f"the PDF has no signature field {placement.field!r}",
-                code="field-not-found",
-            )
-        if filled:
-            raise conflict(f"signature field {placement.field!r} is already signed", "field-signed")
-        return [PdfStamp(0, 0, 0, placement.size_mm, field=placement.field)]
-    if placement.kind == "position":
-        left, bottom, right, top = layout.page_box(placement.page)
-        scale = PT_PER_MM if placement.unit == "mm" else 1.0
-        x, y = placement.x * scale, placement.y * scale
-        if not inside((x - left, y - bottom, w, h), (right - left, top - bottom)):
-            raise off_page(
-                f"({x:g}, {y:g}) pt + {w:g} x {h:g} pt on a page of {right - left:g} x {top - bottom:g} pt"
-            )
-        return [PdfStamp(placement.page, x, y, placement.size_mm)]
-    if placement.kind == "riding":
-        layout.page_box(placement.last_page)
-        count = placement.last_page - placement.first_page + 1
-        stamps = []
-        for k, (index, _offset, part) in enumerate(
-            riding_slices(w_mm, placement.first_page, placement.last_page)
-        ):
-            left, bottom, right, top = layout.page_box(index)
-            x, y = right - part * PT_PER_MM, bottom + (top - bottom - h) / 2
-            stamps.append(PdfStamp(index, x, y, (part, h_mm), slice=(k, count)))
-        return stamps
+    size_mm = placement.size(seal_mm)
+    return _PDF[placement.kind](layout, placement, size_mm)
+
+
+def _pdf_field(layout: PdfLayout, placement: Placement, _size_mm) -> list[PdfStamp]:
+    filled = layout.signature_fields().get(placement.field)
+    if filled is None:
+        raise DomainError(
+            ErrorKind.UNPROCESSABLE,
+            f"the PDF has no signature field {placement.field!r}",
+            code="field-not-found",
+        )
+    if filled:
+        raise conflict(f"signature field {placement.field!r} is already signed", "field-signed")
+    return [PdfStamp(0, 0, 0, placement.size_mm, field=placement.field)]
+
+
+def _pdf_position(layout: PdfLayout, placement: Placement, size_mm) -> list[PdfStamp]:
+    left, bottom, right, top = layout.page_box(placement.page)
+    w, h = size_mm[0] * PT_PER_MM, size_mm[1] * PT_PER_MM
+    scale = PT_PER_MM if placement.unit == "mm" else 1.0
+    x, y = placement.x * scale, placement.y * scale
+    if not inside((x - left, y - bottom, w, h), (right - left, top - bottom)):
+        raise off_page(
+            f"({x:g}, {y:g}) pt + {w:g} x {h:g} pt on a page of {right - left:g} x {top - bottom:g} pt"
+        )
+    return [PdfStamp(placement.page, x, y, placement.size_mm)]
+
+
+def _pdf_riding(layout: PdfLayout, placement: Placement, size_mm) -> list[PdfStamp]:
+    layout.page_box(placement.last_page)
+    slices = riding_slices(size_mm[0], placement.first_page, placement.last_page)
+    h = size_mm[1] * PT_PER_MM
+    stamps = []
+    for k, (index, _offset, part) in enumerate(slices):
+        left, bottom, right, top = layout.page_box(index)
+        x, y = right - part * PT_PER_MM, bottom + (top - bottom - h) / 2
+        stamps.append(PdfStamp(index, x, y, (part, size_mm[1]), slice=(k, len(slices))))
+    return stamps
+
+
+def _pdf_keyword(layout: PdfLayout, placement: Placement, size_mm) -> list[PdfStamp]:
     hits = layout.keyword_boxes(placement.keyword)
     if not hits:
         raise keyword_not_found(placement.keyword)
+    w, h = size_mm[0] * PT_PER_MM, size_mm[1] * PT_PER_MM
     stamps = []
     for index, (kl, kb, kr, kt) in hits[:1] if placement.occurrence == "first" else hits:
         left, bottom, right, top = layout.page_box(index)
@@ -409,6 +426,9 @@ def pdf_stamps(layout: PdfLayout, placement: Placement, seal_mm: tuple[float, fl
         x, y, _, _ = clamp(box, (right - left, top - bottom))
         stamps.append(PdfStamp(index, x + left, y + bottom, placement.size_mm))
     return stamps
+
+
+_PDF = {"field": _pdf_field, "position": _pdf_position, "riding": _pdf_riding, "keyword": _pdf_keyword}
 
 
 def plan_pdf(pdf: bytes, placements: list[Placement], seal_mm: tuple[float, float]) -> list[PdfStamp]:
