@@ -142,6 +142,10 @@ def test_license_file_via_share_and_refused_when_revoked(client, issued, token):
         params={"audience": "other", "use_cause": "开户"},
     )
     assert wrong.status_code == 403
+    url = f"/api/v1/licenses/{document['identifier']}/file"
+    assert client.get(url, headers=auth(token("approval-system"))).status_code == 403  # not a license reader
+    assert client.get(url).status_code == 401
+    assert client.get("/api/v1/licenses/1.2.156.3005.2.nope/file", headers=operator).status_code == 404
     client.post(
         f"/api/v1/licenses/{document['identifier']}/revoke", headers=operator, json={"reason": "注销"}
     )
