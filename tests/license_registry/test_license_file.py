@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from tests.conftest import auth
 from tests.license_registry.support import COMPANY, COMPANY_SCHEMA, ISSUER, TYPE_CODE
@@ -85,28 +88,43 @@ def test_license_file_is_a_stamped_ofd_that_verifies(client, issued, services):
     assert "建筑业企业资质证书" in page and "资质等级" in page and document["identifier"] in page
 
 
-def test_easyofd_renders_the_license_with_seal_and_chinese_text(client, issued, tmp_path, monkeypatch):
-    """easyofd draws every glyph with a font it names 宋体 and looks for among the system fonts; we give it
-    the OFD's own embedded subset under that name, so the Chinese text can only come from the file."""
-    easyofd = pytest.importorskip("easyofd", reason="easyofd (test extra) not installed")
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
+RENDER = """
+import sys
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+import easyofd
 
+pdfmetrics.registerFont(TTFont("宋体", sys.argv[2]))
+reader = easyofd.OFD()
+reader.read(sys.argv[1], fmt="path")
+pages = reader.to_jpg()
+assert len(pages) == 1, len(pages)
+pages[0].convert("RGB").save(sys.argv[3])
+"""
+
+
+def test_easyofd_renders_the_license_with_seal_and_chinese_text(client, issued, tmp_path):
+    """easyofd draws every glyph with a font it names 宋体 and looks for among the system fonts; we give it
+    the OFD's own embedded subset under that name, so the Chinese text can only come from the file.
+    It runs in its own process: easyofd and reportlab keep fonts in global state and write into the
+    working directory."""
+    pytest.importorskip("easyofd", reason="easyofd (test extra) not installed")
     document, operator = issued
     ofd = client.get(f"/api/v1/licenses/{document['identifier']}/file", headers=operator).content
-    embedded = tmp_path / "embedded.ttf"
-    embedded.write_bytes(entries(ofd)["Doc_0/Res/font.ttf"])
-    pdfmetrics.registerFont(TTFont("宋体", str(embedded)))
-    monkeypatch.chdir(tmp_path)  # easyofd writes fonts it registers into the working directory
-    reader = easyofd.OFD()
-    reader.read(ofd, fmt="binary")
-    pages = reader.to_jpg()
-    reader.del_data()
-    assert len(pages) == 1
-    image = pages[0].convert("RGB")
+    (tmp_path / "license.ofd").write_bytes(ofd)
+    (tmp_path / "embedded.ttf").write_bytes(entries(ofd)["Doc_0/Res/font.ttf"])
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    image.save(ARTIFACTS / "license.png")
-    print(f"rendered license: {ARTIFACTS / 'license.png'}")
+    png = ARTIFACTS / "license.png"
+    run = subprocess.run(
+        [sys.executable, "-c", RENDER, "license.ofd", "embedded.ttf", str(png.resolve())],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    print(f"rendered license: {png}")
+    image = Image.open(png).convert("RGB")
     w, h = image.size
     mm = w / 210
 
