@@ -24,6 +24,7 @@ STATUS = {
     ErrorKind.GONE: 410,
     ErrorKind.TOO_LARGE: 413,
     ErrorKind.UNSUPPORTED_MEDIA: 415,
+    ErrorKind.UNPROCESSABLE: 422,
     ErrorKind.UNAVAILABLE: 503,
 }
 MEDIA_TYPE = "application/problem+json"

@@ -13,6 +13,7 @@ class ErrorKind(StrEnum):
     CONFLICT = "conflict"  # 409: valid request, state forbids it
     GONE = "gone"  # 410: expired shares and the like
     TOO_LARGE = "too-large"  # 413
+    UNPROCESSABLE = "unprocessable"  # 422: well-formed, but the document lacks what it asks for
     UNSUPPORTED_MEDIA = "unsupported-media"  # 415
     UNAVAILABLE = "unavailable"  # 503: a dependency is down
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Header, Query
+import asyncio
+
+from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import JSONResponse
 
 from license_registry.schemas import (
@@ -23,6 +25,7 @@ from license_registry.schemas import (
 from license_registry.service import RegistryService, share_id_of
 
 TAGS = ["licenses"]
+OFD_RESPONSE = {200: {"content": {"application/ofd": {}}}}
 
 
 def _document(document: dict, status_code: int = 200) -> JSONResponse:
@@ -67,6 +70,12 @@ def build_router(registry: RegistryService, require) -> APIRouter:
             principal=require("license.read")):
         return _document(registry.get(identifier, principal, use_cause))
 
+    @router.get("/api/v1/licenses/{identifier}/file", response_class=Response, responses=OFD_RESPONSE)
+    async def license_file(identifier: str, use_cause: str | None = Query(default=None, max_length=200),
+                           principal=require("license.read")):
+        data = await asyncio.to_thread(registry.license_file, identifier, principal, use_cause)
+        return Response(data, media_type="application/ofd")
+
     @router.get("/api/v1/licenses/{identifier}/history", response_model=list[HistoryEntry])
     def history(identifier: str, _=require("license.read")):
         return registry.history(identifier)
@@ -96,6 +105,13 @@ def build_router(registry: RegistryService, require) -> APIRouter:
         """The shared license for whoever holds the link (no account needed); every read is logged
         with the audience and use cause (用证事由) recorded when the share was made."""
         return _document(registry.read_shared(token, audience, use_cause))
+
+    @router.get("/api/v1/shared/{token}/file", response_class=Response, responses=OFD_RESPONSE)
+    async def read_shared_file(token: str, audience: str | None = Query(None, min_length=1, max_length=200),
+                               use_cause: str | None = Query(None, min_length=1, max_length=200)):
+        """The shared license as a stamped OFD file, for whoever holds the link (as the share itself)."""
+        data = await asyncio.to_thread(registry.shared_file, token, audience, use_cause)
+        return Response(data, media_type="application/ofd")
 
     @router.post("/api/v1/licenses/{identifier}/verify-information", response_model=VerifyInformationOut)
     def verify_information(identifier: str, body: VerifyInformationIn, principal=require("license.read")):

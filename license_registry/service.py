@@ -23,7 +23,7 @@ from core.errors import DomainError, ErrorKind, conflict, forbidden, invalid, no
 from core.identity import credit_code_problem
 from db.audit import record
 from db.base import Database
-from license_registry import catalog, information
+from license_registry import catalog, information, ofd_file
 from license_registry.document import build_document, content_digests, signed_content, signed_part, stamped
 from license_registry.holder import (
     DEFAULT_LEGACY_CREDIT_CODES,
@@ -247,6 +247,21 @@ class RegistryService:
             row = self._license(s, identifier)
             self._log(s, identifier, principal.actor, "read", use_cause=use_cause)
             return _document(row)
+
+    def license_file(self, identifier: str, principal=None, use_cause: str | None = None) -> bytes:
+        """The license as a stamped OFD file (license_registry.ofd_file); the read is logged as ``get`` is."""
+        return self._file(self.get(identifier, principal, use_cause))
+
+    def shared_file(self, token: str, audience: str | None = None, use_cause: str | None = None,
+                    principal=None) -> bytes:
+        """The shared license as a stamped OFD file, under the same checks as ``read_shared``."""
+        return self._file(self.read_shared(token, audience, use_cause, principal))
+
+    def _file(self, document: dict) -> bytes:
+        with self.db.read() as s:
+            seal_id = self._license(s, document["identifier"]).seal_id
+        license_type = self.get_type(document["type_code"])
+        return ofd_file.stamped_file(document, license_type, seal_id, self.stamper, self.public_url)
 
     def history(self, identifier: str) -> list[dict]:
         """Every version of this license, oldest first."""

@@ -14,3 +14,11 @@ class Stamper(Protocol):
     def stamp_data(self, seal_id: str, document: dict, principal, property_id: str = "") -> StampResult:
         """Stamp the RFC 8785 canonical JSON of ``document``; DomainError when the seal cannot be used."""
         ...
+
+    def stamp_ofd(self, seal_id: str, ofd: bytes, principal, placements: list | None = None) -> bytes:
+        """The OFD with the seal's GB/T 38540 signature at each placement (seal_service.placements)."""
+        ...
+
+    def get(self, seal_id: str):
+        """The seal's view (``.name``, ``.width_mm``, ``.height_mm``); DomainError not-found."""
+        ...

@@ -24,6 +24,10 @@ fi
 # libcrypto.so.3 (OpenSSL 3) runs SM2; Debian ships it in libssl3.
 ldconfig -p 2>/dev/null | grep -q 'libcrypto.so.3' || apt_install libssl3 openssl || true
 
+# A CJK font draws template seal images and is embedded (subset) in license OFD files.
+ls /usr/share/fonts/truetype/wqy/wqy-microhei.ttc >/dev/null 2>&1 || apt_install fonts-wqy-microhei \
+  || echo "note: could not install fonts-wqy-microhei; set LONGTRUST_CJK_FONT to a CJK font file" >&2
+
 stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-${1:-run}
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip

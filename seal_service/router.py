@@ -11,8 +11,20 @@ from fastapi import APIRouter, Query, Request, Response
 
 from core.errors import DomainError, ErrorKind, invalid
 from core.jsontext import MAX_JSON_DEPTH, json_nested_deeper_than
+from seal_service import batch, images
+from seal_service import placements as placing
 from seal_service.listing import list_seals
-from seal_service.schemas import DataStampOut, SealCreated, SealIn, SealList, SealOut, StatusChange
+from seal_service.pdf import LEVELS
+from seal_service.schemas import (
+    BatchOut,
+    DataStampOut,
+    SealCreated,
+    SealImageIn,
+    SealIn,
+    SealList,
+    SealOut,
+    StatusChange,
+)
 from seal_service.service import SealService, SealView
 
 
@@ -34,11 +46,58 @@ def _out(view: SealView) -> SealOut:
     )
 
 
-def _checked_args(body: SealIn) -> dict:
+OFD_MEDIA = ("application/ofd", "application/zip")
+PLACEMENTS_MAX = 20_000
+PLACEMENTS_DOC = (
+    "JSON array of {page, x, y, unit}, {keyword, occurrence}, {riding: {first_page, last_page, edge}}, "
+    "{field}, each with optional size_mm; pages from 0 (see README)"
+)
+
+
+def _require_media(request: Request, accepted: tuple[str, ...], what: str) -> None:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in accepted:
+        raise DomainError(
+            ErrorKind.UNSUPPORTED_MEDIA,
+            f"send the {what} with Content-Type: {accepted[0]}",
+            code="media-type",
+        )
+
+
+async def _text(part) -> str | None:
+    if part is None or isinstance(part, str):
+        return part
+    return (await part.read()).decode("utf-8", "replace")
+
+
+async def _document(index: int, part) -> batch.Document:
+    if isinstance(part, str):
+        return batch.Document(f"document-{index}", part.encode())
+    return batch.Document(part.filename or f"document-{index}", await part.read(), part.content_type or "")
+
+
+def _template_png(body: SealImageIn) -> bytes:
+    return images.render_template(body.template, body.name, body.diameter_mm, body.text)
+
+
+def _seal_image(body: SealIn) -> tuple[bytes, tuple[int, int]]:
+    """The seal PNG (uploaded, or drawn from ``image_template``) and its size in millimetres."""
+    if (body.image_png_b64 is None) == (body.image_template is None):
+        raise invalid("give either image_png_b64 or image_template", "image")
+    if body.image_template is not None:
+        template = body.image_template
+        width = round(template.diameter_mm)
+        height = round(width * 2 / 3) if template.template == "oval" else width
+        return _template_png(template), (body.width_mm or width, body.height_mm or height)
     try:
         image = base64.b64decode(body.image_png_b64, validate=True)
     except ValueError:  # binascii.Error, or characters outside ASCII
         raise invalid("image_png_b64 is not base64", "image") from None
+    return image, (body.width_mm or 40, body.height_mm or 40)
+
+
+def _checked_args(body: SealIn) -> dict:
+    image, (width_mm, height_mm) = _seal_image(body)
     return {
         "owner_credit_code": body.owner_credit_code,
         "seal_type": body.type,
@@ -46,8 +105,8 @@ def _checked_args(body: SealIn) -> dict:
         "image_png": image,
         "valid_from": body.valid_from,
         "valid_to": body.valid_to,
-        "width_mm": body.width_mm,
-        "height_mm": body.height_mm,
+        "width_mm": width_mm,
+        "height_mm": height_mm,
     }
 
 
@@ -91,6 +150,13 @@ def build_router(seals: SealService, require, approvals) -> APIRouter:
         )
         return {"items": items, "next_cursor": next_cursor}
 
+    @router.post(
+        "/api/v1/seal-images", response_class=Response, responses={200: {"content": {"image/png": {}}}}
+    )
+    def seal_image(body: SealImageIn, _=require("seal.manage")):
+        """Preview of a template seal image (PNG at images.PX_PER_MM pixels per millimetre)."""
+        return Response(_template_png(body), media_type="image/png")
+
     @router.get("/api/v1/seals/{seal_id}", response_model=SealOut)
     def get(seal_id: str, _=require("seal.read")):
         return _out(seals.get(seal_id))
@@ -120,20 +186,57 @@ def build_router(seals: SealService, require, approvals) -> APIRouter:
         x: float = 72,
         y: float = 72,
         level: Literal["B-B", "B-T", "B-LT", "B-LTA"] = "B-B",
+        placements: str | None = Query(None, max_length=PLACEMENTS_MAX, description=PLACEMENTS_DOC),
         principal=require("seal.stamp"),
     ):
-        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media != "application/pdf":
-            raise DomainError(
-                ErrorKind.UNSUPPORTED_MEDIA,
-                "send the PDF with Content-Type: application/pdf",
-                code="media-type",
-            )
+        _require_media(request, ("application/pdf",), "PDF")
+        chosen = placing.parse(placements)
         pdf = await request.body()
         out = await asyncio.to_thread(
-            seals.stamp_pdf, seal_id, pdf, principal, page=page, x=x, y=y, level=level
+            seals.stamp_pdf, seal_id, pdf, principal, page=page, x=x, y=y, level=level, placements=chosen
         )
         return Response(out, media_type="application/pdf")
+
+    @router.post(
+        "/api/v1/seals/{seal_id}/stamp/ofd",
+        response_class=Response,
+        responses={200: {"content": {"application/ofd": {}}}},
+    )
+    async def stamp_ofd(
+        seal_id: str,
+        request: Request,
+        placements: str | None = Query(None, max_length=PLACEMENTS_MAX, description=PLACEMENTS_DOC),
+        page: int = Query(0, ge=0),
+        x: float = Query(20, description="mm from the page's left edge to the seal's left edge"),
+        y: float = Query(20, description="mm from the page's top edge to the seal's top edge"),
+        principal=require("seal.stamp"),
+    ):
+        _require_media(request, OFD_MEDIA, "OFD")
+        ofd = await request.body()
+        chosen = placing.parse(placements) or [placing.position(page, x, y)]
+        out = await asyncio.to_thread(seals.stamp_ofd, seal_id, ofd, principal, chosen)
+        return Response(out, media_type="application/ofd")
+
+    @router.post(
+        "/api/v1/seals/{seal_id}/stamp/batch", response_model=BatchOut, response_model_exclude_none=True
+    )
+    async def stamp_batch(seal_id: str, request: Request, principal=require("seal.stamp")):
+        """multipart/form-data: ``documents`` (one part per PDF or OFD), ``placements``, ``level``."""
+        _require_media(request, ("multipart/form-data",), "documents")
+        form = await request.form(max_files=batch.MAX_DOCUMENTS + 1)
+        documents = [await _document(i, part) for i, part in enumerate(form.getlist("documents"))]
+        level = str(form.get("level") or "B-B")
+        if level not in LEVELS:
+            raise invalid(f"level is one of {', '.join(LEVELS)}", "level")
+        chosen = placing.parse(await _text(form.get("placements")))
+        await asyncio.to_thread(seals.check_usable, seal_id, principal)
+
+        def stamp(kind: str, data: bytes) -> bytes:
+            if kind == "pdf":
+                return seals.stamp_pdf(seal_id, data, principal, level=level, placements=chosen)
+            return seals.stamp_ofd(seal_id, data, principal, chosen)
+
+        return BatchOut(results=await asyncio.to_thread(batch.stamp_all, documents, stamp))
 
     @router.post("/api/v1/seals/{seal_id}/stamp/data", response_model=DataStampOut)
     async def stamp_data(seal_id: str, request: Request, principal=require("seal.stamp")):

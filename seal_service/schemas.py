@@ -4,6 +4,18 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+SIZE_DEFAULT = "millimetres; default 40, or the template's size"
+
+
+class SealImageIn(BaseModel):
+    """A template seal image: round | oval | square, the body's name, optional text, size in mm."""
+
+    model_config = ConfigDict(extra="forbid")
+    template: str = Field(pattern="^(round|oval|square)$")
+    name: str = Field(min_length=1, max_length=40)
+    text: str | None = Field(default=None, max_length=20)
+    diameter_mm: float = Field(default=42, ge=20, le=80)
+
 
 class SealIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -12,9 +24,10 @@ class SealIn(BaseModel):
     owner_name: str | None = Field(default=None, max_length=100)
     type: int | str = Field(description="GB/T 38540 seal type: an integer, or organization / personal")
     algorithm: str = Field(pattern="^(sm2|rsa)$")
-    image_png_b64: str = Field(min_length=1, max_length=3_000_000)
-    width_mm: int = Field(default=40, ge=5, le=200)
-    height_mm: int = Field(default=40, ge=5, le=200)
+    image_png_b64: str | None = Field(default=None, min_length=1, max_length=3_000_000)
+    image_template: SealImageIn | None = None
+    width_mm: int | None = Field(default=None, ge=5, le=200, description=SIZE_DEFAULT)
+    height_mm: int | None = Field(default=None, ge=5, le=200, description=SIZE_DEFAULT)
     valid_from: datetime | None = None
     valid_to: datetime | None = None
 
@@ -65,3 +78,12 @@ class SealItem(BaseModel):
 class SealList(BaseModel):
     items: list[SealItem]
     next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+class BatchResult(BaseModel):
+    name: str
+    status: str = Field(description="stamped | failed")
+    error: str | None = None
+    document_b64: str | None = None
+
+
+class BatchOut(BaseModel):
+    results: list[BatchResult]

@@ -25,6 +25,7 @@ from db.base import Database
 from db.truth import Topic, bump
 from keys.service import KeyService
 from seal_service import pdf as pdf_stamping
+from seal_service import placements as placing
 from seal_service.models import Seal, SealMaker, StampRecord
 from seal_service.ses import StampBuilder, build_seal, data_hash
 from seal_service.timestamps import LocalTimeStamper
@@ -343,6 +344,10 @@ class SealService:
             raise not_found(f"no seal {seal_id!r}")
         return tuple(row)
 
+    def check_usable(self, seal_id: str, principal) -> None:
+        """DomainError (forbidden, not-found, conflict) unless ``principal`` may stamp with the seal now."""
+        self._usable(seal_id, principal)
+
     def _full(self, seal_id: str) -> Seal:
         with self.db.read() as s:
             return s.get(Seal, seal_id)
@@ -375,16 +380,51 @@ class SealService:
         x: float = 72,
         y: float = 72,
         level: str = "B-B",
+        placements: list | None = None,
     ) -> bytes:
+        """PAdES stamp(s): at page/x/y (points), or at each of ``placements`` (seal_service.placements)."""
         seal = self._usable(seal_id, principal)
-        stamper = self._stamper(seal)
-        digest = stamper.pyhanko_signer.digest_algorithm
+        digest = self._stamper(seal).pyhanko_signer.digest_algorithm
         timestamper = LocalTimeStamper(self.ca.timestamp, digest) if level != "B-B" else None
         context = self.validation_context(seal.signer_ca_id) if level in ("B-LT", "B-LTA") else None
-        out = stamper.stamp(
-            pdf, page=page, x=x, y=y, level=level, timestamper=timestamper, validation_context=context
-        )
+        options = {"level": level, "timestamper": timestamper, "validation_context": context}
+        chosen = placements or [placing.position(page, x, y)]
+        out = self._stamp_pdf_placements(seal, pdf, chosen, options)
         self._record_stamp(seal, "pdf", hashlib.sha256(pdf).hexdigest(), level, principal)
+        return out
+
+    def _stamp_pdf_placements(self, seal: UsableSeal, pdf: bytes, placements: list, options: dict) -> bytes:
+        default = self._stamper(seal)  # cached per seal: the usual stamp reads nothing more
+        seal_mm = (default.width_pt / placing.PT_PER_MM, default.height_pt / placing.PT_PER_MM)
+        stamps = placing.plan_pdf(pdf, placements, seal_mm)
+
+        def stamper_for(part, size_mm):
+            if part is None and size_mm is None:
+                return default
+            row = self._full(seal.id)
+            image = placing.image_slice(row.image_png, *part) if part else row.image_png
+            chain = self.ca.context(row.signer_ca_id).chain
+            signer = self.keys.signer(row.signer_key_ref)
+            width, height = size_mm or seal_mm
+            return pdf_stamping.SealStamper(signer, row.signer_certificate_der, chain, image, width, height,
+                                            seal_der=row.seal_der, seal_attribute_oid=self.seal_attribute_oid)
+
+        return placing.stamp_pdf(pdf, stamps, stamper_for, **options)
+
+    def stamp_ofd(self, seal_id: str, ofd: bytes, principal, placements: list | None = None) -> bytes:
+        """The OFD stamped at each placement (default: page 0, 20 mm, 20 mm); see seal_service.placements."""
+        seal = self._usable(seal_id, principal)
+        row, builder, now = self._full(seal_id), self._builder(seal), self.clock.now()
+        out = placing.stamp_ofd(
+            ofd,
+            placements or [placing.position(0, 20, 20)],
+            seal_der=row.seal_der,
+            seal_mm=(row.width_mm, row.height_mm),
+            algorithm=builder.signer.algorithm,
+            sign=lambda xml, where: builder.stamp(xml, where, now)[0],
+            at=now,
+        )
+        self._record_stamp(seal, "ofd", hashlib.sha256(ofd).hexdigest(), None, principal)
         return out
 
     def validation_context(self, ca_id: str):

@@ -165,6 +165,18 @@ class _Package:
         return data
 
 
+OfdPackageError = _OfdError  # a part of an opened package cannot be read
+
+
+def open_package(data: bytes) -> _Package:
+    """The zip entries of an OFD package within the safety limits (``.entries``, ``.read(name)``).
+
+    Raises DomainError (invalid-input, too-large) before reading any entry of an unsafe package;
+    ``read`` raises OfdPackageError for an entry that cannot be read.
+    """
+    return _Package(bytes(data))
+
+
 def _declared_entry_count(data: bytes) -> int | None:
     """Entry count from the end-of-central-directory record, read before zipfile builds its index."""
     pos = data.rfind(b"PK\x05\x06", max(0, len(data) - 65557))

@@ -111,6 +111,8 @@ def _scenario(a: Process, b: Process, hub: Process, tmp_path) -> None:
         hub.start(health="/hub/v1/certificate.pem")
         wait_for(lambda: client.get("/api/v1/hub/backlog").json()["pending"] == 0, 120, "region A's backlog")
         documents = [client.get(f"/api/v1/licenses/{i}").json() for i in identifiers]
+        license_file = client.get(f"/api/v1/licenses/{identifiers[-1]}/file")
+        assert license_file.headers["content-type"] == "application/ofd", license_file.text
 
     for identifier in identifiers:
         status = httpx.get(f"{hub.url}/hub/v1/licenses/{identifier}").json()
@@ -122,6 +124,9 @@ def _scenario(a: Process, b: Process, hub: Process, tmp_path) -> None:
         for document in documents:
             report = client.post("/api/v1/verify/license", json=document).json()
             results[document["identifier"]] = report
+        ofd = client.post("/api/v1/verify/ofd", content=license_file.content,
+                          headers={"Content-Type": "application/ofd"}).json()
+        assert ofd["indication"] == "TOTAL_PASSED", ofd  # the printable file verifies in region B too
     passed = [i for i, r in results.items() if r["indication"] == "TOTAL_PASSED"]
     failed = {i: r["sub_indication"] for i, r in results.items() if r["indication"] == "TOTAL_FAILED"}
     not_passed = [

@@ -50,13 +50,13 @@ def pyhanko_validate(tmp_path: Path, pdf: bytes, command: str = "validate") -> s
     )
 
 
-def pdfsig(tmp_path: Path, pdf: bytes) -> str:
-    """pdfsig output, with only the test root trusted in a fresh NSS database."""
+def pdfsig(tmp_path: Path, pdf: bytes, root_pem: Path | None = None) -> str:
+    """pdfsig output, with only the test root (or ``root_pem``) trusted in a fresh NSS database."""
     nss = tmp_path / "nss"
     nss.mkdir(exist_ok=True)
     db = f"sql:{nss}"
     subprocess.run(["certutil", "-N", "--empty-password", "-d", db], check=True, capture_output=True)
-    root = str(_root_pem(tmp_path))
+    root = str(root_pem or _root_pem(tmp_path))
     subprocess.run(["certutil", "-A", "-n", "root", "-t", "CT,C,C", "-i", root, "-d", db],
                    check=True, capture_output=True)
     path = _write(tmp_path, "stamped.pdf", pdf)
