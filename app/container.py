@@ -12,12 +12,15 @@ from app.checkpoints import write_checkpoint
 from app.settings import Settings
 from app.tokens import TokenService
 from app.trust import HubTrustList, LocalTrust
+from ca.pairs import PairService, RecoveryService
+from ca.router import build_kmc_router
 from ca.router import build_router as ca_router
 from ca.service import CAService, to_pem
 from core.clock import SystemClock
 from core.errors import DomainError, ErrorKind
 from db.base import Database
 from keys.kek import KeyEncryptor
+from keys.kmc import KeyManagementCentre
 from keys.service import KeyService
 from license_registry.hub_client import HubClient
 from license_registry.identifier import identifier_problem
@@ -47,6 +50,8 @@ class Services:
     seals: SealService
     verify: VerifyService
     registry: RegistryService
+    pairs: PairService
+    recoveries: RecoveryService
     relay: HubRelay | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -55,6 +60,7 @@ class Services:
         return [
             admin_router(self.tokens, require),
             ca_router(self.ca, require),
+            build_kmc_router(self.pairs, self.recoveries, require),
             seal_router(self.seals, require),
             verify_router(self.verify),
             registry_router(self.registry, require),
@@ -145,9 +151,10 @@ def build_services(settings: Settings) -> Services:
     if problems:
         raise StartupError("; ".join(problems))
     db = Database(settings.db_url, settings.freshness_check)
+    encryptor = KeyEncryptor(settings.kek)
     keys = KeyService(
         db,
-        KeyEncryptor(settings.kek),
+        encryptor,
         sm2_user_id=settings.sm2_user_id.encode(),
         pkcs11_token=_pkcs11_token(settings),
     )
@@ -161,6 +168,7 @@ def build_services(settings: Settings) -> Services:
         clock,
     )
     seals = SealService(db, keys, ca, clock, settings.region, settings.seal_attribute_oid)
+    kmc = KeyManagementCentre(db, encryptor)
     hub = relay = hub_trust = None
     if settings.hub_url and settings.hub_token:
         hub = HubClient(settings.hub_url, settings.hub_token)
@@ -184,6 +192,8 @@ def build_services(settings: Settings) -> Services:
         seals=seals,
         verify=verifier,
         registry=registry,
+        pairs=PairService(ca, kmc, clock),
+        recoveries=RecoveryService(ca, kmc, clock),
         relay=relay,
     )
 
