@@ -27,6 +27,8 @@ cli.add_typer(token_cli, name="token")
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(ca_cli, name="ca")
+kmc_cli = typer.Typer(no_args_is_help=True, help="Key management centre: escrowed keys and their recovery.")
+cli.add_typer(kmc_cli, name="kmc")
 hub_cli = typer.Typer(no_args_is_help=True, help="The reference national mutual-recognition hub.")
 cli.add_typer(hub_cli, name="hub")
 registry_cli = typer.Typer(no_args_is_help=True, help="The e-license registry and its hub reporting.")
@@ -187,7 +189,7 @@ def keys_disable(key_ref: str, reason: str = "", data_dir: DataDir = None) -> No
 def main() -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from app import ca_commands, hub_commands, registry_commands  # noqa: F401  (register subcommands)
+    from app import ca_commands, hub_commands, kmc_commands, registry_commands  # noqa: F401  (register subcommands)
     from app.container import StartupError
 
     try:
