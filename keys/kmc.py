@@ -38,6 +38,9 @@ class EscrowedKey:
 
 
 class KeyManagementCentre:
+    """Generates, escrows and releases encryption keys; every step audited in the caller's or its own
+    unit of work. Private keys leave only as envelopes (keys/envelope.py)."""
+
     def __init__(self, db: Database, encryptor: KeyEncryptor):
         self.db = db
         self._encryptor = encryptor
