@@ -22,6 +22,7 @@ from core.clock import Clock
 from core.errors import DomainError, ErrorKind, conflict, forbidden, invalid, not_found
 from db.audit import record
 from keys.kmc import KeyManagementCentre
+from policies.profiles import Profile
 
 
 @dataclass(frozen=True)
@@ -57,24 +58,8 @@ class PairService:
         signing key. DomainError INVALID for a profile without a pair, a key that cannot receive an
         envelope, or anything ``CAService.issue`` refuses; nothing is stored then."""
         ctx = self.ca.context(ca_id)
-        profile = self.ca.profiles.get(profile_name)
-        if profile is None or profile.ca or not profile.encryption_pair:
-            paired = sorted(n for n, p in self.ca.profiles.items() if p.encryption_pair)
-            raise invalid(
-                f"profile {profile_name!r} has no paired encryption profile; use one of {', '.join(paired)}",
-                "no-pair",
-            )
         request = parse_csr(csr)
-        kind = request.public_key_info["algorithm"]["algorithm"].native
-        expected = "ec" if ctx.algorithm == "sm2" else "rsa"
-        if kind != expected:
-            raise invalid(
-                f"the encryption key is enveloped to the signing key: CA {ca_id} needs a {ctx.algorithm} CSR",
-                "envelope-key",
-            )
-        enc_profile = self.ca.profiles[profile.encryption_pair]
-        if ctx.algorithm not in enc_profile.algorithms:
-            raise invalid(f"profile {enc_profile.name} does not certify {ctx.algorithm} keys", "key-policy")
+        enc_profile = self._encryption_profile(ctx, profile_name, request.public_key_info)
         signing = self.ca.issue_for_key(
             ca_id, request.public_key_info, request.subject, profile_name, actor, credit_code, validity_days
         )
@@ -88,15 +73,47 @@ class PairService:
             credit_code,
             validity_days,
         )
+        enveloped = self._store(ca_id, signing, encryption, escrow.id, actor)
+        return PairView(
+            signing.serial_hex,
+            encryption.serial_hex,
+            signing.certificate_pem,
+            encryption.certificate_pem,
+            signing.chain_pem,
+            enveloped,
+        )
+
+    def _encryption_profile(self, ctx, profile_name: str, spki) -> Profile:
+        """The paired encryption profile; INVALID when there is none or the key cannot take an envelope."""
+        profile = self.ca.profiles.get(profile_name)
+        if profile is None or profile.ca or not profile.encryption_pair:
+            paired = sorted(n for n, p in self.ca.profiles.items() if p.encryption_pair)
+            raise invalid(
+                f"profile {profile_name!r} has no paired encryption profile; use one of {', '.join(paired)}",
+                "no-pair",
+            )
+        expected = "ec" if ctx.algorithm == "sm2" else "rsa"
+        if spki["algorithm"]["algorithm"].native != expected:
+            raise invalid(
+                f"CA {ctx.id} envelopes the encryption key to the signing key: send an {ctx.algorithm} CSR",
+                "envelope-key",
+            )
+        enc_profile = self.ca.profiles[profile.encryption_pair]
+        if ctx.algorithm not in enc_profile.algorithms:
+            raise invalid(f"profile {enc_profile.name} does not certify {ctx.algorithm} keys", "key-policy")
+        return enc_profile
+
+    def _store(self, ca_id: str, signing, encryption, escrow_id: str, actor: str) -> bytes:
+        """Bind the escrow, store the pair and release the delivery envelope in one transaction."""
         signing_cert = _load_pem(signing.certificate_pem)
         with self.ca.db.unit_of_work() as s:
-            self.kmc.bind(s, escrow.id, ca_id, encryption.serial_hex, actor)
+            self.kmc.bind(s, escrow_id, ca_id, encryption.serial_hex, actor)
             s.add(
                 CertificatePair(
                     ca_id=ca_id,
                     signing_serial_hex=signing.serial_hex,
                     encryption_serial_hex=encryption.serial_hex,
-                    escrow_id=escrow.id,
+                    escrow_id=escrow_id,
                     created_at=self.clock.now(),
                 )
             )
@@ -106,17 +123,9 @@ class PairService:
                 "certificate.pair",
                 f"{ca_id}/{signing.serial_hex}",
                 encryption_serial=encryption.serial_hex,
-                escrow=escrow.id,
+                escrow=escrow_id,
             )
-            enveloped = self.kmc.release(s, escrow.id, signing_cert, actor, "delivery")
-        return PairView(
-            signing.serial_hex,
-            encryption.serial_hex,
-            signing.certificate_pem,
-            encryption.certificate_pem,
-            signing.chain_pem,
-            enveloped,
-        )
+            return self.kmc.release(s, escrow_id, signing_cert, actor, "delivery")
 
 
 class RecoveryService:
