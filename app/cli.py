@@ -29,6 +29,8 @@ cli.add_typer(token_cli, name="token")
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(ca_cli, name="ca")
+kmc_cli = typer.Typer(no_args_is_help=True, help="Key management centre: escrowed keys and their recovery.")
+cli.add_typer(kmc_cli, name="kmc")
 hub_cli = typer.Typer(no_args_is_help=True, help="The reference national mutual-recognition hub.")
 cli.add_typer(hub_cli, name="hub")
 registry_cli = typer.Typer(no_args_is_help=True, help="The e-license registry and its hub reporting.")
@@ -315,6 +317,7 @@ def main() -> None:
         backup_commands,
         ca_commands,
         hub_commands,
+        kmc_commands,
         ops_commands,
         registry_commands,
         seal_commands,

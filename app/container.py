@@ -17,12 +17,15 @@ from app.rate_limits import RateLimits, limit_problems
 from app.settings import Settings
 from app.tokens import TokenService
 from app.trust import HubTrustList, LocalTrust
+from ca.pairs import PairService, RecoveryService
+from ca.router import build_kmc_router
 from ca.router import build_router as ca_router
 from ca.service import CAService, to_pem
 from core.clock import SystemClock
 from core.errors import DomainError, ErrorKind
 from db.base import Database
 from keys.kek import KeyEncryptor
+from keys.kmc import KeyManagementCentre
 from keys.service import KeyService
 from license_registry.hub_client import HubClient
 from license_registry.identifier import identifier_problem
@@ -56,6 +59,8 @@ class Services:
     verify: VerifyService
     registry: RegistryService
     audit: AuditLog
+    pairs: PairService
+    recoveries: RecoveryService
     relay: HubRelay | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -65,6 +70,7 @@ class Services:
             admin_router(self.tokens, self.approvals, require),
             ca_router(self.ca, require, self.approvals),
             seal_router(self.seals, require, self.approvals),
+            build_kmc_router(self.pairs, self.recoveries, require),
             verify_router(self.verify),
             registry_router(self.registry, require),
             lists_router(self.db, require),
@@ -162,9 +168,10 @@ def build_services(settings: Settings) -> Services:
     if problems:
         raise StartupError("; ".join(problems))
     db = Database(settings.db_url, settings.database_connect_timeout_s, settings.freshness_check)
+    encryptor = KeyEncryptor(settings.kek)
     keys = KeyService(
         db,
-        KeyEncryptor(settings.kek),
+        encryptor,
         sm2_user_id=settings.sm2_user_id.encode(),
         pkcs11_token=_pkcs11_token(settings),
         on_sign=key_used,
@@ -179,6 +186,7 @@ def build_services(settings: Settings) -> Services:
         clock,
     )
     seals = SealService(db, keys, ca, clock, settings.region, settings.seal_attribute_oid)
+    kmc = KeyManagementCentre(db, encryptor)
     hub = relay = hub_trust = None
     if settings.hub_url and settings.hub_token:
         hub = HubClient(settings.hub_url, settings.hub_token)
@@ -206,6 +214,8 @@ def build_services(settings: Settings) -> Services:
         verify=verifier,
         registry=registry,
         audit=AuditLog(db, keys, settings.region, hub),
+        pairs=PairService(ca, kmc, clock),
+        recoveries=RecoveryService(ca, kmc, clock),
         relay=relay,
     )
 

@@ -8,6 +8,7 @@ import binascii
 from fastapi import APIRouter, Query, Request, Response
 
 from ca.listing import list_certificates
+from ca.pairs import PairService, RecoveryService
 from ca.schemas import (
     CaOut,
     CaRequestIn,
@@ -15,6 +16,9 @@ from ca.schemas import (
     CertificateList,
     IssuedOut,
     IssueIn,
+    KeyRecoveryIn,
+    KeyRecoveryOut,
+    PairOut,
     RevokeIn,
     StatusOut,
 )
@@ -191,5 +195,68 @@ def build_router(ca: CAService, require, approvals) -> APIRouter:
     async def timestamp(request: Request):
         _require_media(request, TS_QUERY)
         return Response(ca.timestamp(await request.body()), media_type=TS_REPLY)
+
+    return router
+
+
+def _recovery_out(req, enveloped: bytes | None = None) -> KeyRecoveryOut:
+    return KeyRecoveryOut(
+        request_id=req.id,
+        ca_id=req.ca_id,
+        serial_hex=req.serial_hex,
+        status=req.status,
+        reason=req.reason,
+        case_reference=req.case_reference,
+        requested_by=req.requested_by,
+        decided_by=req.decided_by,
+        enveloped_private_key_b64=base64.b64encode(enveloped).decode() if enveloped else None,
+    )
+
+
+def build_kmc_router(pairs: PairService, recoveries: RecoveryService, require) -> APIRouter:
+    """Dual-certificate issuance and key recovery under dual control."""
+    router = APIRouter()
+
+    @router.post(
+        "/api/v1/cas/{ca_id}/certificate-pairs", status_code=201, response_model=PairOut, tags=["ca"]
+    )
+    def issue_pair(ca_id: str, body: IssueIn, principal=require("ca.issue")):
+        csr = _csr_bytes(body.csr_pem)
+        v = pairs.issue_pair(ca_id, csr, body.profile, principal.actor, body.credit_code, body.validity_days)
+        return PairOut(
+            signing_serial_hex=v.signing_serial_hex,
+            encryption_serial_hex=v.encryption_serial_hex,
+            signing_certificate_pem=v.signing_certificate_pem,
+            encryption_certificate_pem=v.encryption_certificate_pem,
+            chain_pem=v.chain_pem,
+            enveloped_private_key_b64=v.enveloped_private_key_b64,
+        )
+
+    @router.post("/api/v1/key-recoveries", status_code=202, response_model=KeyRecoveryOut, tags=["ca"])
+    def request_recovery(body: KeyRecoveryIn, principal=require("key.recover")):
+        req = recoveries.request(
+            body.ca_id,
+            body.serial_hex,
+            body.reason,
+            body.case_reference,
+            body.recipient_certificate_pem,
+            principal.actor,
+            principal.token_id,
+        )
+        return _recovery_out(req)
+
+    @router.get("/api/v1/key-recoveries", response_model=list[KeyRecoveryOut], tags=["ca"])
+    def list_recoveries(_=require("key.recover")):
+        return [_recovery_out(r) for r in recoveries.list()]
+
+    @router.post(
+        "/api/v1/key-recoveries/{request_id}/{decision}", response_model=KeyRecoveryOut, tags=["ca"]
+    )
+    def decide_recovery(request_id: str, decision: str, principal=require("key.recover")):
+        if decision not in ("approve", "reject"):
+            raise not_found("use /approve or /reject")
+        approve, who = decision == "approve", principal
+        req, enveloped = recoveries.decide(request_id, approve, who.actor, who.token_id)
+        return _recovery_out(req, enveloped)
 
     return router

@@ -79,3 +79,35 @@ class CertificateItem(BaseModel):
 class CertificateList(BaseModel):
     items: list[CertificateItem]
     next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+
+
+class PairOut(BaseModel):
+    signing_serial_hex: str
+    encryption_serial_hex: str
+    signing_certificate_pem: str
+    encryption_certificate_pem: str
+    chain_pem: str
+    enveloped_private_key_b64: str = Field(
+        description="base64 DER: GM/T 0009 SM2EnvelopedKey (SM2) or CMS EnvelopedData with PKCS#8 (RSA)"
+    )
+
+
+class KeyRecoveryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ca_id: str = Field(min_length=1, max_length=64)
+    serial_hex: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=2000)
+    case_reference: str = Field(min_length=1, max_length=200)
+    recipient_certificate_pem: str = Field(min_length=1, max_length=64_000)
+
+
+class KeyRecoveryOut(BaseModel):
+    request_id: str
+    ca_id: str
+    serial_hex: str
+    status: str
+    reason: str
+    case_reference: str
+    requested_by: str
+    decided_by: str | None = None
+    enveloped_private_key_b64: str | None = None

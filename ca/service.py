@@ -18,7 +18,7 @@ from ca import ocsp, tsa
 from ca.builder import Issuer, TbsTemplate, build_tbs, check_signed, random_serial, sign_tbs
 from ca.csr import parse_csr
 from ca.lint import lint_tbs
-from ca.models import CertificateAuthority, IssuedCertificate, PublishedCrl
+from ca.models import CertificateAuthority, CertificatePair, IssuedCertificate, PublishedCrl
 from core.clock import Clock
 from core.errors import DomainError, ErrorKind, conflict, forbidden, invalid, not_found
 from core.versioned import VersionedCache
@@ -544,7 +544,16 @@ class CAService:
             profile = self._row(s, ca_id, serial).profile
         if profile in ("issuing-ca", "root-ca"):
             raise forbidden("revoking a CA certificate needs dual control: POST /api/v1/cas/{ca_id}/revoke")
-        return self._revoke_row(ca_id, serial, reason, actor)
+        view = self._revoke_row(ca_id, serial, reason, actor)
+        with self.db.read() as s:  # a signing certificate's encryption certificate goes with it
+            paired = s.scalar(
+                select(CertificatePair.encryption_serial_hex).where(
+                    CertificatePair.ca_id == ca_id, CertificatePair.signing_serial_hex == view.serial_hex
+                )
+            )
+        if paired and self.get(ca_id, paired).status != "revoked":
+            self._revoke_row(ca_id, paired, reason, actor)
+        return view
 
     def _revoke_row(self, ca_id: str, serial: str, reason: str, actor: str) -> IssuedView:
         ctx = self.context(ca_id)

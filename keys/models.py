@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import LargeBinary, String
+from sqlalchemy import LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, UTCDateTime
@@ -22,3 +22,19 @@ class KeyRecord(Base):
     status: Mapped[str] = mapped_column(String(20), default="active")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class KmcEscrow(Base):
+    """An encryption key pair the key management centre generated: the private key only as
+    AEAD ciphertext under the KMC's key, bound to its certificate once the CA has issued it."""
+
+    __tablename__ = "kmc_escrows"
+    __table_args__ = (UniqueConstraint("ca_id", "serial_hex"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    algorithm: Mapped[str] = mapped_column(String(20))  # sm2 | rsa-2048
+    public_key_der: Mapped[bytes] = mapped_column(LargeBinary)
+    encrypted_private_key: Mapped[bytes] = mapped_column(LargeBinary)
+    ca_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    serial_hex: Mapped[str | None] = mapped_column(String(42), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

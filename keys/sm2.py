@@ -78,6 +78,16 @@ _verify_update = _sig("EVP_DigestVerifyUpdate", ctypes.c_int, _P, ctypes.c_char_
 _verify_final = _sig("EVP_DigestVerifyFinal", ctypes.c_int, _P, ctypes.c_char_p, ctypes.c_size_t)
 _digest_verify_init = _sig("EVP_DigestVerifyInit", ctypes.c_int, _P, _P, _P, _P, _P)
 _err_clear = _sig("ERR_clear_error", None)
+_encrypt_init = _sig("EVP_PKEY_encrypt_init", ctypes.c_int, _P)
+_encrypt = _sig(
+    "EVP_PKEY_encrypt",
+    ctypes.c_int,
+    _P,
+    ctypes.c_char_p,
+    ctypes.POINTER(ctypes.c_size_t),
+    ctypes.c_char_p,
+    ctypes.c_size_t,
+)
 _SM3_MD = _sm3()
 
 
@@ -306,3 +316,27 @@ def verify(public_point: bytes, message: bytes, signature: bytes, user_id: bytes
     except SM2Error:
         return False
     return bool(prepared.run(message, der))
+
+
+def encrypt(public_point: bytes, plaintext: bytes) -> bytes:
+    """SM2 public-key encryption (GB/T 32918.4, SM3) to ``public_point`` (65-byte 04‖X‖Y).
+
+    Returns the DER ``SM2Cipher ::= SEQUENCE { XCoordinate INTEGER, YCoordinate INTEGER,
+    HASH OCTET STRING (32), CipherText OCTET STRING }`` (GM/T 0009, C1‖C3‖C2 order), as libcrypto
+    writes it. Raises SM2Error for a point libcrypto rejects."""
+    pkey = _public_pkey(bytes(public_point))
+    ctx = _ctx_new_from_pkey(None, pkey.ptr, None)
+    try:
+        size = ctypes.c_size_t(0)
+        if not ctx or _encrypt_init(ctx) != 1:
+            raise SM2Error("SM2 encryption failed")
+        if _encrypt(ctx, None, ctypes.byref(size), plaintext, len(plaintext)) != 1:
+            raise SM2Error("SM2 encryption failed")
+        out = ctypes.create_string_buffer(size.value)
+        if _encrypt(ctx, out, ctypes.byref(size), plaintext, len(plaintext)) != 1:
+            raise SM2Error("SM2 encryption failed")
+        return out.raw[: size.value]
+    finally:
+        if ctx:
+            _ctx_free(ctx)
+        _err_clear()

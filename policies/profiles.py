@@ -84,6 +84,7 @@ class Profile:
     authority_info_access: tuple[str, ...]
     ocsp_no_check: bool
     certificate_policies: tuple[str, ...]
+    encryption_pair: str | None = None  # the encryption profile issued beside this one (dual certificates)
 
     def key_usage_for(self, algorithm: str) -> tuple[str, ...]:
         return self.key_usage[algorithm]
@@ -159,16 +160,21 @@ def load_profiles(path: str | Path | None = None) -> dict[str, Profile]:
     raw = data.get("profiles")
     if not isinstance(raw, dict) or not raw:
         raise ProfileError(f"{path}: 'profiles' must be a non-empty mapping")
-    return {name: _profile(str(name), body) for name, body in raw.items()}
+    profiles = {name: _profile(str(name), body) for name, body in raw.items()}
+    for profile in profiles.values():
+        paired = profiles.get(profile.encryption_pair) if profile.encryption_pair else None
+        if profile.encryption_pair and (paired is None or paired.ca or paired.encryption_pair):
+            raise ProfileError(f"profile {profile.name}: encryption_pair must name an end-entity profile")
+    return profiles
 
 
-_FIELDS = [f.name for f in fields(Profile) if f.name != "name"]
+_FIELDS = [f.name for f in fields(Profile) if f.name not in ("name", "encryption_pair")]
 
 
 def _profile(name: str, body: object) -> Profile:
     if not isinstance(body, dict):
         raise ProfileError(f"profile {name}: must be a mapping")
-    unknown, missing = set(body) - set(_FIELDS), set(_FIELDS) - set(body)
+    unknown, missing = set(body) - {*_FIELDS, "encryption_pair"}, set(_FIELDS) - set(body)
     if unknown or missing:
         raise ProfileError(f"profile {name}: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}")
 
@@ -224,11 +230,18 @@ def _profile(name: str, body: object) -> Profile:
         authority_info_access=names("authority_info_access", AIA_METHODS),
         ocsp_no_check=flag("ocsp_no_check"),
         certificate_policies=tuple(policies),
+        encryption_pair=_optional_name(body.get("encryption_pair"), fail),
     )
     problem = _consistency_problem(profile)
     if problem:
         raise fail(problem)
     return profile
+
+
+def _optional_name(value, fail) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise fail("encryption_pair must be a profile name")
+    return value
 
 
 def _key_usage(value, algorithms: tuple[str, ...], fail) -> dict[str, tuple[str, ...]]:

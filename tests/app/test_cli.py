@@ -12,8 +12,8 @@ from pathlib import Path
 LONGTRUST = [sys.executable, "-m", "app"]
 
 
-def run(*args, data_dir: Path, check=True):
-    env = {**os.environ, "LONGTRUST_DATA_DIR": str(data_dir)}
+def run(*args, data_dir: Path, check=True, user: str | None = None):
+    env = {**os.environ, "LONGTRUST_DATA_DIR": str(data_dir), **({"USER": user} if user else {})}
     env.pop("LONGTRUST_DATABASE_URL", None)
     result = subprocess.run([*LONGTRUST, *args], capture_output=True, text=True, env=env, timeout=120)
     if check:

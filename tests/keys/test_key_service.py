@@ -69,17 +69,22 @@ def test_no_private_key_is_stored_or_logged_unencrypted(db, key_service, databas
         stored = b"".join(r.encrypted_private_key for r in s.scalars(select(KeyRecord)))
         audit = "".join(e.details + e.subject for e in s.scalars(select(AuditEvent))).encode()
     assert stored  # the keys are there, only encrypted
-    if database_url.startswith("sqlite"):
-        db.dispose()
-        path = database_url.removeprefix("sqlite:///")
-        raw = b"".join(Path(p).read_bytes() for p in (path, path + "-wal") if Path(p).exists())
-    else:
-        raw = stored + audit
-    logs = caplog.text.encode()
+    assert_nowhere(secrets, database_bytes(db, database_url, stored + audit), caplog.text.encode(), audit)
+
+
+def database_bytes(db, database_url: str, fallback: bytes) -> bytes:
+    """Everything the database wrote to disk (SQLite file and WAL), or ``fallback`` on PostgreSQL."""
+    if not database_url.startswith("sqlite"):
+        return fallback
+    db.dispose()
+    path = database_url.removeprefix("sqlite:///")
+    return b"".join(Path(p).read_bytes() for p in (path, path + "-wal") if Path(p).exists())
+
+
+def assert_nowhere(secrets: list[bytes], *places: bytes) -> None:
     for secret in secrets:
-        assert secret not in raw
-        assert secret not in logs
-        assert secret not in audit
+        for place in places:
+            assert secret not in place
 
 
 def test_disable_stops_signing_and_is_audited(db, key_service):

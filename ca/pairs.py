@@ -1,0 +1,231 @@
+"""Dual certificates (GM/T 0014 / GM/T 0034 practice): the subscriber's signing certificate from its
+CSR, and an encryption certificate for a key the KMC (keys/kmc.py) generates and escrows; the
+encryption private key is delivered enveloped to the signing certificate's key.
+
+Key recovery under dual control: a security administrator asks for an escrowed key to be
+enveloped to a named recipient certificate; a different administrator (other token, other name)
+approves, and only then is the key released. Every step is audited."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass
+
+from asn1crypto import pem, x509
+from sqlalchemy import select
+
+from ca.csr import parse_csr
+from ca.models import CertificatePair, KeyRecovery
+from ca.service import CAService, parse_serial, serial_hex
+from core.clock import Clock
+from core.errors import DomainError, ErrorKind, conflict, forbidden, invalid, not_found
+from db.audit import record
+from keys.kmc import KeyManagementCentre
+from policies.profiles import Profile
+
+
+@dataclass(frozen=True)
+class PairView:
+    signing_serial_hex: str
+    encryption_serial_hex: str
+    signing_certificate_pem: str
+    encryption_certificate_pem: str
+    chain_pem: str
+    enveloped_private_key: bytes  # DER: SM2EnvelopedKey (SM2) or CMS ContentInfo(envelopedData) (RSA)
+
+    @property
+    def enveloped_private_key_b64(self) -> str:
+        return base64.b64encode(self.enveloped_private_key).decode()
+
+
+class PairService:
+    def __init__(self, ca: CAService, kmc: KeyManagementCentre, clock: Clock):
+        self.ca, self.kmc, self.clock = ca, kmc, clock
+
+    def issue_pair(
+        self,
+        ca_id: str,
+        csr: bytes,
+        profile_name: str,
+        actor: str,
+        credit_code: str | None = None,
+        validity_days: int | None = None,
+    ) -> PairView:
+        """Issue a signing certificate for the CSR's key (proof of possession checked) under
+        ``profile_name`` and an encryption certificate (its ``encryption_pair`` profile, same subject)
+        for a fresh KMC key, escrowed; returns both with the encryption key enveloped to the
+        signing key. DomainError INVALID for a profile without a pair, a key that cannot receive an
+        envelope, or anything ``CAService.issue`` refuses; nothing is stored then."""
+        ctx = self.ca.context(ca_id)
+        request = parse_csr(csr)
+        enc_profile = self._encryption_profile(ctx, profile_name, request.public_key_info)
+        signing = self.ca.issue_for_key(
+            ca_id, request.public_key_info, request.subject, profile_name, actor, credit_code, validity_days
+        )
+        escrow = self.kmc.generate(ctx.algorithm, actor, f"{ca_id}/{signing.serial_hex}")
+        encryption = self.ca.issue_for_key(
+            ca_id,
+            escrow.public_key_info,
+            request.subject,
+            enc_profile.name,
+            actor,
+            credit_code,
+            validity_days,
+        )
+        enveloped = self._store(ca_id, signing, encryption, escrow.id, actor)
+        return PairView(
+            signing.serial_hex,
+            encryption.serial_hex,
+            signing.certificate_pem,
+            encryption.certificate_pem,
+            signing.chain_pem,
+            enveloped,
+        )
+
+    def _encryption_profile(self, ctx, profile_name: str, spki) -> Profile:
+        """The paired encryption profile; INVALID when there is none or the key cannot take an envelope."""
+        profile = self.ca.profiles.get(profile_name)
+        if profile is None or profile.ca or not profile.encryption_pair:
+            paired = sorted(n for n, p in self.ca.profiles.items() if p.encryption_pair)
+            raise invalid(
+                f"profile {profile_name!r} has no paired encryption profile; use one of {', '.join(paired)}",
+                "no-pair",
+            )
+        expected = "ec" if ctx.algorithm == "sm2" else "rsa"
+        if spki["algorithm"]["algorithm"].native != expected:
+            raise invalid(
+                f"CA {ctx.id} envelopes the encryption key to the signing key: send an {ctx.algorithm} CSR",
+                "envelope-key",
+            )
+        enc_profile = self.ca.profiles[profile.encryption_pair]
+        if ctx.algorithm not in enc_profile.algorithms:
+            raise invalid(f"profile {enc_profile.name} does not certify {ctx.algorithm} keys", "key-policy")
+        return enc_profile
+
+    def _store(self, ca_id: str, signing, encryption, escrow_id: str, actor: str) -> bytes:
+        """Bind the escrow, store the pair and release the delivery envelope in one transaction."""
+        signing_cert = _load_pem(signing.certificate_pem)
+        with self.ca.db.unit_of_work() as s:
+            self.kmc.bind(s, escrow_id, ca_id, encryption.serial_hex, actor)
+            s.add(
+                CertificatePair(
+                    ca_id=ca_id,
+                    signing_serial_hex=signing.serial_hex,
+                    encryption_serial_hex=encryption.serial_hex,
+                    escrow_id=escrow_id,
+                    created_at=self.clock.now(),
+                )
+            )
+            record(
+                s,
+                actor,
+                "certificate.pair",
+                f"{ca_id}/{signing.serial_hex}",
+                encryption_serial=encryption.serial_hex,
+                escrow=escrow_id,
+            )
+            return self.kmc.release(s, escrow_id, signing_cert, actor, "delivery")
+
+
+class RecoveryService:
+    def __init__(self, ca: CAService, kmc: KeyManagementCentre, clock: Clock):
+        self.ca, self.kmc, self.clock = ca, kmc, clock
+
+    def request(
+        self,
+        ca_id: str,
+        serial: str,
+        reason: str,
+        case_reference: str,
+        recipient_pem: str,
+        actor: str,
+        token_id: str,
+    ) -> KeyRecovery:
+        """Record a pending recovery of the key of encryption certificate (CA, serial) for the holder of
+        ``recipient_pem``, which must be a good certificate of one of our CAs of the key's family.
+        DomainError NOT_FOUND (no such escrowed key), INVALID (reason/case missing, unknown recipient)."""
+        if not reason.strip() or not case_reference.strip():
+            raise invalid("a recovery needs a reason and a case reference", "recovery-justification")
+        key = serial_hex(parse_serial(serial))
+        recipient = self._known_recipient(recipient_pem)
+        with self.ca.db.unit_of_work() as s:
+            escrow = self.kmc.escrow_for(s, ca_id, key)
+            self.kmc.check_recipient(escrow, recipient)
+            req = KeyRecovery(
+                id="keyrec-" + secrets.token_hex(6),
+                ca_id=ca_id,
+                serial_hex=key,
+                escrow_id=escrow.id,
+                reason=reason,
+                case_reference=case_reference,
+                recipient_certificate_der=recipient.dump(),
+                requested_by=actor,
+                requester_token=token_id,
+                status="pending",
+                created_at=self.clock.now(),
+            )
+            s.add(req)
+            record(s, actor, "key.recovery-request", req.id, ca_id=ca_id, serial=key, case=case_reference)
+        return req
+
+    def decide(
+        self, request_id: str, approve: bool, actor: str, token_id: str
+    ) -> tuple[KeyRecovery, bytes | None]:
+        """Approve (release the key enveloped to the recipient; returns its DER) or reject a pending
+        recovery. DomainError FORBIDDEN when the requester's token or name decides, NOT_FOUND,
+        CONFLICT when already decided."""
+        with self.ca.db.unit_of_work() as s:
+            req = s.get(KeyRecovery, request_id)
+            if req is None:
+                raise not_found(f"no key recovery {request_id}")
+            if req.status != "pending":
+                raise conflict(f"key recovery {request_id} is already {req.status}", "decided")
+            if token_id == req.requester_token or actor == req.requested_by:
+                raise forbidden("dual control: a different security administrator must decide this recovery")
+            req.status = "released" if approve else "rejected"
+            req.decided_by, req.decided_at = actor, self.clock.now()
+            record(s, actor, f"key.recovery-{req.status}", request_id, requested_by=req.requested_by)
+            enveloped = None
+            if approve:
+                recipient = x509.Certificate.load(req.recipient_certificate_der)
+                enveloped = self.kmc.release(s, req.escrow_id, recipient, actor, f"recovery {request_id}")
+        return req, enveloped
+
+    def list(self) -> list[KeyRecovery]:
+        """Every recovery request, oldest first."""
+        with self.ca.db.read() as s:
+            return list(s.scalars(select(KeyRecovery).order_by(KeyRecovery.created_at, KeyRecovery.id)))
+
+    def _known_recipient(self, recipient_pem: str) -> x509.Certificate:
+        try:
+            cert = _load_pem(recipient_pem)
+        except ValueError:
+            raise invalid("recipient_certificate_pem is not a PEM certificate", "unknown-recipient") from None
+        for ca in self.ca.list_cas():
+            if self.ca.context(ca.id).certificate.subject != cert.issuer:
+                continue
+            try:
+                view = self.ca.get(ca.id, format(cert.serial_number, "x"))
+            except DomainError as exc:
+                if exc.kind != ErrorKind.NOT_FOUND:
+                    raise
+                continue
+            if (
+                view.status == "good"
+                and view.certificate_pem
+                and _load_pem(view.certificate_pem).dump() == cert.dump()
+            ):
+                return cert
+        raise invalid("the recipient is not a valid certificate issued by this service", "unknown-recipient")
+
+
+def _load_pem(text: str) -> x509.Certificate:
+    data = text.encode()
+    try:
+        der = pem.unarmor(data)[2] if pem.detect(data) else data
+        cert = x509.Certificate.load(der)
+        cert.native  # noqa: B018  (parse fully: asn1crypto is lazy)
+    except (ValueError, TypeError, OSError) as exc:
+        raise ValueError(f"not a certificate: {exc}") from None
+    return cert
