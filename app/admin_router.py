@@ -23,8 +23,12 @@ class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: str = Field(min_length=1, max_length=40)
     name: str = Field(min_length=1, max_length=200)
-    operator: str | None = Field(default=None, min_length=1, max_length=200,
-                                 description="person or system answerable for the token; default: name")
+    operator: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="person or system answerable for the token; default: name",
+    )
     seals: list[str] = Field(default_factory=list, max_length=1000)
     expires_in_s: int | None = Field(default=None, ge=1, le=MAX_TTL_S)
 
@@ -84,7 +88,12 @@ def _register_token_operations(tokens: TokenService, approvals: ApprovalService)
     def create(payload: dict, actor: str) -> Outcome:
         with tokens.db.unit_of_work() as s:
             issued = tokens.issue(
-                s, payload["role"], payload["name"], actor, payload["seals"], payload["operator"],
+                s,
+                payload["role"],
+                payload["name"],
+                actor,
+                payload["seals"],
+                payload["operator"],
                 payload["expires_in_s"],
             )
         return Outcome(201, {**_token_out(issued.view), "token": issued.token})
@@ -165,7 +174,9 @@ def build_router(tokens: TokenService, approvals: ApprovalService, require) -> A
             raise not_found(f"no CA request {request_id}")
         req = approvals.decide(request_id, decision == "approve", principal)[1]
         return CaRequestOut(
-            request_id=req["request_id"], status=req["status"], requested_by=req["requested_by"],
+            request_id=req["request_id"],
+            status=req["status"],
+            requested_by=req["requested_by"],
             decided_by=req["decided_by"],
         )
 

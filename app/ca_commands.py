@@ -21,8 +21,14 @@ def ca_list(
 
     with open_services(data_dir) as services:
         rows = [
-            {"id": c.id, "algorithm": c.algorithm, "parent_id": c.parent_id, "status": c.status,
-             "name": c.name, "certificate_pem": to_pem(c.certificate_der)}
+            {
+                "id": c.id,
+                "algorithm": c.algorithm,
+                "parent_id": c.parent_id,
+                "status": c.status,
+                "name": c.name,
+                "certificate_pem": to_pem(c.certificate_der),
+            }
             for c in services.ca.list_cas()
         ]
     emit(rows, ["id", "algorithm", "parent_id", "status", "name"], as_json)
@@ -102,6 +108,8 @@ def ca_responder_renew(
         services.ca.renew_responder(ca_id, CLI_ACTOR)
         serial = services.ca.context(ca_id).responder_cert.serial_number
         typer.echo(f"{ca_id}: OCSP responder renewed (certificate {serial:x})")
+
+
 def _publish_all(data_dir) -> None:
     from app.output import progress
 

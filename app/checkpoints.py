@@ -48,8 +48,11 @@ MAX_BATCHES_PER_RUN = 200  # 1 M events per run at most; the next run goes on
 
 
 def _subject(region: str) -> dict:
-    return {"country_name": "CN", "organization_name": f"LongTrust {region}",
-            "common_name": f"LongTrust {region} audit checkpoints"}
+    return {
+        "country_name": "CN",
+        "organization_name": f"LongTrust {region}",
+        "common_name": f"LongTrust {region} audit checkpoints",
+    }
 
 
 def _now() -> datetime:
@@ -83,8 +86,10 @@ class AuditLog:
             if not sequencer_lock(s):
                 return None
             existing = s.scalars(
-                select(KeyRecord.key_ref).where(KeyRecord.label == KEY_LABEL, KeyRecord.status == "active")
-                .order_by(KeyRecord.created_at.desc()).limit(1)
+                select(KeyRecord.key_ref)
+                .where(KeyRecord.label == KEY_LABEL, KeyRecord.status == "active")
+                .order_by(KeyRecord.created_at.desc())
+                .limit(1)
             ).first()
             return existing or self.keys.create(s, "sm2", KEY_LABEL, SYSTEM_ACTOR).key_ref
 
@@ -103,11 +108,17 @@ class AuditLog:
             if size == 0 or (last is not None and last.tree_size >= size):
                 return False
             root, now = merkle.root(size, node_source(s)), _now()
-            s.add(AuditCheckpoint(
-                tree_size=size, root_hash=root, timestamp=now, key_ref=key_ref, algorithm=signer.algorithm,
-                signature=signer.sign(checkpoint_message(size, root, now)),
-                certificate_der=self._certificate(s, key_ref, signer),
-            ))
+            s.add(
+                AuditCheckpoint(
+                    tree_size=size,
+                    root_hash=root,
+                    timestamp=now,
+                    key_ref=key_ref,
+                    algorithm=signer.algorithm,
+                    signature=signer.sign(checkpoint_message(size, root, now)),
+                    certificate_der=self._certificate(s, key_ref, signer),
+                )
+            )
         return True
 
     def run_forever(self, stop: threading.Event, interval_s: float) -> None:
@@ -212,8 +223,13 @@ def _latest(s: Session) -> AuditCheckpoint | None:
 
 def _event(ev: AuditEvent) -> dict:
     return {
-        "seq": ev.seq, "at": at_text(ev.at), "actor": ev.actor, "action": ev.action, "subject": ev.subject,
-        "details": json.loads(ev.details), "canonical_b64": base64.b64encode(ev.canonical).decode(),
+        "seq": ev.seq,
+        "at": at_text(ev.at),
+        "actor": ev.actor,
+        "action": ev.action,
+        "subject": ev.subject,
+        "details": json.loads(ev.details),
+        "canonical_b64": base64.b64encode(ev.canonical).decode(),
     }
 
 

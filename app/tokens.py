@@ -107,8 +107,16 @@ def _view(row: ApiToken, now: datetime) -> TokenView:
     elif row.expires_at is not None and row.expires_at <= now:
         status = "expired"
     return TokenView(
-        row.id, row.name, row.role, row.operator, json.loads(row.seals), status,
-        row.created_at, row.expires_at, row.last_used_at, row.revoked_at,
+        row.id,
+        row.name,
+        row.role,
+        row.operator,
+        json.loads(row.seals),
+        status,
+        row.created_at,
+        row.expires_at,
+        row.last_used_at,
+        row.revoked_at,
     )
 
 
@@ -155,8 +163,15 @@ class TokenService:
         session.add(row)
         bump(session, Topic.TOKENS)  # a cache may hold "unknown" for this hash
         record(
-            session, actor, "token.create", row.id, name=name, role=role, operator=operator,
-            seals=sorted(seals), expires_at=row.expires_at,
+            session,
+            actor,
+            "token.create",
+            row.id,
+            name=name,
+            role=role,
+            operator=operator,
+            seals=sorted(seals),
+            expires_at=row.expires_at,
         )
         return IssuedToken(token, _view(row, now))
 

@@ -25,8 +25,11 @@ def entries(count: int, seed: int = 1) -> list:
     rng = random.Random(seed)
     start = datetime(2024, 1, 1, tzinfo=UTC)
     return [
-        ((1 << 151) | rng.getrandbits(150), start + timedelta(seconds=rng.randrange(60_000_000)),
-         rng.choice(REASONS))
+        (
+            (1 << 151) | rng.getrandbits(150),
+            start + timedelta(seconds=rng.randrange(60_000_000)),
+            rng.choice(REASONS),
+        )
         for _ in range(count)
     ]
 

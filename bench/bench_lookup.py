@@ -39,9 +39,11 @@ REGION, ISSUER = "110000", "11100000000013338W"
 TYPE_CODE = ISSUER + "032"
 SAMPLES = 20_000
 TARGET_P99_MS = 5.0
-COLUMNS = ("identifier, type_code, version, serial, issuer_code, region, holder_name, holder_id_type, "
-           "holder_id_number, holder_hash, data_json, valid_from, valid_to, status, seal_id, stamp_der, "
-           "document_json, created_by, created_at, status_changed_at")
+COLUMNS = (
+    "identifier, type_code, version, serial, issuer_code, region, holder_name, holder_id_type, "
+    "holder_id_number, holder_hash, data_json, valid_from, valid_to, status, seal_id, stamp_der, "
+    "document_json, created_by, created_at, status_changed_at"
+)
 BY_ID = " FROM lic_licenses WHERE identifier = %s"
 STATUS_SQL = "SELECT region, status, version, status_changed_at, created_at" + BY_ID
 DOCUMENT_SQL = "SELECT document_json, status" + BY_ID
@@ -61,9 +63,12 @@ def load(conn: psycopg.Connection, n: int, sample: set[int]) -> list[str]:
     stamps = [(der, base64.b64encode(der).decode()) for der in (rng.randbytes(1024) for _ in range(64))]
     holders = [(citizen_id(i), f"测试人{i}") for i in range(50_000)]
     hashes = [holder_hash(number) for number, _ in holders]
-    conn.execute("INSERT INTO lic_types (type_code, name, defining_body_code, issuer_code, holder_kind, "
-                 "validity_days, schema_json, created_by, created_at) VALUES (%s, '食品经营许可证', %s, %s, "
-                 "'person', 1825, '{\"type\": \"object\"}', 'bench', %s)", (TYPE_CODE, ISSUER, ISSUER, now))
+    conn.execute(
+        "INSERT INTO lic_types (type_code, name, defining_body_code, issuer_code, holder_kind, "
+        "validity_days, schema_json, created_by, created_at) VALUES (%s, '食品经营许可证', %s, %s, "
+        "'person', 1825, '{\"type\": \"object\"}', 'bench', %s)",
+        (TYPE_CODE, ISSUER, ISSUER, now),
+    )
     kept = []
     with conn.cursor().copy(f"COPY lic_licenses ({COLUMNS}) FROM STDIN") as copy:
         for i in range(n):
@@ -75,16 +80,49 @@ def load(conn: psycopg.Connection, n: int, sample: set[int]) -> list[str]:
             valid_from = date(2020, 1, 1) + timedelta(days=i % 1800)
             valid_to = valid_from + timedelta(days=1825)
             status = ("revoked", "expired")[i % 2] if i % 20 == 0 else "valid"
-            data = {"licence_no": f"JY1{i:013d}", "business_scope": SCOPE,
-                    "address": f"北京市朝阳区建国路{i % 300}号", "legal_representative": name}
-            document = {"identifier": identifier, "type_code": TYPE_CODE, "version": "001", "region": REGION,
-                        "holder": {"name": name, "id_type": "111", "id_number": number}, "issuer": ISSUER,
-                        "data": data, "valid_from": valid_from.isoformat(), "valid_to": valid_to.isoformat(),
-                        "status": "valid", "stamp": {"ses_signature_der_b64": stamp_b64}}
-            copy.write_row((identifier, TYPE_CODE, 1, serial, ISSUER, REGION, name, "111", number,
-                            hashes[i % len(hashes)], json.dumps(data, ensure_ascii=False), valid_from,
-                            valid_to, status, "seal-bench", stamp, json.dumps(document, ensure_ascii=False),
-                            "registry-operator:bench", now, now if status != "valid" else None))
+            data = {
+                "licence_no": f"JY1{i:013d}",
+                "business_scope": SCOPE,
+                "address": f"北京市朝阳区建国路{i % 300}号",
+                "legal_representative": name,
+            }
+            document = {
+                "identifier": identifier,
+                "type_code": TYPE_CODE,
+                "version": "001",
+                "region": REGION,
+                "holder": {"name": name, "id_type": "111", "id_number": number},
+                "issuer": ISSUER,
+                "data": data,
+                "valid_from": valid_from.isoformat(),
+                "valid_to": valid_to.isoformat(),
+                "status": "valid",
+                "stamp": {"ses_signature_der_b64": stamp_b64},
+            }
+            copy.write_row(
+                (
+                    identifier,
+                    TYPE_CODE,
+                    1,
+                    serial,
+                    ISSUER,
+                    REGION,
+                    name,
+                    "111",
+                    number,
+                    hashes[i % len(hashes)],
+                    json.dumps(data, ensure_ascii=False),
+                    valid_from,
+                    valid_to,
+                    status,
+                    "seal-bench",
+                    stamp,
+                    json.dumps(document, ensure_ascii=False),
+                    "registry-operator:bench",
+                    now,
+                    now if status != "valid" else None,
+                )
+            )
     conn.commit()
     return kept
 
@@ -107,10 +145,12 @@ def p(sorted_ms: list[float], q: float) -> float:
 
 def line(name: str, p50: float, p99: float, base: list[float], extra: str = "", note: str = "") -> None:
     verdict = "ok" if p99 <= TARGET_P99_MS else "ABOVE target"
-    print(f"{name:<44} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms{extra}  "
-          f"target p99 <= {TARGET_P99_MS:.0f} ms{note} {verdict}   "
-          f"baseline raw SELECT p50 {p(base, 50):5.2f} ms p99 {p(base, 99):5.2f} ms   "
-          f"ratio p50 {p50 / p(base, 50):5.1f}x p99 {p99 / p(base, 99):5.1f}x")
+    print(
+        f"{name:<44} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms{extra}  "
+        f"target p99 <= {TARGET_P99_MS:.0f} ms{note} {verdict}   "
+        f"baseline raw SELECT p50 {p(base, 50):5.2f} ms p99 {p(base, 99):5.2f} ms   "
+        f"ratio p50 {p50 / p(base, 50):5.1f}x p99 {p99 / p(base, 99):5.1f}x"
+    )
 
 
 def wrk(url: str, token: str, ids_file: Path, seconds: int, connections: int) -> dict:
@@ -130,8 +170,19 @@ function done(summary, latency, requests)
     + summary.errors.write + summary.errors.timeout))
 end
 """)
-    command = ["wrk", "-t", str(min(2, connections)), "-c", str(connections), "-d", f"{seconds}s",
-               "--latency", "-s", str(script), url]
+    command = [
+        "wrk",
+        "-t",
+        str(min(2, connections)),
+        "-c",
+        str(connections),
+        "-d",
+        f"{seconds}s",
+        "--latency",
+        "-s",
+        str(script),
+        url,
+    ]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     stats = json.loads(out.split("JSON ", 1)[1].splitlines()[0])
     stats["rps"] = float(out.split("Requests/sec:", 1)[1].split()[0])
@@ -157,11 +208,14 @@ def main(n: int, seconds: int) -> None:
             conn.commit()
             size, document, stamp = conn.execute(
                 "SELECT pg_total_relation_size('lic_licenses'), avg(octet_length(document_json)), "
-                "avg(octet_length(stamp_der)) FROM (SELECT * FROM lic_licenses LIMIT 10000) t").fetchone()
+                "avg(octet_length(stamp_der)) FROM (SELECT * FROM lic_licenses LIMIT 10000) t"
+            ).fetchone()
         analysed = time.perf_counter() - start - loaded
-        print(f"loaded {n:,} licenses in {loaded:.0f} s with COPY ({n / loaded:,.0f} rows/s), ANALYZE "
-              f"{analysed:.0f} s; table with indexes and TOAST {size / 2**30:.2f} GB, "
-              f"per row: document {document / 1024:.1f} KB, stamp {stamp / 1024:.1f} KB")
+        print(
+            f"loaded {n:,} licenses in {loaded:.0f} s with COPY ({n / loaded:,.0f} rows/s), ANALYZE "
+            f"{analysed:.0f} s; table with indexes and TOAST {size / 2**30:.2f} GB, "
+            f"per row: document {document / 1024:.1f} KB, stamp {stamp / 1024:.1f} KB"
+        )
         random.Random(2).shuffle(identifiers)
 
         raw = psycopg.connect(PG, options=f"-csearch_path={schema}", autocommit=True)
@@ -179,19 +233,27 @@ def main(n: int, seconds: int) -> None:
             line(name, p(ms, 50), p(ms, 99), base)
 
         data_dir = Path(tempfile.mkdtemp(prefix="longtrust-bench-lookup-"))
-        server = Process(["serve", "--workers", "2"], environment(data_dir, url), free_port(),
-                         data_dir / "server.log").start()
+        server = Process(
+            ["serve", "--workers", "2"], environment(data_dir, url), free_port(), data_dir / "server.log"
+        ).start()
         bootstrap = (data_dir / "bootstrap-admin.token").read_text().strip()
-        token = httpx.post(f"{server.url}/api/v1/tokens", headers={"Authorization": f"Bearer {bootstrap}"},
-                           json={"role": "registry-operator", "name": "bench-lookup"}).json()["token"]
+        token = httpx.post(
+            f"{server.url}/api/v1/tokens",
+            headers={"Authorization": f"Bearer {bootstrap}"},
+            json={"role": "registry-operator", "name": "bench-lookup"},
+        ).json()["token"]
         ids_file = data_dir / "identifiers.txt"
         ids_file.write_text("\n".join(identifiers) + "\n")
         for connections in (1, 16):
             stats = wrk(server.url, token, ids_file, seconds, connections)
-            line(f"GET /api/v1/licenses/{{id}} (HTTP, wrk -c {connections})", stats["p50"] / 1000,
-                 stats["p99"] / 1000, base_document,
-                 f"  {stats['rps']:6.0f}/s non-2xx {stats['non2xx']} errors {stats['errors']}",
-                 " (set for in-process)")
+            line(
+                f"GET /api/v1/licenses/{{id}} (HTTP, wrk -c {connections})",
+                stats["p50"] / 1000,
+                stats["p99"] / 1000,
+                base_document,
+                f"  {stats['rps']:6.0f}/s non-2xx {stats['non2xx']} errors {stats['errors']}",
+                " (set for in-process)",
+            )
     finally:
         if server is not None:
             server.stop()

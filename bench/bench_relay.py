@@ -45,11 +45,23 @@ def license_events(region: str, n: int) -> list[dict]:
     events = []
     for i in range(n):
         identifier = str(build(TYPE_CODE, ISSUER, random_serial(), 1))
-        payload = {"identifier": identifier, "type_code": TYPE_CODE, "issuer_code": ISSUER,
-                   "holder_hash": holder_hash(f"110105199001{i:06d}"), "region": region, "status": "valid",
-                   "version": "001"}
-        events.append({"idempotency_key": f"{region}:license:{identifier}", "kind": "license", "at": at,
-                       "payload": payload})
+        payload = {
+            "identifier": identifier,
+            "type_code": TYPE_CODE,
+            "issuer_code": ISSUER,
+            "holder_hash": holder_hash(f"110105199001{i:06d}"),
+            "region": region,
+            "status": "valid",
+            "version": "001",
+        }
+        events.append(
+            {
+                "idempotency_key": f"{region}:license:{identifier}",
+                "kind": "license",
+                "at": at,
+                "payload": payload,
+            }
+        )
     return events
 
 
@@ -82,8 +94,9 @@ def baseline_rate(hub_url: str, token: str, n: int) -> float:
         client.post(url, headers=headers, json={"region": BASELINE_REGION, "events": []})  # warm up
         start = time.perf_counter()
         for i in range(0, n, BATCH):
-            r = client.post(url, headers=headers,
-                            json={"region": BASELINE_REGION, "events": events[i:i + BATCH]})
+            r = client.post(
+                url, headers=headers, json={"region": BASELINE_REGION, "events": events[i : i + BATCH]}
+            )
             r.raise_for_status()
             assert all(x["result"] == "accepted" for x in r.json()["results"]), r.text[:500]
         return n / (time.perf_counter() - start)
@@ -104,8 +117,9 @@ def relay_time(db: Database, hub_url: str, token: str) -> tuple[float, float]:
             waited += time.perf_counter() - t
 
     relay.hub.report = timed_report
-    relay.hub._client.post(f"{hub_url}/hub/v1/reports", headers=relay.hub._headers,
-                           json={"region": REGION, "events": []})  # warm the connection, like the baseline
+    relay.hub._client.post(
+        f"{hub_url}/hub/v1/reports", headers=relay.hub._headers, json={"region": REGION, "events": []}
+    )  # warm the connection, like the baseline
     start = time.perf_counter()
     relay.drain()
     elapsed = time.perf_counter() - start
@@ -119,17 +133,24 @@ def main(n: int, postgres: bool) -> None:
         with database_urls(postgres, tmp) as (hub_db_url, region_db_url):
             hub_env = environment(tmp / "hub", hub_db_url)
             token = cli("hub", "region", "add", "--code", REGION, "--name", "北京", env=hub_env)
-            baseline_token = cli("hub", "region", "add", "--code", BASELINE_REGION, "--name", "上海",
-                                 env=hub_env)
+            baseline_token = cli(
+                "hub", "region", "add", "--code", BASELINE_REGION, "--name", "上海", env=hub_env
+            )
             hub = Process(["hub", "serve"], hub_env, free_port(), tmp / "hub.log").start()
             db = Database(region_db_url)
             try:
                 upgrade(db)
-                rows = [{"idempotency_key": e["idempotency_key"], "kind": "license",
-                         "payload_json": json.dumps(e["payload"]),
-                         "created_at": datetime.fromisoformat(e["at"]), "attempts": 0,
-                         "next_attempt_at": datetime.fromisoformat(e["at"])}
-                        for e in license_events(REGION, n)]
+                rows = [
+                    {
+                        "idempotency_key": e["idempotency_key"],
+                        "kind": "license",
+                        "payload_json": json.dumps(e["payload"]),
+                        "created_at": datetime.fromisoformat(e["at"]),
+                        "attempts": 0,
+                        "next_attempt_at": datetime.fromisoformat(e["at"]),
+                    }
+                    for e in license_events(REGION, n)
+                ]
                 with db.unit_of_work() as s:
                     s.execute(insert(OutboxEvent), rows)
                 baseline = baseline_rate(hub.url, baseline_token, n)
@@ -141,21 +162,30 @@ def main(n: int, postgres: bool) -> None:
                 hub.stop()
             hub_engine = create_engine(hub_db_url or f"sqlite:///{tmp / 'hub' / 'longtrust.db'}")
             with hub_engine.connect() as conn:
-                accepted = conn.scalar(select(func.count()).where(
-                    HubReceivedEvent.region == REGION, HubReceivedEvent.result == "accepted"))
+                accepted = conn.scalar(
+                    select(func.count()).where(
+                        HubReceivedEvent.region == REGION, HubReceivedEvent.result == "accepted"
+                    )
+                )
                 indexed = conn.scalar(select(func.count()).where(HubLicense.region == REGION))
             hub_engine.dispose()
     rate = n / elapsed
     backend = "postgresql" if postgres else "sqlite"
     verdict = "ok" if rate >= TARGET else "BELOW target"
-    print(f"relay -> hub ({backend}, {n} events, batches of {BATCH}): {rate:8.0f} events/s "
-          f"({elapsed:.1f} s)  target >= {TARGET:.0f}/s {verdict}   baseline raw httpx POSTs: "
-          f"{baseline:8.0f} events/s   ratio {rate / baseline:6.1%}")
-    print(f"  of the relay's {elapsed:.1f} s: {waited:.1f} s waiting on the hub, "
-          f"{elapsed - waited:.1f} s claiming and settling in the region database")
+    print(
+        f"relay -> hub ({backend}, {n} events, batches of {BATCH}): {rate:8.0f} events/s "
+        f"({elapsed:.1f} s)  target >= {TARGET:.0f}/s {verdict}   baseline raw httpx POSTs: "
+        f"{baseline:8.0f} events/s   ratio {rate / baseline:6.1%}"
+    )
+    print(
+        f"  of the relay's {elapsed:.1f} s: {waited:.1f} s waiting on the hub, "
+        f"{elapsed - waited:.1f} s claiming and settling in the region database"
+    )
     ok = accepted == indexed == n and pending == 0
-    print(f"hub accepted {accepted} relay events, indexed {indexed}, outbox pending {pending}: "
-          f"{'ok' if ok else 'MISMATCH, expected ' + str(n)}")
+    print(
+        f"hub accepted {accepted} relay events, indexed {indexed}, outbox pending {pending}: "
+        f"{'ok' if ok else 'MISMATCH, expected ' + str(n)}"
+    )
     if not ok:
         raise SystemExit(1)
 

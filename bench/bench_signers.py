@@ -28,19 +28,37 @@ def main() -> None:
     ec_sig = ec_signer.sign(MESSAGE)
 
     cases = [
-        ("sm2", "SM2 sign (keys.Signer)", lambda: sm2_signer.sign(MESSAGE),
-         "SM2 verify (keys.sm2.verify)", lambda: sm2.verify(point, MESSAGE, sm2_sig), 0.90),
-        ("rsa2048", "RSA-2048 sign (keys.Signer)", lambda: rsa_signer.sign(MESSAGE),
-         "RSA-2048 verify (cryptography)",
-         lambda: rsa_key.public_key().verify(rsa_sig, MESSAGE, padding.PKCS1v15(), hashes.SHA256()), None),
-        ("ecdsap256", "P-256 sign (keys.Signer)", lambda: ec_signer.sign(MESSAGE),
-         "P-256 verify (cryptography)",
-         lambda: ec_key.public_key().verify(ec_sig, MESSAGE, ec.ECDSA(hashes.SHA256())), None),
+        (
+            "sm2",
+            "SM2 sign (keys.Signer)",
+            lambda: sm2_signer.sign(MESSAGE),
+            "SM2 verify (keys.sm2.verify)",
+            lambda: sm2.verify(point, MESSAGE, sm2_sig),
+            0.90,
+        ),
+        (
+            "rsa2048",
+            "RSA-2048 sign (keys.Signer)",
+            lambda: rsa_signer.sign(MESSAGE),
+            "RSA-2048 verify (cryptography)",
+            lambda: rsa_key.public_key().verify(rsa_sig, MESSAGE, padding.PKCS1v15(), hashes.SHA256()),
+            None,
+        ),
+        (
+            "ecdsap256",
+            "P-256 sign (keys.Signer)",
+            lambda: ec_signer.sign(MESSAGE),
+            "P-256 verify (cryptography)",
+            lambda: ec_key.public_key().verify(ec_sig, MESSAGE, ec.ECDSA(hashes.SHA256())),
+            None,
+        ),
     ]
     for algorithm, sign_name, sign_op, verify_name, verify_op, target in cases:
         # Alternate baseline and ours and keep the best of each: a busy machine slows both alike.
-        runs = [(openssl_speed(algorithm), rate(sign_name, sign_op), rate(verify_name, verify_op))
-                for _ in range(ROUNDS)]
+        runs = [
+            (openssl_speed(algorithm), rate(sign_name, sign_op), rate(verify_name, verify_op))
+            for _ in range(ROUNDS)
+        ]
         base_sign = max(r[0][0] for r in runs)
         base_verify = max(r[0][1] for r in runs)
         ours_sign = max((r[1] for r in runs), key=lambda r: r.per_second)

@@ -61,13 +61,30 @@ def main() -> None:
     cert_der, chain_der = pki.der(pki.signer_cert), pki.chain_der
 
     def ours():
-        return stamp_pdf(pdf, signer=pki.signer, cert_der=cert_der, chain_der=chain_der, image_png=png,
-                         width_mm=40, height_mm=40, page=0, x=100, y=100, level="B-B")
+        return stamp_pdf(
+            pdf,
+            signer=pki.signer,
+            cert_der=cert_der,
+            chain_der=chain_der,
+            image_png=png,
+            width_mm=40,
+            height_mm=40,
+            page=0,
+            x=100,
+            y=100,
+            level="B-B",
+        )
 
-    key = asn1_keys.PrivateKeyInfo.load(pki.signer._key.private_bytes(
-        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    args = {"signing_cert": pki.asn1(pki.signer_cert), "signing_key": key,
-            "cert_registry": SimpleCertificateStore.from_certs([pki.asn1(pki.issuing), pki.asn1(pki.root)])}
+    key = asn1_keys.PrivateKeyInfo.load(
+        pki.signer._key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    args = {
+        "signing_cert": pki.asn1(pki.signer_cert),
+        "signing_key": key,
+        "cert_registry": SimpleCertificateStore.from_certs([pki.asn1(pki.issuing), pki.asn1(pki.root)]),
+    }
     simple = signers.SimpleSigner(**args)
     parsed = ParsedKeySimpleSigner(**args, private_key=pki.signer._key)
     meta = signers.PdfSignatureMetadata(field_name="Sig1")
@@ -75,6 +92,7 @@ def main() -> None:
     def baseline(signer):
         def run():
             return signers.sign_pdf(IncrementalPdfFileWriter(BytesIO(pdf)), meta, signer=signer).getvalue()
+
         return run
 
     t_simple = per_call(baseline(simple), rounds)
@@ -83,18 +101,33 @@ def main() -> None:
     print(f"raw pyHanko sign_pdf, stock SimpleSigner (RSA-2048):     {t_simple * 1000:7.2f} ms/stamp")
     print(f"raw pyHanko sign_pdf, SimpleSigner with parsed key:      {t_parsed * 1000:7.2f} ms/stamp")
     print(f"seal_service.pdf stamp_pdf (RSA-2048, B-B, visible seal): {t_ours * 1000:7.2f} ms/stamp")
-    print(f"ratio ours / stock SimpleSigner: {t_ours / t_simple:.2f}x; "
-          f"ours / parsed-key SimpleSigner: {t_ours / t_parsed:.2f}x (target <= 1.3x)")
+    print(
+        f"ratio ours / stock SimpleSigner: {t_ours / t_simple:.2f}x; "
+        f"ours / parsed-key SimpleSigner: {t_ours / t_parsed:.2f}x (target <= 1.3x)"
+    )
 
     sm2_signer, sm2_cert = make_sm2()
 
     def sm2():
-        return stamp_pdf(pdf, signer=sm2_signer, cert_der=sm2_cert, chain_der=[], image_png=png,
-                         width_mm=40, height_mm=40, page=0, x=100, y=100, level="B-B")
+        return stamp_pdf(
+            pdf,
+            signer=sm2_signer,
+            cert_der=sm2_cert,
+            chain_der=[],
+            image_png=png,
+            width_mm=40,
+            height_mm=40,
+            page=0,
+            x=100,
+            y=100,
+            level="B-B",
+        )
 
     t_sm2 = per_call(sm2, rounds)
-    print(f"seal_service.pdf stamp_pdf (SM2, B-B, visible seal):      {t_sm2 * 1000:7.2f} ms/stamp, "
-          f"{1 / t_sm2:.0f} stamps/s (one thread)")
+    print(
+        f"seal_service.pdf stamp_pdf (SM2, B-B, visible seal):      {t_sm2 * 1000:7.2f} ms/stamp, "
+        f"{1 / t_sm2:.0f} stamps/s (one thread)"
+    )
 
 
 if __name__ == "__main__":

@@ -48,8 +48,14 @@ def main() -> None:
     root = Issuer.self_signed("bench-ca", ca_name, ca_signer.public_key_info())
     ca_spki = ca_signer.public_key_info()
     ca_tbs = build_tbs(
-        profiles["root-ca"], root, serial=random_serial(), not_before=now,
-        not_after=now + timedelta(days=3650), subject=ca_name, spki=ca_spki, public_url=URL,
+        profiles["root-ca"],
+        root,
+        serial=random_serial(),
+        not_before=now,
+        not_after=now + timedelta(days=3650),
+        subject=ca_name,
+        spki=ca_spki,
+        public_url=URL,
     )
     ca_cert = x509.Certificate.load(sign_tbs(ca_tbs, ca_signer))
     issuer = Issuer.from_certificate("bench-ca", ca_cert)
@@ -58,7 +64,11 @@ def main() -> None:
     spki = keys.PublicKeyInfo.load(SM2PrivateKey.generate().public_key_info().dump())
     _ = subject.native, spki.native
     args = dict(
-        not_before=now, not_after=now + timedelta(days=365), subject=subject, spki=spki, credit_code=CODE,
+        not_before=now,
+        not_after=now + timedelta(days=365),
+        subject=subject,
+        spki=spki,
+        credit_code=CODE,
     )
 
     template = TbsTemplate(profile, issuer, URL)
@@ -68,8 +78,10 @@ def main() -> None:
     assert lint_tbs(tbs, ca_cert, profile) == []
 
     templated = per_call_us(lambda: template.build(serial=random_serial(), **args), rounds)
-    plain = per_call_us(lambda: build_tbs(profile, issuer, serial=random_serial(), public_url=URL, **args),
-                        max(rounds // 10, 50))
+    plain = per_call_us(
+        lambda: build_tbs(profile, issuer, serial=random_serial(), public_url=URL, **args),
+        max(rounds // 10, 50),
+    )
     lint = per_call_us(lambda: lint_tbs(tbs, ca_cert, profile), max(rounds // 10, 50))
     cert = sign_tbs(tbs, ca_signer)
     sign = per_call_us(lambda: sign_tbs(tbs, ca_signer), max(rounds // 10, 50))

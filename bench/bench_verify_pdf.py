@@ -59,6 +59,7 @@ def raw_pyhanko(data: bytes, anchors: list[bytes]):
         context = ValidationContext(trust_roots=roots, allow_fetching=False, **SM2_CONTEXT_KWARGS)
         status = validate_pdf_signature(sig, signer_validation_context=context)
         assert status.bottom_line
+
     return run
 
 
@@ -66,6 +67,7 @@ def ours(data: bytes, anchors: list[bytes]):
     def run():
         report = verify_pdf(data, trust_anchors=anchors, seal_attribute_oid=SEAL_OID)
         assert report.indication == "TOTAL_PASSED", report.to_text()
+
     return run
 
 
@@ -73,26 +75,51 @@ def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 300
     pki = make_pki()
     now = datetime.now(UTC)
-    seal = build_seal(es_id="3501000000001", seal_type=1, name="Bench Seal",
-                      signer_cert_der=pki.der(pki.signer_cert), created=now - timedelta(days=2),
-                      valid_from=now - timedelta(days=1),
-                      valid_to=now + timedelta(days=300), image_png=make_png(), width_mm=40, height_mm=40,
-                      maker=pki.signer2, maker_cert_der=pki.der(pki.signer2_cert))
+    seal = build_seal(
+        es_id="3501000000001",
+        seal_type=1,
+        name="Bench Seal",
+        signer_cert_der=pki.der(pki.signer_cert),
+        created=now - timedelta(days=2),
+        valid_from=now - timedelta(days=1),
+        valid_to=now + timedelta(days=300),
+        image_png=make_png(),
+        width_mm=40,
+        height_mm=40,
+        maker=pki.signer2,
+        maker_cert_der=pki.der(pki.signer2_cert),
+    )
     rsa_anchors = [pki.der(pki.root)]
     sm2_signer, sm2_cert = make_sm2()
     documents = {
-        "RSA-2048 B-B + seal": (stamp_rsa(make_pdf(), seal_der=seal, seal_attribute_oid=SEAL_OID),
-                                rsa_anchors),
+        "RSA-2048 B-B + seal": (
+            stamp_rsa(make_pdf(), seal_der=seal, seal_attribute_oid=SEAL_OID),
+            rsa_anchors,
+        ),
         "RSA-2048 B-B       ": (stamp_rsa(make_pdf()), rsa_anchors),
-        "SM2 B-B            ": (stamp_pdf(make_pdf(), signer=sm2_signer, cert_der=sm2_cert, chain_der=[],
-                                          image_png=make_png(), width_mm=40, height_mm=40, page=0, x=100,
-                                          y=100), [sm2_cert]),
+        "SM2 B-B            ": (
+            stamp_pdf(
+                make_pdf(),
+                signer=sm2_signer,
+                cert_der=sm2_cert,
+                chain_der=[],
+                image_png=make_png(),
+                width_mm=40,
+                height_mm=40,
+                page=0,
+                x=100,
+                y=100,
+            ),
+            [sm2_cert],
+        ),
     }
     for name, (data, anchors) in documents.items():
         t_ours = per_call(ours(data, anchors), rounds)
         t_raw = per_call(raw_pyhanko(data, anchors), rounds)
-        print(f"{name} ({len(data)} B): verify_pdf {t_ours * 1000:6.2f} ms = {1 / t_ours:6.0f}/s; "
-              f"raw pyHanko {t_raw * 1000:6.2f} ms = {1 / t_raw:6.0f}/s; ratio {t_ours / t_raw:.2f}x")
+        print(
+            f"{name} ({len(data)} B): verify_pdf {t_ours * 1000:6.2f} ms = {1 / t_ours:6.0f}/s; "
+            f"raw pyHanko {t_raw * 1000:6.2f} ms = {1 / t_raw:6.0f}/s; ratio {t_ours / t_raw:.2f}x"
+        )
 
 
 if __name__ == "__main__":

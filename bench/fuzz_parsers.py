@@ -39,18 +39,18 @@ def mutate(rng: random.Random, data: bytes, corpus: list[bytes]) -> bytes:
         elif op == 1:
             out[pos] = rng.choice((0x00, 0x80, 0x81, 0x82, 0x84, 0xFF, 0x30, 0xA0, 0x1F))
         elif op == 2:
-            del out[rng.randrange(len(out)):]
+            del out[rng.randrange(len(out)) :]
         elif op == 3:
-            del out[pos:pos + rng.randint(1, 64)]
+            del out[pos : pos + rng.randint(1, 64)]
         elif op == 4:
             out[pos:pos] = rng.randbytes(rng.randint(1, 32))
         elif op == 5:
             donor = rng.choice(corpus)
             start = rng.randrange(len(donor))
-            out[pos:pos + rng.randint(1, 256)] = donor[start:start + rng.randint(1, 256)]
+            out[pos : pos + rng.randint(1, 256)] = donor[start : start + rng.randint(1, 256)]
         else:
             start = rng.randrange(len(out))
-            out[pos:pos] = out[start:start + rng.randint(1, 128)]  # duplicate a region
+            out[pos:pos] = out[start : start + rng.randint(1, 128)]  # duplicate a region
     return bytes(out)
 
 
@@ -122,8 +122,9 @@ def run(cases: int, seed: int, save: Path | None) -> int:
     elapsed = time.perf_counter() - started
     for key in sorted(counts):
         print(f"{key:32} {counts[key]:>8}")
-    print(f"{cases} cases in {elapsed:.1f} s: {cases / elapsed:,.0f} cases/s; "
-          f"{crashes} unexpected exceptions")
+    print(
+        f"{cases} cases in {elapsed:.1f} s: {cases / elapsed:,.0f} cases/s; {crashes} unexpected exceptions"
+    )
     return 1 if crashes else 0
 
 

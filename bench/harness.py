@@ -38,8 +38,9 @@ def rate(name: str, op: Callable[[], object], seconds: float = 2.0, warmup: int 
 
 def openssl_speed(algorithm: str, seconds: int = 3) -> tuple[float, float]:
     """(sign/s, verify/s) from `openssl speed -seconds N -multi 1 ALGORITHM` (one process)."""
-    out = subprocess.run(["openssl", "speed", "-seconds", str(seconds), algorithm], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        ["openssl", "speed", "-seconds", str(seconds), algorithm], capture_output=True, text=True, check=True
+    ).stdout
     last = [line for line in out.splitlines() if line.strip()][-1]
     numbers = re.findall(r"[\d.]+", last.split("bits", 1)[-1] if "bits" in last else last)
     sign, verify = float(numbers[-2]), float(numbers[-1])
@@ -49,5 +50,7 @@ def openssl_speed(algorithm: str, seconds: int = 3) -> tuple[float, float]:
 def report(result: Result, baseline: Result, target: float | None = None) -> str:
     ratio = result.ratio_to(baseline)
     verdict = "" if target is None else ("  ok" if ratio >= target else f"  BELOW target {target:.0%}")
-    return (f"{result.name:<36} {result.per_second:>10.0f}/s   baseline {baseline.name}: "
-            f"{baseline.per_second:>9.0f}/s   ratio {ratio:6.1%}{verdict}")
+    return (
+        f"{result.name:<36} {result.per_second:>10.0f}/s   baseline {baseline.name}: "
+        f"{baseline.per_second:>9.0f}/s   ratio {ratio:6.1%}{verdict}"
+    )

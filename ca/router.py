@@ -57,7 +57,10 @@ def _require_media(request: Request, expected: str) -> None:
 
 def _ca_out(c) -> CaOut:
     return CaOut(
-        id=c.id, name=c.name, algorithm=c.algorithm, parent_id=c.parent_id,
+        id=c.id,
+        name=c.name,
+        algorithm=c.algorithm,
+        parent_id=c.parent_id,
         certificate_pem=to_pem(c.certificate_der),
     )
 
@@ -92,16 +95,26 @@ def build_router(ca: CAService, require, approvals) -> APIRouter:
     approvals.register("ca.create", "ca.manage", create_ca)
     approvals.register("ca.revoke", "ca.manage", revoke_ca)
 
-    @router.post("/api/v1/cas", status_code=202, response_model=CaRequestOut, tags=["ca"],
-                 responses={201: {"model": CaOut, "description": "created (without dual control)"}})
+    @router.post(
+        "/api/v1/cas",
+        status_code=202,
+        response_model=CaRequestOut,
+        tags=["ca"],
+        responses={201: {"model": CaOut, "description": "created (without dual control)"}},
+    )
     def request_ca(body: CaRequestIn, principal=require("ca.manage")):
         """A new subordinate CA; under dual control (shipped policy) a second operator approves it."""
         raw = body.model_dump(exclude_none=True)
         ca.check_ca_request(raw)
         return approvals.answer("ca.create", raw, principal)
 
-    @router.post("/api/v1/cas/{ca_id}/revoke", status_code=202, response_model=CaRequestOut, tags=["ca"],
-                 responses={200: {"description": "revoked (without dual control)"}})
+    @router.post(
+        "/api/v1/cas/{ca_id}/revoke",
+        status_code=202,
+        response_model=CaRequestOut,
+        tags=["ca"],
+        responses={200: {"description": "revoked (without dual control)"}},
+    )
     def request_ca_revocation(ca_id: str, body: RevokeIn, principal=require("ca.manage")):
         """Revoke a subordinate CA; under dual control (shipped policy) a second operator approves it."""
         ca.check_ca_revocation(ca_id, body.reason)
@@ -249,9 +262,7 @@ def build_kmc_router(pairs: PairService, recoveries: RecoveryService, require) -
     def list_recoveries(_=require("key.recover")):
         return [_recovery_out(r) for r in recoveries.list()]
 
-    @router.post(
-        "/api/v1/key-recoveries/{request_id}/{decision}", response_model=KeyRecoveryOut, tags=["ca"]
-    )
+    @router.post("/api/v1/key-recoveries/{request_id}/{decision}", response_model=KeyRecoveryOut, tags=["ca"])
     def decide_recovery(request_id: str, decision: str, principal=require("key.recover")):
         if decision not in ("approve", "reject"):
             raise not_found("use /approve or /reject")

@@ -61,8 +61,12 @@ _PG_SEQUENCER_LOCK = 0x4C54_4153  # advisory lock key: one sequencer at a time o
 class AuditEvent(Base):
     __tablename__ = "audit_events"
     __table_args__ = (
-        Index("ix_audit_events_unsequenced", "id", postgresql_where=text("seq IS NULL"),
-              sqlite_where=text("seq IS NULL")),
+        Index(
+            "ix_audit_events_unsequenced",
+            "id",
+            postgresql_where=text("seq IS NULL"),
+            sqlite_where=text("seq IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(
@@ -124,8 +128,10 @@ def event_canonical(ev: AuditEvent) -> bytes:
 
 _APPEND = insert(AuditEvent.__table__)
 _ADD_NODE = insert(AuditNode.__table__)
-_PLACE = update(AuditEvent.__table__).where(AuditEvent.__table__.c.id == bindparam("eid")).values(
-    seq=bindparam("s")
+_PLACE = (
+    update(AuditEvent.__table__)
+    .where(AuditEvent.__table__.c.id == bindparam("eid"))
+    .values(seq=bindparam("s"))
 )
 
 
@@ -137,8 +143,17 @@ def record(session: Session, actor: str, action: str, target: str, **details) ->
     at = now.replace(microsecond=now.microsecond // 1000 * 1000)
     body = details_text(details)
     canonical = canonical_bytes(at, actor, action, target, body)
-    session.connection().execute(_APPEND, {"at": at, "actor": actor, "action": action, "subject": target,
-                                           "details": body, "canonical": canonical})
+    session.connection().execute(
+        _APPEND,
+        {
+            "at": at,
+            "actor": actor,
+            "action": action,
+            "subject": target,
+            "details": body,
+            "canonical": canonical,
+        },
+    )
     return merkle.leaf_hash(canonical).hex()
 
 
@@ -185,7 +200,9 @@ def sequence(session: Session, batch: int = SEQUENCE_BATCH) -> int:
     if not sequencer_lock(session):
         return 0
     rows = session.execute(
-        select(AuditEvent.id, AuditEvent.canonical).where(AuditEvent.seq.is_(None)).order_by(AuditEvent.id)
+        select(AuditEvent.id, AuditEvent.canonical)
+        .where(AuditEvent.seq.is_(None))
+        .order_by(AuditEvent.id)
         .limit(batch)
     ).all()
     if not rows:
@@ -213,7 +230,9 @@ def _sequenced(session: Session, batch: int) -> Iterator[tuple[AuditEvent, bytes
         rows = session.execute(
             select(AuditEvent, AuditNode.hash)
             .outerjoin(AuditNode, (AuditNode.level == 0) & (AuditNode.idx == AuditEvent.seq - 1))
-            .where(AuditEvent.seq > after).order_by(AuditEvent.seq).limit(batch)
+            .where(AuditEvent.seq > after)
+            .order_by(AuditEvent.seq)
+            .limit(batch)
         ).all()
         if not rows:
             return
@@ -238,8 +257,11 @@ def recompute(
         if canonical != ev.canonical:
             problems.append(ChainProblem(ev.seq, "content was changed after it was written"))
         elif stored != leaf:
-            problems.append(ChainProblem(ev.seq, "is not the event sequenced at this position (removed, "
-                                                 "reordered or replaced)"))
+            problems.append(
+                ChainProblem(
+                    ev.seq, "is not the event sequenced at this position (removed, reordered or replaced)"
+                )
+            )
         while tree.size < ev.seq:  # a missing event still takes its place: later roots then differ
             tree.append(leaf)
         if tree.size in sizes:

@@ -64,8 +64,11 @@ def validity(valid_from: date, valid_to: date | None, validity_days: int | None,
         if valid_to is None:
             valid_to = longest
         elif valid_to > longest:
-            raise invalid(f"valid_to: this license type is valid for at most {validity_days} days "
-                          f"(until {longest.isoformat()})", "validity")
+            raise invalid(
+                f"valid_to: this license type is valid for at most {validity_days} days "
+                f"(until {longest.isoformat()})",
+                "validity",
+            )
     if valid_to is not None:
         if valid_to < valid_from:
             raise invalid("valid_to is before valid_from", "validity")

@@ -18,9 +18,18 @@ from license_registry.holder import Holder
 from verify.license import UNSIGNED_FIELDS, signed_content, signed_part  # noqa: F401  (shared definition)
 
 
-def build_document(identifier: str, type_code: str, version: int, region: str, holder: Holder, issuer: str,
-                   data: dict, valid_from: date, valid_to: date | None,
-                   previous_identifier: str | None = None) -> dict:
+def build_document(
+    identifier: str,
+    type_code: str,
+    version: int,
+    region: str,
+    holder: Holder,
+    issuer: str,
+    data: dict,
+    valid_from: date,
+    valid_to: date | None,
+    previous_identifier: str | None = None,
+) -> dict:
     """The document as it is stamped (no status, no stamp yet)."""
     document = {
         "identifier": identifier,
@@ -46,6 +55,8 @@ def content_digests(content: bytes) -> set[str]:
 
 
 def stamped(document: dict, ses_signature_der: bytes, status: str) -> dict:
-    return {**signed_part(document), "status": status,
-            "stamp": {"ses_signature_der_b64": base64.b64encode(ses_signature_der).decode()}}
-
+    return {
+        **signed_part(document),
+        "status": status,
+        "stamp": {"ses_signature_der_b64": base64.b64encode(ses_signature_der).decode()},
+    }

@@ -31,8 +31,13 @@ class Holder:
         return {"name": self.name, "id_type": self.id_type, "id_number": self.id_number}
 
 
-def validate_holder(kind: str, name: str, id_type: str | None, id_number: str,
-                    legacy_credit_codes: frozenset[str] = DEFAULT_LEGACY_CREDIT_CODES) -> Holder:
+def validate_holder(
+    kind: str,
+    name: str,
+    id_type: str | None,
+    id_number: str,
+    legacy_credit_codes: frozenset[str] = DEFAULT_LEGACY_CREDIT_CODES,
+) -> Holder:
     """The normalised holder, or DomainError saying what is wrong (kind is the license type's holder kind)."""
     if kind not in ID_TYPES:
         raise invalid(f"holder kind must be one of {', '.join(HOLDER_KINDS)}", "holder-kind")
@@ -43,8 +48,11 @@ def validate_holder(kind: str, name: str, id_type: str | None, id_number: str,
         raise invalid(f"holder.name must be 1 to {MAX_NAME} characters", "holder-name")
     expected_type = ID_TYPES[kind]
     if id_type not in (None, "", expected_type):
-        raise invalid(f"this license type is held by a {kind}: holder.id_type must be {expected_type} "
-                      f"({ID_TYPE_NAMES[expected_type]}), not {id_type}", "holder-id-type")
+        raise invalid(
+            f"this license type is held by a {kind}: holder.id_type must be {expected_type} "
+            f"({ID_TYPE_NAMES[expected_type]}), not {id_type}",
+            "holder-id-type",
+        )
     number = (id_number or "").strip().upper()
     if kind == PERSON:
         problem = citizen_id_problem(number)

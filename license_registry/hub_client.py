@@ -17,8 +17,9 @@ class HubUnavailable(Exception):
 
 
 class HubClient:
-    def __init__(self, hub_url: str, hub_token: str, client: httpx.Client | None = None,
-                 timeout_s: float = 30.0):
+    def __init__(
+        self, hub_url: str, hub_token: str, client: httpx.Client | None = None, timeout_s: float = 30.0
+    ):
         self.base = hub_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {hub_token}"}
         self._client = client or httpx.Client(timeout=timeout_s)
@@ -29,32 +30,43 @@ class HubClient:
         if len(events) > MAX_BATCH:
             raise ValueError(f"the hub takes at most {MAX_BATCH} events per batch")
         try:
-            response = self._client.post(f"{self.base}/hub/v1/reports", headers=self._headers,
-                                         json={"region": region, "events": events})
+            response = self._client.post(
+                f"{self.base}/hub/v1/reports",
+                headers=self._headers,
+                json={"region": region, "events": events},
+            )
         except httpx.HTTPError as exc:
             raise HubUnavailable(f"hub unreachable: {type(exc).__name__}: {exc}") from exc
         if response.status_code != 200:
             raise HubUnavailable(f"hub answered {response.status_code}: {response.text[:300]}")
         try:
             results = response.json()["results"]
-            return {r["idempotency_key"]: (r["result"], str(r.get("detail") or ""))
-                    for r in results if r.get("result") in RESULTS}
+            return {
+                r["idempotency_key"]: (r["result"], str(r.get("detail") or ""))
+                for r in results
+                if r.get("result") in RESULTS
+            }
         except (ValueError, KeyError, TypeError) as exc:
             raise HubUnavailable(f"hub answer is not a report result: {exc}") from exc
 
     def license_status(self, identifier: str) -> dict | None:
         """``{identifier, region, status, version, updated_at}`` from the hub's index; None if unknown."""
         try:
-            response = self._client.get(f"{self.base}/hub/v1/licenses/{quote(identifier, safe='')}",
-                                        headers=self._headers)
+            response = self._client.get(
+                f"{self.base}/hub/v1/licenses/{quote(identifier, safe='')}", headers=self._headers
+            )
         except httpx.HTTPError as exc:
-            raise DomainError(ErrorKind.UNAVAILABLE, f"the national hub is unreachable: {exc}",
-                              code="hub-unavailable") from exc
+            raise DomainError(
+                ErrorKind.UNAVAILABLE, f"the national hub is unreachable: {exc}", code="hub-unavailable"
+            ) from exc
         if response.status_code == 404:
             return None
         if response.status_code != 200:
-            raise DomainError(ErrorKind.UNAVAILABLE, f"the national hub answered {response.status_code}",
-                              code="hub-unavailable")
+            raise DomainError(
+                ErrorKind.UNAVAILABLE,
+                f"the national hub answered {response.status_code}",
+                code="hub-unavailable",
+            )
         return response.json()
 
     def trust_list(self) -> dict:
@@ -81,8 +93,11 @@ class HubClient:
         """Have the hub witness ``checkpoint`` (with the RFC 9162 consistency proof from the size of
         the one it holds); returns what it keeps. HubUnavailable if unreachable or refused."""
         try:
-            response = self._client.post(f"{self.base}/hub/v1/audit-checkpoints", headers=self._headers,
-                                         json={**checkpoint, "consistency_proof_hex": proof_hex})
+            response = self._client.post(
+                f"{self.base}/hub/v1/audit-checkpoints",
+                headers=self._headers,
+                json={**checkpoint, "consistency_proof_hex": proof_hex},
+            )
         except httpx.HTTPError as exc:
             raise HubUnavailable(f"hub unreachable: {type(exc).__name__}: {exc}") from exc
         return self._json(response)

@@ -53,8 +53,10 @@ class LicenseIdentifier:
 
     def next_version(self) -> LicenseIdentifier:
         if self.version >= MAX_VERSION:
-            raise invalid(f"license {self} is at version {MAX_VERSION}, the last one an identifier can carry",
-                          "version-exhausted")
+            raise invalid(
+                f"license {self} is at version {MAX_VERSION}, the last one an identifier can carry",
+                "version-exhausted",
+            )
         return LicenseIdentifier(self.type_code, self.issuer_code, self.serial, self.version + 1)
 
 
@@ -74,7 +76,7 @@ def identifier_problem(text: str) -> str | None:
     """None if ``text`` is a well-formed identifier with the right check character, else why not."""
     if not text.startswith(ROOT + "."):
         return f"a license identifier starts with the e-license root {ROOT}"
-    parts = text[len(ROOT) + 1:].split(".")
+    parts = text[len(ROOT) + 1 :].split(".")
     if len(parts) != 5:
         return "a license identifier has five parts after the root: type, issuer, serial, version, check"
     type_code, issuer_code, serial, version, check = parts
@@ -94,7 +96,7 @@ def parse(text: str) -> LicenseIdentifier:
     problem = identifier_problem(text)
     if problem:
         raise invalid(problem, "bad-identifier")
-    type_code, issuer_code, serial, version, _check = text[len(ROOT) + 1:].split(".")
+    type_code, issuer_code, serial, version, _check = text[len(ROOT) + 1 :].split(".")
     return LicenseIdentifier(type_code, issuer_code, serial, int(version))
 
 

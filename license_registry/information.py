@@ -31,5 +31,7 @@ def same(actual: object, claimed: object) -> bool:
 def compare(document: dict, claimed: dict) -> dict[str, str]:
     """Each claimed field (dotted path, e.g. ``holder.id_number`` or ``data.name``) → match / no match."""
     actual = flatten(document)
-    return {path: MATCH if path in actual and same(actual[path], value) else NO_MATCH
-            for path, value in flatten(claimed).items()}
+    return {
+        path: MATCH if path in actual and same(actual[path], value) else NO_MATCH
+        for path, value in flatten(claimed).items()
+    }

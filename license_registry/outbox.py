@@ -28,22 +28,38 @@ ANCHOR_KINDS = ("ca-root", "ca-intermediate", "seal-maker")
 def enqueue(session: Session, key: str, kind: str, payload: dict, at: datetime) -> OutboxEvent:
     if kind not in KINDS:
         raise ValueError(f"unknown hub event kind {kind!r}")
-    event = OutboxEvent(idempotency_key=key, kind=kind, payload_json=json.dumps(payload, ensure_ascii=False),
-                        created_at=at, attempts=0, next_attempt_at=at)
+    event = OutboxEvent(
+        idempotency_key=key,
+        kind=kind,
+        payload_json=json.dumps(payload, ensure_ascii=False),
+        created_at=at,
+        attempts=0,
+        next_attempt_at=at,
+    )
     session.add(event)
     return event
 
 
 def catalog_event(session: Session, region: str, t: LicenseType) -> OutboxEvent:
-    payload = {"type_code": t.type_code, "name": t.name, "defining_body_code": t.defining_body_code,
-               "holder_kind": t.holder_kind}
+    payload = {
+        "type_code": t.type_code,
+        "name": t.name,
+        "defining_body_code": t.defining_body_code,
+        "holder_kind": t.holder_kind,
+    }
     return enqueue(session, f"{region}:catalog:{t.type_code}", "catalog", payload, t.created_at)
 
 
 def license_event(session: Session, lic: License) -> OutboxEvent:
-    payload = {"identifier": lic.identifier, "type_code": lic.type_code, "issuer_code": lic.issuer_code,
-               "holder_hash": lic.holder_hash, "region": lic.region, "status": lic.status,
-               "version": f"{lic.version:03d}"}
+    payload = {
+        "identifier": lic.identifier,
+        "type_code": lic.type_code,
+        "issuer_code": lic.issuer_code,
+        "holder_hash": lic.holder_hash,
+        "region": lic.region,
+        "status": lic.status,
+        "version": f"{lic.version:03d}",
+    }
     return enqueue(session, f"{lic.region}:license:{lic.identifier}", "license", payload, lic.created_at)
 
 
@@ -60,7 +76,7 @@ def status_event(
 
 @dataclass(frozen=True)
 class TrustAnchor:
-    kind: str               # ca-root | ca-intermediate | seal-maker
+    kind: str  # ca-root | ca-intermediate | seal-maker
     certificate_der: bytes
     status: str = "active"  # as the region sees it: active, revoked, ...
 
@@ -69,8 +85,9 @@ class TrustAnchor:
         return hashlib.sha256(self.certificate_der).hexdigest()
 
 
-def report_trust_anchors(db: Database, region: str, anchors: Iterable[TrustAnchor], actor: str,
-                         at: datetime) -> int:
+def report_trust_anchors(
+    db: Database, region: str, anchors: Iterable[TrustAnchor], actor: str, at: datetime
+) -> int:
     """Queue an event for each anchor whose (certificate, status) was never reported; returns how many."""
     anchors = list(anchors)
     for anchor in anchors:
@@ -81,15 +98,27 @@ def report_trust_anchors(db: Database, region: str, anchors: Iterable[TrustAncho
         return 0
     try:
         with db.unit_of_work() as s:
-            known = set(s.scalars(select(OutboxEvent.idempotency_key)
-                                  .where(OutboxEvent.idempotency_key.in_(list(keys)))))
+            known = set(
+                s.scalars(
+                    select(OutboxEvent.idempotency_key).where(OutboxEvent.idempotency_key.in_(list(keys)))
+                )
+            )
             fresh = {k: a for k, a in keys.items() if k not in known}
             for key, anchor in fresh.items():
-                payload = {"kind": anchor.kind, "status": anchor.status,
-                           "certificate_pem": pem.armor("CERTIFICATE", anchor.certificate_der).decode()}
+                payload = {
+                    "kind": anchor.kind,
+                    "status": anchor.status,
+                    "certificate_pem": pem.armor("CERTIFICATE", anchor.certificate_der).decode(),
+                }
                 enqueue(s, key, "trust-anchor", payload, at)
-                record(s, actor, "hub.trust-anchor.report", anchor.fingerprint, kind=anchor.kind,
-                       status=anchor.status)
+                record(
+                    s,
+                    actor,
+                    "hub.trust-anchor.report",
+                    anchor.fingerprint,
+                    kind=anchor.kind,
+                    status=anchor.status,
+                )
     except IntegrityError:
         return 0  # another worker queued the same anchors at the same moment
     return len(fresh)

@@ -12,8 +12,9 @@ Status = Literal["valid", "changed", "revoked", "expired"]
 
 class LicenseTypeIn(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    type_code: str = Field(min_length=21, max_length=21,
-                           description="defining body's unified social credit code + 3 digits")
+    type_code: str = Field(
+        min_length=21, max_length=21, description="defining body's unified social credit code + 3 digits"
+    )
     name: str = Field(min_length=1, max_length=200)
     issuer_code: str = Field(min_length=1, max_length=64, description="issuing body, credit code")
     holder_kind: Literal["person", "organization"]

@@ -59,8 +59,10 @@ def _text(field: str, value: str | None, limit: int = MAX_TEXT) -> str:
     if not value:
         raise invalid(f"{field} is required", "missing-" + field.lower().replace("_", "-"))
     if len(value) > limit:
-        raise invalid(f"{field} is at most {limit} characters (got {len(value)})",
-                      "long-" + field.lower().replace("_", "-"))
+        raise invalid(
+            f"{field} is at most {limit} characters (got {len(value)})",
+            "long-" + field.lower().replace("_", "-"),
+        )
     return value
 
 
@@ -81,9 +83,17 @@ def _request_hash(request: dict) -> str:
 
 
 class RegistryService:
-    def __init__(self, db: Database, stamper: Stamper, clock: Clock, region: str,
-                 hub_client: HubClient | None = None, *, public_url: str = "",
-                 legacy_credit_codes: frozenset[str] = DEFAULT_LEGACY_CREDIT_CODES):
+    def __init__(
+        self,
+        db: Database,
+        stamper: Stamper,
+        clock: Clock,
+        region: str,
+        hub_client: HubClient | None = None,
+        *,
+        public_url: str = "",
+        legacy_credit_codes: frozenset[str] = DEFAULT_LEGACY_CREDIT_CODES,
+    ):
         if not (len(region) == 6 and region.isdigit()):
             raise ValueError("region must be a 6-digit GB/T 2260 code")
         self.db = db
@@ -96,8 +106,16 @@ class RegistryService:
 
     # ---- catalog ------------------------------------------------------------------------------
 
-    def create_type(self, type_code: str, name: str, issuer_code: str, holder_kind: str, schema: dict,
-                    principal, validity_days: int | None = None) -> dict:
+    def create_type(
+        self,
+        type_code: str,
+        name: str,
+        issuer_code: str,
+        holder_kind: str,
+        schema: dict,
+        principal,
+        validity_days: int | None = None,
+    ) -> dict:
         problem = catalog.type_code_problem(type_code, self.legacy_credit_codes)
         if problem:
             raise invalid(problem, "bad-type-code")
@@ -108,10 +126,17 @@ class RegistryService:
             raise invalid(f"holder_kind must be one of {', '.join(HOLDER_KINDS)}", "holder-kind")
         if validity_days is not None and not 1 <= validity_days <= 36500:
             raise invalid("validity_days is 1 to 36500 (omit it for long-term licenses)", "validity")
-        row = LicenseType(type_code=type_code, name=_text("name", name), defining_body_code=type_code[:18],
-                          issuer_code=issuer_code, holder_kind=holder_kind, validity_days=validity_days,
-                          schema_json=catalog.check_schema(schema), created_by=principal.actor,
-                          created_at=self.clock.now())
+        row = LicenseType(
+            type_code=type_code,
+            name=_text("name", name),
+            defining_body_code=type_code[:18],
+            issuer_code=issuer_code,
+            holder_kind=holder_kind,
+            validity_days=validity_days,
+            schema_json=catalog.check_schema(schema),
+            created_by=principal.actor,
+            created_at=self.clock.now(),
+        )
         try:
             with self.db.unit_of_work() as s:
                 if s.get(LicenseType, type_code) is not None:
@@ -119,8 +144,15 @@ class RegistryService:
                 s.add(row)
                 s.flush()
                 catalog_event(s, self.region, row)
-                record(s, principal.actor, "license.type.create", type_code, name=row.name,
-                       issuer_code=issuer_code, holder_kind=holder_kind)
+                record(
+                    s,
+                    principal.actor,
+                    "license.type.create",
+                    type_code,
+                    name=row.name,
+                    issuer_code=issuer_code,
+                    holder_kind=holder_kind,
+                )
         except IntegrityError:
             raise conflict(f"license type {type_code} exists", "type-exists") from None
         return _type_view(row)
@@ -131,14 +163,30 @@ class RegistryService:
 
     # ---- issuance and lifecycle ---------------------------------------------------------------
 
-    def issue(self, type_code: str, holder: Mapping, data: dict, valid_from: date, valid_to: date | None,
-              seal_id: str, principal, idempotency_key: str | None = None) -> dict:
+    def issue(
+        self,
+        type_code: str,
+        holder: Mapping,
+        data: dict,
+        valid_from: date,
+        valid_to: date | None,
+        seal_id: str,
+        principal,
+        idempotency_key: str | None = None,
+    ) -> dict:
         """Validate, stamp and store a new license (version 001); returns its document."""
         if not isinstance(holder, Mapping) or not isinstance(data, dict):
             raise invalid("holder and data are JSON objects", "bad-request")
-        request_hash = _request_hash({
-            "type_code": type_code, "holder": dict(holder), "data": data, "seal_id": seal_id,
-            "valid_from": valid_from.isoformat(), "valid_to": valid_to.isoformat() if valid_to else None})
+        request_hash = _request_hash(
+            {
+                "type_code": type_code,
+                "holder": dict(holder),
+                "data": data,
+                "seal_id": seal_id,
+                "valid_from": valid_from.isoformat(),
+                "valid_to": valid_to.isoformat() if valid_to else None,
+            }
+        )
         if idempotency_key is not None:
             idempotency_key = _text("Idempotency-Key", idempotency_key)
             earlier = self._replay(idempotency_key, request_hash)
@@ -146,13 +194,27 @@ class RegistryService:
                 return earlier
         with self.db.read() as s:
             license_type = self._type(s, type_code)
-        person = validate_holder(license_type.holder_kind, holder.get("name"), holder.get("id_type"),
-                                 holder.get("id_number"), self.legacy_credit_codes)
+        person = validate_holder(
+            license_type.holder_kind,
+            holder.get("name"),
+            holder.get("id_type"),
+            holder.get("id_number"),
+            self.legacy_credit_codes,
+        )
         catalog.validate_data(license_type.schema_json, data)
         valid_to = catalog.validity(valid_from, valid_to, license_type.validity_days, self._today())
         identifier = build(type_code, license_type.issuer_code, random_serial(), 1)
-        document = build_document(str(identifier), type_code, 1, self.region, person,
-                                  license_type.issuer_code, data, valid_from, valid_to)
+        document = build_document(
+            str(identifier),
+            type_code,
+            1,
+            self.region,
+            person,
+            license_type.issuer_code,
+            data,
+            valid_from,
+            valid_to,
+        )
         row = self._stamped_row(document, identifier.serial, seal_id, person, principal)
         row.idempotency_key, row.request_hash = idempotency_key, request_hash
         try:
@@ -160,8 +222,15 @@ class RegistryService:
                 s.add(row)
                 s.flush()
                 license_event(s, row)
-                record(s, principal.actor, "license.issue", row.identifier, type_code=type_code,
-                       seal_id=seal_id, holder_hash=row.holder_hash)
+                record(
+                    s,
+                    principal.actor,
+                    "license.issue",
+                    row.identifier,
+                    type_code=type_code,
+                    seal_id=seal_id,
+                    holder_hash=row.holder_hash,
+                )
         except IntegrityError:
             earlier = self._replay(idempotency_key, request_hash) if idempotency_key else None
             if earlier is None:
@@ -175,8 +244,10 @@ class RegistryService:
             old = self._license(s, identifier)
             license_type = self._type(s, old.type_code)
         if old.status != "valid":
-            raise conflict(f"license {identifier} is {old.status}: only a valid license can be changed",
-                           f"license-{old.status}")
+            raise conflict(
+                f"license {identifier} is {old.status}: only a valid license can be changed",
+                f"license-{old.status}",
+            )
         if old.valid_to is not None and old.valid_to < self._today():
             raise conflict(f"license {identifier} has passed its validity", "license-expired")
         if not isinstance(data, dict):
@@ -184,17 +255,27 @@ class RegistryService:
         catalog.validate_data(license_type.schema_json, data)
         new_id = parse(old.identifier).next_version()
         person = Holder(old.holder_name, old.holder_id_type, old.holder_id_number)
-        document = build_document(str(new_id), old.type_code, new_id.version, self.region, person,
-                                  old.issuer_code, data, old.valid_from, old.valid_to,
-                                  previous_identifier=old.identifier)
+        document = build_document(
+            str(new_id),
+            old.type_code,
+            new_id.version,
+            self.region,
+            person,
+            old.issuer_code,
+            data,
+            old.valid_from,
+            old.valid_to,
+            previous_identifier=old.identifier,
+        )
         row = self._stamped_row(document, new_id.serial, old.seal_id, person, principal)
         row.previous_identifier = old.identifier
         try:
             with self.db.unit_of_work() as s:
                 current = self._license(s, identifier, for_update=True)
                 if current.status != "valid":
-                    raise conflict(f"license {identifier} became {current.status} meanwhile",
-                                   "license-changed")
+                    raise conflict(
+                        f"license {identifier} became {current.status} meanwhile", "license-changed"
+                    )
                 self._set_status(s, current, "changed", superseded_by=row.identifier)
                 s.add(row)
                 s.flush()
@@ -212,8 +293,10 @@ class RegistryService:
             if row.status == "revoked":
                 raise conflict(f"license {identifier} is already revoked", "already-revoked")
             if row.status != "valid":
-                raise conflict(f"license {identifier} is {row.status}: only a valid license can be revoked",
-                               f"license-{row.status}")
+                raise conflict(
+                    f"license {identifier} is {row.status}: only a valid license can be revoked",
+                    f"license-{row.status}",
+                )
             row.revoked_at, row.reason = self.clock.now(), reason
             self._set_status(s, row, "revoked")
             record(s, principal.actor, "license.revoke", identifier, reason=reason)
@@ -225,13 +308,18 @@ class RegistryService:
         total = 0
         while True:
             with self.db.unit_of_work() as s:
-                rows = s.scalars(select(License).where(License.status == "valid", License.valid_to < today)
-                                 .order_by(License.identifier).limit(EXPIRY_BATCH)
-                                 .with_for_update(skip_locked=True)).all()
+                rows = s.scalars(
+                    select(License)
+                    .where(License.status == "valid", License.valid_to < today)
+                    .order_by(License.identifier)
+                    .limit(EXPIRY_BATCH)
+                    .with_for_update(skip_locked=True)
+                ).all()
                 for row in rows:
                     self._set_status(s, row, "expired")
-                    record(s, SYSTEM_ACTOR, "license.expire", row.identifier,
-                           valid_to=row.valid_to.isoformat())
+                    record(
+                        s, SYSTEM_ACTOR, "license.expire", row.identifier, valid_to=row.valid_to.isoformat()
+                    )
             total += len(rows)
             if len(rows) < EXPIRY_BATCH:
                 return total
@@ -252,8 +340,9 @@ class RegistryService:
         """The license as a stamped OFD file (license_registry.ofd_file); the read is logged as ``get`` is."""
         return self._file(self.get(identifier, principal, use_cause))
 
-    def shared_file(self, token: str, audience: str | None = None, use_cause: str | None = None,
-                    principal=None) -> bytes:
+    def shared_file(
+        self, token: str, audience: str | None = None, use_cause: str | None = None, principal=None
+    ) -> bytes:
         """The shared license as a stamped OFD file, under the same checks as ``read_shared``."""
         return self._file(self.read_shared(token, audience, use_cause, principal))
 
@@ -267,16 +356,38 @@ class RegistryService:
         """Every version of this license, oldest first."""
         with self.db.read() as s:
             row = self._license(s, identifier)
-            rows = s.scalars(select(License).where(
-                License.type_code == row.type_code, License.issuer_code == row.issuer_code,
-                License.serial == row.serial).order_by(License.version)).all()
-        return [{"identifier": r.identifier, "version": f"{r.version:03d}", "status": r.status,
-                 "previous_identifier": r.previous_identifier, "valid_from": r.valid_from.isoformat(),
-                 "valid_to": r.valid_to.isoformat() if r.valid_to else None, "created_at": r.created_at,
-                 "status_changed_at": r.status_changed_at, "reason": r.reason} for r in rows]
+            rows = s.scalars(
+                select(License)
+                .where(
+                    License.type_code == row.type_code,
+                    License.issuer_code == row.issuer_code,
+                    License.serial == row.serial,
+                )
+                .order_by(License.version)
+            ).all()
+        return [
+            {
+                "identifier": r.identifier,
+                "version": f"{r.version:03d}",
+                "status": r.status,
+                "previous_identifier": r.previous_identifier,
+                "valid_from": r.valid_from.isoformat(),
+                "valid_to": r.valid_to.isoformat() if r.valid_to else None,
+                "created_at": r.created_at,
+                "status_changed_at": r.status_changed_at,
+                "reason": r.reason,
+            }
+            for r in rows
+        ]
 
-    def query(self, holder_id_number: str, type_code: str | None = None, principal=None,
-              use_cause: str | None = None, include_inactive: bool = False) -> list[dict]:
+    def query(
+        self,
+        holder_id_number: str,
+        type_code: str | None = None,
+        principal=None,
+        use_cause: str | None = None,
+        include_inactive: bool = False,
+    ) -> list[dict]:
         """The holder's licenses (valid ones unless ``include_inactive``), newest first."""
         number = _text("holder_id", holder_id_number, 18).upper()
         stmt = select(License).where(License.holder_id_number == number)
@@ -291,8 +402,9 @@ class RegistryService:
                     self._log(s, row.identifier, principal.actor, "query", use_cause=use_cause)
             return [_document(r) for r in rows]
 
-    def list_licenses(self, limit: int, cursor: str | None = None, principal=None,
-                      use_cause: str | None = None, **filters) -> tuple[list[dict], str | None]:
+    def list_licenses(
+        self, limit: int, cursor: str | None = None, principal=None, use_cause: str | None = None, **filters
+    ) -> tuple[list[dict], str | None]:
         """A page of license documents (filters as ``listing.license_page``) and the next cursor;
         each listed license's access is logged when a principal is given."""
         with self.db.unit_of_work() as s:
@@ -302,8 +414,9 @@ class RegistryService:
                     self._log(s, row.identifier, principal.actor, "query", use_cause=use_cause)
             return [_document(r) for r in page.items], page.next_cursor
 
-    def verify_information(self, identifier: str, claimed: dict, principal=None,
-                           use_cause: str | None = None) -> dict[str, str]:
+    def verify_information(
+        self, identifier: str, claimed: dict, principal=None, use_cause: str | None = None
+    ) -> dict[str, str]:
         """信息核验: each claimed field → "match" | "no match"; nothing else about the license is revealed."""
         if not isinstance(claimed, dict) or not claimed:
             raise invalid("claimed is a non-empty JSON object of fields to check", "bad-request")
@@ -320,17 +433,40 @@ class RegistryService:
         here, others' from the hub. A revoked license carries its reason; a changed (superseded) one
         names the identifier of the version that replaced it. Raises NOT_FOUND when nobody knows it."""
         with self.db.read() as s:
-            row = s.execute(select(License.region, License.status, License.version, License.status_changed_at,
-                                   License.created_at, License.reason, License.type_code, License.issuer_code,
-                                   License.serial).where(License.identifier == identifier)).first()
-            successor = s.scalar(select(License.identifier).where(  # the lineage index
-                License.type_code == row.type_code, License.issuer_code == row.issuer_code,
-                License.serial == row.serial, License.version == row.version + 1)
-            ) if row is not None and row.status == "changed" else None
+            row = s.execute(
+                select(
+                    License.region,
+                    License.status,
+                    License.version,
+                    License.status_changed_at,
+                    License.created_at,
+                    License.reason,
+                    License.type_code,
+                    License.issuer_code,
+                    License.serial,
+                ).where(License.identifier == identifier)
+            ).first()
+            successor = (
+                s.scalar(
+                    select(License.identifier).where(  # the lineage index
+                        License.type_code == row.type_code,
+                        License.issuer_code == row.issuer_code,
+                        License.serial == row.serial,
+                        License.version == row.version + 1,
+                    )
+                )
+                if row is not None and row.status == "changed"
+                else None
+            )
         if row is not None:
             region, status, version, changed_at, created_at, reason = row[:6]
-            answer = {"identifier": identifier, "region": region, "status": status,
-                      "version": f"{version:03d}", "updated_at": (changed_at or created_at).isoformat()}
+            answer = {
+                "identifier": identifier,
+                "region": region,
+                "status": status,
+                "version": f"{version:03d}",
+                "updated_at": (changed_at or created_at).isoformat(),
+            }
             if status == "revoked":
                 answer["reason"] = reason
             if successor:
@@ -343,8 +479,9 @@ class RegistryService:
 
     # ---- sharing ------------------------------------------------------------------------------
 
-    def create_share(self, identifier: str, audience: str, expires_in_s: int, use_cause: str,
-                     principal) -> tuple[str, str]:
+    def create_share(
+        self, identifier: str, audience: str, expires_in_s: int, use_cause: str, principal
+    ) -> tuple[str, str]:
         """Holder-authorised access for one ``audience`` and ``use_cause`` (用证事由) until it expires
         or is withdrawn; returns (token, url). The URL works as given, a plain GET with no account
         at this region: the token is the credential. Only the token's hash is kept."""
@@ -356,18 +493,36 @@ class RegistryService:
         with self.db.unit_of_work() as s:
             row = self._license(s, identifier)
             if row.status != "valid":
-                raise conflict(f"license {identifier} is {row.status}: only a valid license can be shared",
-                               f"license-{row.status}")
+                raise conflict(
+                    f"license {identifier} is {row.status}: only a valid license can be shared",
+                    f"license-{row.status}",
+                )
             expires_at = now + timedelta(seconds=expires_in_s)
-            s.add(LicenseShare(token_hash=_sha256(token), identifier=identifier, audience=audience,
-                               use_cause=use_cause, expires_at=expires_at, created_by=principal.actor,
-                               created_at=now))
-            record(s, principal.actor, "license.share", identifier, audience=audience, use_cause=use_cause,
-                   expires_at=expires_at.isoformat())
+            s.add(
+                LicenseShare(
+                    token_hash=_sha256(token),
+                    identifier=identifier,
+                    audience=audience,
+                    use_cause=use_cause,
+                    expires_at=expires_at,
+                    created_by=principal.actor,
+                    created_at=now,
+                )
+            )
+            record(
+                s,
+                principal.actor,
+                "license.share",
+                identifier,
+                audience=audience,
+                use_cause=use_cause,
+                expires_at=expires_at.isoformat(),
+            )
         return token, f"{self.public_url}/api/v1/shared/{token}"
 
-    def read_shared(self, token: str, audience: str | None = None, use_cause: str | None = None,
-                    principal=None) -> dict:
+    def read_shared(
+        self, token: str, audience: str | None = None, use_cause: str | None = None, principal=None
+    ) -> dict:
         """The shared license with its current status, for whoever holds the share's token.
 
         Every read is logged with the audience and use cause given at creation (a ``use_cause`` the
@@ -383,17 +538,21 @@ class RegistryService:
                 raise forbidden("this share was granted to another audience")
             row = self._license(s, share.identifier)
             who = principal.actor if principal is not None else f"audience:{share.audience}"
-            self._log(s, share.identifier, who, "shared-read", audience=share.audience,
-                      use_cause=share.use_cause)
+            self._log(
+                s, share.identifier, who, "shared-read", audience=share.audience, use_cause=share.use_cause
+            )
             return _document(row)
 
     def withdraw_share(self, identifier: str, share_id: str, principal) -> None:
         """The holder withdraws a share: its link answers 410 from now on. Raises NOT_FOUND, or
         CONFLICT when it was already withdrawn."""
         with self.db.unit_of_work() as s:
-            share = s.scalars(select(LicenseShare).where(
-                LicenseShare.identifier == identifier,
-                LicenseShare.token_hash.startswith(share_id, autoescape=True))).first()
+            share = s.scalars(
+                select(LicenseShare).where(
+                    LicenseShare.identifier == identifier,
+                    LicenseShare.token_hash.startswith(share_id, autoescape=True),
+                )
+            ).first()
             if share is None or len(share_id) != SHARE_ID_LENGTH:
                 raise not_found(f"license {identifier} has no share {share_id}")
             if share.withdrawn_at is not None:
@@ -406,11 +565,15 @@ class RegistryService:
         if share is None:
             raise not_found("no such share")
         if share.withdrawn_at is not None:
-            raise DomainError(ErrorKind.GONE, f"this share was withdrawn at {share.withdrawn_at.isoformat()}",
-                              code="share-withdrawn")
+            raise DomainError(
+                ErrorKind.GONE,
+                f"this share was withdrawn at {share.withdrawn_at.isoformat()}",
+                code="share-withdrawn",
+            )
         if share.expires_at <= self.clock.now():
-            raise DomainError(ErrorKind.GONE, f"this share expired at {share.expires_at.isoformat()}",
-                              code="share-expired")
+            raise DomainError(
+                ErrorKind.GONE, f"this share expired at {share.expires_at.isoformat()}", code="share-expired"
+            )
         return share
 
     # ---- hub ----------------------------------------------------------------------------------
@@ -422,15 +585,28 @@ class RegistryService:
         """What still waits for the hub: counts, the oldest waiting event and the latest delivery error."""
         pending = OutboxEvent.delivered_at.is_(None)
         with self.db.read() as s:
-            waiting, failing, oldest = s.execute(select(
-                func.count(), func.count().filter(OutboxEvent.attempts > 0), func.min(OutboxEvent.created_at),
-            ).where(pending)).one()
+            waiting, failing, oldest = s.execute(
+                select(
+                    func.count(),
+                    func.count().filter(OutboxEvent.attempts > 0),
+                    func.min(OutboxEvent.created_at),
+                ).where(pending)
+            ).one()
             delivered = s.scalar(select(func.count()).where(OutboxEvent.delivered_at.is_not(None)))
-            failed = s.execute(select(OutboxEvent.last_error, OutboxEvent.next_attempt_at)
-                               .where(pending, OutboxEvent.last_error.is_not(None))
-                               .order_by(OutboxEvent.next_attempt_at.desc()).limit(1)).first()
-        return {"pending": waiting, "failing": failing, "delivered": delivered, "oldest_pending_at": oldest,
-                "last_error": failed[0] if failed else None, "next_attempt_at": failed[1] if failed else None}
+            failed = s.execute(
+                select(OutboxEvent.last_error, OutboxEvent.next_attempt_at)
+                .where(pending, OutboxEvent.last_error.is_not(None))
+                .order_by(OutboxEvent.next_attempt_at.desc())
+                .limit(1)
+            ).first()
+        return {
+            "pending": waiting,
+            "failing": failing,
+            "delivered": delivered,
+            "oldest_pending_at": oldest,
+            "last_error": failed[0] if failed else None,
+            "next_attempt_at": failed[1] if failed else None,
+        }
 
     # ---- helpers ------------------------------------------------------------------------------
 
@@ -460,23 +636,33 @@ class RegistryService:
 
     def _stamped_row(self, document: dict, serial: str, seal_id: str, person: Holder, principal) -> License:
         content = signed_content(document)
-        result = self.stamper.stamp_data(seal_id, signed_part(document), principal,
-                                         property_id=document["identifier"])
+        result = self.stamper.stamp_data(
+            seal_id, signed_part(document), principal, property_id=document["identifier"]
+        )
         if result.data_hash_hex.lower() not in content_digests(content):
             raise RuntimeError("the seal service stamped other content than the license")
         issued = stamped(document, result.ses_signature_der, "valid")
         return License(
-            identifier=document["identifier"], type_code=document["type_code"],
-            version=int(document["version"]), serial=serial, issuer_code=document["issuer"],
+            identifier=document["identifier"],
+            type_code=document["type_code"],
+            version=int(document["version"]),
+            serial=serial,
+            issuer_code=document["issuer"],
             region=self.region,
-            holder_name=person.name, holder_id_type=person.id_type, holder_id_number=person.id_number,
+            holder_name=person.name,
+            holder_id_type=person.id_type,
+            holder_id_number=person.id_number,
             holder_hash=holder_hash(person.id_number),
             data_json=json.dumps(document["data"], ensure_ascii=False),
             valid_from=date.fromisoformat(document["valid_from"]),
             valid_to=date.fromisoformat(document["valid_to"]) if document["valid_to"] else None,
-            status="valid", seal_id=seal_id, stamp_der=result.ses_signature_der,
-            document_json=json.dumps(issued, ensure_ascii=False), created_by=principal.actor,
-            created_at=self.clock.now())
+            status="valid",
+            seal_id=seal_id,
+            stamp_der=result.ses_signature_der,
+            document_json=json.dumps(issued, ensure_ascii=False),
+            created_by=principal.actor,
+            created_at=self.clock.now(),
+        )
 
     def _set_status(self, s: Session, row: License, status: str, superseded_by: str | None = None) -> None:
         now = self.clock.now()
@@ -484,12 +670,28 @@ class RegistryService:
         s.flush()
         status_event(s, row, now, superseded_by)
 
-    def _log(self, s: Session, identifier: str, who: str, action: str, *, audience: str | None = None,
-             use_cause: str | None = None) -> None:
+    def _log(
+        self,
+        s: Session,
+        identifier: str,
+        who: str,
+        action: str,
+        *,
+        audience: str | None = None,
+        use_cause: str | None = None,
+    ) -> None:
         if use_cause is not None:
             use_cause = _text("use_cause", use_cause)
-        s.add(LicenseAccess(identifier=identifier, who=who, audience=audience, use_cause=use_cause,
-                            action=action, at=self.clock.now()))
+        s.add(
+            LicenseAccess(
+                identifier=identifier,
+                who=who,
+                audience=audience,
+                use_cause=use_cause,
+                action=action,
+                at=self.clock.now(),
+            )
+        )
 
 
 def _document(row: License) -> dict:
@@ -499,7 +701,13 @@ def _document(row: License) -> dict:
 
 
 def _type_view(row: LicenseType) -> dict:
-    return {"type_code": row.type_code, "name": row.name, "defining_body_code": row.defining_body_code,
-            "issuer_code": row.issuer_code, "holder_kind": row.holder_kind,
-            "validity_days": row.validity_days, "schema": json.loads(row.schema_json),
-            "created_at": row.created_at}
+    return {
+        "type_code": row.type_code,
+        "name": row.name,
+        "defining_body_code": row.defining_body_code,
+        "issuer_code": row.issuer_code,
+        "holder_kind": row.holder_kind,
+        "validity_days": row.validity_days,
+        "schema": json.loads(row.schema_json),
+        "created_at": row.created_at,
+    }

@@ -7,7 +7,7 @@ from typing import Protocol
 
 class StampResult(Protocol):
     ses_signature_der: bytes  # GB/T 38540 v4 SES_Signature, DER
-    data_hash_hex: str        # SM3 (SM2 seals) or SHA-256 (RSA seals) of the RFC 8785 canonical JSON
+    data_hash_hex: str  # SM3 (SM2 seals) or SHA-256 (RSA seals) of the RFC 8785 canonical JSON
 
 
 class Stamper(Protocol):

@@ -109,6 +109,7 @@ class AuditCheckpointOut(BaseModel):
 class AuditCheckpointIn(AuditCheckpointOut):
     model_config = ConfigDict(extra="forbid")
     consistency_proof_hex: list[str] = Field(
-        default_factory=list, max_length=128,
+        default_factory=list,
+        max_length=128,
         description="RFC 9162 consistency proof from the size of the latest checkpoint the hub holds",
     )

@@ -128,8 +128,12 @@ def build_router(seals: SealService, require, approvals) -> APIRouter:
         "/api/v1/seals",
         status_code=201,
         response_model=SealCreated,
-        responses={202: {"description": "under dual control (shipped policy): `{request_id, …}`; "
-                         "approved at /api/v1/approvals/{request_id}/approve"}},
+        responses={
+            202: {
+                "description": "under dual control (shipped policy): `{request_id, …}`; "
+                "approved at /api/v1/approvals/{request_id}/approve"
+            }
+        },
     )
     def create(body: SealIn, principal=require("seal.manage")):
         """Make a seal (a use of the seal-maker key); checked first, then made or put to approval."""

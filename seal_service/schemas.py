@@ -78,6 +78,8 @@ class SealItem(BaseModel):
 class SealList(BaseModel):
     items: list[SealItem]
     next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+
+
 class BatchResult(BaseModel):
     name: str
     status: str = Field(description="stamped | failed")

@@ -184,8 +184,13 @@ class SealService:
     ) -> SealView:
         """Make a seal signed by the seal maker (GB/T 38540); the checks of :meth:`check_seal` first."""
         kind, valid_from, valid_to = self.check_seal(
-            owner_credit_code=owner_credit_code, seal_type=seal_type, algorithm=algorithm,
-            image_png=image_png, valid_from=valid_from, valid_to=valid_to, width_mm=width_mm,
+            owner_credit_code=owner_credit_code,
+            seal_type=seal_type,
+            algorithm=algorithm,
+            image_png=image_png,
+            valid_from=valid_from,
+            valid_to=valid_to,
+            width_mm=width_mm,
             height_mm=height_mm,
         )
         now = self.clock.now()
@@ -406,8 +411,16 @@ class SealService:
             chain = self.ca.context(row.signer_ca_id).chain
             signer = self.keys.signer(row.signer_key_ref)
             width, height = size_mm or seal_mm
-            return pdf_stamping.SealStamper(signer, row.signer_certificate_der, chain, image, width, height,
-                                            seal_der=row.seal_der, seal_attribute_oid=self.seal_attribute_oid)
+            return pdf_stamping.SealStamper(
+                signer,
+                row.signer_certificate_der,
+                chain,
+                image,
+                width,
+                height,
+                seal_der=row.seal_der,
+                seal_attribute_oid=self.seal_attribute_oid,
+            )
 
         return placing.stamp_pdf(pdf, stamps, stamper_for, **options)
 

@@ -559,4 +559,5 @@ class _ChainCache:
             while len(self._entries) > self.maxsize:
                 self._entries.popitem(last=False)
 
+
 _CACHE = _ChainCache()

@@ -133,8 +133,11 @@ class _Package:
             if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * info.compress_size:
                 raise _too_large(f"entry {info.filename!r} expands more than {MAX_RATIO} times (zip bomb?)")
             if info.compress_type not in _METHODS:
-                raise invalid(f"entry {info.filename!r} uses compression method {info.compress_type}; "
-                              "OFD packages are stored or deflated", code="invalid-ofd")
+                raise invalid(
+                    f"entry {info.filename!r} uses compression method {info.compress_type}; "
+                    "OFD packages are stored or deflated",
+                    code="invalid-ofd",
+                )
             if info.flag_bits & 0x1:
                 raise invalid(f"entry {info.filename!r} is encrypted", code="invalid-ofd")
             if info.is_dir():

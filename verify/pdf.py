@@ -485,8 +485,13 @@ def _open(data: bytes) -> tuple[PdfFileReader | None, list[Check]]:
         reader = _read(data, strict=False)
         revisions, size = reader.xrefs.total_revisions, int(reader.trailer["/Size"])
     except _READ_ERRORS as exc:
-        return None, [Check("file structure", WARNING, f"unreadable ({_describe(exc)}); signatures are "
-                            "located by their /ByteRange")]
+        return None, [
+            Check(
+                "file structure",
+                WARNING,
+                f"unreadable ({_describe(exc)}); signatures are located by their /ByteRange",
+            )
+        ]
     if revisions > MAX_REVISIONS or size > MAX_OBJECTS:
         raise _refuse(
             f"{size} objects in {revisions} revisions exceeds the limits "
@@ -599,8 +604,12 @@ async def _byte_range_signature(data: bytes, byte_range: tuple[int, ...], inputs
     if start != 0 or second < first or second + length > len(data):
         return [
             Check("format", PASSED, described),
-            Check("integrity", FAILED, "the signed byte range does not fit the file: signed bytes were "
-                  "removed or added", HASH_FAILURE),
+            Check(
+                "integrity",
+                FAILED,
+                "the signed byte range does not fit the file: signed bytes were removed or added",
+                HASH_FAILURE,
+            ),
         ]
     try:
         hex_value = data[first:second].strip().removeprefix(b"<").removesuffix(b">")

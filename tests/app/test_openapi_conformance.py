@@ -15,14 +15,20 @@ from schemathesis import checks
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = 8
-BINARY = ("application/pdf", "application/ofd", "application/zip", "application/ocsp-request",
-          "application/timestamp-query")
+BINARY = (
+    "application/pdf",
+    "application/ofd",
+    "application/zip",
+    "application/ocsp-request",
+    "application/timestamp-query",
+)
 
 
 @schemathesis.serializer(*BINARY)
 def _binary(_ctx, value) -> bytes:
     """Binary bodies (documents, DER requests): whatever bytes the generator made."""
     return value if isinstance(value, bytes) else str(value).encode()
+
 
 # Server errors and conformance of every answer to the document. Not `positive_data_acceptance`:
 # requests valid by the schema are still refused for reasons a schema does not say (an unknown role,

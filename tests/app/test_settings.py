@@ -40,8 +40,11 @@ def test_region_must_be_a_gb2260_code(tmp_path):
 
 
 KEK = base64.b64encode(bytes(range(32))).decode()
-PROD = {"LONGTRUST_ENVIRONMENT": "production", "LONGTRUST_KEK": KEK,
-        "LONGTRUST_PUBLIC_URL": "https://lt.example.gov.cn"}
+PROD = {
+    "LONGTRUST_ENVIRONMENT": "production",
+    "LONGTRUST_KEK": KEK,
+    "LONGTRUST_PUBLIC_URL": "https://lt.example.gov.cn",
+}
 HUB = {"LONGTRUST_HUB_URL": "https://hub.example.gov.cn", "LONGTRUST_HUB_TOKEN": "hub_x"}
 
 
@@ -69,8 +72,9 @@ def test_every_configuration_mistake_is_one_line_and_fatal(tmp_path, environment
 
 
 def test_unknown_names_warn_once_each_and_test_names_are_ignored(tmp_path):
-    result = _cli(tmp_path, {"LONGTRUST_PUBLIK_URL": "https://x.example", "LONGTRUST_TEST_ANYTHING": "1"},
-                  "init")
+    result = _cli(
+        tmp_path, {"LONGTRUST_PUBLIK_URL": "https://x.example", "LONGTRUST_TEST_ANYTHING": "1"}, "init"
+    )
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and "LONGTRUST_PUBLIK_URL" in warnings[0]
@@ -79,16 +83,26 @@ def test_unknown_names_warn_once_each_and_test_names_are_ignored(tmp_path):
 def test_production_with_a_pinned_hub_and_public_url_is_accepted(tmp_path):
     pinned = tmp_path / "hub.pem"
     pinned.write_text("-----BEGIN CERTIFICATE-----\n")
-    settings = Settings(data_dir=tmp_path, environment="production", kek=KEK,
-                        public_url="https://lt.example.gov.cn/", hub_url="https://hub.example.gov.cn",
-                        hub_token="hub_x", hub_certificate_file=pinned)
+    settings = Settings(
+        data_dir=tmp_path,
+        environment="production",
+        kek=KEK,
+        public_url="https://lt.example.gov.cn/",
+        hub_url="https://hub.example.gov.cn",
+        hub_token="hub_x",
+        hub_certificate_file=pinned,
+    )
     assert settings.startup_problems() == []
     assert settings.public_url == "https://lt.example.gov.cn"
 
 
 def _cli(tmp_path, environment: dict, *args):
     env = {k: v for k, v in os.environ.items() if not k.startswith("LONGTRUST_")}
-    env.update(environment, LONGTRUST_DATA_DIR=str(tmp_path / "data"),
-               LONGTRUST_CEREMONY_FILE=str(Path(__file__).parents[1] / "ceremony-test.yaml"))
-    return subprocess.run([sys.executable, "-m", "app", *args], capture_output=True, text=True, env=env,
-                          timeout=120)
+    env.update(
+        environment,
+        LONGTRUST_DATA_DIR=str(tmp_path / "data"),
+        LONGTRUST_CEREMONY_FILE=str(Path(__file__).parents[1] / "ceremony-test.yaml"),
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args], capture_output=True, text=True, env=env, timeout=120
+    )

@@ -67,8 +67,13 @@ def issue(cn: str, signer, issuer: Party | None, kind: str) -> Party:
     ski = hashlib.sha1(spki["public_key"].contents[1:]).digest()
     exts = [{"extn_id": "key_identifier", "critical": False, "extn_value": ski}]
     if issuer:
-        exts.append({"extn_id": "authority_key_identifier", "critical": False,
-                     "extn_value": {"key_identifier": issuer.cert.key_identifier}})
+        exts.append(
+            {
+                "extn_id": "authority_key_identifier",
+                "critical": False,
+                "extn_value": {"key_identifier": issuer.cert.key_identifier},
+            }
+        )
     if kind == "ca":
         exts += [
             {"extn_id": "basic_constraints", "critical": True, "extn_value": {"ca": True}},
@@ -84,20 +89,25 @@ def issue(cn: str, signer, issuer: Party | None, kind: str) -> Party:
     elif kind == "tsa":
         exts.append({"extn_id": "extended_key_usage", "critical": True, "extn_value": ["time_stamping"]})
     algorithm = issuer_signer.algorithm_identifier()
-    tbs = x509.TbsCertificate({
-        "version": "v3",
-        "serial_number": next(_serials),
-        "signature": algorithm,
-        "issuer": issuer_name,
-        "validity": {"not_before": x509.Time({"utc_time": now - timedelta(hours=1)}),
-                     "not_after": x509.Time({"utc_time": now + timedelta(days=365)})},
-        "subject": _name(cn),
-        "subject_public_key_info": spki,
-        "extensions": exts,
-    })
+    tbs = x509.TbsCertificate(
+        {
+            "version": "v3",
+            "serial_number": next(_serials),
+            "signature": algorithm,
+            "issuer": issuer_name,
+            "validity": {
+                "not_before": x509.Time({"utc_time": now - timedelta(hours=1)}),
+                "not_after": x509.Time({"utc_time": now + timedelta(days=365)}),
+            },
+            "subject": _name(cn),
+            "subject_public_key_info": spki,
+            "extensions": exts,
+        }
+    )
     signature = issuer_signer.sign(tbs.dump())
-    cert = x509.Certificate({"tbs_certificate": tbs, "signature_algorithm": algorithm,
-                             "signature_value": signature})
+    cert = x509.Certificate(
+        {"tbs_certificate": tbs, "signature_algorithm": algorithm, "signature_value": signature}
+    )
     return Party(x509.Certificate.load(cert.dump()), signer)
 
 
@@ -108,7 +118,9 @@ def pki(family: str) -> Pki:
     root = issue(f"{label} Test Root", new_signer(family, "root"), None, "ca")
     ca = issue(f"{label} Test Issuing CA", new_signer(family, "ca"), root, "ca")
     return Pki(
-        family, root, ca,
+        family,
+        root,
+        ca,
         responder=issue(f"{label} OCSP Responder", new_signer(family, "ocsp"), ca, "ocsp"),
         tsa=issue(f"{label} TSA", new_signer(family, "tsa"), ca, "tsa"),
         leaf=issue(f"{label} Leaf", new_signer(family, "leaf"), ca, "leaf"),

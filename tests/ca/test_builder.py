@@ -46,6 +46,7 @@ END_ENTITY = [name for name, p in PROFILES.items() if not p.ca]
 
 # --- a throw-away hierarchy built with the builder itself --------------------------------------
 
+
 @dataclass
 class Node:
     ca_id: str
@@ -95,8 +96,13 @@ def issue(profile_name: str, issuer: Node | None, subject: x509.Name, spki, sign
         info = Issuer.from_certificate(issuer.ca_id, issuer.cert)
     credit_code = kw.pop("credit_code", CODE if profile.credit_code == "required" else None)
     tbs = TbsTemplate(profile, info, URL).build(
-        serial=random_serial(), not_before=start, not_after=end, subject=subject, spki=spki,
-        credit_code=credit_code, **kw,
+        serial=random_serial(),
+        not_before=start,
+        not_after=end,
+        subject=subject,
+        spki=spki,
+        credit_code=credit_code,
+        **kw,
     )
     assert lint_tbs(tbs, issuer.cert if issuer else None, profile) == []
     signer = signer or issuer.signer
@@ -110,12 +116,17 @@ def hierarchy(family: str) -> Hierarchy:
     """Root + issuing CA of ``family`` and one leaf per end-entity profile and accepted key kind."""
     root_signer = new_signer(family, f"{family}-root")
     root_name = name("LongTrust 测试", f"LongTrust {family.upper()} Root")
-    root_cert = issue("root-ca", None, root_name, root_signer.public_key_info(), root_signer,
-                      ca_id=f"{family}-root")
+    root_cert = issue(
+        "root-ca", None, root_name, root_signer.public_key_info(), root_signer, ca_id=f"{family}-root"
+    )
     root = Node(f"{family}-root", root_cert, root_signer)
     issuing_signer = new_signer(family, f"{family}-issuing")
-    issuing_cert = issue("issuing-ca", root, name("LongTrust 测试", f"LongTrust {family.upper()} Issuing CA"),
-                         issuing_signer.public_key_info())
+    issuing_cert = issue(
+        "issuing-ca",
+        root,
+        name("LongTrust 测试", f"LongTrust {family.upper()} Issuing CA"),
+        issuing_signer.public_key_info(),
+    )
     result = Hierarchy(family, root, Node(f"{family}-issuing", issuing_cert, issuing_signer))
     kinds = ["sm2"] if family == "sm2" else ["rsa", "ecdsa-p256"]
     for profile_name in END_ENTITY:
@@ -135,13 +146,17 @@ def _issuer_node(family: str = "sm2") -> Node:
 def _tbs(profile_name: str = "organization-signing", kind: str = "sm2", family: str = "sm2", **kw) -> bytes:
     issuing = _issuer_node(family)
     args = dict(
-        serial=random_serial(), not_before=now(), not_after=now() + timedelta(days=30),
-        subject=name("某市人民政府"), spki=new_signer(kind).public_key_info(),
+        serial=random_serial(),
+        not_before=now(),
+        not_after=now() + timedelta(days=30),
+        subject=name("某市人民政府"),
+        spki=new_signer(kind).public_key_info(),
         credit_code=CODE if PROFILES[profile_name].credit_code != "forbidden" else None,
     )
     args.update(kw)
-    return build_tbs(PROFILES[profile_name], Issuer.from_certificate(issuing.ca_id, issuing.cert),
-                     public_url=URL, **args)
+    return build_tbs(
+        PROFILES[profile_name], Issuer.from_certificate(issuing.ca_id, issuing.cert), public_url=URL, **args
+    )
 
 
 def _extensions(cert_or_tbs) -> dict:
@@ -151,9 +166,19 @@ def _extensions(cert_or_tbs) -> dict:
 
 # --- profiles ----------------------------------------------------------------------------------
 
+
 def test_profiles_load_with_the_expected_shapes():
-    for required in ("organization-signing", "organization-encryption", "seal-maker", "seal-signer",
-                     "tls-client", "ocsp-responder", "tsa", "root-ca", "issuing-ca"):
+    for required in (
+        "organization-signing",
+        "organization-encryption",
+        "seal-maker",
+        "seal-signer",
+        "tls-client",
+        "ocsp-responder",
+        "tsa",
+        "root-ca",
+        "issuing-ca",
+    ):
         assert required in PROFILES
     assert PROFILES["tsa"].extended_key_usage == ("timeStamping",)
     assert PROFILES["tsa"].extended_key_usage_critical
@@ -222,6 +247,7 @@ def test_profile_subject_and_validity_checks():
 
 # --- building ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("profile_name", list(PROFILES))
 @pytest.mark.parametrize("kind", ["sm2", "rsa", "ecdsa-p256"])
 def test_template_is_byte_identical_to_plain_asn1crypto(profile_name, kind):
@@ -233,8 +259,14 @@ def test_template_is_byte_identical_to_plain_asn1crypto(profile_name, kind):
     codes = {"required": [CODE], "optional": [CODE, None], "forbidden": [None]}[profile.credit_code]
     spki = new_signer(kind).public_key_info()
     for code in codes:
-        args = dict(serial=random_serial(), not_before=now(), not_after=now() + timedelta(days=30),
-                    subject=name("某市人民政府"), spki=spki, credit_code=code)
+        args = dict(
+            serial=random_serial(),
+            not_before=now(),
+            not_after=now() + timedelta(days=30),
+            subject=name("某市人民政府"),
+            spki=spki,
+            credit_code=code,
+        )
         plain = build_tbs(profile, issuer, public_url=URL, **args)
         templated = TbsTemplate(profile, issuer, URL).build(**args)
         assert templated == plain
@@ -258,8 +290,10 @@ def test_every_profile_certificate_lints_clean_and_has_the_profile_extensions():
             if "ocsp" in profile.authority_info_access:
                 assert cert.ocsp_urls == [f"{URL}/ocsp"]
             aia = ext["1.3.6.1.5.5.7.1.1"]["extn_value"].parsed.native
-            assert {"access_method": "ca_issuers",
-                    "access_location": f"{URL}/ca-certs/{family}-issuing.pem"} in aia
+            assert {
+                "access_method": "ca_issuers",
+                "access_location": f"{URL}/ca-certs/{family}-issuing.pem",
+            } in aia
             assert ("1.3.6.1.5.5.7.48.1.5" in ext) == profile.ocsp_no_check
 
 
@@ -327,8 +361,14 @@ def test_profile_rejects_a_key_kind_it_does_not_accept():
     issuer = Issuer.from_certificate("x", issuing.cert)
     template = TbsTemplate(PROFILES["organization-encryption"], issuer, URL)
     with pytest.raises(DomainError, match="accepts only"):
-        template.build(serial=1, not_before=now(), not_after=now() + timedelta(days=1), subject=name("x"),
-                       spki=new_signer("ecdsa-p256").public_key_info(), credit_code=CODE)
+        template.build(
+            serial=1,
+            not_before=now(),
+            not_after=now() + timedelta(days=1),
+            subject=name("x"),
+            spki=new_signer("ecdsa-p256").public_key_info(),
+            credit_code=CODE,
+        )
 
 
 def test_random_serials():
@@ -353,8 +393,14 @@ def test_time_encoding_by_year(moment, tag):
     start = datetime(2030, 1, 1, tzinfo=UTC)
     issuing = _issuer_node()
     issuer = Issuer.from_certificate(issuing.ca_id, issuing.cert)
-    args = dict(serial=random_serial(), not_before=start, not_after=moment, subject=name("某市人民政府"),
-                spki=new_signer("sm2").public_key_info(), credit_code=CODE)
+    args = dict(
+        serial=random_serial(),
+        not_before=start,
+        not_after=moment,
+        subject=name("某市人民政府"),
+        spki=new_signer("sm2").public_key_info(),
+        credit_code=CODE,
+    )
     profile = PROFILES["organization-signing"]
     plain = build_tbs(profile, issuer, public_url=URL, **args)
     assert TbsTemplate(profile, issuer, URL).build(**args) == plain
@@ -375,8 +421,9 @@ def test_times_drop_microseconds_and_need_a_timezone():
 
 def test_subject_key_identifier_is_sha1_of_the_key_bits():
     for key in (rsa.generate_private_key(65537, 2048), ec.generate_private_key(ec.SECP256R1())):
-        spki_der = key.public_key().public_bytes(serialization.Encoding.DER,
-                                                 serialization.PublicFormat.SubjectPublicKeyInfo)
+        spki_der = key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
         expected = cx509.SubjectKeyIdentifier.from_public_key(key.public_key()).digest
         assert key_identifier(spki_der) == expected
         assert key_identifier(asn1_keys.PublicKeyInfo.load(spki_der)) == expected
@@ -387,6 +434,7 @@ def test_subject_key_identifier_is_sha1_of_the_key_bits():
 
 
 # --- signing and the read-back check -----------------------------------------------------------
+
 
 def test_sign_tbs_wraps_exactly_the_tbs_bytes_and_check_signed_accepts():
     for family in ("sm2", "rsa"):
@@ -420,6 +468,7 @@ def test_sign_tbs_refuses_a_signer_of_another_algorithm():
 
 # --- lints -------------------------------------------------------------------------------------
 
+
 def _mutate(tbs_der: bytes, change) -> bytes:
     tbs = x509.TbsCertificate.load(tbs_der)
     change(tbs)
@@ -441,45 +490,117 @@ def _lint(tbs_der: bytes, profile_name: str = "organization-signing") -> list[st
         (lambda t: t.__setitem__("serial_number", -5), "serial number"),
         (lambda t: t.__setitem__("serial_number", 2**170), "serial number"),
         (lambda t: t.__setitem__("version", "v1"), "v3"),
-        (lambda t: t["validity"].__setitem__("not_before", x509.Time(
-            name="general_time", value=datetime(2030, 1, 1, tzinfo=UTC))), "UTCTime up to 2049"),
-        (lambda t: t["validity"].__setitem__("not_after", x509.Time(
-            name="utc_time", value=datetime(2020, 1, 1, tzinfo=UTC))), "earlier than notAfter"),
+        (
+            lambda t: t["validity"].__setitem__(
+                "not_before", x509.Time(name="general_time", value=datetime(2030, 1, 1, tzinfo=UTC))
+            ),
+            "UTCTime up to 2049",
+        ),
+        (
+            lambda t: t["validity"].__setitem__(
+                "not_after", x509.Time(name="utc_time", value=datetime(2020, 1, 1, tzinfo=UTC))
+            ),
+            "earlier than notAfter",
+        ),
         (lambda t: t.__setitem__("issuer", name("Somebody else")), "byte-identical"),
         (lambda t: t.__setitem__("signature", {"algorithm": "sha256_rsa"}), "signature algorithm"),
         (lambda t: _set_extension(t, "2.5.29.35", None), "authorityKeyIdentifier is missing"),
-        (lambda t: _set_extension(t, "2.5.29.35", {
-            "extn_id": "authority_key_identifier", "extn_value": {"key_identifier": b"x" * 20}}),
-         "does not match"),
-        (lambda t: _set_extension(t, "2.5.29.15", {
-            "extn_id": "key_usage", "critical": False, "extn_value": {"digital_signature"}}),
-         "keyUsage must be critical"),
-        (lambda t: _set_extension(t, "2.5.29.15", {
-            "extn_id": "key_usage", "critical": True, "extn_value": {"digital_signature", "key_cert_sign"}}),
-         "keyCertSign and basicConstraints"),
+        (
+            lambda t: _set_extension(
+                t,
+                "2.5.29.35",
+                {"extn_id": "authority_key_identifier", "extn_value": {"key_identifier": b"x" * 20}},
+            ),
+            "does not match",
+        ),
+        (
+            lambda t: _set_extension(
+                t,
+                "2.5.29.15",
+                {"extn_id": "key_usage", "critical": False, "extn_value": {"digital_signature"}},
+            ),
+            "keyUsage must be critical",
+        ),
+        (
+            lambda t: _set_extension(
+                t,
+                "2.5.29.15",
+                {
+                    "extn_id": "key_usage",
+                    "critical": True,
+                    "extn_value": {"digital_signature", "key_cert_sign"},
+                },
+            ),
+            "keyCertSign and basicConstraints",
+        ),
         (lambda t: _set_extension(t, "2.5.29.15", None), "keyUsage is missing"),
-        (lambda t: _set_extension(t, "2.5.29.19", {
-            "extn_id": "basic_constraints", "critical": False, "extn_value": {"ca": True}}), "keyCertSign"),
-        (lambda t: _set_extension(t, GMT0015_CREDIT_CODE, {
-            "extn_id": GMT0015_CREDIT_CODE, "extn_value": asn1_core.UTF8String("11100000000013338W").dump()}),
-         "differ"),
-        (lambda t: _set_extension(t, GMT0015_CREDIT_CODE, {
-            "extn_id": GMT0015_CREDIT_CODE, "extn_value": asn1_core.UTF8String("91440300708461136A").dump()}),
-         "check character"),
-        (lambda t: _set_extension(t, GMT0015_CREDIT_CODE, {
-            "extn_id": GMT0015_CREDIT_CODE, "critical": True, "extn_value": asn1_core.UTF8String(CODE).dump(),
-        }),
-         "must not be critical"),
+        (
+            lambda t: _set_extension(
+                t,
+                "2.5.29.19",
+                {"extn_id": "basic_constraints", "critical": False, "extn_value": {"ca": True}},
+            ),
+            "keyCertSign",
+        ),
+        (
+            lambda t: _set_extension(
+                t,
+                GMT0015_CREDIT_CODE,
+                {
+                    "extn_id": GMT0015_CREDIT_CODE,
+                    "extn_value": asn1_core.UTF8String("11100000000013338W").dump(),
+                },
+            ),
+            "differ",
+        ),
+        (
+            lambda t: _set_extension(
+                t,
+                GMT0015_CREDIT_CODE,
+                {
+                    "extn_id": GMT0015_CREDIT_CODE,
+                    "extn_value": asn1_core.UTF8String("91440300708461136A").dump(),
+                },
+            ),
+            "check character",
+        ),
+        (
+            lambda t: _set_extension(
+                t,
+                GMT0015_CREDIT_CODE,
+                {
+                    "extn_id": GMT0015_CREDIT_CODE,
+                    "critical": True,
+                    "extn_value": asn1_core.UTF8String(CODE).dump(),
+                },
+            ),
+            "must not be critical",
+        ),
         (lambda t: _set_extension(t, GMT0015_CREDIT_CODE, None), "needs the credit code extension"),
-        (lambda t: _set_extension(t, "1.2.3.4", {
-            "extn_id": "1.2.3.4", "critical": True, "extn_value": b"\x05\x00"}),
-         "unknown critical extension"),
-        (lambda t: _set_extension(t, "1.3.6.1.5.5.7.48.1.5", {
-            "extn_id": "ocsp_no_check", "extn_value": asn1_core.Null()}), "nocheck"),
-        (lambda t: _set_extension(t, "2.5.29.37", {
-            "extn_id": "extended_key_usage", "extn_value": ["client_auth"]}), "extKeyUsage differs"),
-        (lambda t: t["validity"].__setitem__("not_after", x509.Time(
-            name="utc_time", value=now() + timedelta(days=2000))), "at most"),
+        (
+            lambda t: _set_extension(
+                t, "1.2.3.4", {"extn_id": "1.2.3.4", "critical": True, "extn_value": b"\x05\x00"}
+            ),
+            "unknown critical extension",
+        ),
+        (
+            lambda t: _set_extension(
+                t, "1.3.6.1.5.5.7.48.1.5", {"extn_id": "ocsp_no_check", "extn_value": asn1_core.Null()}
+            ),
+            "nocheck",
+        ),
+        (
+            lambda t: _set_extension(
+                t, "2.5.29.37", {"extn_id": "extended_key_usage", "extn_value": ["client_auth"]}
+            ),
+            "extKeyUsage differs",
+        ),
+        (
+            lambda t: t["validity"].__setitem__(
+                "not_after", x509.Time(name="utc_time", value=now() + timedelta(days=2000))
+            ),
+            "at most",
+        ),
     ],
 )
 def test_lint_finds_problems(change, expected):
@@ -490,18 +611,38 @@ def test_lint_finds_problems(change, expected):
 def test_lint_tsa_eku_must_be_critical_and_alone():
     tbs = _tbs("tsa")
     assert _lint(tbs, "tsa") == []
-    not_critical = _mutate(tbs, lambda t: _set_extension(t, "2.5.29.37", {
-        "extn_id": "extended_key_usage", "critical": False, "extn_value": ["time_stamping"]}))
-    extra = _mutate(tbs, lambda t: _set_extension(t, "2.5.29.37", {
-        "extn_id": "extended_key_usage", "critical": True, "extn_value": ["time_stamping", "client_auth"]}))
+    not_critical = _mutate(
+        tbs,
+        lambda t: _set_extension(
+            t,
+            "2.5.29.37",
+            {"extn_id": "extended_key_usage", "critical": False, "extn_value": ["time_stamping"]},
+        ),
+    )
+    extra = _mutate(
+        tbs,
+        lambda t: _set_extension(
+            t,
+            "2.5.29.37",
+            {
+                "extn_id": "extended_key_usage",
+                "critical": True,
+                "extn_value": ["time_stamping", "client_auth"],
+            },
+        ),
+    )
     for bad in (not_critical, extra):
         assert any("only timeStamping" in p for p in lint_tbs(bad, _issuer_node().cert))
 
 
 def test_lint_key_usage_must_suit_the_key():
     tbs = _tbs("organization-signing", kind="rsa")
-    bad = _mutate(tbs, lambda t: _set_extension(t, "2.5.29.15", {
-        "extn_id": "key_usage", "critical": True, "extn_value": {"key_agreement"}}))
+    bad = _mutate(
+        tbs,
+        lambda t: _set_extension(
+            t, "2.5.29.15", {"extn_id": "key_usage", "critical": True, "extn_value": {"key_agreement"}}
+        ),
+    )
     assert any("not possible with a rsa key" in p for p in lint_tbs(bad, _issuer_node().cert))
 
 

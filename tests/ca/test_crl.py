@@ -68,9 +68,20 @@ def test_many_entries_round_trip(family):
             assert len(revoked.extensions) == 0  # unspecified is omitted
         else:
             flag = revoked.extensions.get_extension_for_class(cx509.CRLReason).value.reason
-            assert flag.name == {1: "key_compromise", 2: "ca_compromise", 3: "affiliation_changed",
-                                 4: "superseded", 5: "cessation_of_operation", 6: "certificate_hold",
-                                 8: "remove_from_crl", 9: "privilege_withdrawn", 10: "aa_compromise"}[code]
+            assert (
+                flag.name
+                == {
+                    1: "key_compromise",
+                    2: "ca_compromise",
+                    3: "affiliation_changed",
+                    4: "superseded",
+                    5: "cessation_of_operation",
+                    6: "certificate_hold",
+                    8: "remove_from_crl",
+                    9: "privilege_withdrawn",
+                    10: "aa_compromise",
+                }[code]
+            )
     assert _verify(family, der)
 
 

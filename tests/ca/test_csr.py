@@ -21,36 +21,57 @@ from core.errors import DomainError, ErrorKind
 from core.oids import DEFAULT_SM2_ID
 from keys.sm2 import SM2PrivateKey
 
-SUBJECT = cx509.Name([
-    cx509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
-    cx509.NameAttribute(NameOID.ORGANIZATION_NAME, "某市人民政府"),
-    cx509.NameAttribute(NameOID.COMMON_NAME, "某市人民政府"),
-])
+SUBJECT = cx509.Name(
+    [
+        cx509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+        cx509.NameAttribute(NameOID.ORGANIZATION_NAME, "某市人民政府"),
+        cx509.NameAttribute(NameOID.COMMON_NAME, "某市人民政府"),
+    ]
+)
 
 
 def cryptography_csr(key, digest=hashes.SHA256()) -> bytes:
-    return cx509.CertificateSigningRequestBuilder().subject_name(SUBJECT).sign(key, digest).public_bytes(
-        serialization.Encoding.DER
+    return (
+        cx509.CertificateSigningRequestBuilder()
+        .subject_name(SUBJECT)
+        .sign(key, digest)
+        .public_bytes(serialization.Encoding.DER)
     )
 
 
-def sm2_csr(key: SM2PrivateKey, user_id: bytes = DEFAULT_SM2_ID, point: bytes | None = None,
-            algorithm: str = "sm3_sm2") -> bytes:
-    spki = key.public_key_info() if point is None else asn1_keys.PublicKeyInfo({
-        "algorithm": key.public_key_info()["algorithm"], "public_key": point,
-    })
-    info = asn1_csr.CertificationRequestInfo({
-        "version": "v1",
-        "subject": x509.Name.build({"country_name": "CN", "organization_name": "某市人民政府",
-                                    "common_name": "某市人民政府"}),
-        "subject_pk_info": spki,
-        "attributes": [],
-    })
-    return asn1_csr.CertificationRequest({
-        "certification_request_info": info,
-        "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": algorithm}),
-        "signature": key.sign(info.dump(), user_id),
-    }).dump()
+def sm2_csr(
+    key: SM2PrivateKey,
+    user_id: bytes = DEFAULT_SM2_ID,
+    point: bytes | None = None,
+    algorithm: str = "sm3_sm2",
+) -> bytes:
+    spki = (
+        key.public_key_info()
+        if point is None
+        else asn1_keys.PublicKeyInfo(
+            {
+                "algorithm": key.public_key_info()["algorithm"],
+                "public_key": point,
+            }
+        )
+    )
+    info = asn1_csr.CertificationRequestInfo(
+        {
+            "version": "v1",
+            "subject": x509.Name.build(
+                {"country_name": "CN", "organization_name": "某市人民政府", "common_name": "某市人民政府"}
+            ),
+            "subject_pk_info": spki,
+            "attributes": [],
+        }
+    )
+    return asn1_csr.CertificationRequest(
+        {
+            "certification_request_info": info,
+            "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": algorithm}),
+            "signature": key.sign(info.dump(), user_id),
+        }
+    ).dump()
 
 
 @pytest.fixture(scope="module")
@@ -120,8 +141,11 @@ def test_wrong_pem_label_is_rejected(rsa_key):
 
 
 def test_tampered_signature_is_rejected(rsa_key, sm2_key):
-    for der in (cryptography_csr(rsa_key), cryptography_csr(ec.generate_private_key(ec.SECP256R1())),
-                sm2_csr(sm2_key)):
+    for der in (
+        cryptography_csr(rsa_key),
+        cryptography_csr(ec.generate_private_key(ec.SECP256R1())),
+        sm2_csr(sm2_key),
+    ):
         tampered = bytearray(der)
         tampered[-3] ^= 0x01
         rejected(bytes(tampered), "does not verify")
@@ -143,11 +167,13 @@ def test_weak_rsa_keys_are_rejected():
 def test_weak_digest_is_rejected(rsa_key):
     request = asn1_csr.CertificationRequest.load(cryptography_csr(rsa_key))
     info = request["certification_request_info"]
-    sha1_signed = asn1_csr.CertificationRequest({
-        "certification_request_info": info,
-        "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": "sha1_rsa"}),
-        "signature": rsa_key.sign(info.dump(), padding.PKCS1v15(), hashes.SHA1()),
-    }).dump()
+    sha1_signed = asn1_csr.CertificationRequest(
+        {
+            "certification_request_info": info,
+            "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": "sha1_rsa"}),
+            "signature": rsa_key.sign(info.dump(), padding.PKCS1v15(), hashes.SHA1()),
+        }
+    ).dump()
     rejected(sha1_signed, "weak digest sha1")
 
 
@@ -208,19 +234,24 @@ def curve_oid_csr(key: SM2PrivateKey, *, repeat_in_parameters: bool) -> bytes:
     point = core.OctetBitString(key.public_point).dump()
     body = core.Sequence.load(b"\x30" + bytes([len(algorithm)]) + algorithm).dump() + point
     spki = asn1_keys.PublicKeyInfo.load(b"\x30" + bytes([len(body)]) + body)
-    info = asn1_csr.CertificationRequestInfo({
-        "version": "v1",
-        "subject": x509.Name.build({"country_name": "CN", "organization_name": "某市人民政府",
-                                    "common_name": "某市人民政府"}),
-        "subject_pk_info": spki,
-        "attributes": [],
-    })
+    info = asn1_csr.CertificationRequestInfo(
+        {
+            "version": "v1",
+            "subject": x509.Name.build(
+                {"country_name": "CN", "organization_name": "某市人民政府", "common_name": "某市人民政府"}
+            ),
+            "subject_pk_info": spki,
+            "attributes": [],
+        }
+    )
     assert SM2_CURVE_OID.encode() not in info.dump()  # (the OID is DER-encoded, not text)
-    return asn1_csr.CertificationRequest({
-        "certification_request_info": info,
-        "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": "sm3_sm2"}),
-        "signature": key.sign(info.dump(), DEFAULT_SM2_ID),
-    }).dump()
+    return asn1_csr.CertificationRequest(
+        {
+            "certification_request_info": info,
+            "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": "sm3_sm2"}),
+            "signature": key.sign(info.dump(), DEFAULT_SM2_ID),
+        }
+    ).dump()
 
 
 @pytest.mark.parametrize("repeat_in_parameters", [False, True], ids=["no parameters", "curve OID again"])

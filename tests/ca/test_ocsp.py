@@ -47,9 +47,18 @@ def asn1_request(family: str, digest: str, nonce_value: bytes | None = None, ser
     """A request built by hand (for SM3 CertIDs and raw nonce values cryptography refuses)."""
     name, key = issuer_key_material(pki(family).ca.cert)
     h = {"sm3": lambda d: sm3(d), "sha256": lambda d: hashlib.sha256(d).digest()}[digest]
-    tbs = {"request_list": [{"req_cert": {
-        "hash_algorithm": {"algorithm": digest}, "issuer_name_hash": h(name), "issuer_key_hash": h(key),
-        "serial_number": serial}}]}
+    tbs = {
+        "request_list": [
+            {
+                "req_cert": {
+                    "hash_algorithm": {"algorithm": digest},
+                    "issuer_name_hash": h(name),
+                    "issuer_key_hash": h(key),
+                    "serial_number": serial,
+                }
+            }
+        ]
+    }
     if nonce_value is not None:
         tbs["request_extensions"] = [{"extn_id": "nonce", "extn_value": nonce_value}]
     return asn1_ocsp.OCSPRequest({"tbs_request": tbs}).dump()
@@ -103,10 +112,18 @@ def test_nonce_limits():
         assert err.value.kind.value == "invalid-input"
 
 
-@pytest.mark.parametrize("garbage", [
-    b"", b"\x00", b"hello world", b"\x30\x00", b"\x30\x03\x30\x01\x00", b"\x30\x82\xff\xff\x30",
-    bytes(range(256)),
-])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"",
+        b"\x00",
+        b"hello world",
+        b"\x30\x00",
+        b"\x30\x03\x30\x01\x00",
+        b"\x30\x82\xff\xff\x30",
+        bytes(range(256)),
+    ],
+)
 def test_garbage_is_invalid(garbage):
     with pytest.raises(DomainError):
         parse_request(garbage)
@@ -193,12 +210,17 @@ def test_presigned_pieces_are_reusable():
     cached = responder.sign([single], NOW)
     # RSA PKCS#1 v1.5 is deterministic: rebuilding gives the same bytes the cache holds
     assert cached == build_response(
-        p.responder.cert, p.responder.signer,
-        [SingleStatus(req[0], "good", None, None, NOW, NOW + timedelta(hours=1))], NOW, None,
-        [p.responder.cert, p.ca.cert])
+        p.responder.cert,
+        p.responder.signer,
+        [SingleStatus(req[0], "good", None, None, NOW, NOW + timedelta(hours=1))],
+        NOW,
+        None,
+        [p.responder.cert, p.ca.cert],
+    )
     assert len(cocsp.load_der_ocsp_response(cached).certificates) == 2
-    without = build_response(p.responder.cert, p.responder.signer, [SingleStatus(req[0], "good")], NOW,
-                             include_certs=[])
+    without = build_response(
+        p.responder.cert, p.responder.signer, [SingleStatus(req[0], "good")], NOW, include_certs=[]
+    )
     assert cocsp.load_der_ocsp_response(without).certificates == []
 
 

@@ -46,16 +46,19 @@ def test_parse_query_fields():
     assert choose(parse_query(query("sha512"))) == "rsa"
 
 
-@pytest.mark.parametrize("der, code", [
-    (b"", "badDataFormat"),
-    (b"garbage", "badDataFormat"),
-    (b"\x30\x03\x02\x01\x01", "badDataFormat"),
-    (query()[:-3], "badDataFormat"),
-    (query("sha1"), "badAlg"),
-    (query("md5"), "badAlg"),
-    (query("sha256", imprint=b"\x00" * 20), "badDataFormat"),
-    (query(extensions=[{"extn_id": "1.2.3.4", "extn_value": b"x"}]), "unacceptedExtension"),
-])
+@pytest.mark.parametrize(
+    "der, code",
+    [
+        (b"", "badDataFormat"),
+        (b"garbage", "badDataFormat"),
+        (b"\x30\x03\x02\x01\x01", "badDataFormat"),
+        (query()[:-3], "badDataFormat"),
+        (query("sha1"), "badAlg"),
+        (query("md5"), "badAlg"),
+        (query("sha256", imprint=b"\x00" * 20), "badDataFormat"),
+        (query(extensions=[{"extn_id": "1.2.3.4", "extn_value": b"x"}]), "unacceptedExtension"),
+    ],
+)
 def test_bad_queries(der, code):
     with pytest.raises(DomainError) as err:
         parse_query(der)
@@ -84,8 +87,10 @@ def test_reply_content_and_signature(family, digest):
     assert tst["accuracy"].native == {"seconds": 1, "millis": 500, "micros": None}
     assert tst["nonce"].native == 12345
     # CertificateSet is a SET OF: DER orders it, so compare as a set
-    assert {c.chosen.serial_number for c in sd["certificates"]} == {p.tsa.cert.serial_number,
-                                                                    p.ca.cert.serial_number}
+    assert {c.chosen.serial_number for c in sd["certificates"]} == {
+        p.tsa.cert.serial_number,
+        p.ca.cert.serial_number,
+    }
     si = sd["signer_infos"][0]
     assert si["digest_algorithm"]["algorithm"].native == digest
     attrs = {a["type"].native: a["values"][0] for a in si["signed_attrs"]}
@@ -124,8 +129,13 @@ def test_policy_mismatch_and_rejections():
     with pytest.raises(DomainError) as err:
         build_reply(q, p.tsa.cert, p.tsa.signer, 1, GEN, POLICY, 1000, True, [])
     assert err.value.code == "unacceptedPolicy"
-    for name, bit in (("badAlg", 0), ("badRequest", 2), ("unacceptedPolicy", 15), ("systemFailure", 25),
-                      ("invalid-input", 2)):
+    for name, bit in (
+        ("badAlg", 0),
+        ("badRequest", 2),
+        ("unacceptedPolicy", 15),
+        ("systemFailure", 25),
+        ("invalid-input", 2),
+    ):
         der = rejection(name, "no")
         outer = asn1_core.Sequence.load(der)
         info = tsp.PKIStatusInfo.load(outer.contents)

@@ -124,8 +124,9 @@ def _scenario(a: Process, b: Process, hub: Process, tmp_path) -> None:
         for document in documents:
             report = client.post("/api/v1/verify/license", json=document).json()
             results[document["identifier"]] = report
-        ofd = client.post("/api/v1/verify/ofd", content=license_file.content,
-                          headers={"Content-Type": "application/ofd"}).json()
+        ofd = client.post(
+            "/api/v1/verify/ofd", content=license_file.content, headers={"Content-Type": "application/ofd"}
+        ).json()
         assert ofd["indication"] == "TOTAL_PASSED", ofd  # the printable file verifies in region B too
     passed = [i for i, r in results.items() if r["indication"] == "TOTAL_PASSED"]
     failed = {i: r["sub_indication"] for i, r in results.items() if r["indication"] == "TOTAL_FAILED"}

@@ -30,10 +30,12 @@ OPENSSL = shutil.which("openssl")
 _BIN = Path(sys.executable).parent
 LINT_CRL = shutil.which("lint_crl") or (str(_BIN / "lint_crl") if (_BIN / "lint_crl").exists() else None)
 LINT_OCSP = shutil.which("lint_ocsp_response") or (
-    str(_BIN / "lint_ocsp_response") if (_BIN / "lint_ocsp_response").exists() else None)
+    str(_BIN / "lint_ocsp_response") if (_BIN / "lint_ocsp_response").exists() else None
+)
 needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="openssl CLI not on PATH")
-needs_pkilint = pytest.mark.skipif(LINT_CRL is None or LINT_OCSP is None,
-                                   reason="pkilint (lint_crl / lint_ocsp_response) not installed")
+needs_pkilint = pytest.mark.skipif(
+    LINT_CRL is None or LINT_OCSP is None, reason="pkilint (lint_crl / lint_ocsp_response) not installed"
+)
 NOW = datetime.now(UTC).replace(microsecond=0)
 IDP = "http://127.0.0.1:8400/crl/issuing-0.crl"
 
@@ -57,18 +59,23 @@ def files(tmp_path):
         for name in ("leaf", "leaf2", "responder", "tsa"):
             write_pem(tmp_path / f"{name}.pem", getattr(p, name))
         return tmp_path
+
     return make
 
 
 def _crl(family: str, signer=None, entries=None, idp=IDP) -> bytes:
     p = pki(family)
     if entries is None:
-        entries = [(p.leaf2.cert.serial_number, NOW - timedelta(hours=2), "keyCompromise"),
-                   (0x7FFF_FFFF_FFFF, NOW - timedelta(days=9), None), (99, NOW, "superseded")]
+        entries = [
+            (p.leaf2.cert.serial_number, NOW - timedelta(hours=2), "keyCompromise"),
+            (0x7FFF_FFFF_FFFF, NOW - timedelta(days=9), None),
+            (99, NOW, "superseded"),
+        ]
     return build_crl(p.ca.cert, signer or p.ca.signer, entries, 12, NOW, NOW + timedelta(days=1), idp)
 
 
 # --- CRL ----------------------------------------------------------------------------------------------
+
 
 @needs_openssl
 def test_openssl_verifies_rsa_crl(files):
@@ -102,6 +109,7 @@ def test_pkilint_crl_clean(tmp_path, family, entries):
 
 # --- OCSP ---------------------------------------------------------------------------------------------
 
+
 def _answer(family: str, req, nonce, signer=None) -> bytes:
     p = pki(family)
     revoked = {p.leaf2.cert.serial_number: (NOW - timedelta(hours=3), "keyCompromise")}
@@ -117,8 +125,19 @@ def _answer(family: str, req, nonce, signer=None) -> bytes:
 
 
 def _ocsp_request(d: Path, *extra) -> object:
-    rc, out = run(OPENSSL, "ocsp", "-issuer", d / "ca.pem", "-cert", d / "leaf.pem", "-cert", d / "leaf2.pem",
-                  "-reqout", d / "req.der", *extra)
+    rc, out = run(
+        OPENSSL,
+        "ocsp",
+        "-issuer",
+        d / "ca.pem",
+        "-cert",
+        d / "leaf.pem",
+        "-cert",
+        d / "leaf2.pem",
+        "-reqout",
+        d / "req.der",
+        *extra,
+    )
     assert rc == 0, out
     return parse_request((d / "req.der").read_bytes())
 
@@ -130,17 +149,39 @@ def test_openssl_ocsp_rsa_statuses_and_nonce(files):
     assert req.nonce is not None and len(req) == 2
     # nonce echoed: openssl compares the request it sent with the response
     (d / "resp-nonce.der").write_bytes(_answer("rsa", req, req.nonce))
-    rc, out = run(OPENSSL, "ocsp", "-reqin", d / "req.der", "-respin", d / "resp-nonce.der",
-                  "-CAfile", d / "root.pem")
+    rc, out = run(
+        OPENSSL, "ocsp", "-reqin", d / "req.der", "-respin", d / "resp-nonce.der", "-CAfile", d / "root.pem"
+    )
     assert rc == 0 and "Response verify OK" in out and "WARNING" not in out, out
     (d / "resp-bad-nonce.der").write_bytes(_answer("rsa", req, b"\x00" + req.nonce[1:]))
-    rc, out = run(OPENSSL, "ocsp", "-reqin", d / "req.der", "-respin", d / "resp-bad-nonce.der",
-                  "-CAfile", d / "root.pem")
+    rc, out = run(
+        OPENSSL,
+        "ocsp",
+        "-reqin",
+        d / "req.der",
+        "-respin",
+        d / "resp-bad-nonce.der",
+        "-CAfile",
+        d / "root.pem",
+    )
     assert rc != 0 and "Nonce Verify error" in out, out
     # a pre-signed (cached) response has no nonce; openssl warns and still verifies it
     (d / "resp.der").write_bytes(_answer("rsa", req, None))
-    rc, out = run(OPENSSL, "ocsp", "-issuer", d / "ca.pem", "-cert", d / "leaf.pem", "-cert", d / "leaf2.pem",
-                  "-respin", d / "resp.der", "-CAfile", d / "root.pem", "-resp_text")
+    rc, out = run(
+        OPENSSL,
+        "ocsp",
+        "-issuer",
+        d / "ca.pem",
+        "-cert",
+        d / "leaf.pem",
+        "-cert",
+        d / "leaf2.pem",
+        "-respin",
+        d / "resp.der",
+        "-CAfile",
+        d / "root.pem",
+        "-resp_text",
+    )
     assert rc == 0 and "Response verify OK" in out, out
     assert f"{d / 'leaf.pem'}: good" in out and f"{d / 'leaf2.pem'}: revoked" in out
     assert "Reason: keyCompromise" in out
@@ -152,8 +193,17 @@ def test_openssl_ocsp_rsa_statuses_and_nonce(files):
 def test_openssl_requests_by_serial_parse_and_match(files, family, digest):
     d = files(family)
     serial = pki(family).leaf.cert.serial_number
-    rc, out = run(OPENSSL, "ocsp", "-issuer", d / "ca.pem", f"-{digest}", "-serial", hex(serial),
-                  "-reqout", d / "req.der")
+    rc, out = run(
+        OPENSSL,
+        "ocsp",
+        "-issuer",
+        d / "ca.pem",
+        f"-{digest}",
+        "-serial",
+        hex(serial),
+        "-reqout",
+        d / "req.der",
+    )
     assert rc == 0, out
     req = parse_request((d / "req.der").read_bytes())
     assert [(r.hash_algorithm, r.serial) for r in req] == [(digest, serial)]
@@ -170,8 +220,22 @@ def test_sm2_ocsp_gmssl_signature_and_openssl_encoding(files):
     assert gmssl_verify(p.responder.cert, basic["tbs_response_data"].dump(), basic["signature"].native)
     # encoding: re-signed with OpenSSL's empty ID; -VAfile trusts the responder directly
     (d / "resp.der").write_bytes(_answer("sm2", req, None, signer=empty_id_signer(p.responder)))
-    rc, out = run(OPENSSL, "ocsp", "-issuer", d / "ca.pem", "-cert", d / "leaf.pem", "-cert", d / "leaf2.pem",
-                  "-respin", d / "resp.der", "-VAfile", d / "responder.pem", "-no_nonce", "-resp_text")
+    rc, out = run(
+        OPENSSL,
+        "ocsp",
+        "-issuer",
+        d / "ca.pem",
+        "-cert",
+        d / "leaf.pem",
+        "-cert",
+        d / "leaf2.pem",
+        "-respin",
+        d / "resp.der",
+        "-VAfile",
+        d / "responder.pem",
+        "-no_nonce",
+        "-resp_text",
+    )
     assert rc == 0 and "Response verify OK" in out, out
     assert f"{d / 'leaf.pem'}: good" in out and f"{d / 'leaf2.pem'}: revoked" in out
 
@@ -190,6 +254,7 @@ def test_pkilint_ocsp_response_clean(files, family, with_nonce):
 
 # --- TSA ----------------------------------------------------------------------------------------------
 
+
 def _stamp(d: Path, family: str, flag: str) -> tuple[Path, object]:
     (d / "f.txt").write_bytes(b"approval 2026-0001\n" * 100)
     rc, out = run(OPENSSL, "ts", "-query", "-data", d / "f.txt", flag, "-cert", "-out", d / "q.tsq")
@@ -197,8 +262,9 @@ def _stamp(d: Path, family: str, flag: str) -> tuple[Path, object]:
     q = parse_query((d / "q.tsq").read_bytes())
     assert choose(q) == family
     p = pki(family)
-    reply = build_reply(q, p.tsa.cert, p.tsa.signer, 0x5EED_0001, NOW, "1.3.6.1.4.1.99999.2.1", 500,
-                        q.cert_req, [])
+    reply = build_reply(
+        q, p.tsa.cert, p.tsa.signer, 0x5EED_0001, NOW, "1.3.6.1.4.1.99999.2.1", 500, q.cert_req, []
+    )
     (d / "reply.tsr").write_bytes(reply)
     return d / "reply.tsr", reply
 
@@ -207,11 +273,33 @@ def _stamp(d: Path, family: str, flag: str) -> tuple[Path, object]:
 def test_openssl_ts_verifies_rsa_reply(files):
     d = files("rsa")
     reply_path, _ = _stamp(d, "rsa", "-sha256")
-    rc, out = run(OPENSSL, "ts", "-verify", "-data", d / "f.txt", "-in", reply_path,
-                  "-CAfile", d / "ca-chain.pem", "-untrusted", d / "tsa.pem")
+    rc, out = run(
+        OPENSSL,
+        "ts",
+        "-verify",
+        "-data",
+        d / "f.txt",
+        "-in",
+        reply_path,
+        "-CAfile",
+        d / "ca-chain.pem",
+        "-untrusted",
+        d / "tsa.pem",
+    )
     assert rc == 0 and "Verification: OK" in out, out
-    rc, out = run(OPENSSL, "ts", "-verify", "-queryfile", d / "q.tsq", "-in", reply_path,
-                  "-CAfile", d / "ca-chain.pem", "-untrusted", d / "tsa.pem")
+    rc, out = run(
+        OPENSSL,
+        "ts",
+        "-verify",
+        "-queryfile",
+        d / "q.tsq",
+        "-in",
+        reply_path,
+        "-CAfile",
+        d / "ca-chain.pem",
+        "-untrusted",
+        d / "tsa.pem",
+    )
     assert rc == 0 and "Verification: OK" in out, out
 
 

@@ -63,14 +63,27 @@ def pkeyutl_verifies(tmp_path: Path, cert: x509.Certificate, issuer: x509.Certif
     key.write_bytes(pem.armor("PUBLIC KEY", issuer.public_key.dump()))
     tbs.write_bytes(cert["tbs_certificate"].dump())
     signature.write_bytes(cert["signature_value"].native)
-    common = ["pkeyutl", "-verify", "-digest", "sm3", "-pubin", "-inkey", str(key), "-rawin", "-in", str(tbs),
-              "-sigfile", str(signature)]
+    common = [
+        "pkeyutl",
+        "-verify",
+        "-digest",
+        "sm3",
+        "-pubin",
+        "-inkey",
+        str(key),
+        "-rawin",
+        "-in",
+        str(tbs),
+        "-sigfile",
+        str(signature),
+    ]
     result = run(OPENSSL, *common, "-pkeyopt", DISTID)
     assert result.returncode == 0, (result.stdout + result.stderr).decode()
     assert run(OPENSSL, *common).returncode != 0  # with OpenSSL's default, the empty ID, it must fail
 
 
 # --- chains ------------------------------------------------------------------------------------
+
 
 @needs_openssl
 def test_rsa_chains_verify_with_openssl(tmp_path):
@@ -119,6 +132,7 @@ def test_gmssl_verifies_every_sm2_certificate_signature():
 
 # --- pkilint -----------------------------------------------------------------------------------
 
+
 def _all_certificates() -> list[tuple[str, str]]:
     cases = [(family, label) for family in ("sm2", "rsa") for label in ("root", "issuing")]
     for family, kinds in (("sm2", ["sm2"]), ("rsa", ["rsa", "ecdsa-p256"])):
@@ -142,6 +156,7 @@ def test_pkilint_reports_nothing(tmp_path, family, label):
 
 # --- CSRs made by the OpenSSL CLI --------------------------------------------------------------
 
+
 def _openssl_csr(tmp_path: Path, algorithm: str, *options: str, sigopt: str | None = None) -> bytes:
     key = tmp_path / f"{algorithm}-{len(options)}.key"
     created = run(OPENSSL, "genpkey", "-algorithm", algorithm, *options, "-out", str(key))
@@ -162,8 +177,13 @@ def test_openssl_rsa_csr_is_accepted_and_certified(tmp_path):
     assert csr.key_type == "rsa" and csr.key_bits == 2048
     h = hierarchy("rsa")
     cert = issue("organization-signing", h.issuing, csr.subject, csr.public_key_info)
-    openssl_ok("-CAfile", write(tmp_path, "root", h.root.cert), "-untrusted",
-               write(tmp_path, "issuing", h.issuing.cert), write(tmp_path, "leaf", cert))
+    openssl_ok(
+        "-CAfile",
+        write(tmp_path, "root", h.root.cert),
+        "-untrusted",
+        write(tmp_path, "issuing", h.issuing.cert),
+        write(tmp_path, "leaf", cert),
+    )
 
 
 @needs_openssl
@@ -173,8 +193,14 @@ def test_openssl_sm2_csr_is_accepted_and_certified(tmp_path, sigopt, user_id):
     assert csr.key_type == "sm2" and csr.sm2_user_id == user_id
     h = hierarchy("sm2")
     cert = issue("seal-signer", h.issuing, csr.subject, csr.public_key_info)
-    openssl_ok("-vfyopt", DISTID, "-partial_chain", "-CAfile", write(tmp_path, "issuing", h.issuing.cert),
-               write(tmp_path, "leaf", cert))
+    openssl_ok(
+        "-vfyopt",
+        DISTID,
+        "-partial_chain",
+        "-CAfile",
+        write(tmp_path, "issuing", h.issuing.cert),
+        write(tmp_path, "leaf", cert),
+    )
 
 
 @needs_openssl
@@ -189,4 +215,3 @@ def test_openssl_bad_csrs_are_rejected(tmp_path):
         for bad in (bytes(tampered), der[:-20], b"\x00" + der[1:], b"not a CSR at all"):
             with pytest.raises(DomainError):
                 parse_csr(bad)
-

@@ -44,9 +44,21 @@ def _write(tmp_path: Path, name: str, data: bytes) -> Path:
 def pyhanko_validate(tmp_path: Path, pdf: bytes, command: str = "validate") -> subprocess.CompletedProcess:
     path = _write(tmp_path, "stamped.pdf", pdf)
     return subprocess.run(
-        [sys.executable, "-m", "pyhanko", "sign", command, "--trust", str(_root_pem(tmp_path)),
-         "--trust-replace", str(path)],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "pyhanko",
+            "sign",
+            command,
+            "--trust",
+            str(_root_pem(tmp_path)),
+            "--trust-replace",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
     )
 
 
@@ -57,8 +69,11 @@ def pdfsig(tmp_path: Path, pdf: bytes, root_pem: Path | None = None) -> str:
     db = f"sql:{nss}"
     subprocess.run(["certutil", "-N", "--empty-password", "-d", db], check=True, capture_output=True)
     root = str(root_pem or _root_pem(tmp_path))
-    subprocess.run(["certutil", "-A", "-n", "root", "-t", "CT,C,C", "-i", root, "-d", db],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["certutil", "-A", "-n", "root", "-t", "CT,C,C", "-i", root, "-d", db],
+        check=True,
+        capture_output=True,
+    )
     path = _write(tmp_path, "stamped.pdf", pdf)
     run = subprocess.run(["pdfsig", "-nssdir", db, str(path)], capture_output=True, text=True, timeout=120)
     return run.stdout
@@ -98,8 +113,9 @@ def test_pyhanko_cli_bt_time_stamp_is_trusted(tmp_path):
 @needs_cli
 def test_pyhanko_cli_adesverify_blta(tmp_path):
     pki = make_pki()
-    pdf = stamp_rsa(make_pdf(), level="B-LTA", timestamper=pki.timestamper(),
-                    validation_context=pki.validation_context())
+    pdf = stamp_rsa(
+        make_pdf(), level="B-LTA", timestamper=pki.timestamper(), validation_context=pki.validation_context()
+    )
     run = pyhanko_validate(tmp_path, pdf, command="adesverify")
     assert run.returncode == 0, run.stderr
     assert run.stdout.rstrip().endswith(
@@ -173,8 +189,9 @@ def test_pdfsig_reports_a_changed_byte(tmp_path):
 
 def _long_term(level: str) -> bytes:
     pki = make_pki()
-    return stamp_rsa(make_pdf(), level=level, timestamper=pki.timestamper(),
-                     validation_context=pki.validation_context())
+    return stamp_rsa(
+        make_pdf(), level=level, timestamper=pki.timestamper(), validation_context=pki.validation_context()
+    )
 
 
 @needs_cli

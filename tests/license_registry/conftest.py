@@ -52,8 +52,14 @@ def registry(registry_db, stamper, clock):
 
 @pytest.fixture
 def types(registry, principal):
-    registry.create_type(TYPE_CODE, "建筑业企业资质证书", ISSUER, "organization", COMPANY_SCHEMA, principal,
-                         validity_days=5 * 365)
+    registry.create_type(
+        TYPE_CODE,
+        "建筑业企业资质证书",
+        ISSUER,
+        "organization",
+        COMPANY_SCHEMA,
+        principal,
+        validity_days=5 * 365,
+    )
     registry.create_type(PERSON_TYPE_CODE, "安全生产考核合格证书", ISSUER, "person", PERSON_SCHEMA, principal)
     return registry
-

@@ -14,11 +14,11 @@ import license_registry.models as models
 from db.base import Database
 
 REGION = "230000"
-TYPE_CODE = "11100000000013338W032"        # MOHURD (住建部) + 032
+TYPE_CODE = "11100000000013338W032"  # MOHURD (住建部) + 032
 PERSON_TYPE_CODE = "11100000000013338W011"
 ISSUER = "11220000013544541J"
 COMPANY = "91440300708461136T"
-CITIZEN = "11010519491231002X"             # GB 11643 example
+CITIZEN = "11010519491231002X"  # GB 11643 example
 OTHER_CITIZEN = "440300199001011238"
 SEAL = "seal-1"
 START = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
@@ -34,8 +34,11 @@ COMPANY_SCHEMA = {
     },
     "additionalProperties": False,
 }
-PERSON_SCHEMA = {"type": "object", "required": ["certificate_number"],
-                 "properties": {"certificate_number": {"type": "string"}}}
+PERSON_SCHEMA = {
+    "type": "object",
+    "required": ["certificate_number"],
+    "properties": {"certificate_number": {"type": "string"}},
+}
 
 
 @dataclass(frozen=True)
@@ -72,19 +75,28 @@ class FakeStamper:
         return FakeStamp(b"SES" + value, value.hex())
 
 
-
 def company_license(registry, principal, key=None, number="D123", **changes):
-    args = {"type_code": TYPE_CODE,
-            "holder": {"name": "深圳某建设有限公司", "id_type": "001", "id_number": COMPANY},
-            "data": {"certificate_number": number, "qualification": "一级"}, "valid_from": date(2025, 3, 1),
-            "valid_to": date(2027, 2, 28), "seal_id": SEAL}
+    args = {
+        "type_code": TYPE_CODE,
+        "holder": {"name": "深圳某建设有限公司", "id_type": "001", "id_number": COMPANY},
+        "data": {"certificate_number": number, "qualification": "一级"},
+        "valid_from": date(2025, 3, 1),
+        "valid_to": date(2027, 2, 28),
+        "seal_id": SEAL,
+    }
     args.update(changes)
     return registry.issue(**args, principal=principal, idempotency_key=key)
 
 
 def counts(database: Database) -> dict[str, int]:
-    tables = {"licenses": models.License, "outbox": models.OutboxEvent, "shares": models.LicenseShare,
-              "access": models.LicenseAccess, "types": models.LicenseType, "audit": db.audit.AuditEvent}
+    tables = {
+        "licenses": models.License,
+        "outbox": models.OutboxEvent,
+        "shares": models.LicenseShare,
+        "access": models.LicenseAccess,
+        "types": models.LicenseType,
+        "audit": db.audit.AuditEvent,
+    }
     with database.read() as s:
         return {name: s.scalar(select(func.count()).select_from(m)) for name, m in tables.items()}
 

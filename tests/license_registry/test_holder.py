@@ -28,11 +28,14 @@ def test_organization_gets_type_001():
     assert validate_holder("organization", "某公司", "001", COMPANY).id_type == "001"
 
 
-@pytest.mark.parametrize("number, words", [
-    ("110105194912310021", "check character"),
-    ("11010519491331002X", "birth date"),
-    ("1101051949123100", "17 digits"),
-])
+@pytest.mark.parametrize(
+    "number, words",
+    [
+        ("110105194912310021", "check character"),
+        ("11010519491331002X", "birth date"),
+        ("1101051949123100", "17 digits"),
+    ],
+)
 def test_bad_citizen_ids_are_explained(number, words):
     assert words in _problem("person", "张三", "111", number)
 
@@ -44,8 +47,9 @@ def test_bad_credit_code_is_explained():
 
 def test_legacy_credit_code_is_allowed_by_default_and_configurable():
     assert validate_holder("organization", "早期试点企业", "001", "91350100M0001TGQXM").id_number
-    problem = _problem("organization", "早期试点企业", "001", "91350100M0001TGQXM",
-                       legacy_credit_codes=frozenset())
+    problem = _problem(
+        "organization", "早期试点企业", "001", "91350100M0001TGQXM", legacy_credit_codes=frozenset()
+    )
     assert "check character" in problem
 
 

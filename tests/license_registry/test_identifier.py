@@ -29,8 +29,9 @@ OTHER_REAL_EXAMPLES = [
     "1.2.156.3005.2.11100000000013338W087.11370800MB28559184.37080001202411010001.001.3",
 ]
 # The Shandong API-documentation example whose check character does not satisfy MOD 37,36 (D expected).
-SHANDONG_API_DOC = ("1.2.156.3005.2.11100000000013661B006.113700000045046442."
-                    "209FA4E88F9E4C878F3E9BED2CE7EA49.001.M")
+SHANDONG_API_DOC = (
+    "1.2.156.3005.2.11100000000013661B006.113700000045046442.209FA4E88F9E4C878F3E9BED2CE7EA49.001.M"
+)
 
 
 @pytest.mark.parametrize("text", STANDARD_EXAMPLES + OTHER_REAL_EXAMPLES)
@@ -67,7 +68,7 @@ def test_any_single_character_change_is_detected(position):
     if text[position] == "." or position < len(ROOT) + 1:
         return
     replacement = "7" if text[position] != "7" else "8"
-    assert identifier_problem(text[:position] + replacement + text[position + 1:]) is not None
+    assert identifier_problem(text[:position] + replacement + text[position + 1 :]) is not None
 
 
 def test_adjacent_transposition_is_detected():
@@ -75,16 +76,19 @@ def test_adjacent_transposition_is_detected():
     assert identifier_problem(text) is not None
 
 
-@pytest.mark.parametrize("text, words", [
-    ("1.2.156.3005.3.11100000000013338W032.11220000013544541J.2430599.001.F", "root"),
-    ("1.2.156.3005.2.11100000000013338W032.11220000013544541J.2430599.001", "five parts"),
-    ("1.2.156.3005.2.11100000000013338w032.11220000013544541J.2430599.001.F", "type code"),
-    ("1.2.156.3005.2.11100000000013338W32.11220000013544541J.2430599.001.F", "type code"),
-    ("1.2.156.3005.2.11100000000013338W032.11220000013544541J.2430599.01.F", "version"),
-    ("1.2.156.3005.2.11100000000013338W032.11220000013544541J.2430599.000.F", "version"),
-    ("1.2.156.3005.2.11100000000013338W032.11220000013544541J.24305-99.001.F", "serial"),
-    ("1.2.156.3005.2.11100000000013338W032..2430599.001.F", "issuer"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("1.2.156.3005.3.11100000000013338W032.11220000013544541J.2430599.001.F", "root"),
+        ("1.2.156.3005.2.11100000000013338W032.11220000013544541J.2430599.001", "five parts"),
+        ("1.2.156.3005.2.11100000000013338w032.11220000013544541J.2430599.001.F", "type code"),
+        ("1.2.156.3005.2.11100000000013338W32.11220000013544541J.2430599.001.F", "type code"),
+        ("1.2.156.3005.2.11100000000013338W032.11220000013544541J.2430599.01.F", "version"),
+        ("1.2.156.3005.2.11100000000013338W032.11220000013544541J.2430599.000.F", "version"),
+        ("1.2.156.3005.2.11100000000013338W032.11220000013544541J.24305-99.001.F", "serial"),
+        ("1.2.156.3005.2.11100000000013338W032..2430599.001.F", "issuer"),
+    ],
+)
 def test_malformed_identifiers_say_what_is_wrong(text, words):
     assert words in identifier_problem(text)
 

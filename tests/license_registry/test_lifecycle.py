@@ -34,12 +34,21 @@ def test_change_makes_version_002_referencing_the_previous(types, principal, sta
     assert "previous_identifier" in stamper.calls[-1][1]
     assert types.get(old["identifier"])["status"] == "changed"
     after = counts(registry_db)
-    assert (after["licenses"] - before["licenses"], after["outbox"] - before["outbox"],
-            after["audit"] - before["audit"]) == (1, 2, 1)
+    assert (
+        after["licenses"] - before["licenses"],
+        after["outbox"] - before["outbox"],
+        after["audit"] - before["audit"],
+    ) == (1, 2, 1)
     status, created = outbox(registry_db)[-2:]
     assert (status.kind, json.loads(status.payload_json)) == (
-        "status", {"identifier": old["identifier"], "status": "changed", "version": "001",
-                   "superseded_by": new["identifier"]})
+        "status",
+        {
+            "identifier": old["identifier"],
+            "status": "changed",
+            "version": "001",
+            "superseded_by": new["identifier"],
+        },
+    )
     assert created.kind == "license" and json.loads(created.payload_json)["version"] == "002"
 
 
@@ -68,8 +77,12 @@ def test_revoke_once_then_conflict(types, principal, registry_db):
     assert revoked["status"] == "revoked" and signed_part(revoked) == signed_part(doc)
     event = outbox(registry_db)[-1]
     assert event.idempotency_key == f"{REGION}:status:{doc['identifier']}:revoked"
-    assert json.loads(event.payload_json) == {"identifier": doc["identifier"], "status": "revoked",
-                                              "version": "001", "reason": "企业申请注销"}
+    assert json.loads(event.payload_json) == {
+        "identifier": doc["identifier"],
+        "status": "revoked",
+        "version": "001",
+        "reason": "企业申请注销",
+    }
     before = counts(registry_db)
     err = _error(types.revoke, doc["identifier"], "again", principal)
     assert err.kind is ErrorKind.CONFLICT and err.code == "already-revoked"
@@ -126,8 +139,11 @@ def test_history_lists_every_version_oldest_first(types, principal):
     types.revoke(v3["identifier"], "注销", principal)
     for start in (v1, v2, v3):
         history = types.history(start["identifier"])
-        assert [(h["version"], h["status"]) for h in history] == [("001", "changed"), ("002", "changed"),
-                                                                 ("003", "revoked")]
+        assert [(h["version"], h["status"]) for h in history] == [
+            ("001", "changed"),
+            ("002", "changed"),
+            ("003", "revoked"),
+        ]
     assert history[2]["previous_identifier"] == v2["identifier"] and history[2]["reason"] == "注销"
     assert history[0]["previous_identifier"] is None
 

@@ -26,9 +26,9 @@ class FakeHub:
     def __init__(self):
         self.store: dict[str, dict] = {}
         self.requests: list[dict] = []
-        self.down_for = 0          # next N requests fail with a connection error
+        self.down_for = 0  # next N requests fail with a connection error
         self.status_for: list[int] = []  # next requests answer these HTTP statuses (after storing nothing)
-        self.lose_answers = 0      # next N requests are stored but the answer is lost (read timeout)
+        self.lose_answers = 0  # next N requests are stored but the answer is lost (read timeout)
         self.reject: set[str] = set()
         self.during_request = None
 
@@ -67,8 +67,18 @@ def hub():
 
 @pytest.fixture
 def relay(registry_db, hub, clock):
-    r = HubRelay(registry_db, HUB, TOKEN, REGION, httpx.Client(transport=httpx.MockTransport(hub.handle)),
-                 batch_size=3, clock=clock, base_delay_s=2, max_delay_s=60, rng=random.Random(7))
+    r = HubRelay(
+        registry_db,
+        HUB,
+        TOKEN,
+        REGION,
+        httpx.Client(transport=httpx.MockTransport(hub.handle)),
+        batch_size=3,
+        clock=clock,
+        base_delay_s=2,
+        max_delay_s=60,
+        rng=random.Random(7),
+    )
     yield r
     r.close()
 
@@ -163,8 +173,15 @@ def test_rejected_events_stay_pending_with_the_reason(events, relay, hub, clock,
 
 
 def test_claimed_events_are_leased_to_one_relay(events, relay, hub, registry_db, clock):
-    other = HubRelay(registry_db, HUB, TOKEN, REGION, httpx.Client(transport=httpx.MockTransport(hub.handle)),
-                     batch_size=3, clock=clock)
+    other = HubRelay(
+        registry_db,
+        HUB,
+        TOKEN,
+        REGION,
+        httpx.Client(transport=httpx.MockTransport(hub.handle)),
+        batch_size=3,
+        clock=clock,
+    )
     seen = []
     hub.during_request = lambda: (setattr(hub, "during_request", None), seen.append(other.deliver_once()))
     assert relay.deliver_once() == 3

@@ -23,10 +23,14 @@ from tests.license_registry.support import (
     FakePrincipal,
 )
 
-ISSUE = {"type_code": TYPE_CODE,
-         "holder": {"name": "深圳某建设有限公司", "id_type": "001", "id_number": COMPANY},
-         "data": {"certificate_number": "D123", "qualification": "一级"}, "valid_from": "2025-03-01",
-         "valid_to": "2027-02-28", "seal_id": SEAL}
+ISSUE = {
+    "type_code": TYPE_CODE,
+    "holder": {"name": "深圳某建设有限公司", "id_type": "001", "id_number": COMPANY},
+    "data": {"certificate_number": "D123", "qualification": "一级"},
+    "valid_from": "2025-03-01",
+    "valid_to": "2027-02-28",
+    "seal_id": SEAL,
+}
 
 
 @pytest.fixture
@@ -48,8 +52,13 @@ def api(registry):
 
 @pytest.fixture
 def typed(api):
-    body = {"type_code": TYPE_CODE, "name": "建筑业企业资质证书", "issuer_code": ISSUER,
-            "holder_kind": "organization", "schema": COMPANY_SCHEMA}
+    body = {
+        "type_code": TYPE_CODE,
+        "name": "建筑业企业资质证书",
+        "issuer_code": ISSUER,
+        "holder_kind": "organization",
+        "schema": COMPANY_SCHEMA,
+    }
     r = api.post("/api/v1/license-types", json=body)
     assert r.status_code == 201, r.text
     assert r.json()["schema"] == COMPANY_SCHEMA and r.json()["defining_body_code"] == TYPE_CODE[:18]
@@ -78,8 +87,12 @@ def test_idempotency_key_header(typed):
     again = typed.post("/api/v1/licenses", json=ISSUE, headers={"Idempotency-Key": "k-1"})
     assert again.status_code == 201 and again.json() == first.json()
     other = {**ISSUE, "data": {**ISSUE["data"], "certificate_number": "D999"}}
-    assert "Idempotency-Key" in _problem(typed.post("/api/v1/licenses", json=other,
-                                                    headers={"Idempotency-Key": "k-1"}), 409)["detail"]
+    assert (
+        "Idempotency-Key"
+        in _problem(typed.post("/api/v1/licenses", json=other, headers={"Idempotency-Key": "k-1"}), 409)[
+            "detail"
+        ]
+    )
 
 
 def test_schema_violation_is_a_400_naming_the_field(typed):
@@ -90,15 +103,22 @@ def test_schema_violation_is_a_400_naming_the_field(typed):
 
 
 def test_bad_json_schema_for_a_type_is_a_400(api):
-    body = {"type_code": TYPE_CODE, "name": "x", "issuer_code": ISSUER, "holder_kind": "person",
-            "schema": {"type": "object", "required": "name"}}
+    body = {
+        "type_code": TYPE_CODE,
+        "name": "x",
+        "issuer_code": ISSUER,
+        "holder_kind": "person",
+        "schema": {"type": "object", "required": "name"},
+    }
     assert "required" in _problem(api.post("/api/v1/license-types", json=body), 400)["detail"]
 
 
 def test_change_history_revoke(typed):
     doc = typed.post("/api/v1/licenses", json=ISSUE).json()
-    new = typed.post(f"/api/v1/licenses/{doc['identifier']}/change",
-                     json={"data": {"certificate_number": "D123", "qualification": "二级"}})
+    new = typed.post(
+        f"/api/v1/licenses/{doc['identifier']}/change",
+        json={"data": {"certificate_number": "D123", "qualification": "二级"}},
+    )
     assert new.status_code == 201 and new.json()["previous_identifier"] == doc["identifier"]
     history = typed.get(f"/api/v1/licenses/{doc['identifier']}/history").json()
     assert [h["status"] for h in history] == ["changed", "valid"]
@@ -110,8 +130,10 @@ def test_change_history_revoke(typed):
 
 
 def _share(typed, identifier: str) -> dict:
-    r = typed.post(f"/api/v1/licenses/{identifier}/shares",
-                   json={"audience": "某银行", "expires_in_s": 600, "use_cause": "开户"})
+    r = typed.post(
+        f"/api/v1/licenses/{identifier}/shares",
+        json={"audience": "某银行", "expires_in_s": 600, "use_cause": "开户"},
+    )
     assert r.status_code == 200 and set(r.json()) == {"share_token", "share_id", "url"}
     return r.json()
 
@@ -150,5 +172,10 @@ def test_verify_information_query_and_backlog(typed):
 
 
 def test_every_route_asks_for_a_license_action(typed):
-    assert typed.asked == {"license.type.manage", "license.read", "license.issue", "license.revoke",
-                           "license.share"}
+    assert typed.asked == {
+        "license.type.manage",
+        "license.read",
+        "license.issue",
+        "license.revoke",
+        "license.share",
+    }

@@ -44,7 +44,12 @@ def test_share_keeps_only_the_token_hash_and_reads_back(types, shared, registry_
     assert types.read_shared(token, "某银行", "开户核验", READER) == doc
     entry = _log(registry_db)[-1]
     assert (entry.identifier, entry.who, entry.audience, entry.use_cause, entry.action) == (
-        doc["identifier"], READER.actor, "某银行", CAUSE, "shared-read")
+        doc["identifier"],
+        READER.actor,
+        "某银行",
+        CAUSE,
+        "shared-read",
+    )
 
 
 def test_expired_share_is_gone(types, shared, clock, registry_db):
@@ -67,8 +72,10 @@ def test_other_audience_is_forbidden_and_unknown_token_not_found(types, shared, 
 @pytest.mark.parametrize("cause", ["", "   ", "因" * 201])
 def test_use_cause_is_required_and_at_most_200_characters(types, shared, principal, cause):
     doc, token, _ = shared
-    assert _error(types.create_share, doc["identifier"], "某银行", 60, cause, principal).kind is \
-        ErrorKind.INVALID_INPUT
+    assert (
+        _error(types.create_share, doc["identifier"], "某银行", 60, cause, principal).kind
+        is ErrorKind.INVALID_INPUT
+    )
     assert _error(types.read_shared, token, "某银行", cause, READER).kind is ErrorKind.INVALID_INPUT
 
 
@@ -94,13 +101,25 @@ def test_share_shows_the_current_status(types, shared, principal):
 
 def test_verify_information_reveals_only_match_or_no_match(types, principal, registry_db):
     doc = company_license(types, principal)
-    claimed = {"holder": {"name": "深圳某建设有限公司", "id_number": COMPANY.lower()},
-               "data": {"qualification": "二级", "certificate_number": "D123"},
-               "valid_to": "2027-02-28", "data.secret_field": "x", "status": "valid", "stamp": "x"}
+    claimed = {
+        "holder": {"name": "深圳某建设有限公司", "id_number": COMPANY.lower()},
+        "data": {"qualification": "二级", "certificate_number": "D123"},
+        "valid_to": "2027-02-28",
+        "data.secret_field": "x",
+        "status": "valid",
+        "stamp": "x",
+    }
     results = types.verify_information(doc["identifier"], claimed, READER, CAUSE)
-    assert results == {"holder.name": "match", "holder.id_number": "match", "data.qualification": "no match",
-                       "data.certificate_number": "match", "valid_to": "match",
-                       "data.secret_field": "no match", "status": "match", "stamp": "no match"}
+    assert results == {
+        "holder.name": "match",
+        "holder.id_number": "match",
+        "data.qualification": "no match",
+        "data.certificate_number": "match",
+        "valid_to": "match",
+        "data.secret_field": "no match",
+        "status": "match",
+        "stamp": "no match",
+    }
     assert _log(registry_db)[-1].action == "verify-information"
     assert _error(types.verify_information, doc["identifier"], {}).kind is ErrorKind.INVALID_INPUT
     many = {f"data.f{i}": i for i in range(51)}

@@ -23,9 +23,14 @@ def real(services):
     import license_registry.models  # noqa: F401
 
     Base.metadata.create_all(services.db.engine)  # the lic_ tables are not in the migrations yet
-    seal = services.seals.create_seal(name="测试局电子证照专用章", owner_credit_code=ISSUER,
-                                      seal_type="organization", algorithm="sm2", image_png=make_png(),
-                                      actor="test")
+    seal = services.seals.create_seal(
+        name="测试局电子证照专用章",
+        owner_credit_code=ISSUER,
+        seal_type="organization",
+        algorithm="sm2",
+        image_png=make_png(),
+        actor="test",
+    )
     principal = FakePrincipal("registry", "registry-operator", frozenset({seal.seal_id}))
     registry = RegistryService(services.db, services.seals, SystemClock(), services.settings.region)
     registry.create_type(TYPE_CODE, "建筑业企业资质证书", ISSUER, "organization", COMPANY_SCHEMA, principal)
@@ -34,17 +39,26 @@ def real(services):
 
 def _issue(registry, seal_id, principal, **kwargs):
     today = date.today()
-    return registry.issue(TYPE_CODE, {"name": "某建设有限公司", "id_number": "91440300708461136T"},
-                          {"certificate_number": "D1", "qualification": "一级"}, today,
-                          today + timedelta(days=30), seal_id, principal, **kwargs)
+    return registry.issue(
+        TYPE_CODE,
+        {"name": "某建设有限公司", "id_number": "91440300708461136T"},
+        {"certificate_number": "D1", "qualification": "一级"},
+        today,
+        today + timedelta(days=30),
+        seal_id,
+        principal,
+        **kwargs,
+    )
 
 
 def test_real_stamp_verifies_over_the_signed_content(real, services):
     registry, seal, principal = real
     doc = _issue(registry, seal.seal_id, principal, idempotency_key="real-1")
     der = base64.b64decode(doc["stamp"]["ses_signature_der_b64"])
-    checker = make_cert_checker([services.ca.context("sm2-root").certificate.dump()],
-                                extra_certs=[services.ca.context("sm2-issuing").certificate.dump()])
+    checker = make_cert_checker(
+        [services.ca.context("sm2-root").certificate.dump()],
+        extra_certs=[services.ca.context("sm2-issuing").certificate.dump()],
+    )
     report = verify_stamp(der, data=signed_content(doc), cert_checker=checker)
     assert report.indication == "TOTAL_PASSED", report.to_text()
     revoked = registry.revoke(doc["identifier"], "注销", principal)

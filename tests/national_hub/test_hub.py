@@ -55,10 +55,20 @@ def bearer(token: str) -> dict:
 
 
 def license_event(key: str, identifier: str, status="valid", version="001", region=HLJ) -> dict:
-    return {"idempotency_key": key, "kind": "license", "at": "2025-06-01T16:00:00+08:00", "payload": {
-        "identifier": identifier, "type_code": TYPE_CODE, "issuer_code": "11230000000000000X",
-        "holder_hash": hashlib.sha256(b"230102199001011234").hexdigest(), "region": region,
-        "status": status, "version": version}}
+    return {
+        "idempotency_key": key,
+        "kind": "license",
+        "at": "2025-06-01T16:00:00+08:00",
+        "payload": {
+            "identifier": identifier,
+            "type_code": TYPE_CODE,
+            "issuer_code": "11230000000000000X",
+            "holder_hash": hashlib.sha256(b"230102199001011234").hexdigest(),
+            "region": region,
+            "status": status,
+            "version": version,
+        },
+    }
 
 
 def status_event(key: str, identifier: str, status: str, version="001", reason=None) -> dict:
@@ -69,13 +79,20 @@ def status_event(key: str, identifier: str, status: str, version="001", reason=N
 
 
 def anchor_event(key: str, certificate_pem: str, status="active", kind="ca-root") -> dict:
-    return {"idempotency_key": key, "kind": "trust-anchor", "at": "2025-06-01T00:00:00Z",
-            "payload": {"kind": kind, "certificate_pem": certificate_pem, "status": status}}
+    return {
+        "idempotency_key": key,
+        "kind": "trust-anchor",
+        "at": "2025-06-01T00:00:00Z",
+        "payload": {"kind": kind, "certificate_pem": certificate_pem, "status": status},
+    }
 
 
 def report(h, events, region=HLJ, token=None):
-    return h.client.post("/hub/v1/reports", json={"region": region, "events": events},
-                         headers=bearer(token or h.tokens[region]))
+    return h.client.post(
+        "/hub/v1/reports",
+        json={"region": region, "events": events},
+        headers=bearer(token or h.tokens[region]),
+    )
 
 
 def results(response) -> list[str]:
@@ -94,14 +111,16 @@ def some_certificate() -> str:
 
 # --- regions and authentication -----------------------------------------------------------------
 
+
 def test_reports_need_a_region_token_for_their_own_region(hub):
     events = [license_event("k1", "id-1")]
     no_token = hub.client.post("/hub/v1/reports", json={"region": HLJ, "events": events})
     assert no_token.status_code == 401
     assert no_token.headers["content-type"].startswith("application/problem+json")
     assert report(hub, events, token="hub_not-a-token").status_code == 401
-    other = hub.client.post("/hub/v1/reports", json={"region": HLJ, "events": events},
-                            headers=bearer(hub.tokens[JL]))
+    other = hub.client.post(
+        "/hub/v1/reports", json={"region": HLJ, "events": events}, headers=bearer(hub.tokens[JL])
+    )
     assert other.status_code == 403 and "220000" in other.json()["detail"]
     assert count(hub, hub_models.HubLicense) == 0
     assert hub.service.authenticate(hub.tokens[HLJ]) == HLJ
@@ -122,14 +141,22 @@ def test_region_codes_are_six_digits_and_unique(hub):
 
 # --- reports and the license index --------------------------------------------------------------
 
+
 def test_license_then_status_updates_the_index(hub):
     events = [license_event("k1", "id-1"), status_event("k2", "id-1", "revoked", reason="注销")]
     assert results(report(hub, events)) == ["accepted"] * 2
     r = hub.client.get("/hub/v1/licenses/id-1")
     assert r.status_code == 200
     body = r.json()
-    assert body == {"identifier": "id-1", "region": HLJ, "status": "revoked", "version": "001",
-                    "updated_at": "2025-06-02T01:30:00Z", "reason": "注销", "superseded_by": None}
+    assert body == {
+        "identifier": "id-1",
+        "region": HLJ,
+        "status": "revoked",
+        "version": "001",
+        "updated_at": "2025-06-02T01:30:00Z",
+        "reason": "注销",
+        "superseded_by": None,
+    }
     missing = hub.client.get("/hub/v1/licenses/nope")
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("application/problem+json")
@@ -137,18 +164,37 @@ def test_license_then_status_updates_the_index(hub):
 
 
 def test_duplicates_are_answered_and_not_applied_twice(hub):
-    batch = [license_event("k1", "id-1"), status_event("k2", "id-1", "expired"),
-             {"idempotency_key": "k3", "kind": "catalog", "at": "2025-06-01T00:00:00Z",
-              "payload": {"type_code": TYPE_CODE, "name": "营业执照",
-                          "defining_body_code": "11100000000013338W", "holder_kind": "organization"}}]
+    batch = [
+        license_event("k1", "id-1"),
+        status_event("k2", "id-1", "expired"),
+        {
+            "idempotency_key": "k3",
+            "kind": "catalog",
+            "at": "2025-06-01T00:00:00Z",
+            "payload": {
+                "type_code": TYPE_CODE,
+                "name": "营业执照",
+                "defining_body_code": "11100000000013338W",
+                "holder_kind": "organization",
+            },
+        },
+    ]
     assert results(report(hub, batch)) == ["accepted"] * 3
-    before = (count(hub, hub_models.HubReceivedEvent), count(hub, hub_models.HubLicense),
-              count(hub, hub_models.HubCatalogEntry), count(hub, AuditEvent))
+    before = (
+        count(hub, hub_models.HubReceivedEvent),
+        count(hub, hub_models.HubLicense),
+        count(hub, hub_models.HubCatalogEntry),
+        count(hub, AuditEvent),
+    )
     again = report(hub, batch)
     assert results(again) == ["duplicate"] * 3
     assert all("already accepted" in r["detail"] for r in again.json()["results"])
-    after = (count(hub, hub_models.HubReceivedEvent), count(hub, hub_models.HubLicense),
-             count(hub, hub_models.HubCatalogEntry), count(hub, AuditEvent))
+    after = (
+        count(hub, hub_models.HubReceivedEvent),
+        count(hub, hub_models.HubLicense),
+        count(hub, hub_models.HubCatalogEntry),
+        count(hub, AuditEvent),
+    )
     assert before == after == (3, 1, 1, before[3])
     # a duplicate key inside one batch, and a reused key with other content
     twice = [status_event("k4", "id-1", "revoked"), status_event("k4", "id-1", "revoked")]
@@ -160,15 +206,26 @@ def test_duplicates_are_answered_and_not_applied_twice(hub):
 
 def test_never_back_to_an_older_version_or_out_of_revoked(hub):
     assert results(report(hub, [license_event("k1", "id-1", version="002")])) == ["accepted"]
-    older = report(hub, [status_event("k2", "id-1", "revoked", version="001"),
-                         license_event("k3", "id-1", status="valid", version="001")])
+    older = report(
+        hub,
+        [
+            status_event("k2", "id-1", "revoked", version="001"),
+            license_event("k3", "id-1", status="valid", version="001"),
+        ],
+    )
     assert results(older) == ["rejected", "rejected"]
     assert "older" in older.json()["results"][0]["detail"]
     assert hub.client.get("/hub/v1/licenses/id-1").json()["version"] == "002"
-    assert results(report(hub, [status_event("k4", "id-1", "revoked", version="002"),
-                                status_event("k5", "id-1", "valid", version="002"),
-                                status_event("k6", "id-1", "valid", version="003")])) \
-        == ["accepted", "rejected", "accepted"]
+    assert results(
+        report(
+            hub,
+            [
+                status_event("k4", "id-1", "revoked", version="002"),
+                status_event("k5", "id-1", "valid", version="002"),
+                status_event("k6", "id-1", "valid", version="003"),
+            ],
+        )
+    ) == ["accepted", "rejected", "accepted"]
     current = hub.client.get("/hub/v1/licenses/id-1").json()
     assert (current["status"], current["version"]) == ("valid", "003")
 
@@ -179,27 +236,33 @@ def test_status_for_an_unknown_identifier_is_rejected_and_may_be_retried(hub):
     assert "unknown identifier id-9" in first.json()["results"][0]["detail"]
     assert hub.client.get("/hub/v1/licenses/id-9").status_code == 404
     # a rejected event changed nothing, so the same key is evaluated again once the license is known
-    assert results(report(hub, [license_event("k0", "id-9"), status_event("k1", "id-9", "revoked")])) \
-        == ["accepted", "accepted"]
+    assert results(report(hub, [license_event("k0", "id-9"), status_event("k1", "id-9", "revoked")])) == [
+        "accepted",
+        "accepted",
+    ]
     assert hub.client.get("/hub/v1/licenses/id-9").json()["status"] == "revoked"
 
 
 def test_bad_events_are_rejected_one_by_one(hub):
     bad_payload = license_event("k2", "id-2")
     bad_payload["payload"]["holder_hash"] = "not-hex"
-    events = [license_event("k1", "id-1"), bad_payload,
-              {"idempotency_key": "k3", "kind": "gossip", "at": "2025-06-01T00:00:00Z", "payload": {}},
-              {**license_event("k4", "id-4"), "at": "yesterday"},
-              {**license_event("k5", "id-5"), "at": "2025-06-01T00:00:00"},
-              license_event("k6", "id-6", region=JL),
-              anchor_event("k7", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")]
+    events = [
+        license_event("k1", "id-1"),
+        bad_payload,
+        {"idempotency_key": "k3", "kind": "gossip", "at": "2025-06-01T00:00:00Z", "payload": {}},
+        {**license_event("k4", "id-4"), "at": "yesterday"},
+        {**license_event("k5", "id-5"), "at": "2025-06-01T00:00:00"},
+        license_event("k6", "id-6", region=JL),
+        anchor_event("k7", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
+    ]
     answers = report(hub, events).json()["results"]
     assert [a["result"] for a in answers] == ["accepted"] + ["rejected"] * 6
     assert "holder_hash" in answers[1]["detail"] and "unknown kind" in answers[2]["detail"]
     assert "time zone" in answers[4]["detail"] and "reporting region" in answers[5]["detail"]
     # another region may neither update nor claim this region's identifiers
-    theirs = report(hub, [status_event("j1", "id-1", "revoked"), license_event("j2", "id-1", region=JL)],
-                    region=JL)
+    theirs = report(
+        hub, [status_event("j1", "id-1", "revoked"), license_event("j2", "id-1", region=JL)], region=JL
+    )
     assert results(theirs) == ["rejected", "rejected"]
     assert "belongs to region 230000" in theirs.json()["results"][0]["detail"]
 
@@ -223,8 +286,9 @@ def test_batches_over_1000_and_malformed_bodies_are_refused(hub):
         r = hub.client.post("/hub/v1/reports", json=body, headers=headers)
         assert r.status_code == 422, body
         assert r.headers["content-type"].startswith("application/problem+json") and r.json()["status"] == 422
-    raw = hub.client.post("/hub/v1/reports", content=b"{not json",
-                          headers={**headers, "content-type": "application/json"})
+    raw = hub.client.post(
+        "/hub/v1/reports", content=b"{not json", headers={**headers, "content-type": "application/json"}
+    )
     assert raw.status_code == 422 and raw.headers["content-type"].startswith("application/problem+json")
 
 
@@ -255,10 +319,13 @@ def test_two_deliveries_of_one_batch_at_once_apply_each_event_once(hub):
 
 # --- the trust list -------------------------------------------------------------------------------
 
+
 def test_trust_list_is_signed_and_verifies(hub):
     root, maker = some_certificate(), some_certificate()
-    assert results(report(hub, [anchor_event("a1", root), anchor_event("a2", maker, kind="seal-maker")])) \
-        == ["accepted", "accepted"]
+    assert results(report(hub, [anchor_event("a1", root), anchor_event("a2", maker, kind="seal-maker")])) == [
+        "accepted",
+        "accepted",
+    ]
     r = hub.client.get("/hub/v1/trust-list")
     assert r.status_code == 200 and "max-age" in r.headers["cache-control"]
     document = r.json()
@@ -266,8 +333,10 @@ def test_trust_list_is_signed_and_verifies(hub):
     hub_pem = hub.client.get("/hub/v1/certificate.pem").text
     assert document["algorithm"] == "sm2-sm3" and document["certificate_pem"] == hub_pem
     payload = verify_trust_list(document, hub_pem, now=START)
-    assert base64.b64decode(document["payload_b64"]) == json.dumps(
-        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    assert (
+        base64.b64decode(document["payload_b64"])
+        == json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    )
     regions = {region["code"]: region for region in payload["regions"]}
     assert set(regions) == {HLJ, JL} and regions[JL]["anchors"] == [] and regions[HLJ]["name"] == "黑龙江省"
     anchors = {a["kind"]: a for a in regions[HLJ]["anchors"]}
@@ -278,8 +347,9 @@ def test_trust_list_is_signed_and_verifies(hub):
     tampered = copy.deepcopy(document)
     tampered["payload"]["regions"][-1]["anchors"] = []  # 230000 sorts last
     forged = copy.deepcopy(document)
-    forged["payload_b64"] = base64.b64encode(base64.b64decode(document["payload_b64"]).replace(
-        b'"active"', b'"revoked"', 1)).decode()
+    forged["payload_b64"] = base64.b64encode(
+        base64.b64decode(document["payload_b64"]).replace(b'"active"', b'"revoked"', 1)
+    ).decode()
     forged.pop("payload")
     for bad in (tampered, forged):
         with pytest.raises(DomainError):
@@ -322,15 +392,26 @@ def test_sequence_moves_only_when_the_content_changes(hub):
     with hub.db.read() as s:
         assert verify_chain(s)[1] == []
         actions = set(s.scalars(select(AuditEvent.action)))
-    assert {"hub.region.add", "hub.report", "hub.trust-anchor.active", "hub.trust-anchor.revoked",
-            "hub.signing-key.create", "hub.trust-list.sign"} <= actions
+    assert {
+        "hub.region.add",
+        "hub.report",
+        "hub.trust-anchor.active",
+        "hub.trust-anchor.revoked",
+        "hub.signing-key.create",
+        "hub.trust-list.sign",
+    } <= actions
 
 
 def test_rsa_signed_trust_lists_verify_too():
     signer = CryptographySigner("rsa", rsa.generate_private_key(public_exponent=65537, key_size=2048))
     cert = hub_certificate(signer, START)
-    payload = {"version": 1, "sequence": 7, "issued_at": "2025-06-01T08:00:00Z",
-               "next_update": "2025-06-02T08:00:00Z", "regions": []}
+    payload = {
+        "version": 1,
+        "sequence": 7,
+        "issued_at": "2025-06-01T08:00:00Z",
+        "next_update": "2025-06-02T08:00:00Z",
+        "regions": [],
+    }
     document = sign_trust_list(payload, signer, cert)
     assert document["algorithm"] == "rsa-pkcs1-sha256"
     assert verify_trust_list(document, to_pem(cert)) == payload
@@ -341,6 +422,7 @@ def test_rsa_signed_trust_lists_verify_too():
 
 
 # --- the command line (once app/cli.py registers `hub` and the migrations create the hub tables) --
+
 
 def _cli_ready() -> bool:
     import app.cli

@@ -73,16 +73,19 @@ def make_pdf(pages: int = 1, encrypt_with: str | None = None) -> bytes:
     writer = PdfFileWriter()
     for i in range(pages):
         stream = generic.StreamObject(stream_data=b"BT /F1 18 Tf 72 720 Td (Page %d) Tj ET" % (i + 1))
-        font = generic.DictionaryObject({
-            generic.pdf_name("/Type"): generic.pdf_name("/Font"),
-            generic.pdf_name("/Subtype"): generic.pdf_name("/Type1"),
-            generic.pdf_name("/BaseFont"): generic.pdf_name("/Helvetica"),
-        })
-        resources = generic.DictionaryObject({
-            generic.pdf_name("/Font"): generic.DictionaryObject({generic.pdf_name("/F1"): font})
-        })
-        writer.insert_page(PageObject(contents=writer.add_object(stream), media_box=[0, 0, 595, 842],
-                                      resources=resources))
+        font = generic.DictionaryObject(
+            {
+                generic.pdf_name("/Type"): generic.pdf_name("/Font"),
+                generic.pdf_name("/Subtype"): generic.pdf_name("/Type1"),
+                generic.pdf_name("/BaseFont"): generic.pdf_name("/Helvetica"),
+            }
+        )
+        resources = generic.DictionaryObject(
+            {generic.pdf_name("/Font"): generic.DictionaryObject({generic.pdf_name("/F1"): font})}
+        )
+        writer.insert_page(
+            PageObject(contents=writer.add_object(stream), media_box=[0, 0, 595, 842], resources=resources)
+        )
     if encrypt_with:
         writer.encrypt(encrypt_with, "")
     out = BytesIO()
@@ -91,25 +94,45 @@ def make_pdf(pages: int = 1, encrypt_with: str | None = None) -> bytes:
 
 
 def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "LongTrust Test"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "LongTrust Test"),
+            x509.NameAttribute(NameOID.COMMON_NAME, cn),
+        ]
+    )
 
 
 def _cert(subject, issuer_name, issuer_key, public_key, *, ca: bool, ku: dict, eku=None):
     ski = x509.SubjectKeyIdentifier.from_public_key(public_key)
     builder = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(issuer_name)
-        .public_key(public_key).serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - timedelta(days=1)).not_valid_after(NOW + timedelta(days=365))
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer_name)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - timedelta(days=1))
+        .not_valid_after(NOW + timedelta(days=365))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
         .add_extension(ski, critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
-                       critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False
+        )
     )
-    flags = dict.fromkeys(("digital_signature", "content_commitment", "key_encipherment",
-                           "data_encipherment", "key_agreement", "key_cert_sign", "crl_sign",
-                           "encipher_only", "decipher_only"), False)
+    flags = dict.fromkeys(
+        (
+            "digital_signature",
+            "content_commitment",
+            "key_encipherment",
+            "data_encipherment",
+            "key_agreement",
+            "key_cert_sign",
+            "crl_sign",
+            "encipher_only",
+            "decipher_only",
+        ),
+        False,
+    )
     builder = builder.add_extension(x509.KeyUsage(**{**flags, **ku}), critical=True)
     if eku:
         builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=True)
@@ -118,11 +141,14 @@ def _cert(subject, issuer_name, issuer_key, public_key, *, ca: bool, ku: dict, e
 
 def _crl(issuer_cert, issuer_key) -> x509.CertificateRevocationList:
     return (
-        x509.CertificateRevocationListBuilder().issuer_name(issuer_cert.subject)
-        .last_update(NOW - timedelta(minutes=5)).next_update(NOW + timedelta(days=7))
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer_cert.subject)
+        .last_update(NOW - timedelta(minutes=5))
+        .next_update(NOW + timedelta(days=7))
         .add_extension(x509.CRLNumber(1), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
-                       critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False
+        )
         .sign(issuer_key, hashes.SHA256())
     )
 
@@ -154,14 +180,19 @@ class Pki:
             trust_roots=[self.asn1(self.root)],
             other_certs=[self.asn1(self.issuing)],
             crls=[c.public_bytes(serialization.Encoding.DER) for c in self.crls],
-            allow_fetching=False, **kwargs,
+            allow_fetching=False,
+            **kwargs,
         )
 
     def timestamper(self) -> DummyTimeStamper:
-        key = asn1_keys.PrivateKeyInfo.load(self.tsa_key.private_bytes(
-            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-        return DummyTimeStamper(tsa_cert=self.asn1(self.tsa_cert), tsa_key=key,
-                                certs_to_embed=[self.asn1(self.issuing)])
+        key = asn1_keys.PrivateKeyInfo.load(
+            self.tsa_key.private_bytes(
+                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        return DummyTimeStamper(
+            tsa_cert=self.asn1(self.tsa_cert), tsa_key=key, certs_to_embed=[self.asn1(self.issuing)]
+        )
 
 
 @cache
@@ -171,18 +202,41 @@ def make_pki() -> Pki:
     )
     ca_ku = {"key_cert_sign": True, "crl_sign": True}
     root = _cert(_name("Test Root"), _name("Test Root"), root_key, root_key.public_key(), ca=True, ku=ca_ku)
-    issuing = _cert(_name("Test Issuing CA"), root.subject, root_key, issuing_key.public_key(), ca=True,
-                    ku=ca_ku)
+    issuing = _cert(
+        _name("Test Issuing CA"), root.subject, root_key, issuing_key.public_key(), ca=True, ku=ca_ku
+    )
     seal_ku = {"digital_signature": True, "content_commitment": True}
-    signer_cert = _cert(_name("Test Seal 91350100M000100Y43"), issuing.subject, issuing_key,
-                        signer_key.public_key(), ca=False, ku=seal_ku)
-    signer2_cert = _cert(_name("Test Seal 2"), issuing.subject, issuing_key, signer2_key.public_key(),
-                         ca=False, ku=seal_ku)
-    tsa_cert = _cert(_name("Test TSA"), issuing.subject, issuing_key, tsa_key.public_key(), ca=False,
-                     ku={"digital_signature": True}, eku=[ExtendedKeyUsageOID.TIME_STAMPING])
-    return Pki(root, issuing, signer_cert, CryptographySigner("test-rsa", signer_key), tsa_cert, tsa_key,
-               [_crl(root, root_key), _crl(issuing, issuing_key)], signer2_cert,
-               CryptographySigner("test-rsa-2", signer2_key))
+    signer_cert = _cert(
+        _name("Test Seal 91350100M000100Y43"),
+        issuing.subject,
+        issuing_key,
+        signer_key.public_key(),
+        ca=False,
+        ku=seal_ku,
+    )
+    signer2_cert = _cert(
+        _name("Test Seal 2"), issuing.subject, issuing_key, signer2_key.public_key(), ca=False, ku=seal_ku
+    )
+    tsa_cert = _cert(
+        _name("Test TSA"),
+        issuing.subject,
+        issuing_key,
+        tsa_key.public_key(),
+        ca=False,
+        ku={"digital_signature": True},
+        eku=[ExtendedKeyUsageOID.TIME_STAMPING],
+    )
+    return Pki(
+        root,
+        issuing,
+        signer_cert,
+        CryptographySigner("test-rsa", signer_key),
+        tsa_cert,
+        tsa_key,
+        [_crl(root, root_key), _crl(issuing, issuing_key)],
+        signer2_cert,
+        CryptographySigner("test-rsa-2", signer2_key),
+    )
 
 
 @cache
@@ -190,25 +244,51 @@ def make_sm2() -> tuple[SM2Signer, bytes]:
     """An SM2 signer and a self-signed SM2 certificate (asn1crypto TBS signed by the Signer)."""
     signer = SM2Signer("test-sm2", SM2PrivateKey.generate())
     name = asn1_x509.Name.build({"country_name": "CN", "common_name": "SM2 Test Seal"})
-    tbs = asn1_x509.TbsCertificate({
-        "version": "v3", "serial_number": 0x5EA1, "signature": signer.algorithm_identifier(),
-        "issuer": name, "subject": name, "subject_public_key_info": signer.public_key_info(),
-        "validity": {"not_before": asn1_x509.Time({"utc_time": NOW - timedelta(days=1)}),
-                     "not_after": asn1_x509.Time({"utc_time": NOW + timedelta(days=365)})},
-        "extensions": [{"extn_id": "key_usage", "critical": True,
-                        "extn_value": asn1_x509.KeyUsage({"digital_signature", "non_repudiation"})}],
-    })
-    cert = asn1_x509.Certificate({"tbs_certificate": tbs,
-                                  "signature_algorithm": signer.algorithm_identifier(),
-                                  "signature_value": signer.sign(tbs.dump())})
+    tbs = asn1_x509.TbsCertificate(
+        {
+            "version": "v3",
+            "serial_number": 0x5EA1,
+            "signature": signer.algorithm_identifier(),
+            "issuer": name,
+            "subject": name,
+            "subject_public_key_info": signer.public_key_info(),
+            "validity": {
+                "not_before": asn1_x509.Time({"utc_time": NOW - timedelta(days=1)}),
+                "not_after": asn1_x509.Time({"utc_time": NOW + timedelta(days=365)}),
+            },
+            "extensions": [
+                {
+                    "extn_id": "key_usage",
+                    "critical": True,
+                    "extn_value": asn1_x509.KeyUsage({"digital_signature", "non_repudiation"}),
+                }
+            ],
+        }
+    )
+    cert = asn1_x509.Certificate(
+        {
+            "tbs_certificate": tbs,
+            "signature_algorithm": signer.algorithm_identifier(),
+            "signature_value": signer.sign(tbs.dump()),
+        }
+    )
     return signer, cert.dump()
 
 
 def stamp_rsa(pdf: bytes, **kwargs) -> bytes:
     pki = make_pki()
-    args = {"signer": pki.signer, "cert_der": pki.der(pki.signer_cert), "chain_der": pki.chain_der,
-            "image_png": make_png(), "width_mm": 40, "height_mm": 40, "page": 0, "x": 100, "y": 100,
-            "level": "B-B"}
+    args = {
+        "signer": pki.signer,
+        "cert_der": pki.der(pki.signer_cert),
+        "chain_der": pki.chain_der,
+        "image_png": make_png(),
+        "width_mm": 40,
+        "height_mm": 40,
+        "page": 0,
+        "x": 100,
+        "y": 100,
+        "level": "B-B",
+    }
     return stamp_pdf(pdf, **{**args, **kwargs})
 
 
@@ -279,8 +359,13 @@ def test_seal_is_an_unsigned_attribute_and_validation_ignores_it():
 
 def test_bt_has_a_signature_time_stamp_next_to_the_seal():
     pki = make_pki()
-    out = stamp_rsa(make_pdf(), level="B-T", timestamper=pki.timestamper(), seal_der=b"\x04\x02hi",
-                    seal_attribute_oid=SEAL_OID)
+    out = stamp_rsa(
+        make_pdf(),
+        level="B-T",
+        timestamper=pki.timestamper(),
+        seal_der=b"\x04\x02hi",
+        seal_attribute_oid=SEAL_OID,
+    )
     sig = signatures(out)[0]
     names = [a["type"].native for a in sig.signer_info["unsigned_attrs"]]
     assert sorted(names) == sorted(["signature_time_stamp_token", SEAL_OID])
@@ -293,27 +378,33 @@ def test_bt_has_a_signature_time_stamp_next_to_the_seal():
 def _dss_only_context(pdf: bytes, pki: Pki) -> ValidationContext:
     """Trust the root; every other certificate and all revocation data must come from the DSS."""
     dss = DocumentSecurityStore.read_dss(PdfFileReader(BytesIO(pdf)))
-    return dss.as_validation_context({"trust_roots": [pki.asn1(pki.root)], "allow_fetching": False,
-                                      "revocation_mode": "require"})
+    return dss.as_validation_context(
+        {"trust_roots": [pki.asn1(pki.root)], "allow_fetching": False, "revocation_mode": "require"}
+    )
 
 
 def _ades_lta(pdf: bytes, pki: Pki):
     """pyHanko 0.38's long-term validation (ETSI EN 319 102-1 §5.6.3) with revocation data required."""
     policy = CertValidationPolicySpec(
         trust_manager=SimpleTrustManager.build(trust_roots=[pki.asn1(pki.root)]),
-        revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO, freshness=None,
-                                          freshness_req_type=FreshnessReqType.MAX_DIFF_REVOCATION_VALIDATION),
+        revinfo_policy=CertRevTrustPolicy(
+            REQUIRE_REVINFO,
+            freshness=None,
+            freshness_req_type=FreshnessReqType.MAX_DIFF_REVOCATION_VALIDATION,
+        ),
     )
-    spec = PdfSignatureValidationSpec(SignatureValidationSpec(cert_validation_policy=policy),
-                                      diff_policy=DEFAULT_DIFF_POLICY)
+    spec = PdfSignatureValidationSpec(
+        SignatureValidationSpec(cert_validation_policy=policy), diff_policy=DEFAULT_DIFF_POLICY
+    )
     return asyncio.run(ades_lta_validation(signatures(pdf)[0], spec))
 
 
 @pytest.mark.parametrize("level", ["B-LT", "B-LTA"])
 def test_blt_and_blta_carry_their_validation_data(level):
     pki = make_pki()
-    out = stamp_rsa(make_pdf(), level=level, timestamper=pki.timestamper(),
-                    validation_context=pki.validation_context())
+    out = stamp_rsa(
+        make_pdf(), level=level, timestamper=pki.timestamper(), validation_context=pki.validation_context()
+    )
     reader = PdfFileReader(BytesIO(out))
     dss = reader.root["/DSS"]
     assert len(dss["/Certs"]) >= 3 and len(dss["/CRLs"]) == 2
@@ -341,8 +432,19 @@ def test_sm2_cms_uses_sm3_and_sm2_and_verifies_independently():
     from keys.sm2 import verify as sm2_verify
 
     signer, cert_der = make_sm2()
-    out = stamp_pdf(make_pdf(), signer=signer, cert_der=cert_der, chain_der=[], image_png=make_png(),
-                    width_mm=42, height_mm=42, page=0, x=50, y=60, level="B-B")
+    out = stamp_pdf(
+        make_pdf(),
+        signer=signer,
+        cert_der=cert_der,
+        chain_der=[],
+        image_png=make_png(),
+        width_mm=42,
+        height_mm=42,
+        page=0,
+        x=50,
+        y=60,
+        level="B-B",
+    )
     sig = signatures(out)[0]
     info = sig.signer_info
     assert info["digest_algorithm"]["algorithm"].dotted == "1.2.156.10197.1.401"
@@ -361,7 +463,7 @@ def test_sm2_cms_uses_sm3_and_sm2_and_verifies_independently():
 
     # messageDigest = SM3 over the ByteRange bytes
     br = sig.byte_range
-    covered = out[br[0]:br[0] + br[1]] + out[br[2]:br[2] + br[3]]
+    covered = out[br[0] : br[0] + br[1]] + out[br[2] : br[2] + br[3]]
     digest = {a["type"].native: a["values"][0].native for a in info["signed_attrs"]}["message_digest"]
     assert digest.hex() == gm_sm3.sm3_hash(list(covered))
     h = hashes.Hash(hashes.SM3())
@@ -489,7 +591,7 @@ def test_seal_images_stamp_with_a_soft_mask_for_transparency(png, colour_space, 
 
 def _bad_crc(png: bytes) -> bytes:
     pos = png.index(b"IDAT") + 4  # first byte of the IDAT data
-    return png[:pos] + bytes([png[pos] ^ 0xFF]) + png[pos + 1:]
+    return png[:pos] + bytes([png[pos] ^ 0xFF]) + png[pos + 1 :]
 
 
 @pytest.mark.parametrize(
@@ -505,8 +607,17 @@ def _bad_crc(png: bytes) -> bytes:
         (lambda: png_bytes(Image.new("1", (2049, 1))), "pixels on each side"),
         (lambda: png_bytes(Image.new("I;16", (4, 4), 7), transparency=7), "16-bit greyscale"),
     ],
-    ids=["jpeg", "not-an-image", "gif-magic", "truncated-header", "truncated-end", "bad-crc", "bomb",
-         "too-wide", "grey16-colour-key"],
+    ids=[
+        "jpeg",
+        "not-an-image",
+        "gif-magic",
+        "truncated-header",
+        "truncated-end",
+        "bad-crc",
+        "bomb",
+        "too-wide",
+        "grey16-colour-key",
+    ],
 )
 def test_bad_png_is_refused(make_bad, message):
     bad = make_bad()
@@ -540,9 +651,12 @@ def certified(permission: int, empty_field: str | None = "Approval") -> bytes:
     if empty_field:
         spec = fields.SigFieldSpec(empty_field, on_page=0, box=(300, 100, 420, 220))
         fields.append_signature_field(writer, spec)
-    meta = signers.PdfSignatureMetadata(field_name="Author", certify=True,
-                                        docmdp_permissions=MDPPerm(permission),
-                                        subfilter=fields.SigSeedSubFilter.PADES)
+    meta = signers.PdfSignatureMetadata(
+        field_name="Author",
+        certify=True,
+        docmdp_permissions=MDPPerm(permission),
+        subfilter=fields.SigSeedSubFilter.PADES,
+    )
     author = PyHankoSigner(pki.signer2, pki.der(pki.signer2_cert), pki.chain_der)
     return signers.PdfSigner(meta, author).sign_pdf(writer).getvalue()
 

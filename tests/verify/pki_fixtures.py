@@ -139,8 +139,11 @@ def issue(
         }
     )
     cert = x509.Certificate(
-        {"tbs_certificate": tbs, "signature_algorithm": alg,
-         "signature_value": issuer_signer.sign(tbs.dump())}
+        {
+            "tbs_certificate": tbs,
+            "signature_algorithm": alg,
+            "signature_value": issuer_signer.sign(tbs.dump()),
+        }
     )
     return Issued(x509.Certificate.load(cert.dump()), signer)
 
@@ -159,10 +162,17 @@ class Hierarchy:
 def hierarchy(kind: str = "sm2", **leaf_kwargs) -> Hierarchy:
     """root → issuing CA → leaf; the leaf names CRL_URL as its distribution point unless told otherwise."""
     make = sm2_signer if kind == "sm2" else rsa_signer
-    root = issue(f"{kind} root", make(f"{kind}-root"), ca=True, not_before=NOW - 5 * YEAR,
-                 not_after=NOW + 10 * YEAR)
-    issuing = issue(f"{kind} issuing", make(f"{kind}-issuing"), root, ca=True, not_before=NOW - 4 * YEAR,
-                    not_after=NOW + 8 * YEAR)
+    root = issue(
+        f"{kind} root", make(f"{kind}-root"), ca=True, not_before=NOW - 5 * YEAR, not_after=NOW + 10 * YEAR
+    )
+    issuing = issue(
+        f"{kind} issuing",
+        make(f"{kind}-issuing"),
+        root,
+        ca=True,
+        not_before=NOW - 4 * YEAR,
+        not_after=NOW + 8 * YEAR,
+    )
     leaf_kwargs.setdefault("crl_url", CRL_URL)
     leaf = issue(f"{kind} leaf", make(f"{kind}-leaf"), issuing, **leaf_kwargs)
     return Hierarchy(root, issuing, leaf)
@@ -232,8 +242,12 @@ def make_ocsp(
             "responder_id": ocsp.ResponderId(name="by_key", value=responder.cert.public_key.sha1),
             "produced_at": this_update,
             "responses": [
-                {"cert_id": cert_id, "cert_status": status, "this_update": this_update,
-                 "next_update": next_update}
+                {
+                    "cert_id": cert_id,
+                    "cert_status": status,
+                    "this_update": this_update,
+                    "next_update": next_update,
+                }
             ],
         }
     )

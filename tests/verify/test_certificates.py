@@ -147,13 +147,21 @@ def test_rsa_with_sm3_intermediate_in_sm2_chain_passes(sm2):
 def test_allow_list_policy_directly():
     from asn1crypto import algos
 
-    for name, allowed in (("sm3_sm2", True), ("sm2_1", True), ("sha256_rsa", True),
-                          ("sha1_rsa", False), ("md5_rsa", False), ("sha1_ecdsa", False)):
+    for name, allowed in (
+        ("sm3_sm2", True),
+        ("sm2_1", True),
+        ("sha256_rsa", True),
+        ("sha1_rsa", False),
+        ("md5_rsa", False),
+        ("sha1_ecdsa", False),
+    ):
         algo = algos.SignedDigestAlgorithm({"algorithm": name})
         assert bool(ALGORITHM_POLICY.signature_algorithm_allowed(algo, None, None)) is allowed, name
     for name, allowed in (("sm3", True), ("sha256", True), ("sha1", False), ("md5", False)):
-        assert bool(ALGORITHM_POLICY.digest_algorithm_allowed(algos.DigestAlgorithm({"algorithm": name}),
-                                                               None)) is allowed
+        assert (
+            bool(ALGORITHM_POLICY.digest_algorithm_allowed(algos.DigestAlgorithm({"algorithm": name}), None))
+            is allowed
+        )
 
 
 def test_sm2_validator_accepts_both_oids_and_null_parameters():
@@ -177,8 +185,13 @@ def test_sm2_validator_accepts_both_oids_and_null_parameters():
         with pytest.raises(InvalidSignature):
             validate(signature, message + b"!", signer.public_key_info(), algo)
     with pytest.raises(InvalidSignature):  # SM2 needs the message, not a digest
-        validate(signature, message, signer.public_key_info(), sm3_sm2,
-                 SignatureValidationContext(contextual_md_algorithm="sm3", prehashed=True))
+        validate(
+            signature,
+            message,
+            signer.public_key_info(),
+            sm3_sm2,
+            SignatureValidationContext(contextual_md_algorithm="sm3", prehashed=True),
+        )
     with pytest.raises(InvalidSignature):  # an RSA key under an SM2 algorithm
         validate(signature, message, LegacyRSASigner("rsa-x", "sm3").public_key_info(), sm3_sm2)
 
@@ -187,8 +200,14 @@ def test_ocsp_from_delegated_sm2_responder_with_nocheck(sm2):
     """The responder certificate is SM2-signed and carries ocsp-nocheck: certvalidator checks it in a
     context of its own, which the one patch in verify.sm2_validation makes SM2-aware."""
     leaf = issue("ocsp leaf", sm2_signer(), sm2.issuing, ocsp_url=OCSP_URL)
-    responder = issue("sm2 ocsp", sm2_signer(), sm2.issuing, eku=["ocsp_signing"], ocsp_no_check=True,
-                      key_usage={"digital_signature"})
+    responder = issue(
+        "sm2 ocsp",
+        sm2_signer(),
+        sm2.issuing,
+        eku=["ocsp_signing"],
+        ocsp_no_check=True,
+        key_usage={"digital_signature"},
+    )
     good = make_ocsp(responder, sm2.issuing, leaf.serial)
     checks = verify(sm2, leaf.der, ocsps=[good])
     assert checks["revocation"].result == "passed", checks["revocation"].detail

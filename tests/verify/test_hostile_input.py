@@ -34,7 +34,7 @@ def sample(relative: str) -> bytes:
 
 
 def outcome(fn, data, **kwargs) -> str:
-    """"report", "parsed" or "rejected" (DomainError); any other exception fails the test."""
+    """ "report", "parsed" or "rejected" (DomainError); any other exception fails the test."""
     try:
         result = fn(data, **kwargs)
     except DomainError:
@@ -62,6 +62,7 @@ def nested(depth: int, indefinite: bool = False) -> bytes:
 
 
 # --- seals and stamps -----------------------------------------------------------------------------
+
 
 @FAST
 @given(st.binary(max_size=2048))
@@ -92,8 +93,17 @@ def test_every_truncation_of_a_seal_and_a_stamp_is_rejected():
 @FAST
 @given(st.data())
 def test_mutated_interop_stamps_never_crash_or_pass(data):
-    name = data.draw(st.sampled_from(["ses/SignedValueV4.dat", "ses/SignedValueV5.dat", "ses/UserV5_ts.esl",
-                                      "ses/UserV1.esl", "ses/SESealData.DER"]))
+    name = data.draw(
+        st.sampled_from(
+            [
+                "ses/SignedValueV4.dat",
+                "ses/SignedValueV5.dat",
+                "ses/UserV5_ts.esl",
+                "ses/UserV1.esl",
+                "ses/SESealData.DER",
+            ]
+        )
+    )
     original = sample(name)
     der = bytearray(original)
     for _ in range(data.draw(st.integers(1, 4))):
@@ -141,6 +151,7 @@ def test_wrong_types_are_rejected_with_a_message():
 
 # --- OFD packages ---------------------------------------------------------------------------------
 
+
 def test_zip_bomb_is_refused_before_inflating():
     bomb = make_zip([("OFD.xml", b"<a/>"), ("Doc_0/big.bin", bytes(30 * 1024 * 1024))])
     assert len(bomb) < 100_000
@@ -171,7 +182,7 @@ def test_entry_larger_than_declared_is_a_failed_check_not_a_crash():
         pos = patched.find(signature)
         while pos >= 0:
             name_at = pos + (30 if signature == b"PK\x03\x04" else 46)
-            if patched[name_at:name_at + len(name)] == name:
+            if patched[name_at : name_at + len(name)] == name:
                 struct.pack_into("<I", patched, pos + (22 if signature == b"PK\x03\x04" else 24), 10)
             pos = patched.find(signature, pos + 4)
     report = verify_ofd(bytes(patched))
@@ -179,8 +190,9 @@ def test_entry_larger_than_declared_is_a_failed_check_not_a_crash():
     assert check.result == "failed" and report.indication == "TOTAL_FAILED"
 
 
-@pytest.mark.parametrize("name", ["../evil.xml", "Doc_0/../../evil.xml", "/etc/passwd", "Doc_0\\x.xml",
-                                  "C:/x.xml"])
+@pytest.mark.parametrize(
+    "name", ["../evil.xml", "Doc_0/../../evil.xml", "/etc/passwd", "Doc_0\\x.xml", "C:/x.xml"]
+)
 def test_unsafe_entry_names_are_refused(name):
     with pytest.raises(DomainError) as err:
         verify_ofd(make_zip([("OFD.xml", b"<a/>"), (name, b"x")]))
@@ -201,19 +213,24 @@ def test_five_thousand_entries_are_refused_quickly():
     assert time.monotonic() - start < HANG_S
 
 
-@pytest.mark.parametrize("xml", [
-    b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "xx"><!ENTITY y "&x;&x;&x;">]><a>&y;</a>',
-    b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>',
-    b"<ofd:OFD xmlns:ofd='http://www.ofdspec.org/2016'><ofd:DocBody>" * 3,
-])
+@pytest.mark.parametrize(
+    "xml",
+    [
+        b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "xx"><!ENTITY y "&x;&x;&x;">]><a>&y;</a>',
+        b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>',
+        b"<ofd:OFD xmlns:ofd='http://www.ofdspec.org/2016'><ofd:DocBody>" * 3,
+    ],
+)
 def test_hostile_xml_is_a_format_failure(xml):
     report = verify_ofd(make_zip([("OFD.xml", xml)]))
     assert (report.indication, report.sub_indication) == ("TOTAL_FAILED", "FORMAT_FAILURE")
 
 
 def test_signature_path_escaping_the_package_is_a_failed_check():
-    ofd = (b"<ofd:OFD xmlns:ofd='http://www.ofdspec.org/2016'><ofd:DocBody><ofd:DocRoot>Doc_0/Document.xml"
-           b"</ofd:DocRoot><ofd:Signatures>/Doc_0/Signatures.xml</ofd:Signatures></ofd:DocBody></ofd:OFD>")
+    ofd = (
+        b"<ofd:OFD xmlns:ofd='http://www.ofdspec.org/2016'><ofd:DocBody><ofd:DocRoot>Doc_0/Document.xml"
+        b"</ofd:DocRoot><ofd:Signatures>/Doc_0/Signatures.xml</ofd:Signatures></ofd:DocBody></ofd:OFD>"
+    )
     sigs = b"<Signatures><Signature ID='1' BaseLoc='../../../etc/passwd'/></Signatures>"
     report = verify_ofd(make_zip([("OFD.xml", ofd), ("Doc_0/Signatures.xml", sigs)]))
     assert report.indication == "TOTAL_FAILED"
@@ -231,7 +248,7 @@ def test_mutated_ofd_members_never_crash_or_pass(data):
     if content and data.draw(st.booleans()):
         content[data.draw(st.integers(0, len(content) - 1))] ^= 1 << data.draw(st.integers(0, 7))
     else:
-        content = content[:data.draw(st.integers(0, max(len(content) - 1, 0)))]
+        content = content[: data.draw(st.integers(0, max(len(content) - 1, 0)))]
     assume(content != files[name])
     files[name] = bytes(content)
     report = verify_ofd(make_zip(list(files.items())), cert_checker=trusting_checker())
@@ -242,15 +259,23 @@ def test_mutated_ofd_members_never_crash_or_pass(data):
 @given(st.binary(min_size=1, max_size=4096), st.integers(0, 40_000))
 def test_spliced_ofd_bytes_end_in_a_report_or_rejection(junk, offset):
     package = sample("ofd/SESV4SignDoc.ofd")
-    spliced = package[:offset] + junk + package[offset + len(junk):]
+    spliced = package[:offset] + junk + package[offset + len(junk) :]
     assert outcome(verify_ofd, spliced) in ("rejected", "report")
 
 
 def _ofd_with(signatures_xml: bytes, signature_xml: bytes = b"") -> bytes:
-    ofd = (b"<ofd:OFD xmlns:ofd='http://www.ofdspec.org/2016'><ofd:DocBody><ofd:DocRoot>Doc_0/Document.xml"
-           b"</ofd:DocRoot><ofd:Signatures>/Doc_0/Signs/Signatures.xml</ofd:Signatures></ofd:DocBody></ofd:OFD>")
-    return make_zip([("OFD.xml", ofd), ("Doc_0/Signs/Signatures.xml", signatures_xml),
-                     ("Doc_0/Signs/Sign_0/Signature.xml", signature_xml)], zipfile.ZIP_STORED)
+    ofd = (
+        b"<ofd:OFD xmlns:ofd='http://www.ofdspec.org/2016'><ofd:DocBody><ofd:DocRoot>Doc_0/Document.xml"
+        b"</ofd:DocRoot><ofd:Signatures>/Doc_0/Signs/Signatures.xml</ofd:Signatures></ofd:DocBody></ofd:OFD>"
+    )
+    return make_zip(
+        [
+            ("OFD.xml", ofd),
+            ("Doc_0/Signs/Signatures.xml", signatures_xml),
+            ("Doc_0/Signs/Sign_0/Signature.xml", signature_xml),
+        ],
+        zipfile.ZIP_STORED,
+    )
 
 
 def test_thousands_of_signature_entries_are_refused_quickly():
@@ -264,11 +289,15 @@ def test_thousands_of_signature_entries_are_refused_quickly():
 
 def test_repeated_references_are_bounded():
     ref = b"<Reference FileRef='/OFD.xml'><CheckValue>AAAA</CheckValue></Reference>"
-    signature = (b"<Signature><SignedInfo><References CheckMethod='SM3'>" + ref * 50_000
-                 + b"</References></SignedInfo><SignedValue>x</SignedValue></Signature>")
+    signature = (
+        b"<Signature><SignedInfo><References CheckMethod='SM3'>"
+        + ref * 50_000
+        + b"</References></SignedInfo><SignedValue>x</SignedValue></Signature>"
+    )
     start = time.monotonic()
-    report = verify_ofd(_ofd_with(b"<Signatures><Signature BaseLoc='Sign_0/Signature.xml'/></Signatures>",
-                                  signature))
+    report = verify_ofd(
+        _ofd_with(b"<Signatures><Signature BaseLoc='Sign_0/Signature.xml'/></Signatures>", signature)
+    )
     assert report.check("Sign_0: references").result == "failed"
     assert time.monotonic() - start < HANG_S
 

@@ -57,8 +57,18 @@ def test_ses_v4_stamped_ofd_verifies_but_trust_is_indeterminate():
     refs = reference_checks(report)
     assert len(refs) == 5 and all(c.result == "passed" for c in refs)
     assert report.check("Sign_0: reference /Doc_0/Pages/Page_0/Content.xml").result == "passed"
-    for name in ("entry", "format", "stamp_signature", "document_hash", "seal_signature", "seal_file",
-                 "signer_in_cert_list", "version_match", "algorithm_consistency", "coverage"):
+    for name in (
+        "entry",
+        "format",
+        "stamp_signature",
+        "document_hash",
+        "seal_signature",
+        "seal_file",
+        "signer_in_cert_list",
+        "version_match",
+        "algorithm_consistency",
+        "coverage",
+    ):
         assert report.check(f"Sign_0: {name}").result == "passed", name
     assert report.check("Sign_0: signer_certificate").sub_indication == "NO_CERTIFICATE_CHAIN_FOUND"
     assert report.indication == "INDETERMINATE"
@@ -140,12 +150,14 @@ def test_an_unprotected_added_file_is_reported():
     assert coverage.result == "indeterminate" and "/Doc_0/Annots/Page_0/Annotation.xml" in coverage.detail
 
 
-@pytest.mark.parametrize("base_loc", ["Sign_0/Signature.xml", "Signs/Sign_0/Signature.xml",
-                                      "/Doc_0/Signs/Sign_0/Signature.xml"])
+@pytest.mark.parametrize(
+    "base_loc", ["Sign_0/Signature.xml", "Signs/Sign_0/Signature.xml", "/Doc_0/Signs/Sign_0/Signature.xml"]
+)
 def test_signature_paths_resolve_with_or_without_a_leading_slash(base_loc):
     data = sample("SESV4SignDoc.ofd")
-    xml = members(data)["Doc_0/Signs/Signatures.xml"].replace(b"/Doc_0/Signs/Sign_0/Signature.xml",
-                                                              base_loc.encode())
+    xml = members(data)["Doc_0/Signs/Signatures.xml"].replace(
+        b"/Doc_0/Signs/Sign_0/Signature.xml", base_loc.encode()
+    )
     report = verify_ofd(rewrite(data, {"Doc_0/Signs/Signatures.xml": xml}))
     assert report.check("Sign_0: entry").result == "passed"
     assert report.check("Sign_0: document_hash").result == "passed"
@@ -154,11 +166,14 @@ def test_signature_paths_resolve_with_or_without_a_leading_slash(base_loc):
 def test_ambiguous_relative_path_is_refused():
     data = sample("SESV4SignDoc.ofd")
     files = members(data)
-    xml = files["Doc_0/Signs/Signatures.xml"].replace(b"/Doc_0/Signs/Sign_0/Signature.xml",
-                                                      b"Sign_0/Signature.xml")
+    xml = files["Doc_0/Signs/Signatures.xml"].replace(
+        b"/Doc_0/Signs/Sign_0/Signature.xml", b"Sign_0/Signature.xml"
+    )
     # Relative to Signatures.xml this is the real file; relative to the document root, the decoy.
-    decoy = {"Doc_0/Sign_0/Signature.xml": files[SIGN_DIR + "Signature.xml"],
-             "Doc_0/Signs/Signatures.xml": xml}
+    decoy = {
+        "Doc_0/Sign_0/Signature.xml": files[SIGN_DIR + "Signature.xml"],
+        "Doc_0/Signs/Signatures.xml": xml,
+    }
     report = verify_ofd(rewrite(data, decoy))
     assert report.check("Sign_0: entry").result == "failed"
     assert "ambiguous" in report.check("Sign_0: entry").detail
@@ -179,6 +194,7 @@ def test_missing_signature_file_and_unsigned_package_fail():
 
 
 # --- Type="Sign" variants built from DigitalSign.ofd ---------------------------------------------
+
 
 def gbt35275_content_info(sd) -> bytes:
     """ContentInfo{gbt35275 signedData OID, [0] EXPLICIT SignedData}."""

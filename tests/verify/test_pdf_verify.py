@@ -47,10 +47,20 @@ NOW = datetime.now(UTC)
 
 
 def seal_for(signer_cert_der: bytes, maker, maker_cert_der: bytes, es_id: str = "3501000000001") -> bytes:
-    return build_seal(es_id=es_id, seal_type=1, name="LongTrust Test Seal", signer_cert_der=signer_cert_der,
-                      created=NOW - timedelta(days=2), valid_from=NOW - timedelta(days=1),
-                      valid_to=NOW + timedelta(days=300), image_png=make_png(), width_mm=40, height_mm=40,
-                      maker=maker, maker_cert_der=maker_cert_der)
+    return build_seal(
+        es_id=es_id,
+        seal_type=1,
+        name="LongTrust Test Seal",
+        signer_cert_der=signer_cert_der,
+        created=NOW - timedelta(days=2),
+        valid_from=NOW - timedelta(days=1),
+        valid_to=NOW + timedelta(days=300),
+        image_png=make_png(),
+        width_mm=40,
+        height_mm=40,
+        maker=maker,
+        maker_cert_der=maker_cert_der,
+    )
 
 
 @cache
@@ -94,8 +104,15 @@ def test_rsa_stamp_with_seal_passes(level):
     report = verify(stamped(level))
     assert report.indication == TOTAL_PASSED, explain(report)
     names = results(report)
-    for check in ("format", "integrity", "signature", "certificate chain", "coverage and modifications",
-                  "time stamp", "seal"):
+    for check in (
+        "format",
+        "integrity",
+        "signature",
+        "certificate chain",
+        "coverage and modifications",
+        "time stamp",
+        "seal",
+    ):
         assert f"Signature1: {check}" in names
     assert names["Signature1: seal"] == "passed"
     assert names["Signature1: time stamp"] == ("skipped" if level == "B-B" else "passed")
@@ -185,9 +202,20 @@ def test_content_change_after_a_signature_without_docmdp_is_reported_not_passed(
 
 
 def _stamp_with(chain, level="B-B", **kwargs) -> bytes:
-    return stamp_pdf(make_pdf(), signer=chain.leaf.signer, cert_der=chain.leaf.der,
-                     chain_der=[chain.issuing.der, chain.root.der], image_png=make_png(), width_mm=40,
-                     height_mm=40, page=0, x=100, y=100, level=level, **kwargs)
+    return stamp_pdf(
+        make_pdf(),
+        signer=chain.leaf.signer,
+        cert_der=chain.leaf.der,
+        chain_der=[chain.issuing.der, chain.root.der],
+        image_png=make_png(),
+        width_mm=40,
+        height_mm=40,
+        page=0,
+        x=100,
+        y=100,
+        level=level,
+        **kwargs,
+    )
 
 
 def _both_roots(chain) -> list[bytes]:
@@ -239,10 +267,13 @@ def test_revocation_after_the_time_stamp_does_not_invalidate():
 
 def test_blt_validates_from_the_dss_alone():
     chain, pki = hierarchy("rsa"), make_pki()
-    context = ValidationContext(trust_roots=[chain.root.cert, pki.asn1(pki.root)],
-                                other_certs=[chain.issuing.cert, pki.asn1(pki.issuing)],
-                                crls=[make_crl(chain.issuing)],
-                                allow_fetching=False, **SM2_CONTEXT_KWARGS)
+    context = ValidationContext(
+        trust_roots=[chain.root.cert, pki.asn1(pki.root)],
+        other_certs=[chain.issuing.cert, pki.asn1(pki.issuing)],
+        crls=[make_crl(chain.issuing)],
+        allow_fetching=False,
+        **SM2_CONTEXT_KWARGS,
+    )
     data = _stamp_with(chain, level="B-LT", timestamper=pki.timestamper(), validation_context=context)
     report = verify(data, trust_anchors=_both_roots(chain))
     assert report.indication == TOTAL_PASSED, explain(report)
@@ -256,8 +287,9 @@ def test_blt_validates_from_the_dss_alone():
 
 def _document_time_stamp(data: bytes) -> bytes:
     out = BytesIO()
-    PdfTimeStamper(make_pki().timestamper()).timestamp_pdf(IncrementalPdfFileWriter(BytesIO(data)), "sha256",
-                                                          output=out)
+    PdfTimeStamper(make_pki().timestamper()).timestamp_pdf(
+        IncrementalPdfFileWriter(BytesIO(data)), "sha256", output=out
+    )
     return out.getvalue()
 
 
@@ -314,8 +346,19 @@ def test_seal_from_an_untrusted_maker_is_not_passed():
 
 def test_sm2_self_signed_stamp_passes():
     signer, cert_der = make_sm2()
-    data = stamp_pdf(make_pdf(), signer=signer, cert_der=cert_der, chain_der=[], image_png=make_png(),
-                     width_mm=42, height_mm=42, page=0, x=50, y=60, level="B-B")
+    data = stamp_pdf(
+        make_pdf(),
+        signer=signer,
+        cert_der=cert_der,
+        chain_der=[],
+        image_png=make_png(),
+        width_mm=42,
+        height_mm=42,
+        page=0,
+        x=50,
+        y=60,
+        level="B-B",
+    )
     report = verify(data, trust_anchors=[cert_der])
     assert report.indication == TOTAL_PASSED, explain(report)
     assert "sm3_sm2" in report.check("Signature1: signature").detail
@@ -326,8 +369,9 @@ def test_sm2_chain_with_crl_and_sm2_seal_passes():
     maker = issue("sm2 seal maker", sm2_signer("sm2-maker"), chain.issuing, crl_url=CRL_URL)
     seal = seal_for(chain.leaf.der, maker.signer, maker.der, es_id="SM2-1")
     data = _stamp_with(chain, seal_der=seal, seal_attribute_oid=SEAL_OID)
-    report = verify(data, trust_anchors=[chain.root.der], other_certs=[maker.der],
-                    crls=[make_crl(chain.issuing)])
+    report = verify(
+        data, trust_anchors=[chain.root.der], other_certs=[maker.der], crls=[make_crl(chain.issuing)]
+    )
     assert report.indication == TOTAL_PASSED, explain(report)
     assert report.seal["es_id"] == "SM2-1"
     assert "sm3_sm2" in report.check("Signature1: signature").detail
@@ -345,8 +389,11 @@ def test_sm2_chain_with_crl_and_sm2_seal_passes():
 def _pdf_with_objects(count: int, size: int | None = None) -> bytes:
     """A one-page PDF with `count` objects written in a loop, and a classic xref table."""
     out, offsets = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"), []
-    bodies = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-              b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << >> >>"]
+    bodies = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << >> >>",
+    ]
     for number in range(1, count + 1):
         offsets.append(len(out))
         body = bodies[number - 1] if number <= len(bodies) else b"<< /Filler %d >>" % number
@@ -462,7 +509,12 @@ def _append_revisions(data: bytes, revisions: int, objects: int) -> bytes:
         out += b"xref\n%d %d\n" % (size, objects) + b"".join(b"%010d 00000 n \n" % o for o in offsets)
         size += objects
         out += b"trailer\n<< /Size %d /Root %d %d R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n" % (
-            size, root.idnum, root.generation, prev, xref)
+            size,
+            root.idnum,
+            root.generation,
+            prev,
+            xref,
+        )
         prev = xref
     return bytes(out)
 
@@ -528,7 +580,7 @@ def test_mutated_pdfs_always_give_a_report(draw):
         data[pos:pos] = draw.draw(st.binary(min_size=1, max_size=64))
     else:
         start = draw.draw(st.integers(0, len(data) - 1))
-        data[start:start + 256] = bytes(len(data[start:start + 256]))
+        data[start : start + 256] = bytes(len(data[start : start + 256]))
     report = verify(bytes(data))
     assert isinstance(report, Report)
     if mutation == "flip" and _changes_signed_bytes(level, base, bytes(data)):

@@ -43,6 +43,7 @@ def sm3(data: bytes) -> bytes:
 
 # --- builders ---------------------------------------------------------------------------------------
 
+
 class RsaKey:
     """An RSA key with the same sign(message) shape as SM2PrivateKey."""
 
@@ -50,56 +51,114 @@ class RsaKey:
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
     def public_key_info(self) -> keys.PublicKeyInfo:
-        return keys.PublicKeyInfo.load(self.key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+        return keys.PublicKeyInfo.load(
+            self.key.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
 
     def sign(self, message: bytes) -> bytes:
         return self.key.sign(message, padding.PKCS1v15(), hashes.SHA256())
 
 
-def make_cert(key, cn: str, *, not_before: datetime = T0 - timedelta(days=365),
-              not_after: datetime = T0 + timedelta(days=365), serial: int = 0x5EA1) -> bytes:
+def make_cert(
+    key,
+    cn: str,
+    *,
+    not_before: datetime = T0 - timedelta(days=365),
+    not_after: datetime = T0 + timedelta(days=365),
+    serial: int = 0x5EA1,
+) -> bytes:
     """A self-signed certificate for an SM2PrivateKey or RsaKey."""
     alg = "sha256_rsa" if isinstance(key, RsaKey) else "sm3_sm2"
     name = x509.Name.build({"country_name": "CN", "common_name": cn})
-    tbs = x509.TbsCertificate({
-        "version": "v3", "serial_number": serial, "signature": {"algorithm": alg},
-        "issuer": name, "subject": name, "subject_public_key_info": key.public_key_info(),
-        "validity": {"not_before": x509.Time({"utc_time": not_before}),
-                     "not_after": x509.Time({"utc_time": not_after})},
-    })
-    return x509.Certificate({"tbs_certificate": tbs, "signature_algorithm": {"algorithm": alg},
-                             "signature_value": key.sign(tbs.dump())}).dump()
+    tbs = x509.TbsCertificate(
+        {
+            "version": "v3",
+            "serial_number": serial,
+            "signature": {"algorithm": alg},
+            "issuer": name,
+            "subject": name,
+            "subject_public_key_info": key.public_key_info(),
+            "validity": {
+                "not_before": x509.Time({"utc_time": not_before}),
+                "not_after": x509.Time({"utc_time": not_after}),
+            },
+        }
+    )
+    return x509.Certificate(
+        {
+            "tbs_certificate": tbs,
+            "signature_algorithm": {"algorithm": alg},
+            "signature_value": key.sign(tbs.dump()),
+        }
+    ).dump()
 
 
-def build_seal(maker_key, maker_cert: bytes, signer_certs: list[bytes], *, version: int = 4,
-               valid: tuple[datetime, datetime] = (T0 - timedelta(days=30), T0 + timedelta(days=365)),
-               digests: bool = False, time_stamp: bytes | None = None):
-    cert_list = ([{"type": "SM3", "value": sm3(c)} for c in signer_certs] if digests else signer_certs)
-    info = a.SES_SealInfo_V4({
-        "header": {"id": "ES", "version": version, "vid": "LongTrustTest"},
-        "es_id": "11010800000001",
-        "property": {"type": 1, "name": "测试专用章", "cert_list_type": 2 if digests else 1,
-                     "cert_list": cert_list, "create_date": valid[0], "valid_start": valid[0],
-                     "valid_end": valid[1]},
-        "picture": {"type": "PNG", "data": b"\x89PNG\r\n\x1a\n-test-", "width": 40, "height": 40},
-        "ext_datas": [{"extn_id": "1.2.156.10197.6.7.2.2.1", "critical": False, "extn_value": b"2.1"}],
-    })
-    fields = {"eseal_info": info, "cert": maker_cert, "sign_alg_id": SM3_WITH_SM2,
-              "signed_value": maker_key.sign(info.dump())}
+def build_seal(
+    maker_key,
+    maker_cert: bytes,
+    signer_certs: list[bytes],
+    *,
+    version: int = 4,
+    valid: tuple[datetime, datetime] = (T0 - timedelta(days=30), T0 + timedelta(days=365)),
+    digests: bool = False,
+    time_stamp: bytes | None = None,
+):
+    cert_list = [{"type": "SM3", "value": sm3(c)} for c in signer_certs] if digests else signer_certs
+    info = a.SES_SealInfo_V4(
+        {
+            "header": {"id": "ES", "version": version, "vid": "LongTrustTest"},
+            "es_id": "11010800000001",
+            "property": {
+                "type": 1,
+                "name": "测试专用章",
+                "cert_list_type": 2 if digests else 1,
+                "cert_list": cert_list,
+                "create_date": valid[0],
+                "valid_start": valid[0],
+                "valid_end": valid[1],
+            },
+            "picture": {"type": "PNG", "data": b"\x89PNG\r\n\x1a\n-test-", "width": 40, "height": 40},
+            "ext_datas": [{"extn_id": "1.2.156.10197.6.7.2.2.1", "critical": False, "extn_value": b"2.1"}],
+        }
+    )
+    fields = {
+        "eseal_info": info,
+        "cert": maker_cert,
+        "sign_alg_id": SM3_WITH_SM2,
+        "signed_value": maker_key.sign(info.dump()),
+    }
     if time_stamp is not None:
         fields["time_stamp"] = time_stamp
     return (a.SESeal_V5 if version == 5 else a.SESeal_V4)(fields)
 
 
-def build_stamp(signer_key, signer_cert: bytes, seal, data: bytes, *, version: int = 4,
-                when: datetime = T0, alg: str = SM3_WITH_SM2, data_hash: bytes | None = None,
-                time_stamp=None) -> bytes:
+def build_stamp(
+    signer_key,
+    signer_cert: bytes,
+    seal,
+    data: bytes,
+    *,
+    version: int = 4,
+    when: datetime = T0,
+    alg: str = SM3_WITH_SM2,
+    data_hash: bytes | None = None,
+    time_stamp=None,
+) -> bytes:
     """An SES_Signature; `time_stamp(signature) -> token` adds a [0] time stamp over the signature."""
-    tbs_cls, sig_cls = ((a.TBS_Sign_V5, a.SES_Signature_V5) if version == 5
-                        else (a.TBS_Sign_V4, a.SES_Signature_V4))
-    tbs = tbs_cls({"version": version, "eseal": seal, "time_info": when,
-                   "data_hash": sm3(data) if data_hash is None else data_hash, "property_info": "test.json"})
+    tbs_cls, sig_cls = (
+        (a.TBS_Sign_V5, a.SES_Signature_V5) if version == 5 else (a.TBS_Sign_V4, a.SES_Signature_V4)
+    )
+    tbs = tbs_cls(
+        {
+            "version": version,
+            "eseal": seal,
+            "time_info": when,
+            "data_hash": sm3(data) if data_hash is None else data_hash,
+            "property_info": "test.json",
+        }
+    )
     signature = signer_key.sign(tbs.dump())
     fields = {"to_sign": tbs, "cert": signer_cert, "signature_alg_id": alg, "signature": signature}
     if time_stamp is not None:
@@ -110,20 +169,42 @@ def build_stamp(signer_key, signer_cert: bytes, seal, data: bytes, *, version: i
 def make_token(tsa_key: SM2PrivateKey, tsa_cert: bytes, covered: bytes, gen_time: datetime) -> bytes:
     """An RFC 3161 token with SM3 imprint over `covered`, signed with SM2 over signed attributes."""
     imprint = {"hash_algorithm": {"algorithm": "sm3"}, "hashed_message": sm3(covered)}
-    tst = tsp.TSTInfo({"version": "v1", "policy": "1.2.156.1", "serial_number": 7, "gen_time": gen_time,
-                       "message_imprint": imprint})
+    tst = tsp.TSTInfo(
+        {
+            "version": "v1",
+            "policy": "1.2.156.1",
+            "serial_number": 7,
+            "gen_time": gen_time,
+            "message_imprint": imprint,
+        }
+    )
     return signed_data_info(tsa_key, tsa_cert, tst.dump(), "tst_info", attrs=True).dump()
 
 
-def signed_data(key: SM2PrivateKey, cert_der: bytes, content: bytes, content_type: str, *, attrs: bool,
-                attach: bool = True) -> cms.SignedData:
+def signed_data(
+    key: SM2PrivateKey,
+    cert_der: bytes,
+    content: bytes,
+    content_type: str,
+    *,
+    attrs: bool,
+    attach: bool = True,
+) -> cms.SignedData:
     cert = x509.Certificate.load(cert_der)
     sid = {"issuer_and_serial_number": {"issuer": cert.issuer, "serial_number": cert.serial_number}}
-    signer = {"version": "v1", "digest_algorithm": {"algorithm": "sm3"}, "sid": sid,
-              "signature_algorithm": {"algorithm": "sm2_1"}}
+    signer = {
+        "version": "v1",
+        "digest_algorithm": {"algorithm": "sm3"},
+        "sid": sid,
+        "signature_algorithm": {"algorithm": "sm2_1"},
+    }
     if attrs:
-        signed_attrs = cms.CMSAttributes([{"type": "content_type", "values": [content_type]},
-                                          {"type": "message_digest", "values": [sm3(content)]}])
+        signed_attrs = cms.CMSAttributes(
+            [
+                {"type": "content_type", "values": [content_type]},
+                {"type": "message_digest", "values": [sm3(content)]},
+            ]
+        )
         signer.update(signed_attrs=signed_attrs, signature=key.sign(signed_attrs.dump()))
     else:
         signer["signature"] = key.sign(content)
@@ -131,34 +212,53 @@ def signed_data(key: SM2PrivateKey, cert_der: bytes, content: bytes, content_typ
     version = "v3" if content_type == "tst_info" else "v1"
     encap = {"content_type": content_type}
     if attach:
-        encap["content"] = (tsp.TSTInfo.load(content) if version == "v3"
-                            else core.OctetString(content, explicit=0))
-    return cms.SignedData({"version": version, "digest_algorithms": [{"algorithm": "sm3"}],
-                           "encap_content_info": encap, "certificates": [cert], "signer_infos": [signer]})
+        encap["content"] = (
+            tsp.TSTInfo.load(content) if version == "v3" else core.OctetString(content, explicit=0)
+        )
+    return cms.SignedData(
+        {
+            "version": version,
+            "digest_algorithms": [{"algorithm": "sm3"}],
+            "encap_content_info": encap,
+            "certificates": [cert],
+            "signer_infos": [signer],
+        }
+    )
 
 
 def signed_data_info(key, cert_der, content, content_type, *, attrs) -> cms.ContentInfo:
-    return cms.ContentInfo({"content_type": "signed_data",
-                            "content": signed_data(key, cert_der, content, content_type, attrs=attrs)})
+    return cms.ContentInfo(
+        {
+            "content_type": "signed_data",
+            "content": signed_data(key, cert_der, content, content_type, attrs=attrs),
+        }
+    )
 
 
 def trusting_checker(calls: list | None = None):
     """A cert_checker standing in for a configured trust store that accepts every certificate."""
+
     def check(cert_der: bytes, at: datetime, purpose: str) -> list[Check]:
         if calls is not None:
             calls.append((cert_der, at, purpose))
         return [Check("certificate chain", "passed", "trusted for the test")]
+
     return check
 
 
 @pytest.fixture(scope="module")
 def pki():
     maker, signer = SM2PrivateKey.generate(), SM2PrivateKey.generate()
-    return {"maker": maker, "maker_cert": make_cert(maker, "Seal maker", serial=1),
-            "signer": signer, "signer_cert": make_cert(signer, "Seal holder", serial=2)}
+    return {
+        "maker": maker,
+        "maker_cert": make_cert(maker, "Seal maker", serial=1),
+        "signer": signer,
+        "signer_cert": make_cert(signer, "Seal holder", serial=2),
+    }
 
 
 # --- interop samples ------------------------------------------------------------------------------
+
 
 def test_v1_seal_maker_signature_covers_sealinfo_cert_and_algorithm():
     der = interop("UserV1.esl")
@@ -214,8 +314,14 @@ def test_ofdrw_stamps_verify_and_a_real_document_fails_the_hash(name, version):
     assert stamp.layout == version == stamp.version == stamp.seal.header_version
     assert stamp.data_hash == bytes(len(stamp.data_hash))  # the samples carry an all-zero dataHash
     report = verify_stamp(der)
-    for check in ("format", "stamp_signature", "seal_signature", "signer_in_cert_list", "version_match",
-                  "algorithm_consistency"):
+    for check in (
+        "format",
+        "stamp_signature",
+        "seal_signature",
+        "signer_in_cert_list",
+        "version_match",
+        "algorithm_consistency",
+    ):
         assert report.check(check).result == "passed", report.to_text()
     assert report.check("document_hash").result == "skipped"
     assert report.indication != "TOTAL_PASSED"
@@ -259,6 +365,7 @@ def test_parse_rejects_the_wrong_kind_with_a_clear_message():
 
 # --- seals built with the specs -------------------------------------------------------------------
 
+
 def test_specs_build_a_v4_seal_and_stamp_that_verify(pki):
     seal = build_seal(pki["maker"], pki["maker_cert"], [pki["signer_cert"]])
     assert parse_seal(seal.dump()).cert_list == (pki["signer_cert"],)
@@ -284,24 +391,37 @@ def test_v5_seal_and_stamp_with_digest_cert_list(pki):
 def test_signer_outside_the_cert_list_and_version_mismatch_fail(pki):
     other = make_cert(pki["signer"], "Not listed", serial=99)
     seal = build_seal(pki["maker"], pki["maker_cert"], [other])
-    report = verify_stamp(build_stamp(pki["signer"], pki["signer_cert"], seal, b"d"), data=b"d",
-                          cert_checker=trusting_checker())
+    report = verify_stamp(
+        build_stamp(pki["signer"], pki["signer_cert"], seal, b"d"), data=b"d", cert_checker=trusting_checker()
+    )
     assert (report.indication, report.sub_indication) == ("TOTAL_FAILED", "SIG_CONSTRAINTS_FAILURE")
     seal4 = build_seal(pki["maker"], pki["maker_cert"], [pki["signer_cert"]])
-    tbs = a.TBS_Sign_V4({"version": 3, "eseal": seal4, "time_info": T0, "data_hash": sm3(b"d"),
-                         "property_info": "x"})
-    der = a.SES_Signature_V4({"to_sign": tbs, "cert": pki["signer_cert"], "signature_alg_id": SM3_WITH_SM2,
-                              "signature": pki["signer"].sign(tbs.dump())}).dump()
+    tbs = a.TBS_Sign_V4(
+        {"version": 3, "eseal": seal4, "time_info": T0, "data_hash": sm3(b"d"), "property_info": "x"}
+    )
+    der = a.SES_Signature_V4(
+        {
+            "to_sign": tbs,
+            "cert": pki["signer_cert"],
+            "signature_alg_id": SM3_WITH_SM2,
+            "signature": pki["signer"].sign(tbs.dump()),
+        }
+    ).dump()
     report = verify_stamp(der, data=b"d", cert_checker=trusting_checker())
     assert report.check("version_match").result == "failed"
     assert report.sub_indication == "FORMAT_FAILURE"
 
 
 def test_declared_time_outside_the_seal_validity_is_indeterminate(pki):
-    seal = build_seal(pki["maker"], pki["maker_cert"], [pki["signer_cert"]],
-                      valid=(T0 - timedelta(days=60), T0 - timedelta(days=1)))
-    report = verify_stamp(build_stamp(pki["signer"], pki["signer_cert"], seal, b"d"), data=b"d",
-                          cert_checker=trusting_checker())
+    seal = build_seal(
+        pki["maker"],
+        pki["maker_cert"],
+        [pki["signer_cert"]],
+        valid=(T0 - timedelta(days=60), T0 - timedelta(days=1)),
+    )
+    report = verify_stamp(
+        build_stamp(pki["signer"], pki["signer_cert"], seal, b"d"), data=b"d", cert_checker=trusting_checker()
+    )
     assert report.check("seal_validity").result == "indeterminate"
     assert (report.indication, report.sub_indication) == ("INDETERMINATE", "OUT_OF_BOUNDS_NO_POE")
 
@@ -309,26 +429,41 @@ def test_declared_time_outside_the_seal_validity_is_indeterminate(pki):
 def test_trusted_time_stamp_sets_the_signing_time_and_proves_expiry(pki):
     tsa = SM2PrivateKey.generate()
     tsa_cert = make_cert(tsa, "TSA", serial=3)
-    seal = build_seal(pki["maker"], pki["maker_cert"], [pki["signer_cert"]],
-                      valid=(T0 - timedelta(days=60), T0 + timedelta(days=10)))
+    seal = build_seal(
+        pki["maker"],
+        pki["maker_cert"],
+        [pki["signer_cert"]],
+        valid=(T0 - timedelta(days=60), T0 + timedelta(days=10)),
+    )
     late = T0 + timedelta(days=20)
-    der = build_stamp(pki["signer"], pki["signer_cert"], seal, b"d",
-                      time_stamp=lambda sig: make_token(tsa, tsa_cert, sig, late))
+    der = build_stamp(
+        pki["signer"],
+        pki["signer_cert"],
+        seal,
+        b"d",
+        time_stamp=lambda sig: make_token(tsa, tsa_cert, sig, late),
+    )
     assert parse_signature(der).time_stamp_tagging == "EXPLICIT"
     report = verify_stamp(der, data=b"d", cert_checker=trusting_checker())
     assert report.check("timestamp").result == "passed", report.to_text()
     assert report.signed_at == late
     assert (report.indication, report.sub_indication) == ("TOTAL_FAILED", "EXPIRED")
     # A token over some other value is ignored, and the declared time is used instead.
-    der = build_stamp(pki["signer"], pki["signer_cert"], seal, b"d",
-                      time_stamp=lambda sig: make_token(tsa, tsa_cert, b"other", late))
+    der = build_stamp(
+        pki["signer"],
+        pki["signer_cert"],
+        seal,
+        b"d",
+        time_stamp=lambda sig: make_token(tsa, tsa_cert, b"other", late),
+    )
     report = verify_stamp(der, data=b"d", cert_checker=trusting_checker())
     assert report.check("timestamp").result == "indeterminate" and report.signed_at == T0
 
 
 def test_implicit_time_stamp_tagging_is_accepted_on_read(pki):
-    seal = build_seal(pki["maker"], pki["maker_cert"], [pki["signer_cert"]], version=5,
-                      time_stamp=b"\x01\x02")
+    seal = build_seal(
+        pki["maker"], pki["maker_cert"], [pki["signer_cert"]], version=5, time_stamp=b"\x01\x02"
+    )
     parts = a.children(a.read_single(seal.dump()))
     assert parts[4].raw == b"\xa0\x05\x03\x03\x00\x01\x02"  # written [0] EXPLICIT
     der = a.der_sequence(*(p.raw for p in parts[:4]), b"\x80\x03\x00\x01\x02")  # read back [0] IMPLICIT
@@ -385,37 +520,66 @@ def test_report_indication_rules():
     failed = Check("d", "failed", "", "HASH_FAILURE")
     assert derive_indication([passed, skipped]) == ("TOTAL_PASSED", None)
     assert derive_indication([passed, undecided]) == ("INDETERMINATE", "NO_CERTIFICATE_CHAIN_FOUND")
-    assert derive_indication([undecided, failed, Check("e", "failed", "", "REVOKED")]) == ("TOTAL_FAILED",
-                                                                                          "HASH_FAILURE")
+    assert derive_indication([undecided, failed, Check("e", "failed", "", "REVOKED")]) == (
+        "TOTAL_FAILED",
+        "HASH_FAILURE",
+    )
     with pytest.raises(ValueError):
         Check("x", "ok", "")
     report = Report.from_checks([passed, failed], signed_at=T0, seal={"valid_end": T0})
     data = report.to_dict()
     assert data["signed_at"] == "2025-01-01T00:00:00+00:00" and data["seal"]["valid_end"].startswith("2025")
-    assert data["checks"][1] == {"name": "d", "result": "failed", "detail": "",
-                                 "sub_indication": "HASH_FAILURE"}
+    assert data["checks"][1] == {
+        "name": "d",
+        "result": "failed",
+        "detail": "",
+        "sub_indication": "HASH_FAILURE",
+    }
     assert report.to_text().splitlines()[0] == "Indication: TOTAL_FAILED (HASH_FAILURE)"
 
 
 def test_specs_build_a_v1_seal_and_stamp_that_verify(pki):
     start, end = (x509.Time({"utc_time": t}) for t in (T0 - timedelta(days=30), T0 + timedelta(days=30)))
-    info = a.SES_SealInfo_V1({
-        "header": {"id": "ES", "version": 1, "vid": "LongTrustTest"},
-        "es_id": "11010800000002",
-        "property": {"type": 2, "name": "个人章", "cert_list": [pki["signer_cert"]],
-                     "create_date": start, "valid_start": start, "valid_end": end},
-        "picture": {"type": "PNG", "data": b"png", "width": 20, "height": 20},
-    })
+    info = a.SES_SealInfo_V1(
+        {
+            "header": {"id": "ES", "version": 1, "vid": "LongTrustTest"},
+            "es_id": "11010800000002",
+            "property": {
+                "type": 2,
+                "name": "个人章",
+                "cert_list": [pki["signer_cert"]],
+                "create_date": start,
+                "valid_start": start,
+                "valid_end": end,
+            },
+            "picture": {"type": "PNG", "data": b"png", "width": 20, "height": 20},
+        }
+    )
     maker_cert_t = core.OctetString(pki["maker_cert"])
     alg_t = core.ObjectIdentifier(SM3_WITH_SM2)
     signed_range = a.der_sequence(info.dump(), maker_cert_t.dump(), alg_t.dump())
-    seal = a.SESeal_V1({"eseal_info": info, "sign_info": {
-        "cert": pki["maker_cert"], "signature_algorithm": SM3_WITH_SM2,
-        "sign_data": pki["maker"].sign(signed_range)}})
+    seal = a.SESeal_V1(
+        {
+            "eseal_info": info,
+            "sign_info": {
+                "cert": pki["maker_cert"],
+                "signature_algorithm": SM3_WITH_SM2,
+                "sign_data": pki["maker"].sign(signed_range),
+            },
+        }
+    )
     assert verify_seal(seal.dump(), at=T0).check("seal_signature").result == "passed"
-    tbs = a.TBS_Sign_V1({"version": 1, "eseal": seal, "time_info": b"250101000000Z", "data_hash": sm3(b"d"),
-                         "property_info": "doc", "cert": pki["signer_cert"],
-                         "signature_algorithm": SM3_WITH_SM2})
+    tbs = a.TBS_Sign_V1(
+        {
+            "version": 1,
+            "eseal": seal,
+            "time_info": b"250101000000Z",
+            "data_hash": sm3(b"d"),
+            "property_info": "doc",
+            "cert": pki["signer_cert"],
+            "signature_algorithm": SM3_WITH_SM2,
+        }
+    )
     der = a.SES_Signature_V1({"to_sign": tbs, "signature": pki["signer"].sign(tbs.dump())}).dump()
     stamp = parse_signature(der)
     assert (stamp.layout, stamp.signing_time) == (1, T0)
