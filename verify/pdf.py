@@ -110,6 +110,7 @@ from verify.report import (
     NO_CERTIFICATE_CHAIN_FOUND,
     PASSED,
     REVOKED,
+    REVOKED_NO_POE,
     SIG_CONSTRAINTS_FAILURE,
     SIG_CRYPTO_FAILURE,
     SIGNED_DATA_NOT_FOUND,
@@ -132,7 +133,6 @@ MAX_XREF_READS = 120_000  # reads while the cross-reference data is parsed (one 
 MAX_REVISIONS = 500
 STRICT_DIAGNOSIS_ENTRIES = 20_000  # files up to this many xref entries are also read strictly, for warnings
 MAX_DIFF_OBJECTS = 300_000  # objects written after signatures that the difference analysis may review
-REVOKED_NO_POE = "REVOKED_NO_POE"
 # What pyHanko raises on a malformed file (its own PdfError kinds, and Python's for broken values).
 _READ_ERRORS = (PdfError, ValueError, TypeError, KeyError, IndexError, AttributeError)
 ADBE_PKCS7_SHA1 = "/adbe.pkcs7.sha1"

@@ -33,6 +33,8 @@ from verify.report import (
     NOT_YET_VALID,
     OUT_OF_BOUNDS_NO_POE,
     PASSED,
+    REVOKED,
+    REVOKED_NO_POE,
     SIG_CONSTRAINTS_FAILURE,
     SIG_CRYPTO_FAILURE,
     SKIPPED,
@@ -570,6 +572,16 @@ def certificate_checks(
     return [c.renamed(f"{name}: ") for c in results]
 
 
+def _revoked_since(cert_der: bytes, cert_checker: CertChecker | None) -> list[Check]:
+    """A signer certificate revoked now, though good at a claimed signing time that no time stamp
+    proves: the stamp may have been made after the revocation (ETSI EN 319 102-1 REVOKED_NO_POE)."""
+    now = certificate_checks("signer_certificate", cert_der, _now(), "seal-signer", cert_checker)
+    if not any(c.sub_indication == REVOKED for c in now):
+        return []
+    detail = "revoked since the claimed signing time, which no time stamp proves"
+    return [Check("signer_certificate: revocation now", INDETERMINATE, detail, REVOKED_NO_POE)]
+
+
 def verify_signed_data(
     name: str, signed_data: cms.SignedData, content: bytes | None
 ) -> tuple[Check, CertInfo | None]:
@@ -899,6 +911,8 @@ def verify_stamp(der: bytes, *, data: bytes | None = None, cert_checker: CertChe
     at = when or _now()
     if signer:
         checks += certificate_checks("signer_certificate", signer.der, at, "seal-signer", cert_checker)
+        if not proven and when is not None:
+            checks += _revoked_since(signer.der, cert_checker)
     else:
         checks.append(problem.renamed("signer_certificate: "))
     checks += time_checks
