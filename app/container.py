@@ -200,7 +200,9 @@ def build_services(settings: Settings) -> Services:
         license_status=_status_lookup(registry),
         identifier_problem=identifier_problem,
         fetch_revocation=settings.verify_fetch_revocation,
-        fetch_policy=FetchPolicy(parse_prefixes(settings.fetch_allow)),
+        fetch_policy=FetchPolicy(
+            parse_prefixes(settings.fetch_allow), max_cache_s=settings.verify_fetch_max_age_s
+        ),
     )
     return Services(
         settings=settings,

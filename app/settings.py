@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     audit_sequence_interval_s: float = 5.0
     hub_certificate_file: Path | None = None
     hub_trust_refresh_s: float = 30.0
+    verify_fetch_max_age_s: float = 60.0
     verify_fetch_revocation: bool = True
     fetch_allow: str = ""  # comma-separated URL prefixes verification may fetch (verify.fetching)
     max_body_bytes: int = 20 * 1024 * 1024

@@ -53,6 +53,7 @@ def test_licenses_cross_regions_through_an_intermittent_hub(tmp_path, three_data
             hub_token=token,
             hub_relay_interval_s="0.5",
             hub_trust_refresh_s="1",
+            verify_fetch_max_age_s="1",
             public_url=f"http://127.0.0.1:{port}",
         )
         region[code] = Process(["serve"], env, port, tmp_path / f"{code}.log").start()
@@ -214,8 +215,15 @@ def _region_b_trusts_what_region_a_makes(a: Process, b: Process) -> None:
     )
     assert revoked.status_code == 200, revoked.text
     body = {"certificate_pem": issued["sm2"]["certificate_pem"], "chain_pem": issued["sm2"]["chain_pem"]}
-    report = verify.post("/api/v1/verify/certificate", json=body).json()
-    assert _indication(report) == ("TOTAL_FAILED", "REVOKED"), report
+    # B sees it once its fetched copy of A's revocation data is older than LONGTRUST_VERIFY_FETCH_MAX_AGE_S
+    wait_for(
+        lambda: (
+            _indication(verify.post("/api/v1/verify/certificate", json=body).json())
+            == ("TOTAL_FAILED", "REVOKED")
+        ),
+        30,
+        "region B to see A's revocation",
+    )
     assert (
         httpx.post(
             f"{a.url}/api/v1/seals/{seals['rsa']}/revoke",
@@ -225,10 +233,13 @@ def _region_b_trusts_what_region_a_makes(a: Process, b: Process) -> None:
         ).status_code
         == 200
     )
-    report = verify.post(
-        "/api/v1/verify/pdf", content=pdfs["rsa", "B-B"], headers={"Content-Type": "application/pdf"}
-    ).json()
-    assert report["indication"] != "TOTAL_PASSED" and "REVOKED" in report["sub_indication"], report
+
+    def pdf_revoked() -> bool:
+        headers = {"Content-Type": "application/pdf"}
+        report = verify.post("/api/v1/verify/pdf", content=pdfs["rsa", "B-B"], headers=headers).json()
+        return report["indication"] != "TOTAL_PASSED" and "REVOKED" in (report["sub_indication"] or "")
+
+    wait_for(pdf_revoked, 30, "region B to see the revoked seal's certificate in A's PDF")
     verify.close()
 
 
