@@ -118,4 +118,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("the Merkle audit log cannot be turned back into a hash chain")
+    raise RuntimeError("the Merkle audit log cannot be turned back into a hash chain: restore a backup")
