@@ -24,7 +24,6 @@ from enum import IntEnum
 from sqlalchemy import DDL, BigInteger, Engine, Integer, event, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from core.versioned import VersionedCache  # noqa: F401  (the caches that watch generations)
 from db.base import Base
 
 _in_request: ContextVar[list[tuple[int, ...]] | None] = ContextVar("longtrust_generation", default=None)
