@@ -9,7 +9,7 @@ from typing import Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.approvals import ApprovalService, Outcome, respond
+from app.approvals import ApprovalService, Execute, Outcome, respond
 from app.tokens import TokenService, TokenView, check_role
 from ca.schemas import CaRequestOut
 from core.errors import not_found
@@ -84,7 +84,9 @@ def _token_out(v: TokenView) -> dict:
     return TokenOut(**v.__dict__).model_dump(mode="json")
 
 
-def _register_token_operations(tokens: TokenService, approvals: ApprovalService) -> None:
+def operations(tokens: TokenService) -> list[tuple[str, str, Execute]]:
+    """Token operations for app/approvals.py: (operation, action its approver must hold, execute)."""
+
     def create(payload: dict, actor: str) -> Outcome:
         with tokens.db.unit_of_work() as s:
             issued = tokens.issue(
@@ -98,14 +100,12 @@ def _register_token_operations(tokens: TokenService, approvals: ApprovalService)
             )
         return Outcome(201, {**_token_out(issued.view), "token": issued.token})
 
-    approvals.register("token.create", "token.manage", create)
-    approvals.register("token.create-admin", "token.manage", create)
+    return [("token.create", "token.manage", create), ("token.create-admin", "token.manage", create)]
 
 
 def build_router(tokens: TokenService, approvals: ApprovalService, require) -> APIRouter:
-    """Token and approval routes; registers the token operations with ``approvals``."""
+    """Token and approval routes; ``approvals`` runs the operations under dual control."""
     router = APIRouter(tags=["admin"])
-    _register_token_operations(tokens, approvals)
 
     @router.post("/api/v1/tokens", status_code=201, response_model=TokenCreated, responses=PENDING)
     def create_token(body: TokenIn, principal=require("token.manage")):

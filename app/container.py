@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from app import admin_router as admin
 from app.admin_router import build_router as admin_router
 from app.approvals import ApprovalService
 from app.audit_router import build_router as audit_router
@@ -17,6 +18,7 @@ from app.rate_limits import RateLimits, limit_problems
 from app.settings import Settings
 from app.tokens import TokenService
 from app.trust import HubTrustList, LocalTrust
+from ca import router as ca_routes
 from ca.pairs import PairService, RecoveryService
 from ca.router import build_kmc_router
 from ca.router import build_router as ca_router
@@ -35,6 +37,7 @@ from license_registry.router import build_router as registry_router
 from license_registry.service import RegistryService
 from policies.ceremony import load_ceremony
 from policies.profiles import load_profiles
+from seal_service import router as seal_routes
 from seal_service.router import build_router as seal_router
 from seal_service.service import SealService
 from verify.fetching import FetchPolicy, parse_prefixes
@@ -61,6 +64,7 @@ class Services:
     audit: AuditLog
     pairs: PairService
     recoveries: RecoveryService
+    kmc: KeyManagementCentre
     relay: HubRelay | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -70,7 +74,7 @@ class Services:
             admin_router(self.tokens, self.approvals, require),
             ca_router(self.ca, require, self.approvals),
             seal_router(self.seals, require, self.approvals),
-            build_kmc_router(self.pairs, self.recoveries, require),
+            build_kmc_router(self.pairs, self.recoveries, self.approvals, require),
             verify_router(self.verify),
             registry_router(self.registry, require),
             lists_router(self.db, require),
@@ -204,12 +208,20 @@ def build_services(settings: Settings) -> Services:
             parse_prefixes(settings.fetch_allow), max_cache_s=settings.verify_fetch_max_age_s
         ),
     )
+    tokens = TokenService(db, settings.token_default_ttl_days)
+    recoveries = RecoveryService(ca, kmc, clock)
+    approvals = ApprovalService(db, settings.approval_ttl_s)
+    # One registry of what an approval carries out, shared by the API and the CLI.
+    for operation in (
+        admin.operations(tokens) + ca_routes.operations(ca, recoveries) + seal_routes.operations(seals)
+    ):
+        approvals.register(*operation)
     return Services(
         settings=settings,
         db=db,
         keys=keys,
-        tokens=TokenService(db, settings.token_default_ttl_days),
-        approvals=ApprovalService(db, settings.approval_ttl_s),
+        tokens=tokens,
+        approvals=approvals,
         limits=RateLimits(settings),
         ca=ca,
         seals=seals,
@@ -217,7 +229,8 @@ def build_services(settings: Settings) -> Services:
         registry=registry,
         audit=AuditLog(db, keys, settings.region, hub),
         pairs=PairService(ca, kmc, clock),
-        recoveries=RecoveryService(ca, kmc, clock),
+        recoveries=recoveries,
+        kmc=kmc,
         relay=relay,
     )
 

@@ -1,15 +1,18 @@
 """`longtrust ca pair` and `longtrust kmc ...`: dual certificates and key recovery (same services as
-the API). The operator is the OS user (``cli:$USER``): recovery needs a request by one user and the
-decision by another."""
+the API). The operator is the OS user (``cli:$USER``): recovery goes through the approvals
+(operation ``key.recovery``) and needs a request by one user and the decision by another."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from app.cli import CLI_ACTOR, DataDir, ca_cli, kmc_cli, open_services
+from app.ops_commands import cli_principal
+from core.errors import not_found
 
 OutDir = Annotated[Path, typer.Option("--out", help="folder to write the files into")]
 
@@ -49,12 +52,25 @@ def kmc_recover(
     recipient: Annotated[Path, typer.Option(help="PEM certificate the key is to be enveloped to")],
     data_dir: DataDir = None,
 ) -> None:
-    """Ask for an escrowed key to be recovered; prints the request id another operator decides."""
+    """Ask for an escrowed key to be recovered; prints the request id another operator decides
+    (here with `kmc approve`, or over the API at /api/v1/approvals/{request_id}/approve)."""
+    body = {
+        "ca_id": ca_id,
+        "serial_hex": serial,
+        "reason": reason,
+        "case_reference": case_reference,
+        "recipient_certificate_pem": recipient.read_text(),
+    }
     with open_services(data_dir) as services:
-        req = services.recoveries.request(
-            ca_id, serial, reason, case_reference, recipient.read_text(), CLI_ACTOR, CLI_ACTOR[:40]
-        )
-    typer.echo(req.id)
+        payload = services.recoveries.check(body)
+        outcome = services.approvals.submit("key.recovery", payload, cli_principal())
+    typer.echo(outcome.body["request_id"])
+
+
+def _decide(services, request_id: str, approve: bool):
+    if services.approvals.get(request_id)["operation"] != "key.recovery":
+        raise not_found(f"no key recovery {request_id}")
+    return services.approvals.decide(request_id, approve, cli_principal())[0]
 
 
 @kmc_cli.command("approve")
@@ -65,8 +81,8 @@ def kmc_approve(
 ) -> None:
     """Approve another operator's recovery request and write the key enveloped to its recipient."""
     with open_services(data_dir) as services:
-        _, enveloped = services.recoveries.decide(request_id, True, CLI_ACTOR, CLI_ACTOR[:40])
-    out.write_bytes(enveloped)
+        outcome = _decide(services, request_id, True)
+    out.write_bytes(base64.b64decode(outcome.body["enveloped_private_key_b64"]))
     typer.echo(f"{request_id}: released to {out}")
 
 
@@ -77,16 +93,19 @@ def kmc_reject(
 ) -> None:
     """Reject another operator's recovery request."""
     with open_services(data_dir) as services:
-        services.recoveries.decide(request_id, False, CLI_ACTOR, CLI_ACTOR[:40])
+        _decide(services, request_id, False)
     typer.echo(f"{request_id}: rejected")
 
 
 @kmc_cli.command("list")
 def kmc_list(data_dir: DataDir = None) -> None:
-    """List recovery requests."""
+    """List recovery requests (all statuses), oldest first."""
     with open_services(data_dir) as services:
-        for r in services.recoveries.list():
-            decided = f" by {r.decided_by}" if r.decided_by else ""
-            typer.echo(
-                f"{r.id}\t{r.ca_id}/{r.serial_hex}\t{r.status}{decided}\t{r.requested_by}\t{r.case_reference}"
-            )
+        items, _ = services.approvals.list(limit=1000, status="all", operation="key.recovery")
+    for r in items:
+        decided = f" by {r['decided_by']}" if r["decided_by"] else ""
+        summary = r["summary"]
+        typer.echo(
+            f"{r['request_id']}\t{summary['ca_id']}/{summary['serial_hex']}\t{r['status']}{decided}"
+            f"\t{r['requested_by']}\t{summary['case_reference']}"
+        )

@@ -87,12 +87,15 @@ def request_list(
         emit(items, REQUEST_COLUMNS, as_json)
 
 
+def cli_principal() -> Principal:
+    """The host's operator as the approvals see it (the CLI acts directly, audited as ``cli:USER``)."""
+    return Principal(token_id="cli", name=CLI_ACTOR, role="security-admin", operator=CLI_ACTOR)
+
+
 def _decide(request_id: str, approve: bool, data_dir) -> None:
-    """Decide as the host's operator (the CLI acts directly and is audited as ``cli:USER``)."""
+    """Decide as the host's operator."""
     with open_services(data_dir) as services:
-        services.routers()  # registers what an approval carries out
-        operator = Principal(token_id="cli", name=CLI_ACTOR, role="security-admin", operator=CLI_ACTOR)
-        _, request = services.approvals.decide(request_id, approve, operator)
+        _, request = services.approvals.decide(request_id, approve, cli_principal())
     typer.echo(f"{request['request_id']} {request['status']}")
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, UTCDateTime
@@ -84,23 +84,3 @@ class CertificatePair(Base):
     encryption_serial_hex: Mapped[str] = mapped_column(String(42))
     escrow_id: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class KeyRecovery(Base):
-    """A request to recover an escrowed encryption key; a different operator must decide it."""
-
-    __tablename__ = "key_recoveries"
-
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    ca_id: Mapped[str] = mapped_column(String(64))
-    serial_hex: Mapped[str] = mapped_column(String(42))
-    escrow_id: Mapped[str] = mapped_column(String(40))
-    reason: Mapped[str] = mapped_column(Text)
-    case_reference: Mapped[str] = mapped_column(String(200))
-    recipient_certificate_der: Mapped[bytes] = mapped_column(LargeBinary)
-    requested_by: Mapped[str] = mapped_column(String(200))
-    requester_token: Mapped[str] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(20))  # pending | released | rejected
-    decided_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -3,23 +3,21 @@ CSR, and an encryption certificate for a key the KMC (keys/kmc.py) generates and
 encryption private key is delivered enveloped to the signing certificate's key.
 
 Key recovery under dual control: a security administrator asks for an escrowed key to be
-enveloped to a named recipient certificate; a different administrator (other token, other name)
-approves, and only then is the key released. Every step is audited."""
+enveloped to a named recipient certificate; a different operator approves through the one approvals
+mechanism (app/approvals.py), and only then is the key released. Every step is audited."""
 
 from __future__ import annotations
 
 import base64
-import secrets
 from dataclasses import dataclass
 
 from asn1crypto import pem, x509
-from sqlalchemy import select
 
 from ca.csr import parse_csr
-from ca.models import CertificatePair, KeyRecovery
+from ca.models import CertificatePair
 from ca.service import CAService, parse_serial, serial_hex
 from core.clock import Clock
-from core.errors import DomainError, ErrorKind, conflict, forbidden, invalid, not_found
+from core.errors import DomainError, ErrorKind, invalid
 from db.audit import record
 from keys.kmc import KeyManagementCentre
 from policies.profiles import Profile
@@ -129,73 +127,54 @@ class PairService:
 
 
 class RecoveryService:
+    """Key recovery: checks a request and, once a second operator approved it (app/approvals.py,
+    operation ``key.recovery``), releases the escrowed key enveloped to the named recipient."""
+
     def __init__(self, ca: CAService, kmc: KeyManagementCentre, clock: Clock):
         self.ca, self.kmc, self.clock = ca, kmc, clock
 
-    def request(
-        self,
-        ca_id: str,
-        serial: str,
-        reason: str,
-        case_reference: str,
-        recipient_pem: str,
-        actor: str,
-        token_id: str,
-    ) -> KeyRecovery:
-        """Record a pending recovery of the key of encryption certificate (CA, serial) for the holder of
-        ``recipient_pem``, which must be a good certificate of one of our CAs of the key's family.
-        DomainError NOT_FOUND (no such escrowed key), INVALID (reason/case missing, unknown recipient)."""
-        if not reason.strip() or not case_reference.strip():
+    def check(self, body: dict) -> dict:
+        """The recovery payload for ``body`` ``{ca_id, serial_hex, reason, case_reference,
+        recipient_certificate_pem}`` with the serial normalised (lower-case hex). The encryption
+        certificate must have an escrowed key and the recipient must be a good certificate of one of
+        our CAs of the key's family. DomainError INVALID (reason or case missing, unknown recipient,
+        wrong family) or NOT_FOUND (no escrowed key); reads only."""
+        if not body["reason"].strip() or not body["case_reference"].strip():
             raise invalid("a recovery needs a reason and a case reference", "recovery-justification")
-        key = serial_hex(parse_serial(serial))
-        recipient = self._known_recipient(recipient_pem)
+        payload = {**body, "serial_hex": serial_hex(parse_serial(body["serial_hex"]))}
+        recipient = self._known_recipient(payload["recipient_certificate_pem"])
+        with self.ca.db.read() as s:
+            escrow = self.kmc.escrow_for(s, payload["ca_id"], payload["serial_hex"])
+            self.kmc.check_recipient(escrow, recipient)
+        return payload
+
+    def release(self, payload: dict, actor: str) -> tuple[int, dict]:
+        """Carry out an approved recovery: (200, ``{ca_id, serial_hex, status: "released", reason,
+        case_reference, enveloped_private_key_b64}``), the key enveloped to the recipient (DER as in
+        :meth:`KeyManagementCentre.release`), audited ``key.recovery-release`` and ``kmc.release`` in
+        one transaction. The recipient is checked again (it may have been revoked meanwhile)."""
+        recipient = self._known_recipient(payload["recipient_certificate_pem"])
+        ca_id, key = payload["ca_id"], payload["serial_hex"]
         with self.ca.db.unit_of_work() as s:
             escrow = self.kmc.escrow_for(s, ca_id, key)
-            self.kmc.check_recipient(escrow, recipient)
-            req = KeyRecovery(
-                id="keyrec-" + secrets.token_hex(6),
-                ca_id=ca_id,
-                serial_hex=key,
-                escrow_id=escrow.id,
-                reason=reason,
-                case_reference=case_reference,
-                recipient_certificate_der=recipient.dump(),
-                requested_by=actor,
-                requester_token=token_id,
-                status="pending",
-                created_at=self.clock.now(),
+            record(
+                s,
+                actor,
+                "key.recovery-release",
+                f"{ca_id}/{key}",
+                case=payload["case_reference"],
+                recipient_serial=format(recipient.serial_number, "x"),
             )
-            s.add(req)
-            record(s, actor, "key.recovery-request", req.id, ca_id=ca_id, serial=key, case=case_reference)
-        return req
-
-    def decide(
-        self, request_id: str, approve: bool, actor: str, token_id: str
-    ) -> tuple[KeyRecovery, bytes | None]:
-        """Approve (release the key enveloped to the recipient; returns its DER) or reject a pending
-        recovery. DomainError FORBIDDEN when the requester's token or name decides, NOT_FOUND,
-        CONFLICT when already decided."""
-        with self.ca.db.unit_of_work() as s:
-            req = s.get(KeyRecovery, request_id)
-            if req is None:
-                raise not_found(f"no key recovery {request_id}")
-            if req.status != "pending":
-                raise conflict(f"key recovery {request_id} is already {req.status}", "decided")
-            if token_id == req.requester_token or actor == req.requested_by:
-                raise forbidden("dual control: a different security administrator must decide this recovery")
-            req.status = "released" if approve else "rejected"
-            req.decided_by, req.decided_at = actor, self.clock.now()
-            record(s, actor, f"key.recovery-{req.status}", request_id, requested_by=req.requested_by)
-            enveloped = None
-            if approve:
-                recipient = x509.Certificate.load(req.recipient_certificate_der)
-                enveloped = self.kmc.release(s, req.escrow_id, recipient, actor, f"recovery {request_id}")
-        return req, enveloped
-
-    def list(self) -> list[KeyRecovery]:
-        """Every recovery request, oldest first."""
-        with self.ca.db.read() as s:
-            return list(s.scalars(select(KeyRecovery).order_by(KeyRecovery.created_at, KeyRecovery.id)))
+            why = f"recovery, case {payload['case_reference']}"
+            enveloped = self.kmc.release(s, escrow.id, recipient, actor, why)
+        return 200, {
+            "ca_id": ca_id,
+            "serial_hex": key,
+            "status": "released",
+            "reason": payload["reason"],
+            "case_reference": payload["case_reference"],
+            "enveloped_private_key_b64": base64.b64encode(enveloped).decode(),
+        }
 
     def _known_recipient(self, recipient_pem: str) -> x509.Certificate:
         try:

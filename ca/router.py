@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
+from typing import Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -75,13 +77,8 @@ def _status(v) -> StatusOut:
     )
 
 
-def build_router(ca: CAService, require, approvals) -> APIRouter:
-    """The CA's routes; ``approvals`` (app/approvals.py) runs the operations under dual control."""
-    router = APIRouter()
-
-    @router.get("/api/v1/cas", response_model=list[CaOut], tags=["ca"])
-    def list_cas(_=require("ca.read")):
-        return [_ca_out(c) for c in ca.list_cas()]
+def operations(ca: CAService, recoveries: RecoveryService) -> list[tuple[str, str, Callable]]:
+    """The CA's operations for app/approvals.py: (operation, action its approver must hold, execute)."""
 
     def create_ca(payload: dict, actor: str):
         spec = ca.check_ca_request(payload)
@@ -92,8 +89,20 @@ def build_router(ca: CAService, require, approvals) -> APIRouter:
         ca.revoke_ca(payload["ca_id"], payload["reason"], actor)
         return 200, {"ca_id": payload["ca_id"], "status": "revoked", "reason": payload["reason"]}
 
-    approvals.register("ca.create", "ca.manage", create_ca)
-    approvals.register("ca.revoke", "ca.manage", revoke_ca)
+    return [
+        ("ca.create", "ca.manage", create_ca),
+        ("ca.revoke", "ca.manage", revoke_ca),
+        ("key.recovery", "key.recover", recoveries.release),
+    ]
+
+
+def build_router(ca: CAService, require, approvals) -> APIRouter:
+    """The CA's routes; ``approvals`` (app/approvals.py) runs the operations under dual control."""
+    router = APIRouter()
+
+    @router.get("/api/v1/cas", response_model=list[CaOut], tags=["ca"])
+    def list_cas(_=require("ca.read")):
+        return [_ca_out(c) for c in ca.list_cas()]
 
     @router.post(
         "/api/v1/cas",
@@ -212,22 +221,27 @@ def build_router(ca: CAService, require, approvals) -> APIRouter:
     return router
 
 
-def _recovery_out(req, enveloped: bytes | None = None) -> KeyRecoveryOut:
+def _recovery_out(request: dict, release: dict | None = None) -> KeyRecoveryOut:
+    """A key.recovery approval request (app/approvals.view) as the recovery routes answer it."""
+    summary = request["summary"]
+    status = "released" if request["status"] == "approved" else request["status"]
     return KeyRecoveryOut(
-        request_id=req.id,
-        ca_id=req.ca_id,
-        serial_hex=req.serial_hex,
-        status=req.status,
-        reason=req.reason,
-        case_reference=req.case_reference,
-        requested_by=req.requested_by,
-        decided_by=req.decided_by,
-        enveloped_private_key_b64=base64.b64encode(enveloped).decode() if enveloped else None,
+        request_id=request["request_id"],
+        ca_id=summary["ca_id"],
+        serial_hex=summary["serial_hex"],
+        status=status,
+        reason=summary["reason"],
+        case_reference=summary["case_reference"],
+        requested_by=request["requested_by"],
+        decided_by=request["decided_by"],
+        enveloped_private_key_b64=(release or {}).get("enveloped_private_key_b64"),
     )
 
 
-def build_kmc_router(pairs: PairService, recoveries: RecoveryService, require) -> APIRouter:
-    """Dual-certificate issuance and key recovery under dual control."""
+def build_kmc_router(pairs: PairService, recoveries: RecoveryService, approvals, require) -> APIRouter:
+    """Dual-certificate issuance and key recovery; recoveries are decided through ``approvals``
+    (operation ``key.recovery``), the /key-recoveries decision routes being aliases of
+    /api/v1/approvals/{request_id}/approve|reject."""
     router = APIRouter()
 
     @router.post(
@@ -245,29 +259,32 @@ def build_kmc_router(pairs: PairService, recoveries: RecoveryService, require) -
             enveloped_private_key_b64=v.enveloped_private_key_b64,
         )
 
-    @router.post("/api/v1/key-recoveries", status_code=202, response_model=KeyRecoveryOut, tags=["ca"])
+    @router.post(
+        "/api/v1/key-recoveries",
+        status_code=202,
+        response_model=CaRequestOut,
+        tags=["ca"],
+        responses={200: {"description": "released (without dual control)"}},
+    )
     def request_recovery(body: KeyRecoveryIn, principal=require("key.recover")):
-        req = recoveries.request(
-            body.ca_id,
-            body.serial_hex,
-            body.reason,
-            body.case_reference,
-            body.recipient_certificate_pem,
-            principal.actor,
-            principal.token_id,
-        )
-        return _recovery_out(req)
+        """Ask for an escrowed key enveloped to a recipient; a different operator approves it at
+        /api/v1/approvals/{request_id}/approve, whose answer carries the enveloped key."""
+        payload = recoveries.check(body.model_dump())
+        return approvals.answer("key.recovery", payload, principal)
 
     @router.get("/api/v1/key-recoveries", response_model=list[KeyRecoveryOut], tags=["ca"])
     def list_recoveries(_=require("key.recover")):
-        return [_recovery_out(r) for r in recoveries.list()]
+        items, _next = approvals.list(limit=1000, status="all", operation="key.recovery")
+        return [_recovery_out(r) for r in items]
 
     @router.post("/api/v1/key-recoveries/{request_id}/{decision}", response_model=KeyRecoveryOut, tags=["ca"])
-    def decide_recovery(request_id: str, decision: str, principal=require("key.recover")):
-        if decision not in ("approve", "reject"):
-            raise not_found("use /approve or /reject")
-        approve, who = decision == "approve", principal
-        req, enveloped = recoveries.decide(request_id, approve, who.actor, who.token_id)
-        return _recovery_out(req, enveloped)
+    def decide_recovery(
+        request_id: str, decision: Literal["approve", "reject"], principal=require("key.recover")
+    ):
+        """Alias of /api/v1/approvals/{request_id}/approve|reject for key recoveries."""
+        if approvals.get(request_id)["operation"] != "key.recovery":
+            raise not_found(f"no key recovery {request_id}")
+        outcome, request = approvals.decide(request_id, decision == "approve", principal)
+        return _recovery_out(request, outcome.body if decision == "approve" else None)
 
     return router

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from collections.abc import Callable
 from typing import Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -110,9 +111,8 @@ def _checked_args(body: SealIn) -> dict:
     }
 
 
-def build_router(seals: SealService, require, approvals) -> APIRouter:
-    """Seal routes; ``approvals`` (app/approvals.py) runs seal making under dual control."""
-    router = APIRouter(tags=["seals"])
+def operations(seals: SealService) -> list[tuple[str, str, Callable]]:
+    """Seal operations for app/approvals.py: (operation, action its approver must hold, execute)."""
 
     def make(payload: dict, actor: str):
         body = SealIn(**payload)
@@ -122,7 +122,12 @@ def build_router(seals: SealService, require, approvals) -> APIRouter:
         created = _out(view).model_dump(include=set(SealCreated.model_fields))
         return 201, created  # the fields interface.md names for creation
 
-    approvals.register("seal.create", "seal.manage", make)
+    return [("seal.create", "seal.manage", make)]
+
+
+def build_router(seals: SealService, require, approvals) -> APIRouter:
+    """Seal routes; ``approvals`` (app/approvals.py) runs seal making under dual control."""
+    router = APIRouter(tags=["seals"])
 
     @router.post(
         "/api/v1/seals",

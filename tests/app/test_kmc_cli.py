@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
@@ -58,4 +59,24 @@ def test_pair_and_recovery_from_the_command_line(tmp_path):
     run("kmc", "approve", request_id, "--out", str(released), data_dir=data, user="bob")
     assert opened(released) == enc_cert.public_key.dump()
     listed = run("kmc", "list", data_dir=data).stdout
-    assert f"{request_id}\trsa-issuing/{enc_serial}\treleased by cli:bob\tcli:alice" in listed
+    row = f"{request_id}\trsa-issuing/{enc_serial}\tapproved by security-admin:cli:bob"
+    assert f"{row}\tsecurity-admin:cli:alice\tHD-2026-7" in listed
+
+    second = run(*recover, data_dir=data, user="alice").stdout.strip()
+    run("kmc", "reject", second, data_dir=data, user="bob")
+    shown = run("ca", "request", "list", "--status", "all", "--json", data_dir=data).stdout
+    decided = {r["request_id"]: (r["operation"], r["status"]) for r in json.loads(shown)}
+    assert decided == {request_id: ("key.recovery", "approved"), second: ("key.recovery", "rejected")}
+    events = [json.loads(line) for line in run("audit", "export", data_dir=data).stdout.splitlines()]
+    steps = [
+        (e["actor"], e["action"])
+        for e in events
+        if e["subject"] == request_id or (e["action"].endswith("release") and "HD-2026-7" in str(e))
+    ]
+    both = "security-admin:cli:alice+security-admin:cli:bob"
+    assert steps == [
+        ("security-admin:cli:alice", "approval.request"),
+        ("security-admin:cli:bob", "approval.approve"),
+        (both, "key.recovery-release"),
+        (both, "kmc.release"),
+    ]

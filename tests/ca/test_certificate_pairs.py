@@ -9,6 +9,7 @@ import json
 import logging
 import shutil
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from gmssl import sm2 as gm_sm2
 from gmssl import sm4 as gm_sm4
 from sqlalchemy import func, select
 
-from ca.models import CertificatePair, IssuedCertificate, KeyRecovery
+from ca.models import CertificatePair, IssuedCertificate
 from db.audit import AuditEvent
 from keys.models import KmcEscrow
 from tests.ca.csrs import make_csr, make_signer
@@ -206,6 +207,16 @@ def recovery_body(ca_id: str, serial: str, recipient_pem: str) -> dict:
     }
 
 
+def recovery_steps(services, request_id: str, case: str) -> list[tuple[str, str]]:
+    """(actor, action) of the audit events about one recovery, in sequence order."""
+    with services.db.read() as s:
+        return [
+            (e.actor, e.action)
+            for e in s.scalars(select(AuditEvent).order_by(AuditEvent.seq))
+            if e.subject == request_id or (e.action.endswith("release") and case in e.details)
+        ]
+
+
 @pytest.mark.skipif(OPENSSL is None, reason="the openssl CLI is not installed")
 @pytest.mark.parametrize("kind", ["sm2", "rsa"])
 def test_recovery_needs_a_second_operator_and_is_audited(
@@ -226,29 +237,55 @@ def test_recovery_needs_a_second_operator_and_is_audited(
     r = client.post("/api/v1/key-recoveries", headers=alice, json=body)
     assert r.status_code == 202, r.text
     request_id = r.json()["request_id"]
-    same_name = auth(token("security-admin", "alice"))
-    for who in (alice, same_name):
-        refused = client.post(f"/api/v1/key-recoveries/{request_id}/approve", headers=who)
+    assert r.json()["operation"] == "key.recovery" and "enveloped_private_key_b64" not in r.text
+    pending = client.get("/api/v1/approvals", headers=bob).json()["items"]
+    assert [(x["request_id"], x["operation"]) for x in pending] == [(request_id, "key.recovery")]
+    with services.db.unit_of_work() as s:  # another token of the same operator, another name
+        laptop = services.tokens.create(s, "security-admin", "alice-laptop", "test", operator="alice")
+    seal_admin = auth(token("seal-admin", "carol"))  # may decide approvals, not recover keys
+    for who, url in (
+        (alice, f"/api/v1/approvals/{request_id}/approve"),
+        (auth(laptop), f"/api/v1/approvals/{request_id}/approve"),
+        (auth(laptop), f"/api/v1/key-recoveries/{request_id}/approve"),
+        (seal_admin, f"/api/v1/approvals/{request_id}/approve"),
+    ):
+        refused = client.post(url, headers=who)
         assert refused.status_code == 403, refused.text
     listed = client.get("/api/v1/key-recoveries", headers=bob).json()
     assert [(x["request_id"], x["status"]) for x in listed] == [(request_id, "pending")]
-    r = client.post(f"/api/v1/key-recoveries/{request_id}/approve", headers=bob)
+    r = client.post(f"/api/v1/approvals/{request_id}/approve", headers=bob)
     assert r.status_code == 200, r.text
-    assert r.json()["status"] == "released" and r.json()["decided_by"] == "security-admin:bob"
+    assert r.json()["status"] == "released" and r.json()["case_reference"] == body["case_reference"]
     enveloped = base64.b64decode(r.json()["enveloped_private_key_b64"])
     assert_key_matches(kind, tmp_path, officer_signer, enveloped, cert_of(old["encryption_certificate_pem"]))
-    again = client.post(f"/api/v1/key-recoveries/{request_id}/approve", headers=bob)
+    again = client.post(f"/api/v1/approvals/{request_id}/approve", headers=bob)
     assert again.status_code == 409
-    with services.db.read() as s:
-        steps = [
-            (e.actor, e.action)
-            for e in s.scalars(select(AuditEvent).order_by(AuditEvent.seq))
-            if e.subject == request_id or (e.action == "kmc.release" and request_id in e.details)
-        ]
-    assert steps == [
-        ("security-admin:alice", "key.recovery-request"),
-        ("security-admin:bob", "key.recovery-released"),
-        ("security-admin:bob", "kmc.release"),
+    listed = client.get("/api/v1/key-recoveries", headers=bob).json()
+    assert [(x["status"], x["decided_by"]) for x in listed] == [("released", "security-admin:bob")]
+    both = "security-admin:alice+security-admin:bob"
+    assert recovery_steps(services, request_id, body["case_reference"]) == [
+        ("security-admin:alice", "approval.request"),
+        ("security-admin:bob", "approval.approve"),
+        (both, "key.recovery-release"),
+        (both, "kmc.release"),
+    ]
+
+
+def test_an_expired_recovery_cannot_be_approved(client, operator, admins, services, monkeypatch):
+    alice, bob = admins
+    pair = request_pair(client, operator, "sm2")[0].json()
+    body = recovery_body("sm2-issuing", pair["encryption_serial_hex"], pair["signing_certificate_pem"])
+    request_id = client.post("/api/v1/key-recoveries", headers=alice, json=body).json()["request_id"]
+    later = datetime.now(UTC) + timedelta(seconds=services.approvals.ttl_s + 1)
+    monkeypatch.setattr("app.approvals.utcnow", lambda: later)
+    for url in (f"/api/v1/approvals/{request_id}/approve", f"/api/v1/key-recoveries/{request_id}/approve"):
+        r = client.post(url, headers=bob)
+        assert r.status_code == 410, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+    listed = client.get("/api/v1/key-recoveries", headers=bob).json()
+    assert [x["status"] for x in listed] == ["expired"]
+    assert recovery_steps(services, request_id, body["case_reference"]) == [
+        ("security-admin:alice", "approval.request")
     ]
 
 
@@ -278,6 +315,7 @@ def test_bad_recoveries_are_refused_and_store_nothing(client, operator, admins, 
         assert r.status_code == status, r.text
         assert r.headers["content-type"].startswith("application/problem+json")
     assert client.get("/api/v1/key-recoveries", headers=alice).json() == []
+    assert client.get("/api/v1/approvals?status=all", headers=alice).json()["items"] == []
     assert client.post("/api/v1/key-recoveries", headers=operator, json=cases[0][0]).status_code == 403
     assert client.post("/api/v1/key-recoveries/keyrec-nothing/approve", headers=bob).status_code == 404
 
@@ -290,13 +328,17 @@ def test_rejected_recovery_releases_nothing(client, operator, admins, services):
     r = client.post(f"/api/v1/key-recoveries/{request_id}/reject", headers=bob)
     assert r.status_code == 200 and r.json()["status"] == "rejected"
     assert r.json()["enveloped_private_key_b64"] is None
-    assert client.post(f"/api/v1/key-recoveries/{request_id}/approve", headers=bob).status_code == 409
+    assert r.json()["decided_by"] == "security-admin:bob"
+    assert client.post(f"/api/v1/approvals/{request_id}/approve", headers=bob).status_code == 409
     with services.db.read() as s:
         releases = s.scalar(
             select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "kmc.release")
         )
-        assert s.get(KeyRecovery, request_id).decided_by == "security-admin:bob"
     assert releases == 1  # the delivery at issuance only
+    assert recovery_steps(services, request_id, body["case_reference"]) == [
+        ("security-admin:alice", "approval.request"),
+        ("security-admin:bob", "approval.reject"),
+    ]
 
 
 @pytest.mark.skipif(OPENSSL is None, reason="the openssl CLI is not installed")
