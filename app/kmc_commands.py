@@ -30,9 +30,8 @@ def ca_pair(
     """Issue a signing + encryption certificate pair; writes signing.pem, encryption.pem, chain.pem and
     enveloped-key.der (the encryption key enveloped to the signing key)."""
     with open_services(data_dir) as services:
-        view = services.pairs.issue_pair(
-            ca_id, csr.read_bytes(), profile, CLI_ACTOR, credit_code, validity_days
-        )
+        fields = {"credit_code": credit_code, "validity_days": validity_days}
+        view = services.pairs.issue_pair(ca_id, csr.read_bytes(), profile, CLI_ACTOR, **fields)
     out.mkdir(parents=True, exist_ok=True)
     (out / "signing.pem").write_text(view.signing_certificate_pem)
     (out / "encryption.pem").write_text(view.encryption_certificate_pem)

@@ -4,6 +4,7 @@ other regions' anchors from the national hub's signed trust list."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import threading
 import time
@@ -39,23 +40,28 @@ class HubTrustList:
         self._own_region = own_region
         self._hub_certificate_pem = hub_certificate_pem
         self._max_age_s = max_age_s
-        self._anchors: tuple[tuple[bytes, ...], tuple[bytes, ...]] = ((), ())
+        # (anchors, digest of the anchors) replaced as one, so the two always agree
+        self._list: tuple[tuple[tuple[bytes, ...], tuple[bytes, ...]], bytes] = (((), ()), _digest((), ()))
         self._read_at: float | None = None
         self._reading = threading.Lock()
 
-    def version(self) -> object:
-        """The anchors last read (compared by value: an unchanged list keeps every cache)."""
+    def version(self) -> bytes:
+        """SHA-256 over the anchors last read, taken when they were read (an unchanged list keeps
+        every cache; comparing it costs 32 bytes, not the certificates)."""
+        return self._current()[1]
+
+    def certificates(self) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
+        """(roots, intermediates) of the active anchors of every other region."""
+        return self._current()[0]
+
+    def _current(self):
         if self._read_at is None:
             with self._reading:
                 if self._read_at is None:
                     self._read()
         elif time.monotonic() - self._read_at > self._max_age_s and self._reading.acquire(blocking=False):
             threading.Thread(target=self._read_in_background, name="hub-trust-list", daemon=True).start()
-        return self._anchors
-
-    def certificates(self) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
-        """(roots, intermediates) of the active anchors of every other region."""
-        return self.version()
+        return self._list
 
     def _read_in_background(self) -> None:
         try:
@@ -83,7 +89,16 @@ class HubTrustList:
                     roots.append(der)
                 elif anchor.get("kind") == "ca-intermediate":
                     intermediates.append(der)
-        self._anchors = (tuple(roots), tuple(intermediates))
+        self._list = ((tuple(roots), tuple(intermediates)), _digest(roots, intermediates))
+
+
+def _digest(roots, intermediates) -> bytes:
+    h = hashlib.sha256()
+    for group in (roots, intermediates):
+        h.update(len(group).to_bytes(4, "big"))
+        for der in group:
+            h.update(len(der).to_bytes(4, "big") + der)
+    return h.digest()
 
 
 def _der(text: str) -> bytes:

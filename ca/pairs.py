@@ -41,35 +41,22 @@ class PairService:
     def __init__(self, ca: CAService, kmc: KeyManagementCentre, clock: Clock):
         self.ca, self.kmc, self.clock = ca, kmc, clock
 
-    def issue_pair(
-        self,
-        ca_id: str,
-        csr: bytes,
-        profile_name: str,
-        actor: str,
-        credit_code: str | None = None,
-        validity_days: int | None = None,
-    ) -> PairView:
+    def issue_pair(self, ca_id: str, csr: bytes, profile_name: str, actor: str, **fields) -> PairView:
         """Issue a signing certificate for the CSR's key (proof of possession checked) under
         ``profile_name`` and an encryption certificate (its ``encryption_pair`` profile, same subject)
         for a fresh KMC key, escrowed; returns both with the encryption key enveloped to the
-        signing key. DomainError INVALID for a profile without a pair, a key that cannot receive an
-        envelope, or anything ``CAService.issue`` refuses; nothing is stored then."""
+        signing key. ``fields``: ``credit_code`` and ``validity_days``, as for ``CAService.issue``,
+        for both certificates. DomainError INVALID for a profile without a pair, a key that cannot
+        receive an envelope, or anything ``CAService.issue`` refuses; nothing is stored then."""
         ctx = self.ca.context(ca_id)
         request = parse_csr(csr)
         enc_profile = self._encryption_profile(ctx, profile_name, request.public_key_info)
         signing = self.ca.issue_for_key(
-            ca_id, request.public_key_info, request.subject, profile_name, actor, credit_code, validity_days
+            ca_id, request.public_key_info, request.subject, profile_name, actor, **fields
         )
         escrow = self.kmc.generate(ctx.algorithm, actor, f"{ca_id}/{signing.serial_hex}")
         encryption = self.ca.issue_for_key(
-            ca_id,
-            escrow.public_key_info,
-            request.subject,
-            enc_profile.name,
-            actor,
-            credit_code,
-            validity_days,
+            ca_id, escrow.public_key_info, request.subject, enc_profile.name, actor, **fields
         )
         enveloped = self._store(ca_id, signing, encryption, escrow.id, actor)
         return PairView(

@@ -249,7 +249,8 @@ def build_kmc_router(pairs: PairService, recoveries: RecoveryService, approvals,
     )
     def issue_pair(ca_id: str, body: IssueIn, principal=require("ca.issue")):
         csr = _csr_bytes(body.csr_pem)
-        v = pairs.issue_pair(ca_id, csr, body.profile, principal.actor, body.credit_code, body.validity_days)
+        fields = {"credit_code": body.credit_code, "validity_days": body.validity_days}
+        v = pairs.issue_pair(ca_id, csr, body.profile, principal.actor, **fields)
         return PairOut(
             signing_serial_hex=v.signing_serial_hex,
             encryption_serial_hex=v.encryption_serial_hex,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from core.errors import conflict, invalid, not_found
@@ -48,7 +48,8 @@ class KeyService:
         self._sm2_user_id = sm2_user_id
         self._pkcs11 = pkcs11_token
         self._signers: VersionedCache[str, Signer] = VersionedCache(db.generation.watch(Topic.KEYS))
-        # Keys made in a transaction that has not committed yet: the creator signs with them at once.
+        # Keys made in a transaction still open: the creator signs with them at once. Never cached;
+        # each is dropped when its transaction ends, committed (then read back) or rolled back.
         self._created: dict[str, Signer] = {}
 
     def create(
@@ -85,7 +86,15 @@ class KeyService:
         session.add(rec)
         record(session, actor, "key.create", key_ref, label=label, algorithm=spec, backend=backend)
         self._created[key_ref] = self._observed(signer)
+        event.listen(session, "after_transaction_end", self._forget_when_ended(key_ref))
         return rec
+
+    def _forget_when_ended(self, key_ref: str):
+        def forget(_session: Session, transaction) -> None:
+            if transaction.parent is None:  # the outermost transaction, not a savepoint
+                self._created.pop(key_ref, None)
+
+        return forget
 
     def list(self) -> list[KeyRecord]:
         with self.db.read() as s:
@@ -148,20 +157,18 @@ class KeyService:
         """The signer for an active key, cached until any key's status changes in any process.
 
         Raises DomainError NOT_FOUND for an unknown key, CONFLICT for a disabled one."""
+        created = self._created.get(key_ref)
+        if created is not None:
+            return created
         return self._signers.get_or_load(key_ref, lambda: self._load_signer(key_ref))
 
     def _load_signer(self, key_ref: str) -> Signer:
         with self.db.read() as s:
             rec = s.get(KeyRecord, key_ref)
-        created = self._created.pop(key_ref, None) if rec is not None else self._created.get(key_ref)
         if rec is None:
-            if created is not None:
-                return created
             raise not_found(f"no key {key_ref}")
         if rec.status != "active":
             raise conflict(f"key {key_ref} is disabled", "key-disabled")
-        if created is not None:
-            return created
         if rec.backend == "pkcs11":
             if self._pkcs11 is None:
                 raise conflict(f"key {key_ref} lives in a PKCS#11 token that is not configured", "no-hsm")

@@ -97,7 +97,9 @@ class VerifyService:
         identifier_problem: Callable[[str], str | None] | None = None,
         fetch_revocation: bool = False,
         fetch_policy: FetchPolicy | None = None,
+        stamp_cache_items: int = 20_000,
     ):
+        """``stamp_cache_items``: how many stamp results are kept (per trust-material version)."""
         self._trust = trust
         self.seal_attribute_oid = seal_attribute_oid
         self._license_status = license_status
@@ -105,16 +107,20 @@ class VerifyService:
         self._fetch = (fetch_policy or FetchPolicy()) if fetch_revocation else False  # verify.fetching
         if self._fetch and self._fetch.published is None:  # other regions' CA endpoints, from the trust list
             self._fetch.published = lambda: self.spec().foreign_endpoints
-        # The specification and stamp results, until the trust material changes in any process.
-        self._cache: VersionedCache[object, object] = VersionedCache(trust.version, max_items=20_000)
+        # Each kept until the trust material changes in any process; apart, so that stamp results
+        # filling their cache never throw the specification away.
+        self._spec: VersionedCache[None, ValidationSpec] = VersionedCache(trust.version, max_items=1)
+        self._stamps: VersionedCache[bytes, Report] = VersionedCache(
+            trust.version, max_items=stamp_cache_items
+        )
 
     def spec(self) -> ValidationSpec:
         """The validation specification as of now (rebuilt when the trust material changes)."""
-        return self._cache.get_or_load(None, lambda: ValidationSpec.of(self._trust.material(), self._fetch))
+        return self._spec.get_or_load(None, lambda: ValidationSpec.of(self._trust.material(), self._fetch))
 
     def _cached_stamp(self, der: bytes, *, data: bytes, cert_checker) -> Report:
         key = hashlib.sha256(len(der).to_bytes(8, "big") + der + data).digest()
-        return self._cache.get_or_load(key, lambda: verify_stamp(der, data=data, cert_checker=cert_checker))
+        return self._stamps.get_or_load(key, lambda: verify_stamp(der, data=data, cert_checker=cert_checker))
 
     def certificate(self, certificate: bytes, chain: list[bytes] = ()) -> Report:
         return self.spec().run(

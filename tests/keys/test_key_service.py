@@ -49,6 +49,24 @@ def test_created_keys_sign_and_survive_a_restart(db, key_service, spec):
     assert fresh.signer(ref) is fresh.signer(ref)
 
 
+def test_a_key_signs_in_its_transaction_and_is_gone_after_a_rollback(db, key_service):
+    class Abandoned(Exception):
+        pass
+
+    with pytest.raises(Abandoned), db.unit_of_work() as s:
+        ref = key_service.create(s, "ecdsa-p256", "abandoned", "tester").key_ref
+        assert key_service.signer(ref).sign(b"inside its transaction")  # e.g. a CA signing itself
+        raise Abandoned
+    with pytest.raises(DomainError, match="no key"):
+        key_service.signer(ref)
+    with db.unit_of_work() as s:
+        kept = key_service.create(s, "ecdsa-p256", "kept", "tester").key_ref
+        inside = key_service.signer(kept)
+    after = key_service.signer(kept)  # read back from the database once committed
+    assert after is not inside and after.public_key_info().dump() == inside.public_key_info().dump()
+    assert key_service.signer(kept) is after
+
+
 def test_no_private_key_is_stored_or_logged_unencrypted(db, key_service, database_url, caplog, tmp_path):
     caplog.set_level(logging.DEBUG)
     with db.unit_of_work() as s:

@@ -314,3 +314,29 @@ def test_pyhanko_default_validator_cannot_verify_sm2(sm2):
 def test_leaf_certificate_fixture_is_sm2_signed(sm2):
     cert = x509.Certificate.load(sm2.leaf.der)
     assert cert["signature_algorithm"]["algorithm"].dotted == "1.2.156.10197.1.501"
+
+
+def test_stamp_results_filling_their_cache_keep_the_specification(monkeypatch):
+    from verify.service import TrustMaterial, VerifyService
+
+    class Trust:
+        reads = 0
+
+        def version(self):
+            return "unchanged"
+
+        def material(self):
+            Trust.reads += 1
+            return TrustMaterial(anchors=())
+
+    service = VerifyService(Trust(), stamp_cache_items=3)
+    verified = []
+    monkeypatch.setattr(
+        "verify.service.verify_stamp", lambda der, data, cert_checker: verified.append(der) or der
+    )
+    spec = service.spec()
+    for _ in range(2):
+        for i in range(10):  # more stamps than the stamp cache holds
+            service._cached_stamp(bytes([i]), data=b"", cert_checker=spec.cert_checker)
+    assert service.spec() is spec and Trust.reads == 1
+    assert len(verified) == 20  # the stamp cache did roll over
