@@ -294,7 +294,8 @@ def keys_rewrap(
     batch_size: Annotated[int, typer.Option(min=1, help="keys per transaction")] = 100,
     data_dir: DataDir = None,
 ) -> None:
-    """Re-encrypt every software key under a new key-encryption key (KEK rotation), audited.
+    """Re-encrypt every software key (the KMC's escrow key too) under a new key-encryption key (KEK
+    rotation), audited; escrowed keys still sealed under the KEK itself move under the escrow key first.
     Afterwards start the service with LONGTRUST_KEK set to the new KEK. Running it again resumes."""
     from keys.kek import KeyEncryptor
 
@@ -303,10 +304,12 @@ def keys_rewrap(
         raise ValueError("give the new KEK with --new-kek-file FILE or in LONGTRUST_NEW_KEK")
     new = KeyEncryptor(text)
     with open_services(data_dir) as services:
+        resealed = services.kmc.reseal_legacy(CLI_ACTOR)  # escrows under the KEK itself: none after this
         total = services.keys.software_key_count()
         with typer.progressbar(length=total, label="re-wrapping keys", file=sys.stderr) as bar:
             done = services.keys.rewrap(new, CLI_ACTOR, batch_size=batch_size, progress=bar.update)
-    typer.echo(f"{done} key(s) re-wrapped; start the service with the new LONGTRUST_KEK")
+    moved = f" ({resealed} escrowed key(s) moved under the KMC's escrow key first)" if resealed else ""
+    typer.echo(f"{done} key(s) re-wrapped{moved}; start the service with the new LONGTRUST_KEK")
 
 
 def main() -> None:

@@ -173,13 +173,14 @@ def build_services(settings: Settings) -> Services:
         raise StartupError("; ".join(problems))
     db = Database(settings.db_url, settings.database_connect_timeout_s, settings.freshness_check)
     encryptor = KeyEncryptor(settings.kek)
+    token = _pkcs11_token(settings)
     keys = KeyService(
-        db,
-        encryptor,
-        sm2_user_id=settings.sm2_user_id.encode(),
-        pkcs11_token=_pkcs11_token(settings),
-        on_sign=key_used,
+        db, encryptor, sm2_user_id=settings.sm2_user_id.encode(), pkcs11_token=token, on_sign=key_used
     )
+    try:
+        kmc = KeyManagementCentre(db, encryptor, settings.kmc_key_backend, token)
+    except ValueError as exc:
+        raise StartupError(f"LONGTRUST_KMC_KEY_BACKEND: {exc}") from None
     clock = SystemClock()
     ca = CAService(
         db,
@@ -190,7 +191,6 @@ def build_services(settings: Settings) -> Services:
         clock,
     )
     seals = SealService(db, keys, ca, clock, settings.region, settings.seal_attribute_oid)
-    kmc = KeyManagementCentre(db, encryptor)
     hub = relay = hub_trust = None
     if settings.hub_url and settings.hub_token:
         hub = HubClient(settings.hub_url, settings.hub_token)

@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     pkcs11_module: str | None = None
     pkcs11_token_label: str | None = None
     pkcs11_pin: str | None = None
+    kmc_key_backend: Literal["software", "pkcs11"] = "software"  # where the KMC's escrow key is made
     ceremony_file: Path | None = None
     crl_interval_s: float = 3600.0
     freshness_check: bool = True
@@ -82,6 +83,8 @@ class Settings(BaseSettings):
             problems.append(str(exc))
         if not (len(self.region) == 6 and self.region.isdigit()):
             problems.append("LONGTRUST_REGION must be a 6-digit GB/T 2260 code")
+        if self.kmc_key_backend == "pkcs11" and not self.pkcs11_module:
+            problems.append("LONGTRUST_KMC_KEY_BACKEND=pkcs11 needs LONGTRUST_PKCS11_MODULE (and its token)")
         if self.hub_url and not self.hub_token:
             problems.append("LONGTRUST_HUB_URL is set without LONGTRUST_HUB_TOKEN (the region's hub token)")
         if self.environment == "production":

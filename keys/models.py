@@ -35,6 +35,8 @@ class KmcEscrow(Base):
     algorithm: Mapped[str] = mapped_column(String(20))  # sm2 | rsa-2048
     public_key_der: Mapped[bytes] = mapped_column(LargeBinary)
     encrypted_private_key: Mapped[bytes] = mapped_column(LargeBinary)
+    # the escrow key that sealed the row (keys/kmc.py); None: sealed under the KEK itself
+    escrow_key_ref: Mapped[str | None] = mapped_column(String(100), nullable=True)
     ca_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     serial_hex: Mapped[str | None] = mapped_column(String(42), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -5,7 +5,10 @@ PKCS#11 sessions are not thread-safe, so every call that touches the session
 (key generation, lookup, signing) is serialised by the token's lock; signers
 obtained from a token share that session and lock.
 
-Supported algorithms: ``rsa-pkcs1-sha256`` (RSA 2048/3072/4096, CKM_SHA256_RSA_PKCS)
+The key management centre's escrow key (keys/kmc.py) may live here too: an AES-256 secret key
+used with CKM_AES_GCM, on tokens that offer it (SoftHSM2 does).
+
+Supported signing algorithms: ``rsa-pkcs1-sha256`` (RSA 2048/3072/4096, CKM_SHA256_RSA_PKCS)
 and ``ecdsa-p256-sha256`` (P-256, CKM_ECDSA_SHA256, or CKM_ECDSA over a SHA-256
 digest when the token lacks the combined mechanism).
 
@@ -30,6 +33,7 @@ from asn1crypto import keys as asn1_keys
 from cryptography.hazmat.primitives import hashes
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
 from pkcs11.exceptions import PKCS11Error, UserAlreadyLoggedIn
+from pkcs11.mechanisms import GCMParams
 from pkcs11.util.ec import encode_named_curve_parameters
 
 from keys.signer import (
@@ -153,6 +157,48 @@ class Pkcs11Token:
                     f"key generation for {label!r} on token {self.token_label!r} failed", exc
                 ) from exc
             return self._load_signer(label)
+
+    def supports_aes_gcm(self) -> bool:
+        """Whether the token offers AES key generation and CKM_AES_GCM (for the KMC's escrow key)."""
+        return {Mechanism.AES_KEY_GEN, Mechanism.AES_GCM} <= set(self._mechanisms)
+
+    def generate_aes_key(self, label: str) -> None:
+        """Generate a sensitive, non-extractable AES-256 token key with ``label`` that encrypts and
+        decrypts only. ValueError if the token lacks AES-GCM or a key of that label exists."""
+        if not self.supports_aes_gcm():
+            raise ValueError(f"PKCS#11 token {self.token_label!r} offers no CKM_AES_KEY_GEN / CKM_AES_GCM")
+        with self._lock:
+            self._require_open()
+            if self._find(ObjectClass.SECRET_KEY, label) is not None:
+                raise ValueError(f"a key labelled {label!r} already exists on token {self.token_label!r}")
+            try:
+                self._session.generate_key(
+                    KeyType.AES,
+                    256,
+                    label=label,
+                    id=os.urandom(16),
+                    store=True,
+                    capabilities=MechanismFlag.ENCRYPT | MechanismFlag.DECRYPT,
+                    template={Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False},
+                )
+            except PKCS11Error as exc:
+                raise _error(f"AES key generation for {label!r} on {self.token_label!r} failed", exc) from exc
+
+    def aes_gcm(self, label: str, data: bytes, nonce: bytes, aad: bytes, *, encrypt: bool) -> bytes:
+        """AES-GCM (128-bit tag appended to the ciphertext) with the token's AES key ``label``.
+        ValueError for a missing key, or a ciphertext that does not authenticate."""
+        params = GCMParams(nonce, aad)
+        with self._lock:
+            self._require_open()
+            key = self._find(ObjectClass.SECRET_KEY, label)
+            if key is None:
+                raise ValueError(f"no AES key labelled {label!r} on token {self.token_label!r}")
+            try:
+                if encrypt:
+                    return key.encrypt(data, mechanism=Mechanism.AES_GCM, mechanism_param=params)
+                return key.decrypt(data, mechanism=Mechanism.AES_GCM, mechanism_param=params)
+            except PKCS11Error as exc:
+                raise _error(f"AES-GCM with {label!r} on token {self.token_label!r} failed", exc) from exc
 
     def signer(self, label: str) -> Pkcs11Signer:
         """The signer for the existing key pair labelled ``label``."""

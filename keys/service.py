@@ -169,6 +169,8 @@ class KeyService:
             raise not_found(f"no key {key_ref}")
         if rec.status != "active":
             raise conflict(f"key {key_ref} is disabled", "key-disabled")
+        if rec.algorithm not in KEY_SPECS:  # e.g. the KMC's escrow key (keys/kmc.py)
+            raise conflict(f"key {key_ref} is a {rec.algorithm} key, not a signing key", "not-signing")
         if rec.backend == "pkcs11":
             if self._pkcs11 is None:
                 raise conflict(f"key {key_ref} lives in a PKCS#11 token that is not configured", "no-hsm")

@@ -20,8 +20,12 @@ from gmssl import sm4 as gm_sm4
 from sqlalchemy import func, select
 
 from ca.models import CertificatePair, IssuedCertificate
+from core.errors import DomainError
 from db.audit import AuditEvent
-from keys.models import KmcEscrow
+from db.base import utcnow
+from keys.kek import KeyEncryptor
+from keys.models import KeyRecord, KmcEscrow
+from keys.sm2 import SM2PrivateKey
 from tests.ca.csrs import make_csr, make_signer
 from tests.conftest import auth
 from tests.interop.test_openssl_pkilint_certs import PKILINT, SM2_CAUSED
@@ -369,3 +373,58 @@ def test_no_private_key_bytes_in_database_logs_or_responses(
     assert len(escrows) > 0  # the keys are escrowed, only encrypted
     stored = database_bytes(services.db, settings.db_url, escrows + audit)
     assert_nowhere(secrets, stored, audit, caplog.text.encode(), "".join(responses).encode())
+
+
+def test_escrow_is_sealed_under_the_kmc_key(client, operator, services, settings):
+    request_pair(client, operator, "sm2")
+    request_pair(client, operator, "rsa")
+    kek = KeyEncryptor(settings.kek)
+    with services.db.read() as s:
+        escrows = list(s.scalars(select(KmcEscrow)))
+        (key,) = {s.get(KeyRecord, e.escrow_key_ref) for e in escrows}  # one key, made once
+    assert (key.label, key.algorithm, key.backend, key.status) == (
+        "kmc-escrow",
+        "aes-256-gcm",
+        "software",
+        "active",
+    )
+    assert len(kek.open(key.encrypted_private_key, key.key_ref)) == 32  # wrapped under the KEK
+    for escrow in escrows:
+        with pytest.raises(ValueError, match="cannot decrypt"):
+            kek.open(escrow.encrypted_private_key, f"kmc/{escrow.id}")
+    with pytest.raises(DomainError, match="not a signing key"):
+        services.keys.signer(key.key_ref)
+
+
+def test_escrows_sealed_under_the_kek_keep_working_and_move_under_the_kmc_key(
+    client, operator, services, settings
+):
+    pair, signer = request_pair(client, operator, "sm2")
+    recipient = cert_of(pair.json()["signing_certificate_pem"])
+    kek, old = KeyEncryptor(settings.kek), SM2PrivateKey.generate()
+    with services.db.unit_of_work() as s:  # a row as made before the KMC had its own key
+        s.add(
+            KmcEscrow(
+                id="esc-before",
+                algorithm="sm2",
+                public_key_der=old.public_key_info().dump(),
+                encrypted_private_key=kek.seal(old.to_pkcs8(), "kmc/esc-before"),
+                created_at=utcnow(),
+            )
+        )
+
+    def released_scalar() -> bytes:
+        with services.db.unit_of_work() as s:
+            enveloped = services.kmc.release(s, "esc-before", recipient, "test", "check")
+        return open_sm2(signer, enveloped)[0].to_bytes(32, "big")
+
+    assert released_scalar() == old.private_scalar()
+    assert services.kmc.reseal_legacy("security-admin:carol") == 1
+    assert services.kmc.reseal_legacy("security-admin:carol") == 0
+    with services.db.read() as s:
+        row = s.get(KmcEscrow, "esc-before")
+        (event,) = s.scalars(select(AuditEvent).where(AuditEvent.action == "kmc.reseal"))
+    assert row.escrow_key_ref and json.loads(event.details)["escrows"] == ["esc-before"]
+    with pytest.raises(ValueError, match="cannot decrypt"):
+        kek.open(row.encrypted_private_key, "kmc/esc-before")
+    assert released_scalar() == old.private_scalar()

@@ -106,3 +106,58 @@ def test_development_kek_is_announced_at_every_start(settings, services, caplog)
     with caplog.at_level(logging.WARNING, logger="longtrust"):
         create_app(own, services)
     assert not [r for r in caplog.records if "development KEK" in r.getMessage()]
+
+
+def test_rewrap_keeps_escrowed_keys_recoverable(tmp_path):
+    from asn1crypto import pem, x509
+
+    from db.base import utcnow
+    from keys.kek import KeyEncryptor
+    from keys.models import KmcEscrow
+    from keys.sm2 import SM2PrivateKey
+    from tests.ca.csrs import make_csr, make_signer
+    from tests.ca.test_certificate_pairs import SUBJECT, USCC, open_sm2
+
+    data = tmp_path / "data"
+    assert _run("init", data_dir=data).returncode == 0
+    signer, before = make_signer("sm2"), SM2PrivateKey.generate()
+    services = _services(data, DEFAULT_DEV_KEK_B64)
+    try:
+        csr = make_csr("sm2", SUBJECT, signer)
+        pair = services.pairs.issue_pair("sm2-issuing", csr, "organization-signing", "test", credit_code=USCC)
+        with services.db.unit_of_work() as s:  # an escrow made before the KMC had its own key
+            sealed = KeyEncryptor(DEFAULT_DEV_KEK_B64).seal(before.to_pkcs8(), "kmc/esc-before")
+            s.add(
+                KmcEscrow(
+                    id="esc-before",
+                    algorithm="sm2",
+                    public_key_der=before.public_key_info().dump(),
+                    encrypted_private_key=sealed,
+                    created_at=utcnow(),
+                )
+            )
+        with services.db.read() as s:
+            escrow_id = s.scalars(select(KmcEscrow.id).where(KmcEscrow.escrow_key_ref.is_not(None))).one()
+    finally:
+        services.close()
+    delivered = open_sm2(signer, pair.enveloped_private_key)[0]
+    new_kek = base64.b64encode(os.urandom(32)).decode()
+    kek_file = tmp_path / "new.kek"
+    kek_file.write_text(new_kek)
+
+    rewrap = _run("keys", "rewrap", "--new-kek-file", str(kek_file), data_dir=data)
+    assert rewrap.returncode == 0, rewrap.stderr
+    assert "1 escrowed key(s) moved under the KMC's escrow key" in rewrap.stdout
+
+    recipient = x509.Certificate.load(pem.unarmor(pair.signing_certificate_pem.encode())[2])
+    services = _services(data, new_kek)
+    try:
+        with services.db.unit_of_work() as s:
+            again = services.kmc.release(s, escrow_id, recipient, "test", "after rotation")
+            moved = services.kmc.release(s, "esc-before", recipient, "test", "after rotation")
+        escrow_keys = [k for k in services.keys.list() if k.label == "kmc-escrow"]
+    finally:
+        services.close()
+    assert open_sm2(signer, again)[0] == delivered
+    assert open_sm2(signer, moved)[0].to_bytes(32, "big") == before.private_scalar()
+    assert len(escrow_keys) == 1 and escrow_keys[0].backend == "software"
