@@ -164,3 +164,43 @@ def test_closed_token_refuses_to_sign(softhsm):
     tok.close()
     with pytest.raises(ValueError, match="closed"):
         signer.sign(b"x")
+
+
+def test_kmc_escrow_key_on_the_token(db, token):
+    import base64
+
+    from asn1crypto import x509
+    from gmssl import sm2 as gm_sm2
+
+    from db.base import utcnow
+    from keys.kek import KeyEncryptor
+    from keys.kmc import KeyManagementCentre
+    from keys.models import KeyRecord, KmcEscrow
+    from keys.signer import SM2Signer
+    from keys.sm2 import SM2PrivateKey
+    from national_hub.trust_list import hub_certificate
+    from tests.ca.test_certificate_pairs import open_sm2
+
+    kek = KeyEncryptor(base64.b64encode(os.urandom(32)).decode())
+    kmc = KeyManagementCentre(db, kek, "pkcs11", token)
+    escrow = kmc.generate("sm2", "test", "token escrow")
+    with db.read() as s:
+        row = s.get(KmcEscrow, escrow.id)
+        key = s.get(KeyRecord, row.escrow_key_ref)
+    assert (key.label, key.backend, key.encrypted_private_key) == ("kmc-escrow", "pkcs11", None)
+    with pytest.raises(ValueError):  # sealed on the token, not under the KEK
+        kek.open(row.encrypted_private_key, f"kmc/{escrow.id}")
+    holder = SM2Signer("holder", SM2PrivateKey.generate())
+    recipient = x509.Certificate.load(hub_certificate(holder, utcnow()))  # any SM2 certificate will do
+    with db.unit_of_work() as s:
+        enveloped = kmc.release(s, escrow.id, recipient, "test", "check")
+    scalar = open_sm2(holder, enveloped)[0]
+    point = gm_sm2.CryptSM2(private_key=format(scalar, "064x"), public_key="")._kg(
+        scalar, gm_sm2.default_ecc_table["g"]
+    )
+    assert b"\x04" + bytes.fromhex(point) == escrow.public_key_info["public_key"].native
+    again = KeyManagementCentre(db, kek, "pkcs11", token).generate("rsa", "test", "another process")
+    with db.read() as s:
+        assert s.get(KmcEscrow, again.id).escrow_key_ref == key.key_ref  # the key is made once
+    with pytest.raises(ValueError, match="CKM_AES_GCM"):
+        KeyManagementCentre(db, kek, "pkcs11", None)
