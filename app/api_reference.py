@@ -11,17 +11,18 @@ PAGED = (
     " Answers `{items, next_cursor}`; pass `next_cursor` back as `cursor` for the next page (it is opaque;"
     " null on the last page). `limit` is 1 to 500 (default 50). Filters match exactly and combine."
 )
-PDF_BODY = {
-    "required": True,
-    "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
-}
-OFD_BODY = {
-    "required": True,
-    "content": {
-        "application/ofd": {"schema": {"type": "string", "format": "binary"}},
-        "application/zip": {"schema": {"type": "string", "format": "binary"}},
-    },
-}
+
+
+def _binary_body(*media_types: str) -> dict:
+    """A required request body of any of ``media_types``, each raw bytes."""
+    return {
+        "required": True,
+        "content": {m: {"schema": {"type": "string", "format": "binary"}} for m in media_types},
+    }
+
+
+PDF_BODY = _binary_body("application/pdf")
+OFD_BODY = _binary_body("application/ofd", "application/zip")
 USCC = "91110000100000000X"
 CSR_EXAMPLE = {
     "csr_pem": "-----BEGIN CERTIFICATE REQUEST-----\nMIIB…\n-----END CERTIFICATE REQUEST-----\n",
@@ -33,6 +34,11 @@ CSR_EXAMPLE = {
 
 def _op(summary: str, description: str, **extra) -> dict:
     return {"summary": summary, "description": description, **extra}
+
+
+def _paged(summary: str, filters: str, action: str) -> dict:
+    """A listing: its filters, the paging rules and the role it needs."""
+    return _op(summary, filters + PAGED + " " + ROLE.format(action))
 
 
 def _json_example(value: dict) -> dict:
@@ -70,12 +76,10 @@ OPERATIONS: dict[tuple[str, str], dict] = {
         "`decision` is `approve` or `reject`; the approver must differ from the requester. "
         + ROLE.format("ca.manage"),
     ),
-    ("get", "/api/v1/certificates"): _op(
+    ("get", "/api/v1/certificates"): _paged(
         "List issued certificates",
-        "Filters: `ca_id`, `status` (`intent`, `good`, `revoked`), `profile`, `credit_code`."
-        + PAGED
-        + " "
-        + ROLE.format("ca.read"),
+        "Filters: `ca_id`, `status` (`intent`, `good`, `revoked`), `profile`, `credit_code`.",
+        "ca.read",
     ),
     ("post", "/api/v1/cas/{ca_id}/certificates"): _op(
         "Issue a certificate",
@@ -105,10 +109,7 @@ OPERATIONS: dict[tuple[str, str], dict] = {
     ("post", "/ocsp"): _op(
         "OCSP (POST)",
         "Body an `application/ocsp-request`; answers `application/ocsp-response` (RFC 6960). " + PUBLIC,
-        requestBody={
-            "required": True,
-            "content": {"application/ocsp-request": {"schema": {"type": "string", "format": "binary"}}},
-        },
+        requestBody=_binary_body("application/ocsp-request"),
     ),
     ("get", "/ocsp/{encoded}"): _op(
         "OCSP (GET)", "The base64 (URL-safe accepted) DER request in the path, RFC 6960 appendix A. " + PUBLIC
@@ -117,10 +118,7 @@ OPERATIONS: dict[tuple[str, str], dict] = {
         "RFC 3161 time stamp",
         "Body an `application/timestamp-query`; the SM2 TSA answers SM3 imprints, the RSA TSA the others. "
         + PUBLIC,
-        requestBody={
-            "required": True,
-            "content": {"application/timestamp-query": {"schema": {"type": "string", "format": "binary"}}},
-        },
+        requestBody=_binary_body("application/timestamp-query"),
     ),
     ("post", "/api/v1/seals"): _op(
         "Make a seal",
@@ -136,12 +134,10 @@ OPERATIONS: dict[tuple[str, str], dict] = {
             }
         ),
     ),
-    ("get", "/api/v1/seals"): _op(
+    ("get", "/api/v1/seals"): _paged(
         "List seals",
-        "Filters: `owner_credit_code`, `status` (`active`, `suspended`, `revoked`), `algorithm`."
-        + PAGED
-        + " "
-        + ROLE.format("seal.read"),
+        "Filters: `owner_credit_code`, `status` (`active`, `suspended`, `revoked`), `algorithm`.",
+        "seal.read",
     ),
     ("get", "/api/v1/seals/{seal_id}"): _op(
         "Get a seal", "The seal with its status. " + ROLE.format("seal.read")
@@ -209,14 +205,12 @@ OPERATIONS: dict[tuple[str, str], dict] = {
             }
         ),
     ),
-    ("get", "/api/v1/licenses"): _op(
+    ("get", "/api/v1/licenses"): _paged(
         "List or search licenses",
         "Filters: `holder_id` (holder's identity number), `type_code`, `status` (`valid`, `changed`, "
         "`revoked`, `expired`). With `holder_id` and no `status` only valid licenses are listed unless "
-        "`include_inactive`. Every listed license's access is logged with `use_cause`."
-        + PAGED
-        + " "
-        + ROLE.format("license.read"),
+        "`include_inactive`. Every listed license's access is logged with `use_cause`.",
+        "license.read",
     ),
     ("get", "/api/v1/licenses/{identifier}"): _op(
         "Get a license",
@@ -249,21 +243,18 @@ OPERATIONS: dict[tuple[str, str], dict] = {
         "What waits for the national hub",
         "Outbox counts and the last delivery error. " + ROLE.format("license.read"),
     ),
-    ("get", "/api/v1/keys"): _op(
+    ("get", "/api/v1/keys"): _paged(
         "List keys",
-        "Key metadata, never private parts. Filters: `algorithm`, `status` (`active`, `disabled`), `backend`."
-        + PAGED
-        + " "
-        + ROLE.format("key.read"),
+        "Key metadata, never private parts. "
+        "Filters: `algorithm`, `status` (`active`, `disabled`), `backend`.",
+        "key.read",
     ),
-    ("get", "/api/v1/audit/events"): _op(
+    ("get", "/api/v1/audit/events"): _paged(
         "Read or export the audit log",
         "Filters: `actor`, `action`, `subject` (exact), `since` (inclusive) and `until` (exclusive), "
         "ISO 8601 times (naive means UTC). `format=jsonl` streams every matching event as JSON Lines "
-        "(`application/jsonl`, one event per line) instead of a page."
-        + PAGED
-        + " "
-        + ROLE.format("audit.read"),
+        "(`application/jsonl`, one event per line) instead of a page.",
+        "audit.read",
     ),
     ("get", "/healthz"): _op("Health", "Answers while the database answers. " + PUBLIC),
     ("get", "/livez"): _op("Liveness probe", "200 while the process runs. " + PUBLIC),

@@ -87,11 +87,11 @@ def seal_revoke(seal_id: str, reason: Reason = "", data_dir: DataDir = None) -> 
 
 @license_cli.command("list")
 def license_list(
+    limit: Limit = 100,
+    cursor: Cursor = None,
     holder_id: Annotated[str | None, typer.Option(help="the holder's identity number")] = None,
     type_code: Annotated[str | None, typer.Option(help="license type code")] = None,
     status: Annotated[str | None, typer.Option(help="valid | changed | revoked | expired")] = None,
-    limit: Limit = 100,
-    cursor: Cursor = None,
     as_json: Json = False,
     data_dir: DataDir = None,
 ) -> None:

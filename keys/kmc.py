@@ -229,19 +229,18 @@ class KeyManagementCentre:
                 data_key = os.urandom(32)
                 blob = self._encryptor.seal(data_key, key_ref)
                 self._ciphers[key_ref] = KeyEncryptor(base64.b64encode(data_key).decode())
+            rec = KeyRecord(
+                key_ref=key_ref,
+                label=ESCROW_KEY_LABEL,
+                algorithm=ESCROW_KEY_ALGORITHM,
+                backend=self._backend,
+                encrypted_private_key=blob,
+                public_key_der=b"",  # a secret key: nothing public
+                status="active",
+                created_at=utcnow(),
+            )
             with self.db.unit_of_work() as s:
-                s.add(
-                    KeyRecord(
-                        key_ref=key_ref,
-                        label=ESCROW_KEY_LABEL,
-                        algorithm=ESCROW_KEY_ALGORITHM,
-                        backend=self._backend,
-                        encrypted_private_key=blob,
-                        public_key_der=b"",  # a secret key: nothing public
-                        status="active",
-                        created_at=utcnow(),
-                    )
-                )
+                s.add(rec)
                 record(
                     s,
                     actor,
