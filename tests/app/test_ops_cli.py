@@ -193,7 +193,6 @@ def test_seal_and_ca_request_commands(tmp_path):
             "subject": {"C": "CN", "O": "LongTrust", "CN": "Health CA"},
             "validity_days": 1000,
         }
-        services.routers()  # registers the operations under dual control
         alice = Principal(token_id="tok-alice", name="alice", role="security-admin", operator="alice")
         wanted = services.approvals.submit("ca.create", sub, alice).body["request_id"]
         unwanted = services.approvals.submit("ca.create", {**sub, "id": "sm2-other"}, alice).body[
