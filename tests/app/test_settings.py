@@ -106,3 +106,8 @@ def _cli(tmp_path, environment: dict, *args):
     return subprocess.run(
         [sys.executable, "-m", "app", *args], capture_output=True, text=True, env=env, timeout=120
     )
+
+
+def test_a_pkcs11_kmc_key_needs_a_pkcs11_module(tmp_path):
+    with pytest.raises(StartupError, match="LONGTRUST_KMC_KEY_BACKEND=pkcs11 needs LONGTRUST_PKCS11_MODULE"):
+        build_services(Settings(data_dir=tmp_path, kmc_key_backend="pkcs11"))
