@@ -15,12 +15,12 @@ from sqlalchemy.exc import IntegrityError
 
 from ca import crl as crl_builder
 from ca import ocsp, tsa
-from ca.builder import Issuer, TbsTemplate, build_tbs, check_signed, random_serial, sign_tbs
+from ca.builder import Issuer, TbsTemplate, random_serial
 from ca.csr import parse_csr
-from ca.lint import lint_tbs
+from ca.issuance_core import IssuanceCore, IssuanceRequest, IssuingCa
 from ca.models import CertificateAuthority, CertificatePair, IssuedCertificate, PublishedCrl
 from core.clock import Clock
-from core.errors import DomainError, ErrorKind, conflict, forbidden, invalid, not_found
+from core.errors import DomainError, conflict, forbidden, invalid, not_found
 from core.versioned import VersionedCache
 from db.audit import record
 from db.base import Database, database_unavailable
@@ -40,7 +40,6 @@ REASONS = (
     "privilegeWithdrawn",
     "aACompromise",
 )
-BACKDATE = timedelta(minutes=1)
 CRL_VALIDITY = timedelta(days=1)
 OCSP_VALIDITY = timedelta(hours=12)
 OCSP_REFRESH = timedelta(hours=1)
@@ -98,6 +97,11 @@ class CaContext:
     def issuer(self) -> Issuer:
         return Issuer.from_certificate(self.id, self.certificate)
 
+    @property
+    def issuing(self) -> IssuingCa:
+        """This CA as the issuance core sees it (sharing the per-process TBS templates)."""
+        return IssuingCa(self.id, self.certificate, self.signer, self.crl_shards, self.templates)
+
     def key_material(self) -> tuple[bytes, bytes]:
         return ocsp.issuer_key_material(self.certificate)
 
@@ -129,6 +133,7 @@ class CAService:
         self.ceremony = ceremony
         self.public_url = public_url.rstrip("/")
         self.clock = clock
+        self.issuance = IssuanceCore(self.public_url)
         # Loaded CAs (and the tuple of all CA ids under the key None), until a CA or key changes.
         self._contexts: VersionedCache = VersionedCache(db.generation.watch(Topic.CAS, Topic.KEYS))
         # Pre-signed OCSP answers by request bytes and by (CA, CertID, status), until any status changes.
@@ -163,22 +168,12 @@ class CAService:
             if spec.parent:
                 parent = self.context(spec.parent)
                 not_after = min(now + timedelta(days=spec.validity_days), parent.certificate.not_valid_after)
-                cert_der = self._sign_into(s, parent, profile, subject, spki, now, not_after, None, actor)
+                request = IssuanceRequest(profile, subject, spki, now, not_after)
+                cert_der = self._sign_into(s, parent, request, actor)
             else:
-                issuer = Issuer.self_signed(spec.id, subject, spki)
-                tbs = build_tbs(
-                    profile,
-                    issuer,
-                    serial=random_serial(),
-                    not_before=now - BACKDATE,
-                    not_after=now + timedelta(days=spec.validity_days),
-                    subject=subject,
-                    spki=spki,
-                    public_url=self.public_url,
-                )
-                _lint_or_fail(tbs, profile, None)
-                cert_der = sign_tbs(tbs, signer)
-                check_signed(cert_der, tbs, spki)
+                not_after = now + timedelta(days=spec.validity_days)
+                request = IssuanceRequest(profile, subject, spki, now, not_after)
+                cert_der = self.issuance.self_signed(spec.id, signer, request)
             s.add(
                 CertificateAuthority(
                     id=spec.id,
@@ -245,17 +240,9 @@ class CAService:
             not_after = min(
                 now + timedelta(days=self.ceremony.tsa_validity_days), ctx.certificate.not_valid_after
             )
-            cert_der = self._sign_into(
-                s,
-                ctx,
-                self.profiles["tsa"],
-                _name({"O": "LongTrust", **spec.tsa_subject}),
-                spki,
-                now,
-                not_after,
-                None,
-                actor,
-            )
+            subject = _name({"O": "LongTrust", **spec.tsa_subject})
+            request = IssuanceRequest(self.profiles["tsa"], subject, spki, now, not_after)
+            cert_der = self._sign_into(s, ctx, request, actor)
             row = s.get(CertificateAuthority, spec.id)
             row.tsa_key_ref, row.tsa_certificate_der = key.key_ref, cert_der
             record(s, actor, "ca.tsa-create", spec.id, key_ref=key.key_ref)
@@ -273,17 +260,9 @@ class CAService:
             not_after = min(
                 now + timedelta(days=self.ceremony.ocsp_validity_days), ctx.certificate.not_valid_after
             )
-            cert_der = self._sign_into(
-                s,
-                ctx,
-                self.profiles["ocsp-responder"],
-                _name({"O": "LongTrust", "CN": f"{ctx.name} OCSP Responder"}),
-                spki,
-                now,
-                not_after,
-                None,
-                actor,
-            )
+            subject = _name({"O": "LongTrust", "CN": f"{ctx.name} OCSP Responder"})
+            request = IssuanceRequest(self.profiles["ocsp-responder"], subject, spki, now, not_after)
+            cert_der = self._sign_into(s, ctx, request, actor)
             row.ocsp_key_ref, row.ocsp_certificate_der = key.key_ref, cert_der
             if old_key:
                 self.keys.disable(s, old_key, actor, "responder renewed")
@@ -411,7 +390,8 @@ class CAService:
         not_after = min(
             now + timedelta(days=validity_days or profile.max_validity_days), ctx.certificate.not_valid_after
         )
-        cert_der = self._sign_into(None, ctx, profile, subject, spki, now, not_after, credit_code, actor)
+        request = IssuanceRequest(profile, subject, spki, now, not_after, credit_code)
+        cert_der = self._sign_into(None, ctx, request, actor)
         return IssuedView(
             ca_id,
             serial_hex(x509.Certificate.load(cert_der).serial_number),
@@ -430,42 +410,15 @@ class CAService:
     def _writing(self, session):
         return contextlib.nullcontext(session) if session is not None else self.db.unit_of_work()
 
-    def _sign_into(
-        self,
-        session,
-        ctx: CaContext,
-        profile: Profile,
-        subject,
-        spki,
-        now: datetime,
-        not_after: datetime,
-        credit_code: str | None,
-        actor: str,
-    ) -> bytes:
-        """The issuance cycle: build, lint, commit the intent, sign, check, store.
+    def _sign_into(self, session, ctx: CaContext, request: IssuanceRequest, actor: str) -> bytes:
+        """The issuance cycle: the core builds and lints, the intent is committed, the core signs
+        exactly the linted TBS and checks it, the certificate is stored.
 
         With ``session`` the steps share the caller's session (CA set-up); without, intent and
         result are two units of work, so signing holds no write lock."""
-        serial = random_serial()
-        shard = crl_builder.shard_for(serial, ctx.crl_shards)
-        template = ctx.templates.get((profile.name, shard))
-        if template is None:
-            crl_url = self.crl_url(ctx.id, shard) if ctx.crl_shards > 1 else None
-            template = ctx.templates.setdefault(
-                (profile.name, shard), TbsTemplate(profile, ctx.issuer, self.public_url, crl_url)
-            )
-        not_before = now - BACKDATE
-        not_after = min(not_after, not_before + timedelta(days=profile.max_validity_days))
-        tbs = template.build(
-            serial=serial,
-            not_before=not_before,
-            not_after=not_after,
-            subject=subject,
-            spki=spki,
-            credit_code=credit_code,
-        )
-        _lint_or_fail(tbs, profile, ctx.certificate)
-        key, subject_text = serial_hex(serial), _subject_text(subject)
+        token = self.issuance.prepare(ctx.issuing, request)
+        key, subject_text = serial_hex(token.serial), _subject_text(request.subject)
+        profile_name = request.profile.name
         try:
             with self._writing(session) as s:
                 # Core statements: this is the hot path of issuance, and ORM bookkeeping is not free.
@@ -475,27 +428,30 @@ class CAService:
                         {
                             "ca_id": ctx.id,
                             "serial_hex": key,
-                            "shard": shard,
-                            "profile": profile.name,
+                            "shard": token.shard,
+                            "profile": profile_name,
                             "subject": subject_text,
-                            "credit_code": credit_code,
+                            "credit_code": request.credit_code,
                             "status": "intent",
-                            "tbs_der": tbs,
-                            "not_before": not_before,
-                            "not_after": not_after,
+                            "tbs_der": token.tbs,
+                            "not_before": token.not_before,
+                            "not_after": token.not_after,
                             "requester": actor,
-                            "created_at": now,
+                            "created_at": request.now,
                         }
                     ],
                 )
-                record(s, actor, "certificate.sign-intent", f"{ctx.id}/{key}", profile=profile.name)
+                record(s, actor, "certificate.sign-intent", f"{ctx.id}/{key}", profile=profile_name)
                 s.commit()
         except IntegrityError:
+            self.issuance.discard(token)
             if session is not None:
                 session.rollback()
             raise conflict("serial collision; retry the request", "serial-collision") from None
-        cert_der = sign_tbs(tbs, ctx.signer)  # outside any write lock when this is its own unit of work
-        check_signed(cert_der, tbs, ctx.certificate.public_key)
+        except BaseException:
+            self.issuance.discard(token)
+            raise
+        cert_der = self.issuance.issue(token)  # outside any write lock when this is its own unit of work
         with self._writing(session) as s:
             s.execute(
                 update(IssuedCertificate.__table__)
@@ -507,9 +463,9 @@ class CAService:
                 actor,
                 "certificate.issue",
                 f"{ctx.id}/{key}",
-                profile=profile.name,
+                profile=profile_name,
                 subject=subject_text,
-                credit_code=credit_code,
+                credit_code=request.credit_code,
             )
         return cert_der
 
@@ -623,11 +579,7 @@ class CAService:
         return der
 
     def crl_url(self, ca_id: str, shard: int = 0) -> str:
-        return (
-            f"{self.public_url}/crl/{ca_id}.crl"
-            if shard == 0
-            else f"{self.public_url}/crl/{ca_id}-{shard}.crl"
-        )
+        return self.issuance.crl_url(ca_id, shard)
 
     def current_crls(self, ca_id: str) -> list[bytes]:
         """Every shard's current CRL: what a relying party needs for any certificate of this CA."""
@@ -790,14 +742,6 @@ def _single(item: ocsp.CertIdRequest, status, now: datetime) -> bytes:
     return ocsp.single_response(
         ocsp.SingleStatus(item, state, revoked_at, reason, now, now + OCSP_VALIDITY), now
     )
-
-
-def _lint_or_fail(tbs: bytes, profile: Profile, issuer: x509.Certificate | None) -> None:
-    problems = lint_tbs(tbs, issuer, profile)
-    if problems:
-        raise DomainError(
-            ErrorKind.INVALID_INPUT, "the certificate would fail lint: " + "; ".join(problems), code="lint"
-        )
 
 
 def _key_kind(spki) -> str:
