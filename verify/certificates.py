@@ -42,6 +42,7 @@ from pyhanko_certvalidator.errors import (
 )
 from pyhanko_certvalidator.util import get_declared_revinfo
 
+from core.ses_asn1 import check_structure, read_single
 from verify.fetching import FetchPolicy, fetcher_backend
 from verify.report import (
     EXPIRED,
@@ -54,7 +55,6 @@ from verify.report import (
     Check,
     Report,
 )
-from verify.ses_asn1 import check_structure, read_single
 from verify.sm2_validation import ALGORITHM_POLICY, SM2SignatureValidator
 
 logger = logging.getLogger(__name__)

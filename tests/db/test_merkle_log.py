@@ -10,6 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
 from sqlalchemy import event, select
 
 from db import merkle
@@ -96,6 +97,7 @@ def _crash_while_sequencing(url: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_a_sequencer_crash_loses_nothing(db):
     _write(db, 6)
     crashed = _crash_while_sequencing(db.url)
@@ -110,6 +112,7 @@ def test_a_sequencer_crash_loses_nothing(db):
         assert verify_chain(s) == (8, [])
 
 
+@pytest.mark.slow
 def test_concurrent_writers_and_sequencers_make_a_gap_free_log(db):
     per_writer, done = 60, threading.Event()
     errors: list[BaseException] = []

@@ -103,6 +103,7 @@ pages[0].convert("RGB").save(sys.argv[3])
 """
 
 
+@pytest.mark.slow
 def test_easyofd_renders_the_license_with_seal_and_chinese_text(client, issued, tmp_path):
     """easyofd draws every glyph with a font it names 宋体 and looks for among the system fonts; we give it
     the OFD's own embedded subset under that name, so the Chinese text can only come from the file.
