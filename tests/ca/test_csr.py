@@ -158,6 +158,7 @@ def test_tampered_subject_is_rejected(rsa_key, sm2_key):
         rejected(tampered, "does not verify")
 
 
+@pytest.mark.slow
 def test_weak_rsa_keys_are_rejected():
     rejected(cryptography_csr(rsa.generate_private_key(65537, 1024)), "1024 bits")
     rejected(cryptography_csr(rsa.generate_private_key(65537, 4104)), "4104 bits")

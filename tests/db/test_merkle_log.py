@@ -45,6 +45,7 @@ def _documented_canonical(ev: AuditEvent) -> bytes:
     return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+@pytest.mark.slow
 def test_proofs_verify_at_every_size(db):
     _write(db, 37)
     for batch in (1, 2, 3, 5, 8, 13, 5000):  # many batch boundaries, so many tree shapes are stored

@@ -67,6 +67,7 @@ def entries(ofd: bytes) -> dict[str, bytes]:
         return {n: z.read(n) for n in z.namelist()}
 
 
+@pytest.mark.slow
 def test_license_file_is_a_stamped_ofd_that_verifies(client, issued, services):
     document, operator = issued
     r = client.get(f"/api/v1/licenses/{document['identifier']}/file", headers=operator)

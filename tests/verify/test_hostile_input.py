@@ -128,6 +128,7 @@ def test_ten_thousand_nested_sequences_are_rejected_quickly(indefinite):
     assert time.monotonic() - start < HANG_S
 
 
+@pytest.mark.slow
 def test_a_huge_flat_sequence_is_rejected_quickly():
     start = time.monotonic()
     with pytest.raises(DomainError, match="elements"):

@@ -445,6 +445,7 @@ def test_limits():
     assert err.value.kind is ErrorKind.TOO_LARGE
 
 
+@pytest.mark.slow
 def test_hundred_thousand_objects_are_parsed_once(monkeypatch):
     """A large legitimate file is read once (no strict diagnosis pass), within the limits, and verifies."""
     data = _pdf_with_objects(100_000)
