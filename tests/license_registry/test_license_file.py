@@ -142,6 +142,7 @@ def test_easyofd_renders_the_license_with_seal_and_chinese_text(client, issued, 
     assert count((0, 0, 210, 200), red) == 0  # no seal elsewhere
 
 
+@pytest.mark.slow
 def test_license_file_via_share_and_refused_when_revoked(client, issued, token):
     document, operator = issued
     share = client.post(
