@@ -17,16 +17,13 @@ from functools import lru_cache
 from asn1crypto import algos, x509
 from asn1crypto import core as asn1_core
 from asn1crypto import keys as asn1_keys
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from core.der import der_time, tlv
 from core.errors import invalid
 from core.identity import credit_code_problem
-from core.oids import DEFAULT_SM2_ID, GMT0015_CREDIT_CODE
-from keys import sm2
+from core.oids import GMT0015_CREDIT_CODE
 from keys.signer import ECDSA_P256_SHA256, RSA_PKCS1_SHA256, SM2_SM3
+from keys.verification import verify_signature
 from policies.profiles import EXTENDED_KEY_USAGES, KEY_USAGES, Profile, key_type
 
 SIGNING_ALGORITHM = {"sm2": SM2_SM3, "rsa": RSA_PKCS1_SHA256, "ecdsa-p256": ECDSA_P256_SHA256}
@@ -316,18 +313,7 @@ def _signature_valid(spki, message: bytes, signature: bytes, algorithm: bytes) -
     kind = key_type(spki)[0]
     if algorithm != signature_algorithm(SIGNING_ALGORITHM[kind]):
         return False
-    if kind == "sm2":
-        return sm2.verify(bytes(spki["public_key"].native), message, signature, DEFAULT_SM2_ID)
-    key = serialization.load_der_public_key(spki.dump())
-    digest = hashes.SHA256()  # the only digest we sign RSA and ECDSA certificates with
-    try:
-        if isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, message, padding.PKCS1v15(), digest)
-        else:
-            key.verify(signature, message, ec.ECDSA(digest))
-    except InvalidSignature:
-        return False
-    return True
+    return verify_signature(spki, SIGNING_ALGORITHM[kind], message, signature)
 
 
 # --- DER helpers -------------------------------------------------------------------------------

@@ -79,16 +79,6 @@ def _day_prefix(day: int) -> bytes:
     return b"\x18\x0f%04d%02d%02d" % (d.year, d.month, d.day)
 
 
-def encode_entries(entries: Iterable[tuple[int, datetime | int, str | int | None]]) -> bytes:
-    """DER of the revokedCertificates contents (no outer header).
-
-    ``revoked_at`` is a datetime (naive = UTC) or POSIX seconds. Serials must be positive.
-    """
-    out = bytearray()
-    _encode_into(out, entries)
-    return bytes(out)
-
-
 def _encode_into(out: bytearray, entries: Iterable[tuple[int, datetime | int, str | int | None]]) -> None:
     reasons = _reason_table()
     sod = _seconds_of_day()

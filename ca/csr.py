@@ -17,9 +17,10 @@ from cryptography import x509 as cx509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from core.algorithms import SM2_SM3
 from core.errors import DomainError, invalid
 from core.oids import DEFAULT_SM2_ID, SM2_CURVE, SM3_WITH_SM2
-from keys import sm2
+from keys.verification import verify_signature
 from policies.profiles import RSA_LIMITS, key_type
 
 MAX_CSR_BYTES = 64 * 1024
@@ -149,7 +150,7 @@ def _check_sm2(spki, signature_algorithm, info_bytes: bytes, signature: bytes) -
     if signature_algorithm["parameters"].native is not None:
         raise invalid("SM3withSM2 AlgorithmIdentifier parameters must be absent or NULL", "bad-csr-signature")
     for user_id in SM2_IDS:
-        if sm2.verify(point, info_bytes, signature, user_id):
+        if verify_signature(spki, SM2_SM3, info_bytes, signature, user_id=user_id):
             return user_id
     raise invalid(
         "SM2 signature on the certificate request does not verify (tried the default ID "

@@ -20,7 +20,9 @@ def tlv(tag: int, body: bytes) -> bytes:
 
 
 def der_integer(value: int) -> bytes:
-    return tlv(0x02, value.to_bytes((value.bit_length() + 8) // 8, "big", signed=True))
+    """INTEGER in the fewest two's-complement octets (X.690 §8.3.2)."""
+    magnitude = value if value >= 0 else ~value
+    return tlv(0x02, value.to_bytes((magnitude.bit_length() + 8) // 8, "big", signed=True))
 
 
 def der_bit_string(value: bytes) -> bytes:

@@ -17,27 +17,24 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 import core.oids  # noqa: F401  (registers SM2 names with asn1crypto)
+from core.algorithms import ECDSA_P256_SHA256, RSA_PKCS1_SHA256, SM2_SM3, signature_algorithm
 from core.oids import DEFAULT_SM2_ID
 from keys.sm2 import SM2PrivateKey
 
-SM2_SM3 = "sm2-sm3"
-RSA_PKCS1_SHA256 = "rsa-pkcs1-sha256"
-ECDSA_P256_SHA256 = "ecdsa-p256-sha256"
-
 # algorithm name -> (asn1crypto signed digest algorithm, digest algorithm, family)
 ALGORITHMS = {
-    SM2_SM3: ("sm3_sm2", "sm3", "sm2"),
-    RSA_PKCS1_SHA256: ("sha256_rsa", "sha256", "rsa"),
-    ECDSA_P256_SHA256: ("sha256_ecdsa", "sha256", "ecdsa"),
+    name: (entry.asn1_name, entry.digest, entry.key_type)
+    for name in (SM2_SM3, RSA_PKCS1_SHA256, ECDSA_P256_SHA256)
+    for entry in [signature_algorithm(name)]
 }
 
 
 def algorithm_identifier_for(algorithm: str) -> algos.SignedDigestAlgorithm:
     """The AlgorithmIdentifier we emit: NULL parameters for RSA, absent for SM2 and ECDSA."""
-    name = ALGORITHMS[algorithm][0]
-    if ALGORITHMS[algorithm][2] == "rsa":
-        return algos.SignedDigestAlgorithm({"algorithm": name, "parameters": asn1_core.Null()})
-    return algos.SignedDigestAlgorithm({"algorithm": name})
+    entry = signature_algorithm(algorithm)
+    if entry.null_parameters:
+        return algos.SignedDigestAlgorithm({"algorithm": entry.asn1_name, "parameters": asn1_core.Null()})
+    return algos.SignedDigestAlgorithm({"algorithm": entry.asn1_name})
 
 
 @runtime_checkable

@@ -14,8 +14,8 @@ from datetime import date
 
 from cryptography.hazmat.primitives import hashes
 
+from core.license_form import UNSIGNED_FIELDS, signed_content, signed_part  # noqa: F401  (shared definition)
 from license_registry.holder import Holder
-from verify.license import UNSIGNED_FIELDS, signed_content, signed_part  # noqa: F401  (shared definition)
 
 
 def build_document(

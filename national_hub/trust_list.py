@@ -14,15 +14,11 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from asn1crypto import algos, pem, x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ca.builder import check_signed, key_identifier, random_serial, sign_tbs, signature_algorithm
 from core.errors import invalid
-from core.oids import DEFAULT_SM2_ID
-from keys import sm2
 from keys.signer import RSA_PKCS1_SHA256, SM2_SM3
+from keys.verification import verify_signature
 from policies.profiles import key_type
 
 FORMAT_VERSION = 1
@@ -157,16 +153,7 @@ def _signature_valid(certificate: x509.Certificate, algorithm: str, message: byt
         return False
     if ALGORITHM_FOR_KEY.get(kind) != algorithm:
         return False
-    if kind == "sm2":
-        return sm2.verify(bytes(spki["public_key"].native), message, signature, DEFAULT_SM2_ID)
-    key = serialization.load_der_public_key(spki.dump())
-    if not isinstance(key, rsa.RSAPublicKey):
-        return False
-    try:
-        key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
-    except InvalidSignature:
-        return False
-    return True
+    return verify_signature(spki, algorithm, message, signature)
 
 
 def signature_valid(certificate_der_bytes: bytes, algorithm: str, message: bytes, signature: bytes) -> bool:

@@ -13,8 +13,8 @@ from asn1crypto import core as asn1_core
 from cryptography.hazmat.primitives import hashes
 
 from core.der import der_bit_string, generalized_time, tlv
+from core.ses_asn1 import CertInfoList, SES_SealInfo_V4, SESeal_V4
 from keys.signer import Signer
-from verify.ses_asn1 import CertInfoList, SES_SealInfo_V4, SESeal_V4
 
 VERSION = 4
 VENDOR_ID = "LongTrust"

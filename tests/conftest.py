@@ -3,8 +3,10 @@ LONGTRUST_TEST_DATABASE_URL is set."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 import pytest
@@ -56,13 +58,43 @@ def settings(tmp_path, database_url):
     )
 
 
-@pytest.fixture
-def services(settings):
+@pytest.fixture(scope="session")
+def initialised_templates(tmp_path_factory):
+    """Initialised SQLite data folders, built once per session for each distinct configuration."""
+    return {}
+
+
+def _initialise(settings, templates: dict, tmp_path_factory) -> None:
+    """``initialise(settings)``; on SQLite a copy of a data folder and database initialised once with the
+    same settings (the CA hierarchy takes seconds to build and each test still gets its own files)."""
     from app.cli import initialise
-    from app.container import build_services
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    initialise(settings)
+    target = Path(settings.database_url.removeprefix("sqlite:///"))
+    if not settings.database_url.startswith("sqlite:///") or any(target.parent.glob(target.name + "*")):
+        initialise(settings)
+        return
+    key = json.dumps(settings.model_dump(mode="json", exclude={"data_dir", "database_url"}), sort_keys=True)
+    if key not in templates:
+        folder = tmp_path_factory.mktemp("initialised")
+        template = settings.model_copy(
+            update={"data_dir": folder / "data", "database_url": f"sqlite:///{folder / target.name}"}
+        )
+        template.data_dir.mkdir()
+        initialise(template)
+        templates[key] = template
+    template = templates[key]
+    shutil.copytree(template.data_dir, settings.data_dir, dirs_exist_ok=True)
+    source = Path(template.database_url.removeprefix("sqlite:///"))
+    for part in source.parent.glob(source.name + "*"):
+        shutil.copyfile(part, target.parent / (target.name + part.name.removeprefix(source.name)))
+
+
+@pytest.fixture
+def services(settings, initialised_templates, tmp_path_factory):
+    from app.container import build_services
+
+    _initialise(settings, initialised_templates, tmp_path_factory)
     svc = build_services(settings)
     yield svc
     svc.close()

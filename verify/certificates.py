@@ -42,6 +42,7 @@ from pyhanko_certvalidator.errors import (
 )
 from pyhanko_certvalidator.util import get_declared_revinfo
 
+from core.ses_asn1 import check_structure, read_single
 from verify.fetching import FetchPolicy, fetcher_backend
 from verify.report import (
     EXPIRED,
@@ -54,7 +55,6 @@ from verify.report import (
     Check,
     Report,
 )
-from verify.ses_asn1 import check_structure, read_single
 from verify.sm2_validation import ALGORITHM_POLICY, SM2SignatureValidator
 
 logger = logging.getLogger(__name__)
@@ -85,25 +85,6 @@ PURPOSES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 CertChecker = Callable[[bytes, datetime, str], list[Check]]
 
 
-async def averify_certificate(
-    cert_der: bytes,
-    *,
-    chain: Sequence[bytes] = (),
-    trust_anchors: Sequence[bytes],
-    at: datetime | None = None,
-    crls: Sequence[bytes] = (),
-    ocsps: Sequence[bytes] = (),
-    fetch_revocation: bool | FetchPolicy = False,
-    purpose: str | None = None,
-) -> list[Check]:
-    """Checks 'certificate chain', 'certificate validity', 'revocation' and 'key usage' for `cert_der`."""
-    job = _Job(cert_der, chain, trust_anchors, at, crls, ocsps, fetch_revocation, purpose)
-    path_checks = _CACHE.get(job.key, job.moment)
-    if path_checks is None:
-        path_checks = await job.validate()
-    return job.with_key_usage(path_checks)
-
-
 def verify_certificate(
     cert_der: bytes,
     *,
@@ -115,7 +96,8 @@ def verify_certificate(
     fetch_revocation: bool | FetchPolicy = False,
     purpose: str | None = None,
 ) -> list[Check]:
-    """Synchronous `averify_certificate`; safe inside a running event loop; a cache hit needs no loop."""
+    """Checks 'certificate chain', 'certificate validity', 'revocation' and 'key usage' for `cert_der`;
+    safe inside a running event loop; a cache hit needs no loop."""
     job = _Job(cert_der, chain, trust_anchors, at, crls, ocsps, fetch_revocation, purpose)
     path_checks = _CACHE.get(job.key, job.moment)
     if path_checks is None:

@@ -1,7 +1,7 @@
 """E-license verification: the stamp over the canonical document, the seal, the chain, the status.
 
 The stamp covers the RFC 8785 canonical JSON of the document without ``status`` and ``stamp``;
-the registry stamps exactly :func:`signed_content`, so both sides share this definition.
+the registry stamps exactly :func:`core.license_form.signed_content`, the definition both sides share.
 """
 
 from __future__ import annotations
@@ -10,13 +10,10 @@ import base64
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 
-import rfc8785
-
-from core.errors import invalid
+from core.license_form import signed_content
 from verify.report import Check, Report
 from verify.ses import verify_stamp
 
-UNSIGNED_FIELDS = ("status", "stamp")
 REQUIRED = ("identifier", "type_code", "version", "region", "holder", "issuer", "data", "valid_from", "stamp")
 CHINA = timezone(timedelta(hours=8))
 # status -> (result, sub-indication, what it means)
@@ -26,18 +23,6 @@ STATUS_OUTCOME = {
     "expired": ("failed", "EXPIRED", "the license has expired"),
     "changed": ("failed", "REVOKED", "the license was superseded by a newer version"),
 }
-
-
-def signed_part(document: dict) -> dict:
-    return {k: v for k, v in document.items() if k not in UNSIGNED_FIELDS}
-
-
-def signed_content(document: dict) -> bytes:
-    """RFC 8785 canonical JSON of the document without ``status`` and ``stamp``: what the stamp hashes."""
-    try:
-        return rfc8785.dumps(signed_part(document))
-    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
-        raise invalid(f"the license cannot be canonicalised (RFC 8785): {exc}", "json") from None
 
 
 def verify_license(

@@ -26,9 +26,9 @@ from xml.etree.ElementTree import Element, ParseError
 from asn1crypto import cms, core
 from defusedxml import ElementTree as SafeET
 
+from core import ses_asn1 as a
 from core.errors import DomainError, ErrorKind, invalid
 from core.oids import SM3_WITH_SM2
-from verify import ses_asn1 as a
 from verify.report import (
     FAILED,
     FORMAT_FAILURE,

@@ -1,7 +1,7 @@
 """Parse and verify electronic seals (SESeal) and stamps (SES_Signature): GM/T 0031 v1, GB/T 38540 v4, v5.
 
 Parsing walks the raw TLVs (so signatures are checked over the bytes as received, never a
-re-encoding) and types each part with the specs in `verify.ses_asn1`. Anything that is not a seal
+re-encoding) and types each part with the specs in `core.ses_asn1`. Anything that is not a seal
 or stamp raises `DomainError` (invalid input). Verification follows standards.md §4.5 and returns
 a `Report`; certificate trust is delegated to a `cert_checker(cert_der, at, purpose) -> list[Check]`.
 """
@@ -13,15 +13,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from asn1crypto import algos, cms, core, tsp, x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from asn1crypto import cms, core, tsp, x509
+from asn1crypto import keys as asn1_keys
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
 
+from core import ses_asn1 as a
+from core.algorithms import SignatureAlgorithm, digest_name, signature_algorithm_by_oid
 from core.errors import DomainError, invalid
-from core.oids import RSA_WITH_SM3, SM2_1_SIGN, SM2_CURVE, SM3_WITH_SM2
+from core.oids import SM2_CURVE, SM3_WITH_SM2
 from keys import sm2
-from verify import ses_asn1 as a
+from keys.verification import hash_for, verify_signature
 from verify.report import (
     EXPIRED,
     FAILED,
@@ -372,36 +374,17 @@ def _stamp_from_tlv(top: a.Tlv) -> ParsedStamp:
 
 # --- cryptographic building blocks (also used by verify.ofd) ---------------------------------------
 
-_HASHES = {
-    "sm3": hashes.SM3,
-    "1.2.156.10197.1.401": hashes.SM3,
-    "sha1": hashes.SHA1,
-    "1.3.14.3.2.26": hashes.SHA1,
-    "sha256": hashes.SHA256,
-    "2.16.840.1.101.3.4.2.1": hashes.SHA256,
-    "sha384": hashes.SHA384,
-    "2.16.840.1.101.3.4.2.2": hashes.SHA384,
-    "sha512": hashes.SHA512,
-    "2.16.840.1.101.3.4.2.3": hashes.SHA512,
-}
-# signature algorithm OID -> (key type, hash (None: taken from the key type or the DigestInfo), name)
-_SIG_ALGS = {
-    SM3_WITH_SM2: ("sm2", "sm3", "SM3withSM2"),
-    SM2_1_SIGN: ("sm2", "sm3", "SM2-1"),
-    "1.2.840.113549.1.1.5": ("rsa", "sha1", "SHA1withRSA"),
-    "1.2.840.113549.1.1.11": ("rsa", "sha256", "SHA256withRSA"),
-    "1.2.840.113549.1.1.12": ("rsa", "sha384", "SHA384withRSA"),
-    "1.2.840.113549.1.1.13": ("rsa", "sha512", "SHA512withRSA"),
-    RSA_WITH_SM3: ("rsa", "sm3", "SM3withRSA"),
-    RSA_ENCRYPTION: ("rsa", None, "RSA PKCS#1 v1.5"),
-}
+
+def _algorithm(oid: str) -> SignatureAlgorithm | None:
+    """The registry entry of an SM2 or RSA signature algorithm OID (the kinds SES signatures use)."""
+    entry = signature_algorithm_by_oid(oid)
+    return entry if entry is not None and entry.key_type in ("sm2", "rsa") else None
 
 
 def hash_algorithm(name: str | None) -> hashes.HashAlgorithm | None:
     """SM3 / SHA-1 / SHA-2 by name ("SM3", "sha-256", ...) or OID; None when unknown."""
-    key = (name or "").strip().lower().replace("-", "").replace("_", "")
-    factory = _HASHES.get(key)
-    return factory() if factory else None
+    known = digest_name(name)
+    return hash_for(known) if known else None
 
 
 def digest(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
@@ -503,46 +486,31 @@ def _load_cert_check(name: str, der: bytes, role: str) -> tuple[CertInfo | None,
 
 def signature_check(name: str, cert: CertInfo, alg_oid: str, message: bytes, signature: bytes) -> Check:
     """Verify `signature` over `message` with the certificate's key, as `alg_oid` says."""
-    key_type, hash_name, alg_name = _SIG_ALGS.get(alg_oid, (None, None, alg_oid))
-    if key_type is None:
+    entry = _algorithm(alg_oid)
+    if entry is None:
         return Check(name, INDETERMINATE, f"unsupported signature algorithm {alg_oid}")
-    if key_type != cert.key_type:
+    alg_name = entry.display
+    if entry.key_type != cert.key_type:
         return Check(
             name, INDETERMINATE, f"{alg_name} cannot be checked with the certificate's {cert.key_type} key"
         )
-    if key_type == "sm2":
+    if entry.key_type == "sm2":
         what = "SM2 signature (SM3, default ID 1234567812345678)"
         try:
-            ok = sm2.verify(cert.public, message, sm2_signature_der(signature))
+            ok = verify_signature(
+                sm2.public_key_info(cert.public), entry, message, sm2_signature_der(signature)
+            )
         except ValueError as exc:
             return Check(name, FAILED, f"{what} is malformed: {exc}", SIG_CRYPTO_FAILURE)
     else:
         what = f"{alg_name} signature"
         try:
-            ok = _rsa_verify(cert.public, hash_name, message, signature)
+            ok = verify_signature(asn1_keys.PublicKeyInfo.load(cert.public), entry, message, signature)
         except (UnsupportedAlgorithm, ValueError, TypeError) as exc:
             return Check(name, INDETERMINATE, f"{what} cannot be checked: {exc}")
     if ok:
         return Check(name, PASSED, f"{what} verifies with the key of {cert.subject}")
     return Check(name, FAILED, f"{what} does not verify with the key of {cert.subject}", SIG_CRYPTO_FAILURE)
-
-
-def _rsa_verify(spki: bytes, hash_name: str | None, message: bytes, signature: bytes) -> bool:
-    key = serialization.load_der_public_key(spki)
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise ValueError("not an RSA key")
-    try:
-        if hash_name is not None:
-            key.verify(signature, message, padding.PKCS1v15(), hash_algorithm(hash_name))
-            return True
-        # Plain rsaEncryption: the hash is named inside the signed DigestInfo.
-        info = algos.DigestInfo.load(key.recover_data_from_signature(signature, padding.PKCS1v15(), None))
-        algorithm = hash_algorithm(info["digest_algorithm"]["algorithm"].dotted)
-        if algorithm is None:
-            raise ValueError("DigestInfo names an unsupported hash")
-        return info["digest"].native == digest(algorithm, message)
-    except InvalidSignature:
-        return False
 
 
 def certificate_checks(
@@ -780,7 +748,8 @@ def _seal_checks(
 def _algorithm_check(pairs: list[tuple[str, str, CertInfo | None]]) -> Check:
     notes, bad, unknown = [], [], []
     for role, alg, cert in pairs:
-        key_type, _, alg_name = _SIG_ALGS.get(alg, (None, None, alg))
+        entry = _algorithm(alg)
+        key_type, alg_name = (entry.key_type, entry.display) if entry else (None, alg)
         if cert is None or key_type is None:
             unknown.append(f"{role} {alg_name}")
         elif key_type != cert.key_type:
@@ -816,8 +785,9 @@ def verify_seal(der: bytes, *, at: datetime | None = None, cert_checker: CertChe
 def _document_hash_check(stamp: ParsedStamp, data: bytes | None) -> Check:
     if data is None:
         return Check("document_hash", SKIPPED, "no document supplied; dataHash was not compared")
-    key_type, hash_name, _ = _SIG_ALGS.get(stamp.sign_alg, (None, None, None))
-    if key_type == "rsa" and hash_name is None:
+    entry = _algorithm(stamp.sign_alg)
+    hash_name = entry.digest if entry else None
+    if entry is not None and entry.key_type == "rsa" and hash_name is None:
         hash_name = {20: "sha1", 32: "sha256"}.get(len(stamp.data_hash))
     algorithm = hash_algorithm(hash_name)
     if algorithm is None:

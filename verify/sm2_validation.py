@@ -22,7 +22,7 @@ asn1crypto's ``SignedDigestAlgorithm.signature_algo`` / ``hash_algo`` raise ``Va
 ``DisallowWeakAlgorithmsPolicy``, ``_ensure_digest_match``, the PDF signer) catches that error and
 falls back to the algorithm name or the CMS digest, so nothing needs patching there. The stock
 validator fails for SM2 one step earlier anyway: ``cryptography`` cannot load an SM2 public key
-(``UnsupportedAlgorithm``), which is why SM2 is verified here with ``keys.sm2.verify``.
+(``UnsupportedAlgorithm``), which is why SM2 is verified here with ``keys.verification.verify_signature``.
 """
 
 from __future__ import annotations
@@ -32,9 +32,8 @@ import logging
 from asn1crypto import algos
 from asn1crypto.keys import PublicKeyInfo
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pyhanko.sign.validation.utils import CMSAlgorithmUsagePolicy
 from pyhanko_certvalidator import context as _cv_context
 from pyhanko_certvalidator.errors import AlgorithmNotSupported
@@ -47,8 +46,9 @@ from pyhanko_certvalidator.sig_validate import (
 )
 
 import core.oids  # noqa: F401  (registers sm3, sm3_sm2, sm2_1, sm2p256v1 with asn1crypto)
-from core.oids import DEFAULT_SM2_ID, SM2_CURVE
-from keys import sm2
+from core.algorithms import SIGNATURE_ALGORITHMS, SM2_SM3, signature_algorithm_by_oid
+from core.oids import DEFAULT_SM2_ID
+from keys.verification import sm2_public_point, verify_signature
 
 __all__ = [
     "PLAIN_ECDSA",
@@ -66,7 +66,6 @@ __all__ = [
 ]
 
 SM2_MECHANISMS = frozenset({"sm3_sm2", "sm2_1"})
-_EC_PUBLIC_KEY = "1.2.840.10045.2.1"
 
 # Signature mechanism -> the digest it implies. Anything not listed (md5_rsa, sha1_rsa, sha1_ecdsa, ...)
 # is refused. The generic names carry their digest elsewhere: PSS in its parameters, the others in the
@@ -88,13 +87,7 @@ _MECHANISM_DIGEST = {
     "ed448": "shake256",
 }
 # BSI TR-03111 plain-ECDSA (ecdsa-plain-SHAxxx, 0.4.0.127.0.7.1.1.4.1.n): the value is r||s, not DER.
-PLAIN_ECDSA = {
-    "0.4.0.127.0.7.1.1.4.1.1": "sha1",
-    "0.4.0.127.0.7.1.1.4.1.2": "sha224",
-    "0.4.0.127.0.7.1.1.4.1.3": "sha256",
-    "0.4.0.127.0.7.1.1.4.1.4": "sha384",
-    "0.4.0.127.0.7.1.1.4.1.5": "sha512",
-}
+PLAIN_ECDSA = {a.oid: a.digest for a in SIGNATURE_ALGORITHMS if a.encoding == "plain"}
 _MECHANISM_DIGEST.update(PLAIN_ECDSA)
 _GENERIC_MECHANISMS = frozenset({"rsassa_pkcs1v15", "ecdsa", "rsassa_pss"})
 ALLOWED_DIGESTS = frozenset(
@@ -123,17 +116,6 @@ def sm2_signature_der(value: bytes) -> bytes:
     if not (1 <= r < SM2_ORDER and 1 <= s < SM2_ORDER):
         raise ValueError("SM2 signature values r and s must lie in [1, n-1]")
     return algos.DSASignature({"r": r, "s": s}).dump()
-
-
-def sm2_public_point(public_key_info: PublicKeyInfo) -> bytes | None:
-    """The 04‖X‖Y point of an id-ecPublicKey/sm2p256v1 key; None for any other key."""
-    algorithm = public_key_info["algorithm"]
-    if algorithm["algorithm"].dotted != _EC_PUBLIC_KEY:
-        return None
-    params = algorithm["parameters"]
-    if params.name != "named" or params.chosen.dotted != SM2_CURVE:
-        return None
-    return bytes(public_key_info["public_key"].native)
 
 
 class SM2SignatureValidator(DefaultSignatureValidator):
@@ -175,16 +157,17 @@ class SM2SignatureValidator(DefaultSignatureValidator):
             signature = sm2_signature_der(signature)
         except ValueError as exc:
             raise InvalidSignature(str(exc)) from None
-        if not sm2.verify(point, signed_data, signature, self.user_id):
+        if not verify_signature(public_key_info, SM2_SM3, signed_data, signature, user_id=self.user_id):
             raise InvalidSignature("SM2 signature does not verify")
 
 
 def _validate_rsa_sm3(signature, signed_data, public_key_info, context) -> None:
-    key = serialization.load_der_public_key(public_key_info.dump())
-    if not isinstance(key, rsa.RSAPublicKey):
+    if not isinstance(serialization.load_der_public_key(public_key_info.dump()), rsa.RSAPublicKey):
         raise InvalidSignature("RSA-with-SM3 signature algorithm with a key that is not RSA")
-    digest = Prehashed(hashes.SM3()) if context.prehashed else hashes.SM3()
-    key.verify(signature, signed_data, padding.PKCS1v15(), digest)
+    if not verify_signature(
+        public_key_info, "rsa-pkcs1-sm3", signed_data, signature, prehashed=context.prehashed
+    ):
+        raise InvalidSignature("RSA-with-SM3 signature does not verify")
 
 
 def _validate_plain_ecdsa(signature, signed_data, public_key_info, signature_algorithm, context) -> None:
@@ -192,17 +175,12 @@ def _validate_plain_ecdsa(signature, signed_data, public_key_info, signature_alg
     key = serialization.load_der_public_key(public_key_info.dump())
     if not isinstance(key, ec.EllipticCurvePublicKey) or len(signature) % 2:
         raise InvalidSignature("plain-ECDSA signature algorithm with a key that is not EC, or an odd length")
-    half = len(signature) // 2
-    if half != (key.curve.key_size + 7) // 8:
+    if len(signature) // 2 != (key.curve.key_size + 7) // 8:
         bits = key.curve.key_size
         raise InvalidSignature(f"a {len(signature)}-byte plain-ECDSA value for a {bits}-bit curve")
-    r, s = int.from_bytes(signature[:half], "big"), int.from_bytes(signature[half:], "big")
-    digest = getattr(hashes, PLAIN_ECDSA[signature_algorithm["algorithm"].dotted].upper())()
-    key.verify(
-        encode_dss_signature(r, s),
-        signed_data,
-        ec.ECDSA(Prehashed(digest) if context.prehashed else digest),
-    )
+    algorithm = signature_algorithm_by_oid(signature_algorithm["algorithm"].dotted)
+    if not verify_signature(public_key_info, algorithm, signed_data, signature, prehashed=context.prehashed):
+        raise InvalidSignature("plain-ECDSA signature does not verify")
 
 
 def _refuse(reason: str) -> AlgorithmUsageConstraint:

@@ -19,6 +19,8 @@ from sqlalchemy import create_engine, make_url, text
 
 from tests.conftest import PG_URL, auth
 
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -12,6 +12,8 @@ from cryptography.hazmat.primitives import serialization
 
 from tests.app.test_cli import run
 
+pytestmark = [pytest.mark.interop, pytest.mark.slow]
+
 OPENSSL = shutil.which("openssl")
 
 

@@ -8,11 +8,14 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.settings import Settings
 from tests.e2e.processes import ROOT, Process, cli, environment, free_port
 from tests.seal_service.test_pdf import make_pdf, make_png
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 USCC = "11100000000013338W"
 PROBES = 40

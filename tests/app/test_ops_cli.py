@@ -21,6 +21,8 @@ from tests.ca.csrs import make_csr
 from tests.license_registry.support import COMPANY_SCHEMA, ISSUER, TYPE_CODE, FakePrincipal
 from tests.seal_service.test_pdf import make_png
 
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
 CEREMONY = Path(__file__).parents[1] / "ceremony-test.yaml"
 USCC = "11100000000013338W"
 KEK = base64.b64encode(os.urandom(32)).decode()

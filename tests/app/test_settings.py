@@ -62,6 +62,7 @@ HUB = {"LONGTRUST_HUB_URL": "https://hub.example.gov.cn", "LONGTRUST_HUB_TOKEN":
         ({"LONGTRUST_REGION": "beijing"}, "LONGTRUST_REGION"),
     ],
 )
+@pytest.mark.slow
 def test_every_configuration_mistake_is_one_line_and_fatal(tmp_path, environment, named):
     result = _cli(tmp_path, environment, "init")
     assert result.returncode != 0
@@ -71,6 +72,7 @@ def test_every_configuration_mistake_is_one_line_and_fatal(tmp_path, environment
     assert not (tmp_path / "data" / "longtrust.db").exists()  # refused before anything was made
 
 
+@pytest.mark.slow
 def test_unknown_names_warn_once_each_and_test_names_are_ignored(tmp_path):
     result = _cli(
         tmp_path, {"LONGTRUST_PUBLIK_URL": "https://x.example", "LONGTRUST_TEST_ANYTHING": "1"}, "init"

@@ -183,6 +183,7 @@ def test_access_matrix_of_token_and_approval_endpoints(client, token):
     assert mismatches == []
 
 
+@pytest.mark.slow
 def test_cli_token_lifecycle(tmp_path):
     data = tmp_path / "data"
     run("init", data_dir=data)

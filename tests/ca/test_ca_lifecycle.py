@@ -65,7 +65,7 @@ def test_an_intent_whose_worker_died_is_revoked_after_the_bound(services, monkey
     def killed(*_args):
         raise KeyboardInterrupt  # the process dies mid-issuance
 
-    monkeypatch.setattr("ca.service.sign_tbs", killed)
+    monkeypatch.setattr("ca.issuance_core.sign_tbs", killed)
     with pytest.raises(KeyboardInterrupt):
         ca.issue("sm2-issuing", make_csr("sm2"), "organization-signing", "test", credit_code=USCC)
     monkeypatch.undo()

@@ -147,6 +147,7 @@ def test_pair_is_issued_and_the_subscriber_opens_its_key(client, operator, servi
 
 @pytest.mark.skipif(not Path(PKILINT).exists(), reason="pkilint is not installed")
 @pytest.mark.parametrize("kind", ["sm2", "rsa"])
+@pytest.mark.slow
 def test_pkilint_is_clean_for_both_certificates(client, operator, tmp_path, kind):
     body = request_pair(client, operator, kind)[0].json()
     for field, profile in (

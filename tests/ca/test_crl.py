@@ -10,13 +10,21 @@ from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from ca.crl import REASON_CODES, build_crl, der_time, encode_entries, reason_code, shard_for
+from ca import crl as crl_module
+from ca.crl import REASON_CODES, build_crl, der_time, reason_code, shard_for
 from core.errors import DomainError
 from keys import sm2
 from tests.ca.pki import pki
 
 NOW = datetime(2026, 3, 1, 8, 30, 15, tzinfo=UTC)
 IDP = "http://127.0.0.1:8400/crl/rsa-issuing-3.crl"
+
+
+def encode_entries(entries) -> bytes:
+    """DER of the revokedCertificates contents (no outer header), as build_crl writes them."""
+    out = bytearray()
+    crl_module._encode_into(out, entries)
+    return bytes(out)
 
 
 def _verify(family: str, der: bytes) -> bool:

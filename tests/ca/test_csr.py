@@ -158,6 +158,7 @@ def test_tampered_subject_is_rejected(rsa_key, sm2_key):
         rejected(tampered, "does not verify")
 
 
+@pytest.mark.slow
 def test_weak_rsa_keys_are_rejected():
     rejected(cryptography_csr(rsa.generate_private_key(65537, 1024)), "1024 bits")
     rejected(cryptography_csr(rsa.generate_private_key(65537, 4104)), "4104 bits")
@@ -200,6 +201,7 @@ def test_too_large_is_rejected():
 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=600))
+@pytest.mark.slow
 def test_random_bytes_only_ever_raise_domain_errors(data):
     with pytest.raises(DomainError):
         parse_csr(data)
@@ -207,6 +209,7 @@ def test_random_bytes_only_ever_raise_domain_errors(data):
 
 @settings(max_examples=300, deadline=None)
 @given(st.data())
+@pytest.mark.slow
 def test_mutated_csrs_parse_or_raise_domain_errors(data):
     der = bytearray(_SM2_DER if data.draw(st.booleans()) else _RSA_DER)
     for _ in range(data.draw(st.integers(1, 4))):

@@ -10,6 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
 from sqlalchemy import event, select
 
 from db import merkle
@@ -44,6 +45,7 @@ def _documented_canonical(ev: AuditEvent) -> bytes:
     return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+@pytest.mark.slow
 def test_proofs_verify_at_every_size(db):
     _write(db, 37)
     for batch in (1, 2, 3, 5, 8, 13, 5000):  # many batch boundaries, so many tree shapes are stored
@@ -96,6 +98,7 @@ def _crash_while_sequencing(url: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_a_sequencer_crash_loses_nothing(db):
     _write(db, 6)
     crashed = _crash_while_sequencing(db.url)
@@ -110,6 +113,7 @@ def test_a_sequencer_crash_loses_nothing(db):
         assert verify_chain(s) == (8, [])
 
 
+@pytest.mark.slow
 def test_concurrent_writers_and_sequencers_make_a_gap_free_log(db):
     per_writer, done = 60, threading.Event()
     errors: list[BaseException] = []

@@ -13,7 +13,7 @@ from tests.ca.csrs import make_csr
 from tests.e2e.processes import Process, cli, databases, environment, free_port, make_seal, wait_for
 from tests.seal_service.test_pdf import make_pdf
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 REGION_A, REGION_B = "110000", "310000"
 ISSUER = "11100000000013338W"  # the issuing body, owner of the seal
 TYPE_CODE = ISSUER + "032"

@@ -16,7 +16,7 @@ from tests.ca.csrs import make_csr, ocsp_request
 from tests.e2e.processes import Process, cli, databases, environment, free_port, make_seal
 from tests.license_registry.test_router import COMPANY_SCHEMA
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 USCC = "11100000000013338W"
 TYPE_CODE = USCC + "032"
 

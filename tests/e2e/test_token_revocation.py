@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.e2e.processes import Process, environment, free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def test_revocation_reaches_another_process_at_once(tmp_path):

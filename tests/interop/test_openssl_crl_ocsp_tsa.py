@@ -24,7 +24,7 @@ from ca.ocsp import Responder, SingleStatus, issuer_key_material, match_cert_id,
 from ca.tsa import build_reply, choose, parse_query, rejection
 from tests.ca.pki import empty_id_signer, gmssl_verify, pki, write_pem
 
-pytestmark = pytest.mark.interop
+pytestmark = [pytest.mark.interop, pytest.mark.slow]
 
 OPENSSL = shutil.which("openssl")
 _BIN = Path(sys.executable).parent

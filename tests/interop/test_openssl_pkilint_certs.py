@@ -23,7 +23,7 @@ from core.errors import DomainError
 from core.oids import DEFAULT_SM2_ID
 from tests.ca.test_builder import END_ENTITY, PROFILES, hierarchy, issue
 
-pytestmark = pytest.mark.interop
+pytestmark = [pytest.mark.interop, pytest.mark.slow]
 
 OPENSSL = shutil.which("openssl")
 PKILINT = shutil.which("lint_pkix_cert") or str(Path(sys.executable).with_name("lint_pkix_cert"))

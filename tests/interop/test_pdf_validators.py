@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 
 from tests.seal_service.test_pdf import make_pdf, make_pki, stamp_rsa
 
-pytestmark = pytest.mark.interop
+pytestmark = [pytest.mark.interop, pytest.mark.slow]
 
 HAS_PYHANKO_CLI = importlib.util.find_spec("pyhanko.cli") is not None
 HAS_NSS_TOOLS = bool(shutil.which("pdfsig") and shutil.which("certutil"))

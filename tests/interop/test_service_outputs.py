@@ -21,7 +21,7 @@ from asn1crypto import pem, x509
 from tests.ca.csrs import make_csr
 from tests.conftest import auth
 
-pytestmark = pytest.mark.interop
+pytestmark = [pytest.mark.interop, pytest.mark.slow]
 OPENSSL = shutil.which("openssl")
 PKILINT = Path(sys.executable).with_name("lint_pkix_cert")
 END_ENTITY = ["organization-signing", "organization-encryption", "seal-signer", "seal-maker", "tls-client"]

@@ -36,6 +36,7 @@ def _services(data_dir: Path, kek: str):
     return build_services(Settings(data_dir=data_dir, kek=kek))
 
 
+@pytest.mark.slow
 def test_rewrap_moves_every_key_to_the_new_kek_and_is_audited(tmp_path):
     data = tmp_path / "data"
     assert _run("init", data_dir=data).returncode == 0
@@ -84,6 +85,7 @@ def test_rewrap_moves_every_key_to_the_new_kek_and_is_audited(tmp_path):
         services.close()
 
 
+@pytest.mark.slow
 def test_rewrap_without_a_new_kek_is_one_line_error(tmp_path):
     result = _run("keys", "rewrap", data_dir=tmp_path / "data")
     assert result.returncode != 0

@@ -24,6 +24,8 @@ from keys.signer import (
     algorithm_identifier_for,
 )
 
+pytestmark = [pytest.mark.interop, pytest.mark.slow]
+
 MODULE_CANDIDATES = ("/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so")
 TOKEN_LABEL = "longtrust-test"
 USER_PIN = "user-pin-371946"

@@ -67,6 +67,7 @@ def entries(ofd: bytes) -> dict[str, bytes]:
         return {n: z.read(n) for n in z.namelist()}
 
 
+@pytest.mark.slow
 def test_license_file_is_a_stamped_ofd_that_verifies(client, issued, services):
     document, operator = issued
     r = client.get(f"/api/v1/licenses/{document['identifier']}/file", headers=operator)
@@ -103,6 +104,7 @@ pages[0].convert("RGB").save(sys.argv[3])
 """
 
 
+@pytest.mark.slow
 def test_easyofd_renders_the_license_with_seal_and_chinese_text(client, issued, tmp_path):
     """easyofd draws every glyph with a font it names 宋体 and looks for among the system fonts; we give it
     the OFD's own embedded subset under that name, so the Chinese text can only come from the file.
@@ -140,6 +142,7 @@ def test_easyofd_renders_the_license_with_seal_and_chinese_text(client, issued, 
     assert count((0, 0, 210, 200), red) == 0  # no seal elsewhere
 
 
+@pytest.mark.slow
 def test_license_file_via_share_and_refused_when_revoked(client, issued, token):
     document, operator = issued
     share = client.post(

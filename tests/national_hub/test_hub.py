@@ -432,6 +432,7 @@ def _cli_ready() -> bool:
 
 
 @pytest.mark.skipif(not _cli_ready(), reason="app/cli.py has no `hub` commands or migrations lack hub tables")
+@pytest.mark.slow
 def test_cli_region_add_prints_a_token(tmp_path):
     import os
     import subprocess

@@ -9,9 +9,9 @@ from io import BytesIO
 import pytest
 from PIL import Image
 
+from core import ses_asn1
 from seal_service.images import PX_PER_MM, render_template
 from tests.conftest import approved, auth
-from verify import ses_asn1
 
 NAME = "北京市某某区人民政府"
 

@@ -125,6 +125,7 @@ def test_keyword_seal_covers_every_occurrence(client, stamping):
     assert report["indication"] == "TOTAL_PASSED", report
 
 
+@pytest.mark.slow
 def test_riding_seal_on_five_pages(client, stamping, services, tmp_path):
     if not shutil.which("pdftoppm"):
         pytest.skip("pdftoppm missing (apt-get install poppler-utils)")

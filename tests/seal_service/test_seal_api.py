@@ -166,6 +166,7 @@ def _validate(pdf: bytes, services, algorithm: str, index: int = 0):
 
 @pytest.mark.parametrize("level", ["B-B", "B-T", "B-LT", "B-LTA"])
 @pytest.mark.parametrize("algorithm", ["rsa", "sm2"])
+@pytest.mark.slow
 def test_pdf_stamps_at_every_level_validate(client, admin, token, services, level, algorithm):
     """Each level as a server's first stamp: the time stamps come from the unit of the seal's family."""
     seal = make_seal(client, admin, algorithm)

@@ -45,6 +45,7 @@ def chain():
     return h, quirky(tbs, h.issuing.signer, h.issuing.signer.algorithm_identifier())
 
 
+@pytest.mark.slow
 def test_the_quirk_is_real_asn1crypto_raises_and_openssl_parses(chain):
     _, der = chain
     assert EIGHT_BIT in der

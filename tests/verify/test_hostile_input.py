@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from core import ses_asn1 as a
 from core.errors import DomainError, ErrorKind
 from tests.verify.test_ses_interop import trusting_checker
-from verify import ses_asn1 as a
 from verify.ofd import verify_ofd
 from verify.report import Report
 from verify.ses import parse_seal, parse_signature, verify_seal, verify_stamp
@@ -66,6 +66,7 @@ def nested(depth: int, indefinite: bool = False) -> bytes:
 
 @FAST
 @given(st.binary(max_size=2048))
+@pytest.mark.slow
 def test_random_bytes(data):
     for fn in (parse_seal, parse_signature):
         assert outcome(fn, data) in ("rejected", "parsed")
@@ -76,6 +77,7 @@ def test_random_bytes(data):
 
 @FAST
 @given(st.binary(min_size=1, max_size=64))
+@pytest.mark.slow
 def test_random_bytes_inside_a_sequence(data):
     for fn in (parse_seal, parse_signature):
         assert outcome(fn, a.der_sequence(data)) in ("rejected", "parsed")
@@ -92,6 +94,7 @@ def test_every_truncation_of_a_seal_and_a_stamp_is_rejected():
 
 @FAST
 @given(st.data())
+@pytest.mark.slow
 def test_mutated_interop_stamps_never_crash_or_pass(data):
     name = data.draw(
         st.sampled_from(
@@ -125,6 +128,7 @@ def test_ten_thousand_nested_sequences_are_rejected_quickly(indefinite):
     assert time.monotonic() - start < HANG_S
 
 
+@pytest.mark.slow
 def test_a_huge_flat_sequence_is_rejected_quickly():
     start = time.monotonic()
     with pytest.raises(DomainError, match="elements"):
@@ -204,6 +208,7 @@ def test_duplicate_entry_names_are_refused():
         verify_ofd(make_zip([("OFD.xml", b"<a/>"), ("OFD.xml", b"<b/>")]))
 
 
+@pytest.mark.slow
 def test_five_thousand_entries_are_refused_quickly():
     many = make_zip([(f"f{i}.xml", b"") for i in range(5000)], zipfile.ZIP_STORED)
     start = time.monotonic()
@@ -239,6 +244,7 @@ def test_signature_path_escaping_the_package_is_a_failed_check():
 
 @FAST
 @given(st.data())
+@pytest.mark.slow
 def test_mutated_ofd_members_never_crash_or_pass(data):
     package = sample("ofd/allprotected.ofd")
     with zipfile.ZipFile(io.BytesIO(package)) as zf:
@@ -257,6 +263,7 @@ def test_mutated_ofd_members_never_crash_or_pass(data):
 
 @FAST
 @given(st.binary(min_size=1, max_size=4096), st.integers(0, 40_000))
+@pytest.mark.slow
 def test_spliced_ofd_bytes_end_in_a_report_or_rejection(junk, offset):
     package = sample("ofd/SESV4SignDoc.ofd")
     spliced = package[:offset] + junk + package[offset + len(junk) :]

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from asn1crypto import core, pem
 
+from core import ses_asn1 as a
 from keys.sm2 import SM2PrivateKey
 from tests.verify.test_ses_interop import make_cert, signed_data, trusting_checker
-from verify import ses_asn1 as a
 from verify.ofd import verify_ofd
 from verify.ses import parse_signature
 

@@ -445,6 +445,7 @@ def test_limits():
     assert err.value.kind is ErrorKind.TOO_LARGE
 
 
+@pytest.mark.slow
 def test_hundred_thousand_objects_are_parsed_once(monkeypatch):
     """A large legitimate file is read once (no strict diagnosis pass), within the limits, and verifies."""
     data = _pdf_with_objects(100_000)
@@ -558,6 +559,7 @@ FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCh
 
 @FUZZ
 @given(st.binary(max_size=4096), st.booleans())
+@pytest.mark.slow
 def test_random_bytes_always_give_a_report(data, with_header):
     report = verify((b"%PDF-1.7\n" if with_header else b"") + data)
     assert isinstance(report, Report) and report.indication == TOTAL_FAILED
@@ -565,6 +567,7 @@ def test_random_bytes_always_give_a_report(data, with_header):
 
 @FUZZ
 @given(st.data())
+@pytest.mark.slow
 def test_mutated_pdfs_always_give_a_report(draw):
     level = draw.draw(st.sampled_from(["B-B", "B-LTA"]))
     base = stamped(level)

@@ -1,7 +1,7 @@
 """Seals and stamps made by other implementations (ofdrw, a vendor), plus seals built here with the specs.
 
 The builders at the top are shared with test_ofd_interop.py: a self-signed SM2 or RSA certificate, a
-v4/v5 seal, a stamp and an RFC 3161 token, all assembled with the specs in verify.ses_asn1.
+v4/v5 seal, a stamp and an RFC 3161 token, all assembled with the specs in core.ses_asn1.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from asn1crypto import cms, core, keys, tsp, x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from core import ses_asn1 as a
 from core.errors import DomainError
 from core.oids import SM3_WITH_SM2
 from keys import sm2
 from keys.sm2 import SM2PrivateKey
-from verify import ses_asn1 as a
+from tests.verify import ses_versions as v
 from verify.report import Check, Report, derive_indication
 from verify.ses import parse_seal, parse_signature, verify_seal, verify_stamp
 
@@ -148,7 +149,7 @@ def build_stamp(
 ) -> bytes:
     """An SES_Signature; `time_stamp(signature) -> token` adds a [0] time stamp over the signature."""
     tbs_cls, sig_cls = (
-        (a.TBS_Sign_V5, a.SES_Signature_V5) if version == 5 else (a.TBS_Sign_V4, a.SES_Signature_V4)
+        (v.TBS_Sign_V5, v.SES_Signature_V5) if version == 5 else (a.TBS_Sign_V4, a.SES_Signature_V4)
     )
     tbs = tbs_cls(
         {
@@ -571,7 +572,7 @@ def test_specs_build_a_v1_seal_and_stamp_that_verify(pki):
         }
     )
     assert verify_seal(seal.dump(), at=T0).check("seal_signature").result == "passed"
-    tbs = a.TBS_Sign_V1(
+    tbs = v.TBS_Sign_V1(
         {
             "version": 1,
             "eseal": seal,
@@ -582,7 +583,7 @@ def test_specs_build_a_v1_seal_and_stamp_that_verify(pki):
             "signature_algorithm": SM3_WITH_SM2,
         }
     )
-    der = a.SES_Signature_V1({"to_sign": tbs, "signature": pki["signer"].sign(tbs.dump())}).dump()
+    der = v.SES_Signature_V1({"to_sign": tbs, "signature": pki["signer"].sign(tbs.dump())}).dump()
     stamp = parse_signature(der)
     assert (stamp.layout, stamp.signing_time) == (1, T0)
     report = verify_stamp(der, data=b"d", cert_checker=trusting_checker())

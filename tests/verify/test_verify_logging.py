@@ -24,6 +24,7 @@ def changed_pdf(tmp_path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_cli_verify_of_a_changed_pdf_prints_the_report_without_a_traceback(settings, services, changed_pdf):
     env = {**os.environ, "LONGTRUST_DATABASE_URL": settings.database_url}
     run = subprocess.run(

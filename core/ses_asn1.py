@@ -130,18 +130,6 @@ class SESeal_V5(core.Sequence):  # noqa: N801
     _fields = SESeal_V4._fields + [("time_stamp", core.OctetBitString, {"explicit": 0, "optional": True})]
 
 
-class TBS_Sign_V1(core.Sequence):  # noqa: N801
-    _fields = [
-        ("version", core.Integer),
-        ("eseal", SESeal_V1),
-        ("time_info", core.OctetBitString),
-        ("data_hash", core.OctetBitString),
-        ("property_info", core.IA5String),
-        ("cert", core.OctetString),
-        ("signature_algorithm", core.ObjectIdentifier),
-    ]
-
-
 class TBS_Sign_V4(core.Sequence):  # noqa: N801
     _fields = [
         ("version", core.Integer),
@@ -153,17 +141,6 @@ class TBS_Sign_V4(core.Sequence):  # noqa: N801
     ]
 
 
-class TBS_Sign_V5(core.Sequence):  # noqa: N801
-    _fields = [
-        ("eseal", SESeal_V5) if name == "eseal" else (name, spec, *rest)
-        for name, spec, *rest in TBS_Sign_V4._fields
-    ]
-
-
-class SES_Signature_V1(core.Sequence):  # noqa: N801
-    _fields = [("to_sign", TBS_Sign_V1), ("signature", core.OctetBitString)]
-
-
 class SES_Signature_V4(core.Sequence):  # noqa: N801
     _fields = [
         ("to_sign", TBS_Sign_V4),
@@ -171,13 +148,6 @@ class SES_Signature_V4(core.Sequence):  # noqa: N801
         ("signature_alg_id", core.ObjectIdentifier),
         ("signature", core.OctetBitString),
         ("time_stamp", core.OctetBitString, {"explicit": 0, "optional": True}),
-    ]
-
-
-class SES_Signature_V5(core.Sequence):  # noqa: N801
-    _fields = [
-        ("to_sign", TBS_Sign_V5) if name == "to_sign" else (name, spec, *rest)
-        for name, spec, *rest in SES_Signature_V4._fields
     ]
 
 

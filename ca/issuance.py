@@ -1,0 +1,168 @@
+"""Certificate issuance: checks, then the two-step cycle (intent committed, then certificate stored)
+around the issuance core."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import timedelta
+
+from asn1crypto import x509
+from sqlalchemy import insert, update
+from sqlalchemy.exc import IntegrityError
+
+from ca.csr import parse_csr
+from ca.issuance_core import IssuanceRequest
+from ca.models import IssuedCertificate
+from ca.records import (
+    CaContext,
+    IssuedView,
+    _key_kind,
+    _subject_text,
+    serial_hex,
+    to_pem,
+)
+from core.errors import conflict, invalid
+from db.audit import record
+from policies.profiles import Profile
+
+
+class CaIssuance:
+    """Issuing certificates for requests and for keys held in keys/. Part of :class:`ca.service.CAService`."""
+
+    def issue(
+        self,
+        ca_id: str,
+        csr: bytes,
+        profile_name: str,
+        actor: str,
+        credit_code: str | None = None,
+        validity_days: int | None = None,
+    ) -> IssuedView:
+        """Certify the key of a PKCS#10 request (proof of possession checked) under a profile."""
+        self.context(ca_id)
+        self._profile(profile_name)
+        request = parse_csr(csr)
+        return self.issue_for_key(
+            ca_id, request.public_key_info, request.subject, profile_name, actor, credit_code, validity_days
+        )
+
+    def issue_for_key(
+        self,
+        ca_id: str,
+        spki,
+        subject: x509.Name,
+        profile_name: str,
+        actor: str,
+        credit_code: str | None = None,
+        validity_days: int | None = None,
+    ) -> IssuedView:
+        """Certify a key we hold ourselves (keys/), e.g. a seal holder's, without a request."""
+        ctx = self.context(ca_id)
+        if ctx.status != "active":
+            raise conflict(f"CA {ca_id} is {ctx.status}: it issues nothing", "ca-revoked")
+        profile = self._profile(profile_name)
+        kind = _key_kind(spki)
+        allowed = {"sm2": {"sm2"}, "rsa": {"rsa", "ecdsa-p256"}}[ctx.algorithm]
+        if kind not in allowed:
+            raise invalid(
+                f"CA {ca_id} signs only {ctx.algorithm.upper()}: it does not certify {kind} keys",
+                "algorithm-not-signed",
+            )
+        problem = profile.key_problem(spki)
+        if problem:
+            raise invalid(problem, "key-policy")
+        problems = profile.subject_problems(subject)
+        if problems:
+            raise invalid("; ".join(problems), "subject")
+        if self._is_ca_key(spki):
+            raise invalid("the request reuses a CA key", "key-reuse")
+        if validity_days is not None and not 1 <= validity_days <= profile.max_validity_days:
+            raise invalid(
+                f"validity_days must be 1..{profile.max_validity_days} for {profile_name}", "validity"
+            )
+        now = self.clock.now()
+        not_after = min(
+            now + timedelta(days=validity_days or profile.max_validity_days), ctx.certificate.not_valid_after
+        )
+        request = IssuanceRequest(profile, subject, spki, now, not_after, credit_code)
+        cert_der = self._sign_into(None, ctx, request, actor)
+        return IssuedView(
+            ca_id,
+            serial_hex(x509.Certificate.load(cert_der).serial_number),
+            "good",
+            to_pem(cert_der),
+            "".join(to_pem(c) for c in ctx.chain),
+        )
+
+    def _profile(self, name: str) -> Profile:
+        profile = self.profiles.get(name)
+        if profile is None or profile.ca:
+            names = ", ".join(sorted(n for n, p in self.profiles.items() if not p.ca))
+            raise invalid(f"unknown profile {name!r}; one of {names}", "unknown-profile")
+        return profile
+
+    def _writing(self, session):
+        return contextlib.nullcontext(session) if session is not None else self.db.unit_of_work()
+
+    def _sign_into(self, session, ctx: CaContext, request: IssuanceRequest, actor: str) -> bytes:
+        """The issuance cycle: the core builds and lints, the intent is committed, the core signs
+        exactly the linted TBS and checks it, the certificate is stored.
+
+        With ``session`` the steps share the caller's session (CA set-up); without, intent and
+        result are two units of work, so signing holds no write lock."""
+        token = self.issuance.prepare(ctx.issuing, request)
+        key, subject_text = serial_hex(token.serial), _subject_text(request.subject)
+        profile_name = request.profile.name
+        try:
+            with self._writing(session) as s:
+                # Core statements: this is the hot path of issuance, and ORM bookkeeping is not free.
+                s.execute(
+                    insert(IssuedCertificate.__table__),
+                    [
+                        {
+                            "ca_id": ctx.id,
+                            "serial_hex": key,
+                            "shard": token.shard,
+                            "profile": profile_name,
+                            "subject": subject_text,
+                            "credit_code": request.credit_code,
+                            "status": "intent",
+                            "tbs_der": token.tbs,
+                            "not_before": token.not_before,
+                            "not_after": token.not_after,
+                            "requester": actor,
+                            "created_at": request.now,
+                        }
+                    ],
+                )
+                record(s, actor, "certificate.sign-intent", f"{ctx.id}/{key}", profile=profile_name)
+                s.commit()
+        except IntegrityError:
+            self.issuance.discard(token)
+            if session is not None:
+                session.rollback()
+            raise conflict("serial collision; retry the request", "serial-collision") from None
+        except BaseException:
+            self.issuance.discard(token)
+            raise
+        cert_der = self.issuance.issue(token)  # outside any write lock when this is its own unit of work
+        with self._writing(session) as s:
+            s.execute(
+                update(IssuedCertificate.__table__)
+                .where(IssuedCertificate.ca_id == ctx.id, IssuedCertificate.serial_hex == key)
+                .values(certificate_der=cert_der, status="good")
+            )
+            record(
+                s,
+                actor,
+                "certificate.issue",
+                f"{ctx.id}/{key}",
+                profile=profile_name,
+                subject=subject_text,
+                credit_code=request.credit_code,
+            )
+        return cert_der
+
+    def _is_ca_key(self, spki) -> bool:
+        key = spki["public_key"].dump()
+        return any(ctx.certificate.public_key["public_key"].dump() == key for ctx in self._all_contexts())
