@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import FastAPI
 from fastapi.responses import Response
 
-from app import docs, metrics, openapi, problems, rate_limits
+from app import console, docs, metrics, openapi, problems, rate_limits
 from app.container import Services, StartupError, build_services
 from app.limits import BodyLimit, JsonDepthLimit
 from app.observability import Observe, configure_logging
@@ -97,6 +97,7 @@ def create_app(
         """This region's trust anchors: CA certificates and seal makers, as reported to the hub."""
         return services.trust_anchors()
 
+    console.install(app, services)  # /console and /verify: HTML pages, not in the OpenAPI document
     docs.install(app)
     openapi.install(app)  # after docs: it adds the problem answers to the documented version
     app.add_middleware(JsonDepthLimit)
