@@ -395,3 +395,31 @@ def test_verify_page_counts_against_the_anonymous_verification_limit(tmp_path, s
     with TestClient(create_app(settings, services), raise_server_exceptions=False) as c:
         codes = [c.post("/verify", files={"file": ("x", b"hello")}).status_code for _ in range(3)]
     assert codes == [400, 400, 429]
+
+
+PAGES = {
+    "/console/certificates": "ca.read",
+    "/console/approvals": "approval.read",
+    "/console/seals": "seal.read",
+    "/console/seals/preview?name=x": "seal.manage",
+    "/console/licenses": "license.read",
+    "/console/licenses/import": "license.issue",
+    "/console/hub": "license.read",
+    "/console/audit": "audit.read",
+}
+
+
+def test_access_matrix_of_the_console_pages(client, token):
+    """Every page × every role: the page for the roles access.yaml allows, a 403 page for the rest."""
+    from policies.access import access_policy
+
+    policy = access_policy()
+    mismatches = []
+    for role in sorted(policy.roles):
+        browser = other_client(client)
+        sign_in(browser, token(role, f"matrix-{role}"))
+        for path, action in PAGES.items():
+            expected = 200 if policy.allows(role, action) else 403
+            if browser.get(path).status_code != expected:
+                mismatches.append((role, path, expected))
+    assert mismatches == []
