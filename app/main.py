@@ -97,11 +97,12 @@ def create_app(
         """This region's trust anchors: CA certificates and seal makers, as reported to the hub."""
         return services.trust_anchors()
 
-    console.install(app, services)  # /console and /verify: HTML pages, not in the OpenAPI document
+    pages = console.install(app, services)  # /console and /verify: HTML, not in the OpenAPI document
     docs.install(app)
     openapi.install(app)  # after docs: it adds the problem answers to the documented version
     app.add_middleware(JsonDepthLimit)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)  # before anything buffers a body
+    app.add_middleware(console.PageErrors, console=pages)  # its refusals of pages become pages
     app.add_middleware(OneGeneration, generation=services.db.generation)
     rate_limits.install(app, services.limits)  # a refused client's body is never read
     app.add_middleware(Observe, access_log=settings.access_log)

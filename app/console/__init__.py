@@ -10,14 +10,16 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.console import audit_pages, ca_pages, license_pages, seal_pages, session_pages, verify_page
+from app.console.pages_only import PageErrors
 from app.console.sessions import SessionSigner
 from app.console.web import Console, route_class
 
 STATIC = "/console/static"
 
 
-def install(app: FastAPI, services) -> None:
-    """Add the console and /verify to ``app`` (none of their routes is in the OpenAPI document)."""
+def install(app: FastAPI, services) -> Console:
+    """Add the console and /verify to ``app`` (none of their routes is in the OpenAPI document);
+    returns the Console, for the PageErrors middleware placed around the body-size limit."""
     settings = services.settings
     signer = SessionSigner(settings.kek, settings.console_session_s)
     console = Console(services.tokens, signer, settings.public_url.startswith("https:"))
@@ -27,3 +29,7 @@ def install(app: FastAPI, services) -> None:
     session_pages.add_fallback(router, console)  # last: any other /console path is a not-found page
     app.mount(STATIC, StaticFiles(directory=str(importlib.resources.files("app.console") / "static")))
     app.include_router(router)
+    return console
+
+
+__all__ = ["PageErrors", "install"]

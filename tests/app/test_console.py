@@ -423,3 +423,16 @@ def test_access_matrix_of_the_console_pages(client, token):
             if browser.get(path).status_code != expected:
                 mismatches.append((role, path, expected))
     assert mismatches == []
+
+
+def test_an_upload_over_the_body_limit_is_a_page(settings, services):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    small = settings.model_copy(update={"max_body_bytes": 10_000})
+    with TestClient(create_app(small, services), raise_server_exceptions=False) as c:
+        r = c.post("/verify", files={"file": ("big.pdf", b"%PDF" + b"0" * 20_000)})
+        assert r.status_code == 413 and "text/html" in r.headers["content-type"]
+        assert "exceeds 10000 bytes" in r.text
+        assert c.get("/console/static/nothing.css").headers["content-type"].startswith("text/html")
