@@ -10,6 +10,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
@@ -19,6 +20,7 @@ from starlette.datastructures import UploadFile
 from app.console.ca_pages import PAGE_SIZE
 from app.console.web import Console, redirect
 from core.errors import DomainError, invalid
+from license_registry.identifier import ROOT
 from license_registry.schemas import IssueIn
 
 log = logging.getLogger("longtrust")
@@ -34,6 +36,7 @@ CSV_COLUMNS = (
 )
 MAX_CSV_BYTES = 5_000_000
 MAX_CSV_ROWS = 10_000
+MAX_HOLDER_ID = 18  # a citizen ID or credit code; anything longer is taken as an identifier
 ROWS_MARK = "<!--rows-->"
 
 
@@ -85,8 +88,8 @@ def add_routes(router: APIRouter, console: Console, services) -> None:
         query = (request.query_params.get("q") or "").strip()
         cursor = request.query_params.get("cursor") or None
         items, next_cursor = [], None
-        if query.count("-") >= 2 or len(query) > 18:  # a license identifier, not a holder's number
-            return redirect(f"/console/licenses/{query}")
+        if query.startswith(ROOT) or len(query) > MAX_HOLDER_ID:  # an identifier, not a holder number
+            return redirect(f"/console/licenses/{quote(query)}")
         if query:
             items, next_cursor = registry.list_licenses(PAGE_SIZE, cursor, principal, holder_id=query.upper())
         return console.render(page, "licenses.html", q=query, items=items, next_cursor=next_cursor)

@@ -307,7 +307,8 @@ def test_license_import_search_history_and_revoke(client, services):
     identifiers = re.findall(r'<a href="/console/licenses/([^"/?]+)">\1</a>', found.text)
     assert len(set(identifiers)) == 3, found.text
     page = f"/console/licenses/{identifiers[0]}"
-    assert client.get("/console/licenses", params={"q": identifiers[0]}).headers.get("location") is None
+    by_identifier = client.get("/console/licenses", params={"q": identifiers[0]}, follow_redirects=False)
+    assert by_identifier.headers["location"] == page
     detail = client.get(page)
     assert 'id="history"' in detail.text and "001" in detail.text
     r = post(client, page + "/revoke", page, reason="企业注销")
