@@ -437,3 +437,17 @@ def test_an_upload_over_the_body_limit_is_a_page(settings, services):
         assert r.status_code == 413 and "text/html" in r.headers["content-type"]
         assert "exceeds 10000 bytes" in r.text
         assert c.get("/console/static/nothing.css").headers["content-type"].startswith("text/html")
+
+
+def test_every_message_a_page_or_module_names_is_in_both_languages():
+    from pathlib import Path
+
+    from app.console.i18n import catalogue
+
+    root = Path(__file__).resolve().parents[2] / "app" / "console"
+    texts = [p.read_text(encoding="utf-8") for p in (*root.glob("templates/*.html"), *root.glob("*.py"))]
+    used = {key for text in texts for key in re.findall(r"""\bt\(\s*['"]([a-z_]+)['"]\s*[,)]""", text)}
+    assert used and not used - set(catalogue())
+    from verify.report import INDICATIONS
+
+    assert {f"indication_{i}" for i in INDICATIONS} <= set(catalogue())
