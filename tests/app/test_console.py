@@ -451,3 +451,22 @@ def test_every_message_a_page_or_module_names_is_in_both_languages():
     from verify.report import INDICATIONS
 
     assert {f"indication_{i}" for i in INDICATIONS} <= set(catalogue())
+
+
+def test_the_session_lifetime_setting_is_known_and_checked():
+    from app.settings import Settings, unknown_names
+
+    assert unknown_names({"LONGTRUST_CONSOLE_SESSION_S": "600"}) == []
+    problems = Settings(console_session_s=0).startup_problems()
+    assert "LONGTRUST_CONSOLE_SESSION_S must be a positive number of seconds" in problems
+
+
+def test_a_session_ends_after_its_lifetime(client, token, settings):
+    from app.console.sessions import SessionSigner
+
+    signer = SessionSigner(settings.kek, -1.0)  # already over: what a cookie looks like once it has expired
+    principal_id = client.app.state.services.tokens.authenticate(token("auditor")).token_id
+    client.cookies.set(COOKIE, signer.new(principal_id)[1])
+    assert client.get("/console", follow_redirects=False).status_code == 303
+    client.cookies.set(COOKIE, SessionSigner(settings.kek, 60).new(principal_id)[1])
+    assert client.get("/console", follow_redirects=False).status_code == 200
