@@ -25,6 +25,7 @@ from app.problems import STATUS
 from app.rate_limits import RateLimited
 from app.tokens import Principal, TokenService
 from core.errors import DomainError, forbidden
+from db.base import database_unavailable
 from policies.access import access_policy
 
 log = logging.getLogger("longtrust")
@@ -105,7 +106,11 @@ class Console:
         )
 
     def error(self, request: Request, status: int, message: str) -> HTMLResponse:
-        page = self.page(request, signed_in=False)
+        try:
+            page = self.page(request, signed_in=False)
+        except Exception:  # e.g. the database is down: the error page is shown without the session
+            lang = language(request)
+            page = Page(request, lang, translator(lang), None, None, "")
         return self.render(page, "error.html", status_code=status, message=message)
 
 
@@ -138,12 +143,16 @@ def route_class(console: Console) -> type[APIRoute]:
                 except DomainError as exc:
                     return console.error(request, STATUS[exc.kind], exc.detail)
                 except RateLimited as exc:
-                    return console.error(request, 429, exc.detail)
+                    refused = console.error(request, 429, exc.detail)
+                    refused.headers["Retry-After"] = str(exc.retry_after)
+                    return refused
                 except (RequestValidationError, ValidationError) as exc:
                     return console.error(request, 400, _validation_message(exc))
-                except Exception:
-                    log.exception("console error on %s %s", request.method, request.url.path)
+                except Exception as exc:
                     t = translator(language(request))
+                    if database_unavailable(exc):
+                        return console.error(request, 503, t("database_unavailable"))
+                    log.exception("console error on %s %s", request.method, request.url.path)
                     return console.error(request, 500, t("unexpected_error"))
 
             return guarded
