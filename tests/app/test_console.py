@@ -470,3 +470,27 @@ def test_a_session_ends_after_its_lifetime(client, token, settings):
     assert client.get("/console", follow_redirects=False).status_code == 303
     client.cookies.set(COOKIE, SessionSigner(settings.kek, 60).new(principal_id)[1])
     assert client.get("/console", follow_redirects=False).status_code == 200
+
+
+def test_verify_page_shows_the_picture_of_a_seal_and_of_a_license(client, services):
+    import json
+
+    seal_id, secret = _registry(services)
+    seal_der = services.seals.get(seal_id).seal_der
+    r = client.post("/verify", files={"file": ("seal.der", seal_der, "application/octet-stream")})
+    assert r.status_code == 200 and 'id="indication">TOTAL_PASSED' in r.text
+    assert 'class="seal seal-picture" src="data:image/png;base64,' in r.text
+    principal = services.tokens.authenticate(secret)
+    today = date.today()
+    document = services.registry.issue(
+        TYPE_CODE,
+        {"name": "某建设有限公司", "id_type": "001", "id_number": COMPANY},
+        {"certificate_number": "D1", "qualification": "一级"},
+        today,
+        today + timedelta(days=30),
+        seal_id,
+        principal,
+    )
+    r = client.post("/verify", files={"file": ("license.json", json.dumps(document).encode())})
+    assert r.status_code == 200 and 'id="indication">TOTAL_PASSED' in r.text, r.text
+    assert 'class="seal seal-picture" src="data:image/png;base64,' in r.text
