@@ -494,3 +494,15 @@ def test_verify_page_shows_the_picture_of_a_seal_and_of_a_license(client, servic
     r = client.post("/verify", files={"file": ("license.json", json.dumps(document).encode())})
     assert r.status_code == 200 and 'id="indication">TOTAL_PASSED' in r.text, r.text
     assert 'class="seal seal-picture" src="data:image/png;base64,' in r.text
+
+
+def test_verify_page_shows_the_picture_of_a_stamped_ofd(client, services):
+    from tests.seal_service.ofd_samples import make_ofd
+
+    seal_id, secret = _registry(services)
+    ofd = services.seals.stamp_ofd(
+        seal_id, make_ofd([[("申请书", 30, 30)]]), services.tokens.authenticate(secret)
+    )
+    r = client.post("/verify", files={"file": ("stamped.ofd", ofd, "application/ofd")})
+    assert r.status_code == 200 and 'id="indication">TOTAL_PASSED' in r.text, r.text
+    assert 'class="seal seal-picture" src="data:image/png;base64,' in r.text
