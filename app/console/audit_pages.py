@@ -10,13 +10,20 @@ from app.problems import STATUS
 from core.errors import DomainError
 from db.audit_listing import list_events
 from db.merkle import verify_inclusion
+from national_hub.witness import parse_checkpoint
 
 
 def proof_check(audit, index: int) -> dict:
-    """Check that leaf ``index`` is in the newest signed checkpoint: its RFC 9162 inclusion proof is
-    recomputed against the checkpoint's root. ``{index, tree_size, root_hash_hex, leaf_hash_hex,
-    audit_path_hex, included}``; raises invalid when the leaf is not yet covered by a checkpoint."""
+    """Check that leaf ``index`` is in the newest signed checkpoint: the checkpoint's signature, and
+    the RFC 9162 inclusion proof recomputed against its root. ``{index, tree_size, root_hash_hex,
+    leaf_hash_hex, audit_path_hex, event, signed, included}``; raises not_found before the first
+    checkpoint and invalid when the leaf is not yet covered by it."""
     checkpoint = audit.checkpoint()
+    try:
+        parse_checkpoint(checkpoint)
+        signed = True
+    except DomainError:
+        signed = False
     leaf = audit.leaf(index)
     proof = audit.inclusion(index, checkpoint["tree_size"])
     included = verify_inclusion(
@@ -34,6 +41,7 @@ def proof_check(audit, index: int) -> dict:
         "leaf_hash_hex": leaf["leaf_hash_hex"],
         "audit_path_hex": proof["audit_path_hex"],
         "event": leaf["event"],
+        "signed": signed,
         "included": included,
     }
 

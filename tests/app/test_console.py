@@ -337,6 +337,16 @@ def test_audit_proof_check_against_the_signed_checkpoint(client, token, services
     assert "/console/audit/proof/0" in listing.text
     r = client.get("/console/audit/proof/0")
     assert r.status_code == 200 and 'id="proof-result" class="passed"' in r.text
+    assert 'id="signature-result" class="passed"' in r.text
+
+    from sqlalchemy import update
+
+    from db.audit import AuditEvent
+
+    with services.db.unit_of_work() as s:  # an event altered behind the log's back
+        s.execute(update(AuditEvent).where(AuditEvent.seq == 1).values(canonical=b"{}"))
+    r = client.get("/console/audit/proof/0")
+    assert r.status_code == 200 and 'id="proof-result" class="failed"' in r.text
 
 
 def test_hub_page_shows_the_outbox(client, token):
