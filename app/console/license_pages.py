@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from app.console.ca_pages import PAGE_SIZE
-from app.console.web import Console, redirect
+from app.console.web import PAGE_HEADERS, Console, redirect
 from core.errors import DomainError, invalid
 from license_registry.identifier import ROOT
 from license_registry.schemas import IssueIn
@@ -118,7 +118,7 @@ def add_routes(router: APIRouter, console: Console, services) -> None:
         return StreamingResponse(
             _progress(head, tail, rows, page.t, lambda row: _issue(registry, row, principal)),
             media_type="text/html; charset=utf-8",
-            headers={"Cache-Control": "no-store"},
+            headers=PAGE_HEADERS,
         )
 
     @router.get("/console/licenses/{identifier}")

@@ -31,6 +31,13 @@ from policies.access import access_policy
 log = logging.getLogger("longtrust")
 TEMPLATES = Jinja2Templates(directory=str(importlib.resources.files("app.console") / "templates"))
 MAX_FORM_FILES = 2
+PAGE_HEADERS = {  # pages are never cached, framed (clickjacking) or named in other sites' Referer
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 class SignInNeeded(Exception):
@@ -89,7 +96,7 @@ class Console:
         response = TEMPLATES.TemplateResponse(
             page.request, template, {"page": page, "t": page.t, **values}, status_code=status_code
         )
-        response.headers["Cache-Control"] = "no-store"
+        response.headers.update(PAGE_HEADERS)
         if page.request.query_params.get("lang") == page.lang:
             response.set_cookie(LANG_COOKIE, page.lang, max_age=365 * 86400, samesite="strict")
         return response

@@ -63,7 +63,9 @@ def test_sign_in_sets_a_strict_httponly_cookie_and_shows_the_operator(client, to
     assert r.status_code == 303 and r.headers["location"] == "/console/audit"
     cookie = r.headers["set-cookie"]
     assert f"{COOKIE}=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
-    assert "audra (auditor)" in client.get("/console").text
+    page = client.get("/console")
+    assert "audra (auditor)" in page.text
+    assert page.headers["x-frame-options"] == "DENY" and page.headers["cache-control"] == "no-store"
 
 
 def test_a_wrong_token_is_refused_with_a_page(client):
