@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.console import audit_pages, ca_pages, license_pages, seal_pages, session_pages, verify_page
-from app.console.pages_only import PageErrors
+from app.console.error_pages import PageErrors
 from app.console.sessions import SessionSigner
 from app.console.web import Console, route_class
 
