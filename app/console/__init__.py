@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.console import audit_pages, ca_pages, license_pages, seal_pages, session_pages, verify_page
 from app.console.error_pages import PageErrors
+from app.console.session_rows import SessionRows
 from app.console.sessions import SessionSigner
 from app.console.web import Console, route_class
 
@@ -22,7 +23,8 @@ def install(app: FastAPI, services) -> Console:
     returns the Console, for the PageErrors middleware placed around the body-size limit."""
     settings = services.settings
     signer = SessionSigner(settings.kek, settings.console_session_s)
-    console = Console(services.tokens, signer, settings.public_url.startswith("https:"))
+    secure = settings.public_url.startswith("https:")
+    console = Console(services.tokens, signer, SessionRows(services.db), secure)
     router = APIRouter(route_class=route_class(console), include_in_schema=False)
     for pages in (session_pages, ca_pages, seal_pages, license_pages, audit_pages, verify_page):
         pages.add_routes(router, console, services)

@@ -42,16 +42,20 @@ def add_routes(router: APIRouter, console: Console, services) -> None:
         limits.check_authentication(client)
         principal = services.tokens.authenticate(str(form.get("token") or "").strip())
         if principal is None:
+            console.rows.failed(client)
             limits.authentication_failed(client)
             return console.render(page, "login.html", status_code=401, error=page.t("login_failed"), next="")
         response = redirect(_safe_next(str(form.get("next") or "")))
-        console.set_session(response, request, principal.token_id)  # a new nonce: no session fixation
+        console.sign_in(response, request, principal)  # a new nonce: no session fixation
         return response
 
     @router.post("/console/logout")
     async def logout(request: Request):
         page = console.page(request, signed_in=False)
         await console.form(page)
+        if page.session is not None and page.session.session_id:
+            actor = page.principal.actor if page.principal else "anonymous"
+            console.rows.end(page.session, actor, client_address(request))
         response = redirect("/console/login")
         response.delete_cookie(COOKIE, path="/")
         return response

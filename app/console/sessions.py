@@ -1,9 +1,11 @@
-"""Console sessions: an HMAC-signed cookie holding the signed-in token's id, a nonce and an expiry.
+"""Console sessions: an HMAC-signed cookie holding the signed-in token's id, the session's id, a
+nonce and an expiry.
 
 The key is derived from the KEK (HKDF-SHA256), so every worker and host of one deployment accepts
-the same cookies and nothing is stored per session. Each request looks the token up again by its id
-(app/tokens.py, the versioned cache), so revoking the token ends its sessions at once. The CSRF
-token of a form is an HMAC of the session nonce (session-bound); signing in starts a new nonce.
+the same cookies. A signed-in session also has a row (app/console/session_rows.py) that signing out
+ends in every process. Each request looks the token up again by its id (app/tokens.py, the
+versioned cache), so revoking the token ends its sessions at once. The CSRF token of a form is an
+HMAC of the session nonce (session-bound); signing in starts a new nonce.
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ ANONYMOUS_LIFETIME_S = 3600.0  # a sign-in form is good for this long
 
 @dataclass(frozen=True)
 class Session:
-    """One browser's session: ``token_id`` is empty before sign-in; ``expires`` is Unix seconds."""
+    """One browser's session: ``token_id`` and ``session_id`` are empty before sign-in; ``expires``
+    is Unix seconds."""
 
     token_id: str
     nonce: str
     expires: float
+    session_id: str = ""
 
 
 def _b64(data: bytes) -> str:
@@ -56,8 +60,9 @@ class SessionSigner:
     def new(self, token_id: str = "") -> tuple[Session, str]:
         """A fresh session (signed in when ``token_id`` is given) and its cookie value."""
         lifetime = self.lifetime_s if token_id else ANONYMOUS_LIFETIME_S
-        session = Session(token_id, secrets.token_urlsafe(16), time.time() + lifetime)
-        body = json.dumps({"t": token_id, "n": session.nonce, "e": session.expires}).encode()
+        session_id = "cs-" + secrets.token_hex(12) if token_id else ""
+        session = Session(token_id, secrets.token_urlsafe(16), time.time() + lifetime, session_id)
+        body = json.dumps({"t": token_id, "n": session.nonce, "e": session.expires, "s": session_id}).encode()
         return session, f"{_b64(body)}.{_b64(self._mac('cookie', body))}"
 
     def read(self, cookie: str | None) -> Session | None:
@@ -72,7 +77,7 @@ class SessionSigner:
         if not hmac.compare_digest(mac, self._mac("cookie", body)):
             return None
         fields = json.loads(body)
-        session = Session(str(fields["t"]), str(fields["n"]), float(fields["e"]))
+        session = Session(str(fields["t"]), str(fields["n"]), float(fields["e"]), str(fields.get("s", "")))
         return session if session.expires > time.time() else None
 
     def csrf(self, session: Session) -> str:

@@ -20,9 +20,10 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from app.console.i18n import LANG_COOKIE, language, translator
+from app.console.session_rows import SessionRows
 from app.console.sessions import COOKIE, CSRF_FIELD, Session, SessionSigner
 from app.problems import STATUS
-from app.rate_limits import RateLimited
+from app.rate_limits import RateLimited, client_address
 from app.tokens import Principal, TokenService
 from core.errors import DomainError, forbidden
 from db.base import database_unavailable
@@ -70,16 +71,17 @@ class Page:
 
 
 class Console:
-    """Renders pages for ``tokens``' principals with sessions signed by ``signer``."""
+    """Renders pages for ``tokens``' principals with sessions signed by ``signer`` and kept in ``rows``."""
 
-    def __init__(self, tokens: TokenService, signer: SessionSigner, secure_cookies: bool):
-        self.tokens, self.signer, self.secure_cookies = tokens, signer, secure_cookies
+    def __init__(self, tokens: TokenService, signer: SessionSigner, rows: SessionRows, secure_cookies: bool):
+        self.tokens, self.signer, self.rows, self.secure_cookies = tokens, signer, rows, secure_cookies
 
     def page(self, request: Request, signed_in: bool = True) -> Page:
         """The page context; with ``signed_in`` a session of a live token is required."""
         lang = language(request)
         session = self.signer.read(request.cookies.get(COOKIE))
-        principal = self.tokens.by_id(session.token_id) if session and session.token_id else None
+        signed = session is not None and bool(session.token_id) and self.rows.live(session)
+        principal = self.tokens.by_id(session.token_id) if signed else None
         if signed_in and principal is None:
             raise SignInNeeded
         csrf = self.signer.csrf(session) if session else ""
@@ -101,9 +103,11 @@ class Console:
             response.set_cookie(LANG_COOKIE, page.lang, max_age=365 * 86400, samesite="strict")
         return response
 
-    def set_session(self, response: Response, request: Request, token_id: str = "") -> None:
-        """Start a new session (signed in as ``token_id`` when given) on ``response``."""
-        self.attach(response, request, *self.signer.new(token_id))
+    def sign_in(self, response: Response, request: Request, principal: Principal) -> None:
+        """Start a new signed-in session of ``principal`` on ``response`` (stored and audited)."""
+        session, value = self.signer.new(principal.token_id)
+        self.rows.start(session, principal, client_address(request))
+        self.attach(response, request, session, value)
 
     def attach(self, response: Response, request: Request, session: Session, value: str) -> None:
         secure = self.secure_cookies or request.url.scheme == "https"

@@ -126,9 +126,47 @@ def test_revoking_the_token_ends_its_session_at_once(client, token, services):
 
 
 def test_sign_out_ends_the_session(admin):
+    copied = admin.cookies.get(COOKIE)
     r = post(admin, "/console/logout", "/console")
     assert r.status_code == 303
     assert admin.get("/console", follow_redirects=False).status_code == 303
+    admin.cookies.set(COOKIE, copied)  # a copy of the cookie taken before signing out
+    assert admin.get("/console", follow_redirects=False).status_code == 303
+
+
+def test_sign_in_failed_sign_in_and_sign_out_are_audited_without_the_token(client, token, services):
+    secret = token("auditor", "audra")
+    token_id = services.tokens.authenticate(secret).token_id
+    form = client.get("/console/login")
+    client.post(url="/console/login", data={"token": "lt_wrong-guess", "csrf_token": csrf_of(form.text)})
+    sign_in(client, secret)
+    post(client, "/console/logout", "/console")
+    signed_in = _events(services, "console.sign-in")
+    signed_out = _events(services, "console.sign-out")
+    failed = _events(services, "console.sign-in-failed")
+    assert [e["subject"] for e in signed_in] == [token_id] and signed_in[0]["actor"] == "auditor:audra"
+    assert [e["subject"] for e in signed_out] == [token_id]
+    assert signed_in[0]["details"]["console_session"] == signed_out[0]["details"]["console_session"]
+    assert len(failed) == 1 and failed[0]["actor"] == "anonymous"
+    everything = repr(signed_in + signed_out + failed)
+    assert secret not in everything and "lt_wrong-guess" not in everything
+
+
+def test_failed_sign_ins_count_against_the_authentication_failure_limit(settings, services):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from app.rate_limits import RateLimits
+
+    services.limits = RateLimits(settings.model_copy(update={"rate_limit_auth_failures": "2/minute"}))
+    with TestClient(create_app(settings, services), raise_server_exceptions=False) as c:
+        codes = []
+        for _ in range(3):
+            form = c.get("/console/login")
+            data = {"token": "lt_nope", "csrf_token": csrf_of(form.text)}
+            codes.append(c.post("/console/login", data=data).status_code)
+    assert codes == [401, 401, 429]
+    assert len(_events(services, "console.sign-in-failed")) == 2  # a refused attempt is not even tried
 
 
 def test_a_forged_or_altered_cookie_is_no_session(client, token):
@@ -476,11 +514,14 @@ def test_the_session_lifetime_setting_is_known_and_checked():
 def test_a_session_ends_after_its_lifetime(client, token, settings):
     from app.console.sessions import SessionSigner
 
-    signer = SessionSigner(settings.kek, -1.0)  # already over: what a cookie looks like once it has expired
-    principal_id = client.app.state.services.tokens.authenticate(token("auditor")).token_id
-    client.cookies.set(COOKIE, signer.new(principal_id)[1])
+    sign_in(client, token("auditor"))
+    started = client.cookies.get(COOKIE)
+    principal_id = client.app.state.services.tokens.authenticate(token("auditor", "other")).token_id
+    client.cookies.set(COOKIE, SessionSigner(settings.kek, -1.0).new(principal_id)[1])  # signed, expired
     assert client.get("/console", follow_redirects=False).status_code == 303
-    client.cookies.set(COOKIE, SessionSigner(settings.kek, 60).new(principal_id)[1])
+    client.cookies.set(COOKIE, SessionSigner(settings.kek, 60).new(principal_id)[1])  # signed, never started
+    assert client.get("/console", follow_redirects=False).status_code == 303
+    client.cookies.set(COOKIE, started)
     assert client.get("/console", follow_redirects=False).status_code == 200
 
 
