@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 
 from app.console.web import Console, redirect
 from ca.listing import list_certificates
-from ca.service import REASONS
+from ca.service import REASONS, CAService
 
 PAGE_SIZE = 50
 
@@ -16,6 +16,29 @@ PAGE_SIZE = 50
 def filters(request: Request, *names: str) -> dict[str, str | None]:
     """The named query parameters, None when absent or blank."""
     return {name: (request.query_params.get(name) or "").strip() or None for name in names}
+
+
+def ca_summary(ca: CAService, ca_id: str) -> dict:
+    """What the CA detail page shows of CA ``ca_id``: its certificate's subject, issuer, validity
+    (aware UTC datetimes) and public key (RFC 5280), its status and where its CRLs, OCSP responder
+    and certificate are published. Raises not_found for an unknown CA."""
+    ctx = ca.context(ca_id)
+    tbs, key = ctx.certificate["tbs_certificate"], ctx.certificate.public_key
+    curve = key.curve[1] if key.algorithm == "ec" else None
+    return {
+        "id": ctx.id,
+        "name": ctx.name,
+        "parent_id": ctx.parent_id,
+        "status": ctx.status,
+        "subject": ctx.certificate.subject.human_friendly,
+        "issuer": ctx.certificate.issuer.human_friendly,
+        "not_before": tbs["validity"]["not_before"].native,
+        "not_after": tbs["validity"]["not_after"].native,
+        "key_algorithm": f"{key.algorithm.upper()} {curve or key.bit_size}",
+        "crl_urls": [ca.crl_url(ca_id, shard) for shard in range(ctx.crl_shards)],
+        "ocsp_url": f"{ca.public_url}/ocsp",
+        "certificate_url": f"{ca.public_url}/ca-certs/{quote(ca_id)}.pem",
+    }
 
 
 def add_routes(router: APIRouter, console: Console, services) -> None:
@@ -35,6 +58,18 @@ def add_routes(router: APIRouter, console: Console, services) -> None:
             items=items,
             next_cursor=next_cursor,
             chosen=chosen,
+        )
+
+    @router.get("/console/cas/{ca_id}")
+    def ca_detail(request: Request, ca_id: str):
+        page = console.page(request)
+        page.require("ca.read")
+        summary = ca_summary(ca, ca_id)
+        chosen = {**filters(request, "status", "profile", "credit_code"), "ca_id": ca_id}
+        cursor = request.query_params.get("cursor") or None
+        items, next_cursor = list_certificates(ca.db, PAGE_SIZE, cursor, **chosen)
+        return console.render(
+            page, "ca.html", ca=summary, items=items, next_cursor=next_cursor, chosen=chosen, fixed_ca=True
         )
 
     @router.get("/console/certificates/{ca_id}/{serial}")

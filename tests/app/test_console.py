@@ -559,3 +559,26 @@ def test_verify_page_shows_the_picture_of_a_stamped_ofd(client, services):
     r = client.post("/verify", files={"file": ("stamped.ofd", ofd, "application/ofd")})
     assert r.status_code == 200 and 'id="indication">TOTAL_PASSED' in r.text, r.text
     assert 'class="seal seal-picture" src="data:image/png;base64,' in r.text
+
+
+def test_ca_detail_page_shows_the_ca_and_searches_its_certificates(admin, services):
+    from html import escape
+
+    ctx = services.ca.context("sm2-issuing")
+    ours = services.ca.issue("sm2-issuing", make_csr("sm2"), "organization-signing", "test", USCC)
+    listing = admin.get("/console/certificates")
+    assert 'href="/console/cas/sm2-issuing"' in listing.text
+    page = admin.get("/console/cas/sm2-issuing")
+    assert page.status_code == 200
+    for shown in (ctx.certificate.subject.human_friendly, ctx.certificate.issuer.human_friendly, ctx.status):
+        assert escape(shown) in page.text
+    assert str(ctx.certificate.not_valid_after.year) in page.text
+    assert f"EC {ctx.certificate.public_key.curve[1]}" in page.text
+    for shard in range(ctx.crl_shards):
+        assert services.ca.crl_url("sm2-issuing", shard) in page.text
+    assert f"{services.ca.public_url}/ocsp" in page.text and "/ca-certs/sm2-issuing.pem" in page.text
+    assert ours.serial_hex in page.text
+    revoked_only = admin.get("/console/cas/sm2-issuing", params={"status": "revoked"})
+    assert ours.serial_hex not in revoked_only.text
+    assert ours.serial_hex in admin.get("/console/cas/sm2-issuing", params={"credit_code": USCC}).text
+    assert admin.get("/console/cas/no-such-ca").status_code == 404

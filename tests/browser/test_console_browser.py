@@ -75,8 +75,12 @@ def test_sign_in_and_sign_out(server, browser, shots):
     sign_in(browser, server, bootstrap_token(server))
     assert "bootstrap-admin" in by_id(browser, "signed-in-as").text
     shots(browser, "home")
+    kept = browser.get_cookie("lt_console")
     by_id(browser, "logout").click()
     by_id(browser, "sign-in")
+    browser.get(server.url + "/console/seals")
+    assert urlsplit(browser.current_url).path == "/console/login"
+    browser.add_cookie({k: kept[k] for k in ("name", "value", "path")})  # the cookie from before sign-out
     browser.get(server.url + "/console/seals")
     assert urlsplit(browser.current_url).path == "/console/login"
 
@@ -95,6 +99,20 @@ def test_revoke_a_certificate(server, browser, shots):
         server.url + f"/api/v1/cas/sm2-issuing/certificates/{serial}", headers=server.admin(), timeout=30
     )
     assert status.json()["status"] == "revoked"
+
+
+def test_ca_detail_and_its_certificate_search(server, browser, shots):
+    serial = issue_certificate(server)
+    sign_in(browser, server, bootstrap_token(server))
+    browser.get(server.url + "/console/certificates")
+    css(browser, 'a[href="/console/cas/sm2-issuing"]')[0].click()
+    assert by_id(browser, "ca-status").text == "active"
+    assert by_id(browser, "ca-key").text.startswith("EC ")
+    assert css(browser, "#crls a")[0].get_attribute("href").endswith("/crl/sm2-issuing.crl")
+    by_id(browser, "credit_code").send_keys(USCC)
+    by_id(browser, "search").click()
+    wait_for(lambda: css(browser, f'#certificates a[href$="/{serial}"]'), WAIT_S, "the issued certificate")
+    shots(browser, "ca-detail")
 
 
 def test_a_forged_post_without_the_csrf_token_is_refused(server, browser, shots):
