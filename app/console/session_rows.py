@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import String
+from sqlalchemy import String, delete
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.console.sessions import Session
@@ -33,8 +33,10 @@ class SessionRows:
         self.db = db
 
     def start(self, session: Session, principal: Principal, client: str) -> None:
-        """Store signed-in ``session`` (its ``expires`` is Unix seconds) and audit the sign-in."""
+        """Store signed-in ``session`` (its ``expires`` is Unix seconds) and audit the sign-in; rows
+        past their expiry are deleted (their history is in the audit log)."""
         with self.db.unit_of_work() as s:
+            s.execute(delete(ConsoleSession).where(ConsoleSession.expires_at <= utcnow()))
             s.add(
                 ConsoleSession(
                     id=session.session_id,

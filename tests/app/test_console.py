@@ -134,6 +134,21 @@ def test_sign_out_ends_the_session(admin):
     assert admin.get("/console", follow_redirects=False).status_code == 303
 
 
+def test_expired_session_rows_are_deleted_at_the_next_sign_in(client, token, services):
+    from datetime import UTC, datetime
+
+    from sqlalchemy import func, select, update
+
+    from app.console.session_rows import ConsoleSession
+
+    sign_in(client, token("auditor"))
+    with services.db.unit_of_work() as s:  # what the row looks like once its lifetime is over
+        s.execute(update(ConsoleSession).values(expires_at=datetime(2000, 1, 1, tzinfo=UTC)))
+    sign_in(other_client(client), token("auditor", "next"))
+    with services.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(ConsoleSession)) == 1
+
+
 def test_sign_in_failed_sign_in_and_sign_out_are_audited_without_the_token(client, token, services):
     secret = token("auditor", "audra")
     token_id = services.tokens.authenticate(secret).token_id
