@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import FastAPI
 from fastapi.responses import Response
 
-from app import docs, metrics, openapi, problems, rate_limits
+from app import console, docs, metrics, openapi, problems, rate_limits
 from app.container import Services, StartupError, build_services
 from app.limits import BodyLimit, JsonDepthLimit
 from app.observability import Observe, configure_logging
@@ -97,10 +97,12 @@ def create_app(
         """This region's trust anchors: CA certificates and seal makers, as reported to the hub."""
         return services.trust_anchors()
 
+    pages = console.install(app, services)  # /console and /verify: HTML, not in the OpenAPI document
     docs.install(app)
     openapi.install(app)  # after docs: it adds the problem answers to the documented version
     app.add_middleware(JsonDepthLimit)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)  # before anything buffers a body
+    app.add_middleware(console.PageErrors, console=pages)  # its refusals of pages become pages
     app.add_middleware(OneGeneration, generation=services.db.generation)
     rate_limits.install(app, services.limits)  # a refused client's body is never read
     app.add_middleware(Observe, access_log=settings.access_log)

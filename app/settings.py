@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     metrics: Literal["on", "off"] = "on"
     log_format: Literal["json", "text"] = "json"
     access_log: bool = True
+    console_session_s: float = 8 * 3600.0  # a web console sign-in lasts this long (seconds)
 
     @field_validator("public_url", "hub_url")
     @classmethod
@@ -87,6 +88,8 @@ class Settings(BaseSettings):
             problems.append("LONGTRUST_KMC_KEY_BACKEND=pkcs11 needs LONGTRUST_PKCS11_MODULE (and its token)")
         if self.hub_url and not self.hub_token:
             problems.append("LONGTRUST_HUB_URL is set without LONGTRUST_HUB_TOKEN (the region's hub token)")
+        if self.console_session_s <= 0:
+            problems.append("LONGTRUST_CONSOLE_SESSION_S must be a positive number of seconds")
         if self.environment == "production":
             problems += self._production_problems()
         return problems

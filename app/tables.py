@@ -1,6 +1,7 @@
 """Imports every room's models so Base.metadata is complete (migrations, tests)."""
 
 import app.approvals  # noqa: F401
+import app.console.session_rows  # noqa: F401
 import app.tokens  # noqa: F401
 import ca.models  # noqa: F401
 import db.audit  # noqa: F401

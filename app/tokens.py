@@ -244,9 +244,17 @@ class TokenService:
         self._touch(principal.token_id)
         return principal
 
-    def _load(self, digest: str) -> Principal | None:
+    def by_id(self, token_id: str) -> Principal | None:
+        """The principal of token ``token_id`` (a console session holds only the id), or None when
+        it is unknown, revoked or expired; answered from the same cache as :meth:`authenticate`."""
+        principal = self._cache.get_or_load("id:" + token_id, lambda: self._load(token_id, ApiToken.id))
+        if principal is None or (principal.expires_at is not None and principal.expires_at <= utcnow()):
+            return None
+        return principal
+
+    def _load(self, key: str, column=ApiToken.token_hash) -> Principal | None:
         with self.db.read() as s:
-            row = s.scalars(select(ApiToken).where(ApiToken.token_hash == digest)).first()
+            row = s.scalars(select(ApiToken).where(column == key)).first()
         if row is None or row.revoked_at is not None:
             return None
         return Principal(

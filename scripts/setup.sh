@@ -36,13 +36,15 @@ if [ ! -f "$stamp" ]; then
 fi
 
 if [ "${1:-}" = test ]; then
-  # External checkers for tests/interop (skipped with a reason when absent).
+  # External checkers for tests/interop and tests/browser (skipped with a reason when absent).
   missing=()
   command -v openssl >/dev/null || missing+=(openssl)
   command -v softhsm2-util >/dev/null || missing+=(softhsm2)
   command -v pdfsig >/dev/null || missing+=(poppler-utils)
   command -v certutil >/dev/null || missing+=(libnss3-tools)
+  [ -x /usr/bin/chromium ] || missing+=(chromium)  # tests/browser: headless Chromium and its driver
+  [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
   if [ ${#missing[@]} -gt 0 ]; then
-    apt_install "${missing[@]}" || echo "note: could not install ${missing[*]}; their interop tests will skip" >&2
+    apt_install "${missing[@]}" || echo "note: could not install ${missing[*]}; their interop or browser tests will skip" >&2
   fi
 fi

@@ -97,7 +97,8 @@ def _seal_image(body: SealIn) -> tuple[bytes, tuple[int, int]]:
     return image, (body.width_mm or 40, body.height_mm or 40)
 
 
-def _checked_args(body: SealIn) -> dict:
+def seal_arguments(body: SealIn) -> dict:
+    """The keyword arguments of SealService.check_seal and create_seal (beyond names) for ``body``."""
     image, (width_mm, height_mm) = _seal_image(body)
     return {
         "owner_credit_code": body.owner_credit_code,
@@ -117,7 +118,7 @@ def operations(seals: SealService) -> list[tuple[str, str, Callable]]:
     def make(payload: dict, actor: str):
         body = SealIn(**payload)
         view = seals.create_seal(
-            name=body.name, owner_name=body.owner_name, actor=actor, **_checked_args(body)
+            name=body.name, owner_name=body.owner_name, actor=actor, **seal_arguments(body)
         )
         created = _out(view).model_dump(include=set(SealCreated.model_fields))
         return 201, created  # the fields interface.md names for creation
@@ -142,7 +143,7 @@ def build_router(seals: SealService, require, approvals) -> APIRouter:
     )
     def create(body: SealIn, principal=require("seal.manage")):
         """Make a seal (a use of the seal-maker key); checked first, then made or put to approval."""
-        seals.check_seal(**_checked_args(body))
+        seals.check_seal(**seal_arguments(body))
         return approvals.answer("seal.create", body.model_dump(mode="json"), principal)
 
     @router.get("/api/v1/seals", response_model=SealList)
