@@ -18,6 +18,7 @@ from app.limits import BodyLimit, JsonDepthLimit
 from app.observability import Observe, configure_logging
 from app.probes import readiness
 from app.settings import Settings
+from ca.ocsp_endpoint import OcspEndpoint
 from db.jobs import claim
 from keys.kek import DEFAULT_DEV_KEK_B64
 
@@ -103,6 +104,8 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)  # before anything buffers a body
     app.add_middleware(OneGeneration, generation=services.db.generation)
     rate_limits.install(app, services.limits)  # a refused client's body is never read
+    # Pre-signed OCSP answers skip the framework (still inside the access log and metrics).
+    app.add_middleware(OcspEndpoint, ocsp=services.ca.ocsp, generation=services.db.generation)
     app.add_middleware(Observe, access_log=settings.access_log)
     return app
 
