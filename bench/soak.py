@@ -25,9 +25,21 @@ def worker_rss(live: Live) -> dict[int, int]:
     """pid → resident set size in bytes of the server's worker processes (its children)."""
     if psutil is not None:
         children = psutil.Process(live.pid).children(recursive=True)
-        return {p.pid: p.memory_info().rss for p in children}
+        return {p.pid: p.memory_info().rss for p in children if _is_worker(" ".join(p.cmdline()))}
     pids = [int(pid) for pid in os.listdir("/proc") if pid.isdigit() and _parent(int(pid)) == live.pid]
-    return {pid: _proc_rss(pid) for pid in pids}
+    return {pid: _proc_rss(pid) for pid in pids if _is_worker(_cmdline(pid))}
+
+
+def _is_worker(cmdline: str) -> bool:
+    """uvicorn's workers, not multiprocessing's resource tracker."""
+    return "resource_tracker" not in cmdline
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def _parent(pid: int) -> int | None:
