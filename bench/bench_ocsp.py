@@ -69,8 +69,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--no-access-log", action="store_true", help="LONGTRUST_ACCESS_LOG=false")
     args = parser.parse_args()
-    with serve(workers=2) as live, tempfile.TemporaryDirectory() as tmp:
+    env = {"LONGTRUST_ACCESS_LOG": "false"} if args.no_access_log else None
+    with serve(workers=2, env=env) as live, tempfile.TemporaryDirectory() as tmp:
         request = issued_request(live.base, live.admin_token)
         encoded = base64.urlsafe_b64encode(request).decode()
         ours = httpx.get(f"{live.base}/ocsp/{encoded}").content
