@@ -9,7 +9,8 @@ results and errors are pyHanko's own.
 
 Names (RFC 5280 7.1) are compared by their LDAP-prepared form (asn1crypto's ``hashable``) computed
 once per distinct DER, instead of preparing every attribute again for each issuer/serial match pyHanko
-makes; byte-identical names are equal at once.
+makes, or each time a validation context indexes its certificates; byte-identical names are equal
+at once.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from pyhanko.pdf_utils.misc import PDF_WHITESPACE
 
 _pyhanko_read_hex = generic.read_hex_string_from_stream
 _rfc5280_name_eq = x509.Name.__eq__
+_asn1crypto_hashable = x509.Name.hashable
+_NOT_STRICT = (ValueError, TypeError, UnicodeError)
 
 
 def read_hex_string(stream):
@@ -50,7 +53,21 @@ def name_equal(self: x509.Name, other) -> bool:
     if not isinstance(other, x509.Name):
         return _rfc5280_name_eq(self, other)
     mine, theirs = self.chosen.dump(), other.chosen.dump()
-    return mine == theirs or _prepared(mine) == _prepared(theirs)
+    if mine == theirs:
+        return True
+    try:
+        return _prepared(mine) == _prepared(theirs)
+    except _NOT_STRICT:  # a name only read leniently (verify.certificates) is compared as it was read
+        return _rfc5280_name_eq(self, other)
+
+
+def name_hashable(self: x509.Name) -> str:
+    """asn1crypto's ``Name.hashable`` (the key certificate registries and CRL look-ups use), computed
+    once per distinct name."""
+    try:
+        return _prepared(self.chosen.dump())[1]
+    except _NOT_STRICT:
+        return _asn1crypto_hashable.fget(self)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -62,6 +79,7 @@ def _prepared(der: bytes) -> tuple:
 
 def install() -> None:
     """Route pyHanko's object parser through :func:`read_hex_string` and asn1crypto's Name equality
-    through :func:`name_equal` (idempotent)."""
+    and ``hashable`` through :func:`name_equal` and :func:`name_hashable` (idempotent)."""
     generic.read_hex_string_from_stream = read_hex_string
     x509.Name.__eq__ = name_equal
+    x509.Name.hashable = property(name_hashable)
