@@ -1,7 +1,8 @@
-"""OCSP over HTTP (RFC 6960 appendix A) as a bare ASGI layer ahead of the web framework's routing.
+"""OCSP over HTTP (RFC 6960 appendix A) as a bare ASGI layer ahead of the web framework.
 
-Pre-signed answers are a dictionary look-up; the framework's routing, dependency injection and
-middleware cost several times that. :class:`OcspEndpoint` answers the ordinary shapes itself — a GET
+Pre-signed answers are a dictionary look-up; the framework's own layers, routing, dependency
+injection and middleware cost several times that (app/main.py puts this layer, inside the access log
+and metrics, in front of all of them). :class:`OcspEndpoint` answers the ordinary shapes itself — a GET
 ``/ocsp/{base64}`` and a POST ``/ocsp`` of ``application/ocsp-request`` with a Content-Length of at
 most :data:`MAX_FAST_BODY` — from :meth:`ca.service.CAService.ocsp`, inside one truth-generation scope
 (db/truth.py), so the answers are exactly those the framework route gives. Anything else (a wrong media
@@ -78,19 +79,27 @@ class OcspEndpoint:
         self.ocsp = ocsp
         self.generation = generation
 
+    @staticmethod
+    def handles(scope) -> bool:
+        """Whether this layer answers the request itself (else it goes on to the framework)."""
+        if scope["type"] != "http":
+            return False
+        path, method = scope["path"], scope["method"]
+        if method == "GET":
+            return path.startswith("/ocsp/")
+        return method == "POST" and path == POST_ROUTE and _fast_post(scope)
+
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http":
-            path, method = scope["path"], scope["method"]
-            if method == "GET" and path.startswith("/ocsp/"):
-                scope["route"] = _Route(GET_ROUTE)
-                return await self._answer(send, decode_get(path[6:]), cacheable=True)
-            if method == "POST" and path == POST_ROUTE and _fast_post(scope):
-                der = await _body(receive)
-                if der is None:
-                    return None
-                scope["route"] = _Route(POST_ROUTE)
-                return await self._answer(send, der, cacheable=False)
-        return await self.app(scope, receive, send)
+        if not self.handles(scope):
+            return await self.app(scope, receive, send)
+        if scope["method"] == "GET":
+            scope["route"] = _Route(GET_ROUTE)
+            return await self._answer(send, decode_get(scope["path"][6:]), cacheable=True)
+        der = await _body(receive)
+        if der is None:
+            return None
+        scope["route"] = _Route(POST_ROUTE)
+        return await self._answer(send, der, cacheable=False)
 
     async def _answer(self, send, request_der: bytes, cacheable: bool) -> None:
         with self.generation.request():
