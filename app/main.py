@@ -18,6 +18,7 @@ from app.limits import BodyLimit, JsonDepthLimit
 from app.observability import Observe, configure_logging
 from app.probes import readiness
 from app.settings import Settings
+from ca.ocsp_endpoint import OcspEndpoint
 from db.jobs import claim
 from keys.kek import DEFAULT_DEV_KEK_B64
 
@@ -73,7 +74,7 @@ def create_app(
         if worker is not None:
             worker.join(timeout=10)
 
-    app = FastAPI(
+    app = LongTrustApp(
         title="LongTrust",
         version="1",
         summary="Certificates, seals, e-licenses and verification for online government services",
@@ -106,7 +107,23 @@ def create_app(
     app.add_middleware(OneGeneration, generation=services.db.generation)
     rate_limits.install(app, services.limits)  # a refused client's body is never read
     app.add_middleware(Observe, access_log=settings.access_log)
+    # Pre-signed OCSP answers skip the framework entirely, still inside the access log and metrics.
+    app.ocsp = OcspEndpoint(None, ocsp=services.ca.ocsp, generation=services.db.generation)
+    app.ocsp_front = Observe(app.ocsp, access_log=settings.access_log)
     return app
+
+
+class LongTrustApp(FastAPI):
+    """The FastAPI application, with OCSP GET and POST of the usual shapes answered before any of
+    the framework's layers (ca/ocsp_endpoint.py); other requests go through FastAPI as usual."""
+
+    ocsp: OcspEndpoint | None = None
+    ocsp_front = None
+
+    async def __call__(self, scope, receive, send):
+        if self.ocsp is not None and self.ocsp.handles(scope):
+            return await self.ocsp_front(scope, receive, send)
+        return await super().__call__(scope, receive, send)
 
 
 def _probes(app: FastAPI, services: Services, with_metrics: bool) -> None:

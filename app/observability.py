@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import logging.config
 import re
+import secrets
 import time
-import uuid
 from contextvars import ContextVar
 
 from app import metrics
@@ -71,7 +71,7 @@ def _request_id(scope) -> str:
             text = value.decode("latin-1")
             if _SANE_ID.fullmatch(text):
                 return text
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)  # 32 hex digits, as uuid4().hex, at a third of the cost
 
 
 class Observe:

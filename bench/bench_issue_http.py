@@ -1,112 +1,136 @@
-"""Certificate issuance and OCSP over HTTP against `longtrust serve --workers 2` (SQLite).
+"""Certificate issuance over HTTP: `longtrust serve` with 1 and 2 workers (SQLite) against `cfssl serve`.
 
-Run: `.venv/bin/python -m bench.bench_issue_http`. Targets: >= 500 SM2 and >= 1,000 RSA
-certificates/s, >= 5,000 OCSP responses/s. Baseline in the same run: issuance in process, one
-thread, through the same CAService (so the ratio shows what HTTP and a second worker add).
+Run: `.venv/bin/python -m bench.bench_issue_http [seconds] [postgresql]`. wrk (2 threads, 16 connections,
+keep-alive) posts the same RSA-2048 (and SM2) CSR for S seconds to: a fresh server with one worker, cfssl's
+`serve` signing endpoint (`/api/v1/cfssl/sign`, RSA-2048 CA made with openssl, no storage: it keeps
+nothing), and a fresh server with two workers, in that order, in the same run. Lines: 2 workers ÷ cfssl
+(RSA; ours also writes the intent, the certificate and the audit event), and workers 2 ÷ workers 1 (the
+issue's bar is 1.5 on PostgreSQL). With `postgresql` the servers run on a fresh PostgreSQL database each.
+OCSP is measured by bench/bench_ocsp.py.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import httpx
-from asn1crypto import ocsp, pem, x509
 
-from bench.harness import Result, rate, report
-from bench.live_server import server, wrk
+from bench.bench_mixed import database
+from bench.live_server import free_port, server, wrk
 from tests.ca.csrs import make_csr
 
 USCC = "91440300708461136T"
+CFSSL_CONFIG = {
+    "signing": {"default": {"expiry": "8760h", "usages": ["digital signature", "content commitment"]}}
+}
 
 
-def in_process_rates() -> dict[str, Result]:
-    """Single-threaded CAService.issue rates on a fresh SQLite data folder."""
-    from app.cli import initialise
-    from app.container import build_services
-    from app.settings import Settings
-
-    with tempfile.TemporaryDirectory(prefix="longtrust-bench-") as tmp:
-        settings = Settings(data_dir=Path(tmp))
-        initialise(settings)
-        services = build_services(settings)
-        try:
-            return {
-                kind: rate(
-                    f"in-process issue ({kind})",
-                    lambda c=make_csr(kind), ca=ca_id: services.ca.issue(
-                        ca, c, "organization-signing", "bench", USCC
-                    ),
-                    seconds=3,
-                )
-                for ca_id, kind in (("sm2-issuing", "sm2"), ("rsa-issuing", "rsa"))
-            }
-        finally:
-            services.close()
-
-
-def main(seconds: int = 10) -> None:
-    ceilings = in_process_rates()
-    with server(workers=2) as (base, admin, _):
+def ours(workers: int, kind: str, seconds: int) -> dict[str, dict]:
+    """wrk stats of RSA and SM2 issuance against a fresh server with ``workers`` workers."""
+    stats = {}
+    with database(kind) as env, server(workers=workers, env=env) as (base, admin, _):
         auth = {"Authorization": f"Bearer {admin}"}
         operator = httpx.post(
             base + "/api/v1/tokens", headers=auth, json={"role": "ca-operator", "name": "bench"}
         ).json()["token"]
         headers = {"Authorization": f"Bearer {operator}", "Content-Type": "application/json"}
-        for ca_id, kind, target in (("sm2-issuing", "sm2", 500), ("rsa-issuing", "rsa", 1000)):
+        for algorithm in ("rsa", "sm2"):
             body = json.dumps(
-                {"csr_pem": make_csr(kind).decode(), "profile": "organization-signing", "credit_code": USCC}
-            ).encode()
-            stats = wrk(
-                f"{base}/api/v1/cas/{ca_id}/certificates", body=body, headers=headers, seconds=seconds
-            )
-            print(
-                f"issue {kind.upper():<4} over HTTP: {stats['rps']:8.0f}/s  "
-                f"p50 {stats['p50'] / 1000:.1f} ms  "
-                f"p99 {stats['p99'] / 1000:.1f} ms  non-2xx {stats['non2xx']}  target {target}/s  "
-                f"{'ok' if stats['rps'] >= target else 'BELOW'}"
-            )
-            print("  " + report(Result(f"issue {kind} over HTTP", stats["rps"]), ceilings[kind]))
-
-        issued = httpx.post(
-            f"{base}/api/v1/cas/rsa-issuing/certificates",
-            headers=headers,
-            json={
-                "csr_pem": make_csr("rsa").decode(),
-                "profile": "organization-signing",
-                "credit_code": USCC,
-            },
-        ).json()
-        cert = x509.Certificate.load(pem.unarmor(issued["certificate_pem"].encode())[2])
-        ca = x509.Certificate.load(pem.unarmor(httpx.get(base + "/ca-certs/rsa-issuing.pem").content)[2])
-        request = ocsp.OCSPRequest(
-            {
-                "tbs_request": {
-                    "request_list": [
-                        {
-                            "req_cert": {
-                                "hash_algorithm": {"algorithm": "sha1"},
-                                "issuer_name_hash": hashlib.sha1(ca.subject.dump()).digest(),
-                                "issuer_key_hash": hashlib.sha1(
-                                    ca.public_key["public_key"].contents[1:]
-                                ).digest(),
-                                "serial_number": cert.serial_number,
-                            }
-                        }
-                    ]
+                {
+                    "csr_pem": make_csr(algorithm).decode(),
+                    "profile": "organization-signing",
+                    "credit_code": USCC,
                 }
-            }
-        ).dump()
-        get_url = base + "/ocsp/" + base64.urlsafe_b64encode(request).decode()
-        stats = wrk(get_url, method="GET", seconds=seconds)
+            ).encode()
+            stats[algorithm] = wrk(
+                f"{base}/api/v1/cas/{algorithm}-issuing/certificates",
+                body=body,
+                headers=headers,
+                seconds=seconds,
+            )
+    return stats
+
+
+def cfssl(seconds: int) -> dict:
+    """wrk stats of `cfssl serve`'s sign endpoint with an RSA-2048 CA, same CSR."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                "/CN=bench CA",
+                "-days",
+                "30",
+            ]
+            + ["-keyout", str(folder / "key.pem"), "-out", str(folder / "ca.pem")],
+            check=True,
+            capture_output=True,
+        )
+        (folder / "config.json").write_text(json.dumps(CFSSL_CONFIG))
+        port = free_port()
+        proc = subprocess.Popen(
+            ["cfssl", "serve", "-address", "127.0.0.1", "-port", str(port)]
+            + ["-ca", str(folder / "ca.pem"), "-ca-key", str(folder / "key.pem")]
+            + ["-config", str(folder / "config.json"), "-loglevel", "5"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}/api/v1/cfssl/sign"
+        body = json.dumps({"certificate_request": make_csr("rsa").decode()}).encode()
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    answer = httpx.post(url, content=body, timeout=5)
+                    if answer.json().get("success"):
+                        break
+                    raise SystemExit(f"cfssl refused the CSR: {answer.text[:300]}")
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline:
+                        raise SystemExit("cfssl serve did not start") from None
+                    time.sleep(0.2)
+            return wrk(url, body=body, headers={"Content-Type": "application/json"}, seconds=seconds)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def _check(name: str, stats: dict) -> None:
+    if stats["non2xx"] or stats["errors"]:
+        raise SystemExit(f"{name}: {stats['non2xx']} non-2xx answers, {stats['errors']} errors")
+
+
+def main(seconds: int = 8, kind: str = "sqlite") -> None:
+    one = ours(1, kind, seconds)
+    peer = cfssl(seconds)
+    two = ours(2, kind, seconds)
+    for name, stats in [("cfssl", peer)] + [(f"{w} {a}", s[a]) for w, s in ((1, one), (2, two)) for a in s]:
+        _check(name, stats)
+    print(f"issuance over HTTP on {kind}, wrk 2 threads 16 connections, {seconds} s each, same run")
+    rsa = two["rsa"]["rps"]
+    print(
+        f"issue RSA, 2 workers {rsa:7.0f}/s p99 {two['rsa']['p99'] / 1000:6.1f} ms   baseline cfssl serve "
+        f"(no storage) {peer['rps']:7.0f}/s p99 {peer['p99'] / 1000:6.1f} ms  ratio {rsa / peer['rps']:4.2f}x"
+    )
+    for algorithm in ("rsa", "sm2"):
+        r2, r1 = two[algorithm]["rps"], one[algorithm]["rps"]
+        verdict = "ok" if r2 / r1 >= 1.5 else "BELOW 1.5"
         print(
-            f"OCSP GET (pre-signed) over HTTP: {stats['rps']:8.0f}/s  p99 {stats['p99'] / 1000:.1f} ms  "
-            f"non-2xx {stats['non2xx']}  target 5000/s  {'ok' if stats['rps'] >= 5000 else 'BELOW'}"
+            f"issue {algorithm.upper():<3}, 2 workers {r2:7.0f}/s   baseline 1 worker {r1:7.0f}/s   "
+            f"ratio {r2 / r1:4.2f}x {verdict}"
         )
 
 
 if __name__ == "__main__":
-    main()
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 8, "postgresql" if "postgresql" in sys.argv else "sqlite")

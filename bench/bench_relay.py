@@ -178,8 +178,8 @@ def main(n: int, postgres: bool) -> None:
         f"{baseline:8.0f} events/s   ratio {rate / baseline:6.1%}"
     )
     print(
-        f"  of the relay's {elapsed:.1f} s: {waited:.1f} s waiting on the hub, "
-        f"{elapsed - waited:.1f} s claiming and settling in the region database"
+        f"  of which waiting on the hub {waited:.1f} s and in the region database {elapsed - waited:.1f} s; "
+        f"baseline whole time {n / baseline:.1f} s, time ratio {elapsed * baseline / n:4.2f}x"
     )
     ok = accepted == indexed == n and pending == 0
     print(

@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -41,18 +42,30 @@ def approved(base: str, response: httpx.Response, data_dir: Path, env: dict | No
     return approve(response, base, _environment(data_dir, env))
 
 
+@dataclass
+class Live:
+    """A running `longtrust serve`: its URL, bootstrap admin token, data folder and main process id
+    (the uvicorn workers are its children)."""
+
+    base: str
+    admin_token: str
+    data_dir: Path
+    pid: int
+
+
 @contextmanager
-def server(workers: int = 2, env: dict | None = None):
-    """(base_url, admin_token, data_dir) of a fresh server on SQLite in a temporary folder."""
+def serve(workers: int = 2, env: dict | None = None):
+    """A fresh server (SQLite in a temporary folder unless ``env`` names LONGTRUST_DATABASE_URL)."""
     with tempfile.TemporaryDirectory(prefix="longtrust-bench-") as tmp:
         port = free_port()
         environment = _environment(Path(tmp), env)
+        log = Path(tmp) / "server.log"  # a file, not a pipe: nobody reads a pipe during a long run
         proc = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", str(workers)],
             env=environment,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=log.open("wb"),
         )
         base = f"http://127.0.0.1:{port}"
         try:
@@ -64,11 +77,19 @@ def server(workers: int = 2, env: dict | None = None):
                 except httpx.HTTPError:
                     time.sleep(0.3)
             else:
-                raise RuntimeError("server did not start: " + proc.stderr.read().decode()[-2000:])
-            yield base, (Path(tmp) / "bootstrap-admin.token").read_text().strip(), Path(tmp)
+                raise RuntimeError("server did not start: " + log.read_text(errors="replace")[-2000:])
+            token = (Path(tmp) / "bootstrap-admin.token").read_text().strip()
+            yield Live(base, token, Path(tmp), proc.pid)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+@contextmanager
+def server(workers: int = 2, env: dict | None = None):
+    """(base_url, admin_token, data_dir) of a fresh server (see :func:`serve`)."""
+    with serve(workers, env) as live:
+        yield live.base, live.admin_token, live.data_dir
 
 
 def wrk(

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Callable
 from typing import Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
 from ca.listing import list_certificates
+from ca.ocsp_endpoint import decode_get
 from ca.pairs import PairService, RecoveryService
 from ca.schemas import (
     CaOut,
@@ -205,12 +205,10 @@ def build_router(ca: CAService, require, approvals) -> APIRouter:
 
     @router.get("/ocsp/{encoded:path}", tags=["public"], **_binary(OCSP_RESPONSE))
     def ocsp_get(encoded: str):
-        try:
-            der = base64.b64decode(encoded.replace("-", "+").replace("_", "/") + "=" * (-len(encoded) % 4))
-        except (binascii.Error, ValueError):
-            der = b""
         return Response(
-            ca.ocsp(der), media_type=OCSP_RESPONSE, headers={"Cache-Control": "public, max-age=300"}
+            ca.ocsp(decode_get(encoded)),
+            media_type=OCSP_RESPONSE,
+            headers={"Cache-Control": "public, max-age=300"},
         )
 
     @router.post("/tsa", tags=["public"], **_binary(TS_REPLY))

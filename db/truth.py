@@ -83,7 +83,7 @@ class Generation:
         if not topics:
             return self.current
         index = [int(t) - 1 for t in topics]
-        return lambda: tuple(self.current()[i] for i in index)
+        return lambda: tuple(map(self.current().__getitem__, index))  # one current() per call
 
     def current(self) -> tuple[int, ...]:
         """Every topic's generation now (in Topic order); inside :meth:`request`, as read at the

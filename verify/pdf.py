@@ -94,6 +94,7 @@ from pyhanko.sign.validation.status import PdfSignatureStatus
 from pyhanko_certvalidator import ValidationContext
 
 from core.errors import DomainError, ErrorKind
+from verify import parse_speed
 from verify.certificates import (
     ENCODING,
     LenientCertificate,
@@ -123,6 +124,8 @@ from verify.report import (
 )
 from verify.ses import PARSE_ERRORS, digest, hash_algorithm, parse_seal, verify_seal
 from verify.sm2_validation import SM2_CONTEXT_KWARGS
+
+parse_speed.install()
 
 logger = logging.getLogger(__name__)
 
@@ -433,6 +436,7 @@ class _ReadBudget(BytesIO):
     def __init__(self, data: bytes, budget: int):
         super().__init__(data)
         self.budget, self.reads = budget, 0
+        self.whole = data  # hex strings are read from it in one slice (verify/parse_speed.py)
 
     def read(self, size: int | None = -1) -> bytes:
         self.reads += 1
@@ -455,7 +459,7 @@ def _read(data: bytes, strict: bool) -> PdfFileReader:
     """Open `data`; raises DomainError(too-large) when the cross-reference data exceeds the read budget."""
     stream = _ReadBudget(data, MAX_XREF_READS)
     try:
-        reader = (PdfFileReader if strict else _ForgivingReader)(stream, strict=strict)
+        reader = _ForgivingReader(stream, strict=strict)  # its one override is not used while opening
     except _ParseLimit as limit:
         raise _refuse(
             f"the cross-reference data needs more than {limit.reads} reads (limit {MAX_XREF_READS}); "
@@ -475,14 +479,15 @@ def _open(data: bytes) -> tuple[PdfFileReader | None, list[Check]]:
     entries = sum(int(count) for count in _XREF_SUBSECTION.findall(data))
     if entries > MAX_XREF_READS:
         raise _refuse(f"{entries} cross-reference table entries (limit {MAX_XREF_READS}); not parsed")
-    checks = []
+    checks, reader = [], None
     try:
-        if entries <= STRICT_DIAGNOSIS_ENTRIES:  # (a second parse only to name what is lenient)
-            _read(data, strict=True)
+        if entries <= STRICT_DIAGNOSIS_ENTRIES:  # read strictly to name what is lenient
+            reader = _read(data, strict=True)
+            reader.strict = False  # it opened strictly, so it is used as it is: one parse
     except _READ_ERRORS as exc:
         checks.append(Check("file structure", WARNING, f"read leniently: {_describe(exc)}"))
     try:
-        reader = _read(data, strict=False)
+        reader = reader or _read(data, strict=False)
         revisions, size = reader.xrefs.total_revisions, int(reader.trailer["/Size"])
     except _READ_ERRORS as exc:
         return None, [
