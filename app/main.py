@@ -108,7 +108,9 @@ def create_app(
     rate_limits.install(app, services.limits)  # a refused client's body is never read
     app.add_middleware(Observe, access_log=settings.access_log)
     # Pre-signed OCSP answers skip the framework entirely, still inside the access log and metrics.
-    app.ocsp = OcspEndpoint(None, ocsp=services.ca.ocsp, generation=services.db.generation)
+    app.ocsp = OcspEndpoint(
+        None, held=services.ca.ocsp_held, ocsp=services.ca.ocsp, generation=services.db.generation
+    )
     app.ocsp_front = Observe(app.ocsp, access_log=settings.access_log)
     return app
 

@@ -13,7 +13,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from dataclasses import dataclass
+
+import anyio
+
+from ca.ocsp import internal_error
+
+log = logging.getLogger(__name__)
 
 OCSP_REQUEST = "application/ocsp-request"
 OCSP_RESPONSE = b"application/ocsp-response"
@@ -71,11 +78,13 @@ async def _body(receive) -> bytes | None:
 class OcspEndpoint:
     """ASGI middleware: OCSP GET and POST answered without the framework (see the module docstring).
 
-    ``ocsp`` maps request DER to response DER and never raises for bad input (CAService.ocsp);
-    ``generation`` is the db.truth.Generation read once per request."""
+    ``held`` gives a pre-signed answer without I/O or None (CAService.ocsp_held); ``ocsp`` maps any
+    request DER to response DER, reading the database and signing as needed (CAService.ocsp), and runs
+    in a worker thread; ``generation`` is the db.truth.Generation read once per request."""
 
-    def __init__(self, app, ocsp, generation):
+    def __init__(self, app, held, ocsp, generation):
         self.app = app
+        self.held = held
         self.ocsp = ocsp
         self.generation = generation
 
@@ -101,9 +110,19 @@ class OcspEndpoint:
         scope["route"] = _Route(POST_ROUTE)
         return await self._answer(send, der, cacheable=False)
 
-    async def _answer(self, send, request_der: bytes, cacheable: bool) -> None:
+    def _fresh(self, request_der: bytes) -> bytes:
         with self.generation.request():
-            der = self.ocsp(request_der)
+            return self.ocsp(request_der)
+
+    async def _answer(self, send, request_der: bytes, cacheable: bool) -> None:
+        try:
+            with self.generation.request():
+                der = self.held(request_der)
+            if der is None:
+                der = await anyio.to_thread.run_sync(self._fresh, request_der)
+        except Exception:  # a bug, not bad input: RFC 6960 internalError, never a bare 500
+            log.exception("OCSP request failed")
+            der = internal_error()
         headers = [(b"content-length", str(len(der)).encode()), (b"content-type", OCSP_RESPONSE)]
         if cacheable:
             headers.append((b"cache-control", b"public, max-age=300"))
