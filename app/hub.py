@@ -9,6 +9,7 @@ from fastapi import FastAPI, Response
 
 from app import docs, problems
 from app.checkpoints import AuditLog
+from app.client_certs import PresentedCertificate
 from app.container import StartupError
 from app.limits import BodyLimit
 from app.observability import Observe, configure_logging
@@ -74,7 +75,9 @@ def create_hub_app(
     )
     app.state.hub = hub
     problems.install(app)
-    app.include_router(build_router(hub))
+    app.include_router(
+        build_router(hub, PresentedCertificate(settings.client_cert_header, settings.trusted_proxies))
+    )
 
     @app.get("/trust-list", tags=["national hub"])
     def trust_list():

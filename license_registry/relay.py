@@ -39,11 +39,12 @@ class HubRelay:
         self,
         db: Database,
         hub_url: str,
-        hub_token: str,
+        hub_token: str | None,
         region: str,
         client: httpx.Client | None = None,
         batch_size: int = 500,
         *,
+        cert: tuple[str, str] | None = None,
         clock: Clock | None = None,
         base_delay_s: float = 2.0,
         max_delay_s: float = 600.0,
@@ -53,7 +54,7 @@ class HubRelay:
         if not 1 <= batch_size <= MAX_BATCH:
             raise ValueError(f"batch_size is 1 to {MAX_BATCH}")
         self.db = db
-        self.hub = HubClient(hub_url, hub_token, client)
+        self.hub = HubClient(hub_url, hub_token, client, cert=cert)
         self.region = region
         self.batch_size = batch_size
         self.clock = clock or SystemClock()
