@@ -14,9 +14,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from fastapi.testclient import TestClient
 
+from app.cert_credentials import from_pem
 from app.main import create_app
 from app.settings import Settings
 from tests.ca.csrs import make_csr
+from policies.access import access_policy
+from tests.app.test_tokens import NEW_ENDPOINTS
 from tests.conftest import auth
 
 HEADER = "X-SSL-Client-Cert"
@@ -161,3 +164,26 @@ def test_a_hub_client_certificate_is_a_hub_credential(tmp_path):
         data_dir=tmp_path, hub_url="https://hub.example", hub_client_cert=cert, hub_client_key=key
     )
     assert not [p for p in settings.startup_problems() if "hub" in p.lower()]
+
+
+def test_a_bound_certificate_has_exactly_its_tokens_access(behind_proxy, services, token):
+    """Access matrix with client certificates as the credential: for every role, the reading
+    operations answer a bound certificate exactly as they answer the token it is bound to."""
+    proxy = behind_proxy(PROXY)
+    reads = [(path, action) for method, path, action, _body in NEW_ENDPOINTS if method == "get"]
+    reads += [
+        ("/api/v1/seals", "seal.read"),
+        ("/api/v1/cas", "ca.read"),
+        ("/api/v1/audit/checkpoint", "audit.read"),
+    ]
+    mismatches = []
+    for role in sorted(access_policy().roles):
+        pem, _ = issue(services)
+        with services.db.unit_of_work() as s:
+            issued = services.tokens.issue(s, role, f"cert-{role}", "test", client_cert_der=from_pem(pem))
+        for path, action in reads:
+            by_token = proxy.get(path, headers=auth(issued.token)).status_code
+            by_certificate = proxy.get(path, headers=presented(pem)).status_code
+            if by_certificate != by_token or (by_certificate == 403) == access_policy().allows(role, action):
+                mismatches.append((role, path, by_token, by_certificate))
+    assert mismatches == []
