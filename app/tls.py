@@ -14,7 +14,6 @@ import ssl
 from pathlib import Path
 
 from asn1crypto import pem
-from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 TLS_EXTENSION = "tls"
@@ -41,12 +40,9 @@ class _PeerDetails:
         self.app = with_details
 
 
-class H11PeerProtocol(_PeerDetails, H11Protocol):
-    """uvicorn's h11 protocol with the client certificate and TCP peer in the scope."""
-
-
 class HttpToolsPeerProtocol(_PeerDetails, HttpToolsProtocol):
-    """uvicorn's httptools protocol with the client certificate and TCP peer in the scope."""
+    """uvicorn's httptools protocol (its default with uvicorn[standard]) with the client certificate
+    and TCP peer in the scope."""
 
 
 PROTOCOL = "app.tls:HttpToolsPeerProtocol"

@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 from app.cert_credentials import from_pem
 from app.main import create_app
 from app.settings import Settings
-from tests.ca.csrs import make_csr
 from policies.access import access_policy
 from tests.app.test_tokens import NEW_ENDPOINTS
+from tests.ca.csrs import make_csr
 from tests.conftest import auth
 
 HEADER = "X-SSL-Client-Cert"

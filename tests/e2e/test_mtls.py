@@ -8,6 +8,7 @@ import json
 import ssl
 import subprocess
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -186,3 +187,26 @@ def test_unbound_foreign_and_independent_clients(deployment, tmp_path):
         assert curl.stdout == "200", curl.stderr
     finally:
         a.stop()
+
+
+def test_load_balancer_header_counts_only_from_the_trusted_tcp_peer(deployment, tmp_path):
+    """A real process behind a (simulated) balancer on loopback: the header is honoured when loopback
+    is trusted, and ignored when it is not, even with an X-Forwarded-For naming a trusted address."""
+    env, _server, _client_ca = deployment
+    cert = issue_client_certificate(tmp_path, "gateway", env)
+    cli("token", "create", "--role", "auditor", "--name", "gw", "--client-cert", str(cert[0]), env=env)
+    header = {"X-SSL-Client-Cert": quote(leaf(cert[0]), safe="")}
+    for trusted, expected in (("127.0.0.1/32", 200), ("10.0.0.0/8", 401)):
+        lb_env = {
+            **env,
+            "LONGTRUST_CLIENT_CERT_HEADER": "X-SSL-Client-Cert",
+            "LONGTRUST_TRUSTED_PROXIES": trusted,
+        }
+        server = Process(["serve"], lb_env, free_port(), tmp_path / f"lb-{expected}.log").start()
+        try:
+            spoofed = {**header, "X-Forwarded-For": "10.1.1.1"}
+            assert (
+                httpx.get(server.url + "/api/v1/tokens", headers=spoofed, timeout=30).status_code == expected
+            )
+        finally:
+            server.stop()
