@@ -26,6 +26,20 @@ def _tls_context(cert: tuple[str, str] | None) -> ssl.SSLContext:
     return context
 
 
+class HubRefused(HubUnavailable):
+    """The hub refused the whole batch because a license in it carries another region's issuer code."""
+
+
+FOREIGN_ISSUER = "foreign-issuer-code"  # the hub's problem code for that refusal
+
+
+def _problem_type(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("type", ""))
+    except (ValueError, AttributeError):
+        return ""
+
+
 class HubClient:
     """Calls the hub as one region, authenticated by the region's hub token, its client certificate
     (``cert``: (PEM certificate file, PEM key file), presented in the TLS handshake), or both."""
@@ -55,6 +69,8 @@ class HubClient:
             )
         except httpx.HTTPError as exc:
             raise HubUnavailable(f"hub unreachable: {type(exc).__name__}: {exc}") from exc
+        if response.status_code == 403 and _problem_type(response).endswith(":" + FOREIGN_ISSUER):
+            raise HubRefused(response.json().get("detail", "refused"))
         if response.status_code != 200:
             raise HubUnavailable(f"hub answered {response.status_code}: {response.text[:300]}")
         try:
@@ -122,6 +138,8 @@ class HubClient:
 
     @staticmethod
     def _json(response: httpx.Response) -> dict:
+        if response.status_code == 403 and _problem_type(response).endswith(":" + FOREIGN_ISSUER):
+            raise HubRefused(response.json().get("detail", "refused"))
         if response.status_code != 200:
             raise HubUnavailable(f"hub answered {response.status_code}: {response.text[:300]}")
         try:

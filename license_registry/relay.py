@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 
 from core.clock import Clock, SystemClock
 from db.base import Database
-from license_registry.hub_client import MAX_BATCH, HubClient, HubUnavailable
+from license_registry.hub_client import MAX_BATCH, HubClient, HubRefused, HubUnavailable
 from license_registry.models import OutboxEvent
 
 log = logging.getLogger("longtrust.relay")
@@ -32,6 +32,9 @@ def backoff_s(attempts: int, base_s: float, cap_s: float, rng: random.Random) ->
     """Exponential back-off after ``attempts`` failures, capped, with jitter in [half, full] of the step."""
     step = min(cap_s, base_s * 2 ** max(attempts - 1, 0))
     return step / 2 + rng.uniform(0, step / 2)
+
+
+REFUSED = "refused by the hub: the license's issuer code belongs to another region"
 
 
 class HubRelay:
@@ -96,10 +99,28 @@ class HubRelay:
         """(event ids, the hub's results by idempotency key, what to record where it gave none)."""
         try:
             results = self.hub.report(self.region, [e for _, e in events])
+        except HubRefused:
+            if len(events) > 1:
+                return self._post_one_by_one(events)
+            return [i for i, _ in events], {}, REFUSED
         except HubUnavailable as exc:
             log.warning("hub delivery failed for %d events: %s", len(events), exc)
             return [i for i, _ in events], {}, str(exc)
         return [i for i, _ in events], results, "the hub did not answer for this event"
+
+    def _post_one_by_one(self, events: list[tuple[int, dict]]) -> tuple[list[int], dict, str]:
+        """After a batch was refused for another region's issuer code: each event on its own, so the
+        refused ones back off and the rest are delivered."""
+        results, failure = {}, REFUSED
+        for _id, event in events:
+            try:
+                results.update(self.hub.report(self.region, [event]))
+            except HubRefused:
+                continue
+            except HubUnavailable as exc:
+                failure = str(exc)
+                break
+        return [i for i, _ in events], results, failure
 
     def close(self) -> None:
         self.hub.close()

@@ -58,6 +58,7 @@ from national_hub.witness import AuditWitness
 
 SYSTEM_ACTOR = "system:hub"
 IDENTIFIER_ROOT = "1.2.156.3005.2."  # the e-license root code (standards.md §6.4)
+FOREIGN_ISSUER = "foreign-issuer-code"  # problem code of a batch refused for another region's issuer
 _ISSUER_CODE = re.compile(r"^[0-9A-Z]{1,64}$")
 FINAL_STATUSES = {"revoked", "changed"}  # within one version, a license never leaves these
 
@@ -344,9 +345,11 @@ class _Batch:
         self.issuers = repo.issuer_regions(self.s, codes)
         foreign = sorted(c for c, owner in self.issuers.items() if owner != self.region)
         if foreign:
-            raise forbidden(
+            raise DomainError(
+                ErrorKind.FORBIDDEN,
                 f"issuer codes {', '.join(foreign)} belong to other regions; region {self.region} may "
-                "not report their licenses (nothing in this batch was stored)"
+                "not report their licenses (nothing in this batch was stored)",
+                code=FOREIGN_ISSUER,
             )
 
     def apply(self, event: Mapping) -> dict:
