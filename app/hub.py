@@ -18,6 +18,7 @@ from core.clock import SystemClock
 from db.base import Database
 from keys.kek import KeyEncryptor
 from keys.service import KeyService
+from national_hub.client_check import RegionCertificateCheck
 from national_hub.router import build_router
 from national_hub.service import SYSTEM_ACTOR, HubService
 
@@ -30,7 +31,8 @@ def build_hub(settings: Settings) -> HubService:
         raise StartupError("; ".join(kek_problems))
     db = Database(settings.db_url, settings.database_connect_timeout_s)
     keys = KeyService(db, KeyEncryptor(settings.kek), sm2_user_id=settings.sm2_user_id.encode())
-    return HubService(db, keys, SystemClock())
+    check = RegionCertificateCheck(max_age_s=settings.hub_client_revocation_max_age_s)
+    return HubService(db, keys, SystemClock(), client_check=check)
 
 
 def hub_initialise(settings: Settings) -> str:

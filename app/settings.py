@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     client_ca: Path | None = None  # PEM CA certificates client certificates must chain to
     client_cert_header: str | None = None  # header a load balancer passes the verified certificate in
     trusted_proxies: str = ""  # comma-separated CIDRs whose client_cert_header is honoured
+    hub_client_revocation_max_age_s: float = 60.0  # hub: longest reuse of a region certificate's OCSP/CRL
     max_body_bytes: int = 20 * 1024 * 1024
     sm2_user_id: str = "1234567812345678"
     seal_attribute_oid: str = DEFAULT_SEAL_ATTRIBUTE_OID

@@ -68,6 +68,18 @@ def region_by_certificate(session: Session, sha256: str) -> str | None:
     return session.scalar(select(HubRegion.code).where(HubRegion.client_cert_sha256 == sha256))
 
 
+def active_ca_anchors(session: Session, region: str) -> list[tuple[str, bytes]]:
+    """(kind, DER) of the region's active ``ca-root`` and ``ca-intermediate`` trust anchors."""
+    rows = session.execute(
+        select(HubTrustAnchor.kind, HubTrustAnchor.certificate_der).where(
+            HubTrustAnchor.region == region,
+            HubTrustAnchor.kind.in_(("ca-root", "ca-intermediate")),
+            HubTrustAnchor.status == "active",
+        )
+    )
+    return [(kind, bytes(der)) for kind, der in rows.tuples()]
+
+
 def issuer_regions(session: Session, codes: Iterable[str]) -> dict[str, str]:
     """issuer code → the region it is bound to, for the bound ones among ``codes``."""
     wanted = sorted(set(codes))

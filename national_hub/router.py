@@ -34,7 +34,10 @@ def build_router(
         if certificate is not None:
             region = hub.authenticate_certificate(certificate)
             if region is None:
-                raise unauthenticated("the client certificate is not registered for a region")
+                raise unauthenticated(
+                    "the client certificate is not accepted: not registered for a region, not issued by "
+                    "the region's CA, revoked, or its revocation status could not be obtained"
+                )
             return region
         region = hub.authenticate(bearer_token(authorization))
         if region is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import secrets
 from collections import Counter
@@ -27,6 +28,7 @@ from db.audit import record
 from db.base import Database
 from keys.service import KeyService
 from national_hub import repo
+from national_hub.client_check import RegionCertificateCheck
 from national_hub.models import (
     TRUST_LIST_STATE_ID,
     HubCatalogEntry,
@@ -55,6 +57,8 @@ from national_hub.trust_list import (
     to_pem,
 )
 from national_hub.witness import AuditWitness
+
+log = logging.getLogger("longtrust.hub")
 
 SYSTEM_ACTOR = "system:hub"
 IDENTIFIER_ROOT = "1.2.156.3005.2."  # the e-license root code (standards.md §6.4)
@@ -90,8 +94,10 @@ class HubService:
         clock: Clock,
         *,
         trust_list_validity: timedelta = timedelta(hours=24),
+        client_check: RegionCertificateCheck | None = None,
     ):
         self.db = db
+        self.client_check = client_check or RegionCertificateCheck()
         self.keys = keys
         self.clock = clock
         self.trust_list_validity = trust_list_validity
@@ -175,9 +181,11 @@ class HubService:
             return repo.region_by_token_hash(s, _token_hash(token))
 
     def authenticate_certificate(self, der: bytes) -> str | None:
-        """The region whose registered client certificate is exactly ``der`` (and within its validity
-        period), or None. Read from the database on every call, so a replaced certificate is refused
-        at once by every process."""
+        """The region whose registered client certificate is exactly ``der``, or None. The
+        registration is read from the database on every call, so a replaced certificate is refused at
+        once by every process; a registered one must also be within its validity period, chain to the
+        region's active CA certificates of the trust list and be good by its OCSP responder or CRL
+        (:mod:`national_hub.client_check`; fail closed, refusals logged)."""
         try:
             validity = x509.Certificate.load(der)["tbs_certificate"]["validity"].native
         except (ValueError, TypeError, KeyError):
@@ -185,7 +193,15 @@ class HubService:
         if not validity["not_before"] <= self.clock.now() < validity["not_after"]:
             return None
         with self.db.read() as s:
-            return repo.region_by_certificate(s, sha256_hex(der))
+            region = repo.region_by_certificate(s, sha256_hex(der))
+            anchors = repo.active_ca_anchors(s, region) if region is not None else []
+        if region is None:
+            return None
+        refusal = self.client_check.refusal(der, anchors)
+        if refusal is not None:
+            log.warning("region %s: client certificate %s refused: %s", region, sha256_hex(der)[:16], refusal)
+            return None
+        return region
 
     # --- reports ---------------------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ from types import SimpleNamespace
 from urllib.parse import quote
 
 import pytest
-from asn1crypto import pem as asn1_pem
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -20,8 +19,17 @@ from db.base import Base, Database
 from keys.kek import KeyEncryptor
 from keys.service import KeyService
 from national_hub.service import HubService
-from tests.app.test_client_certs import self_signed
-from tests.national_hub.test_hub import HLJ, JL, TYPE_CODE, bearer, license_event, report, results
+from tests.national_hub.region_pki import RegionCA
+from tests.national_hub.test_hub import (
+    HLJ,
+    JL,
+    TYPE_CODE,
+    anchor_event,
+    bearer,
+    license_event,
+    report,
+    results,
+)
 
 BJ = "110000"
 HEADER = "X-Client-Cert"
@@ -96,20 +104,26 @@ def test_the_identifier_and_the_payload_name_the_same_issuer(hub):
 
 
 def test_a_region_authenticates_with_its_registered_certificate(hub):
-    first, second = self_signed(), self_signed()
-    der = asn1_pem.unarmor(first.encode())[2]
-    hub.service.add_region(BJ, "北京市", "test", der, ["11110000000000000X"])
-    header = {HEADER: quote(first, safe="")}
-    body = {"region": BJ, "events": [licensed("b1", "11110000000000000X", BJ)]}
-    ok = hub.client.post("/hub/v1/reports", json=body, headers=header)
-    assert results(ok) == ["accepted"]
-    assert hub.stranger.post("/hub/v1/reports", json=body, headers=header).status_code == 401
-    other_region = hub.client.post("/hub/v1/reports", json={**body, "region": HLJ}, headers=header)
-    assert other_region.status_code == 403
-    hub.service.bind(BJ, "test", asn1_pem.unarmor(second.encode())[2])  # replaced: the old one is refused
-    assert hub.client.post("/hub/v1/reports", json=body, headers=header).status_code == 401
-    assert (
-        hub.client.post("/hub/v1/reports", json=body, headers={HEADER: quote(second, safe="")}).status_code
-        == 200
-    )
-    assert hub.client.post("/hub/v1/reports", json=body, headers=bearer(hub.tokens[HLJ])).status_code == 403
+    region_ca = RegionCA()
+    try:
+        (first, der), (second, second_der) = region_ca.issue(), region_ca.issue()
+        token = hub.service.add_region(BJ, "北京市", "test", der, ["11110000000000000X"])
+        assert results(report(hub, [anchor_event("root", region_ca.pem)], region=BJ, token=token)) == [
+            "accepted"
+        ]
+        header = {HEADER: quote(first, safe="")}
+        body = {"region": BJ, "events": [licensed("b1", "11110000000000000X", BJ)]}
+        ok = hub.client.post("/hub/v1/reports", json=body, headers=header)
+        assert results(ok) == ["accepted"]
+        assert hub.stranger.post("/hub/v1/reports", json=body, headers=header).status_code == 401
+        other_region = hub.client.post("/hub/v1/reports", json={**body, "region": HLJ}, headers=header)
+        assert other_region.status_code == 403
+        hub.service.bind(BJ, "test", second_der)  # replaced: the old one is refused
+        assert hub.client.post("/hub/v1/reports", json=body, headers=header).status_code == 401
+        replaced = hub.client.post("/hub/v1/reports", json=body, headers={HEADER: quote(second, safe="")})
+        assert replaced.status_code == 200
+        assert (
+            hub.client.post("/hub/v1/reports", json=body, headers=bearer(hub.tokens[HLJ])).status_code == 403
+        )
+    finally:
+        region_ca.close()
