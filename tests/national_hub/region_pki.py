@@ -55,22 +55,24 @@ class RegionCA:
             .not_valid_after(now + timedelta(days=1))
         )
 
-    def issue(self, base: str | None = None) -> tuple[str, bytes]:
-        """A client certificate naming ``base`` (default: this CA's listener) as OCSP and CRL host."""
+    def issue(self, base: str | None = None, endpoints: bool = True) -> tuple[str, bytes]:
+        """A client certificate naming ``base`` (default: this CA's listener) as OCSP and CRL host,
+        or neither without ``endpoints``."""
         base = base or self.base
         key = ec.generate_private_key(ec.SECP256R1())
         ocsp_url = x509.AccessDescription(
             AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(f"{base}/ocsp")
         )
         crl_url = x509.DistributionPoint([x509.UniformResourceIdentifier(f"{base}/crl")], None, None, None)
-        cert = (
+        builder = (
             self._builder(_name("region relay"), key.public_key(), datetime.now(UTC))
             .add_extension(_usage(ca=False), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-            .add_extension(x509.AuthorityInformationAccess([ocsp_url]), critical=False)
-            .add_extension(x509.CRLDistributionPoints([crl_url]), critical=False)
-            .sign(self.key, hashes.SHA256())
         )
+        if endpoints:
+            builder = builder.add_extension(x509.AuthorityInformationAccess([ocsp_url]), critical=False)
+            builder = builder.add_extension(x509.CRLDistributionPoints([crl_url]), critical=False)
+        cert = builder.sign(self.key, hashes.SHA256())
         return cert.public_bytes(serialization.Encoding.PEM).decode(), cert.public_bytes(
             serialization.Encoding.DER
         )

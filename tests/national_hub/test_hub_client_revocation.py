@@ -125,6 +125,12 @@ def test_no_status_obtainable_is_refused(hub, region_ca):
     assert time.monotonic() - started < 10  # bounded by the check's fetch timeouts
 
 
+def test_a_certificate_naming_no_status_endpoint_is_refused(hub, region_ca):
+    pem, der = region_ca.issue(endpoints=False)
+    hub.service.bind(BJ, "test", der)
+    refused(reported(hub, pem))
+
+
 def test_answers_are_reused_within_the_bound_and_not_beyond(tmp_path, database_url, region_ca):
     h = make_hub(tmp_path, database_url, region_ca, max_age_s=1.0)
     try:
