@@ -153,8 +153,8 @@ def _revoked_then_rebound(tmp_path, a: Process, hub: Process, verify, cert, serv
         assert answer.status_code == 200, answer.text
         return answer.json()
 
-    waiting = wait_for(lambda: (b := backlog())["failing"] and b, 60, "the relay to try and be refused")
-    assert waiting["pending"] >= 1 and "401" in json.dumps(waiting), waiting
+    waiting = wait_for(lambda: (b := backlog())["last_error"] and b, 60, "the relay to try and be refused")
+    assert waiting["pending"] >= 1 and "401" in waiting["last_error"], waiting
 
     new_cert = issue_client_certificate(tmp_path, "region-110000-new", a.env)
     cli("hub", "region", "bind", "--code", REGION_A, "--client-cert", str(new_cert[0]), env=hub.env)
