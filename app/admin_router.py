@@ -10,9 +10,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.approvals import ApprovalService, Execute, Outcome, respond
+from app.cert_credentials import from_pem
 from app.tokens import TokenService, TokenView, check_role
 from ca.schemas import CaRequestOut
-from core.errors import not_found
+from core.errors import invalid, not_found
 from policies.access import access_policy
 
 MAX_TTL_S = 10 * 366 * 86400
@@ -31,6 +32,12 @@ class TokenIn(BaseModel):
     )
     seals: list[str] = Field(default_factory=list, max_length=1000)
     expires_in_s: int | None = Field(default=None, ge=1, le=MAX_TTL_S)
+    client_certificate_pem: str | None = Field(
+        default=None,
+        max_length=16 * 1024,
+        description="a PEM client certificate issued by this deployment's CA (extendedKeyUsage clientAuth, "
+        "e.g. profile tls-client) that authenticates as this token over mTLS",
+    )
 
 
 class TokenOut(BaseModel):
@@ -44,6 +51,7 @@ class TokenOut(BaseModel):
     expires_at: datetime | None
     last_used_at: datetime | None
     revoked_at: datetime | None
+    client_cert_sha256: str | None = None
 
 
 class TokenCreated(TokenOut):
@@ -84,6 +92,15 @@ def _token_out(v: TokenView) -> dict:
     return TokenOut(**v.__dict__).model_dump(mode="json")
 
 
+def _certificate(text: str | None) -> bytes | None:
+    if text is None:
+        return None
+    der = from_pem(text)
+    if der is None:
+        raise invalid("client_certificate_pem is not a PEM certificate", "client-certificate")
+    return der
+
+
 def operations(tokens: TokenService) -> list[tuple[str, str, Execute]]:
     """Token operations for app/approvals.py: (operation, action its approver must hold, execute)."""
 
@@ -97,6 +114,7 @@ def operations(tokens: TokenService) -> list[tuple[str, str, Execute]]:
                 payload["seals"],
                 payload["operator"],
                 payload["expires_in_s"],
+                _certificate(payload.get("client_certificate_pem")),
             )
         return Outcome(201, {**_token_out(issued.view), "token": issued.token})
 

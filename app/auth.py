@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPBearer
 
@@ -14,22 +16,34 @@ from policies.access import access_policy
 BEARER = HTTPBearer(auto_error=False, scheme_name="bearer", description="a LongTrust API token (lt_…)")
 
 
-def make_require(tokens: TokenService, limits: RateLimits):
+def make_require(tokens: TokenService, limits: RateLimits, presented: Callable[[Request], bytes | None]):
     """``require(action)`` → a FastAPI dependency yielding the caller's Principal or failing 401 (no
-    token; an unknown, revoked or expired one), 403 (a role that may not) or 429 (a client over its
-    authentication-failure limit)."""
+    credential; an unknown, revoked or expired token; a client certificate bound to no live token, or
+    revoked or expired), 403 (a role that may not) or 429 (a client over its authentication-failure
+    limit). A bearer token, when sent, is the credential; otherwise the client certificate
+    ``presented(request)`` gives (DER, app/client_certs.py)."""
+
+    def _credential(request: Request) -> Callable[[], tuple[Principal | None, str]]:
+        """The caller's credential as a check to run; 401 at once when none was presented."""
+        authorization = request.headers.get("authorization")
+        certificate = None if authorization else presented(request)
+        if certificate is not None:
+            refusal = "the client certificate is bound to no live token, or is revoked or expired"
+            return lambda: (tokens.authenticate_certificate(certificate), refusal)
+        token = bearer_token(authorization)
+        return lambda: (tokens.authenticate(token), "the token is unknown, revoked or expired")
 
     def require(action: str):
         access_policy().allows("security-admin", action)  # unknown actions fail at start-up, not per call
 
         def dependency(request: Request, _declared=Security(BEARER)) -> Principal:
-            token = bearer_token(request.headers.get("authorization"))
+            check = _credential(request)
             client = client_address(request)
             limits.check_authentication(client)
-            principal = tokens.authenticate(token)
+            principal, refusal = check()
             if principal is None:
                 limits.authentication_failed(client)
-                raise unauthenticated("the token is unknown, revoked or expired")
+                raise unauthenticated(refusal)
             if not access_policy().allows(principal.role, action):
                 raise forbidden(f"role {principal.role} may not {action}")
             return principal

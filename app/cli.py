@@ -58,6 +58,23 @@ DataDir = Annotated[Path | None, typer.Option("--data-dir", help="data folder (e
 CLI_ACTOR = "cli:" + os.environ.get("USER", "operator")
 
 
+TlsCert = Annotated[
+    Path | None, typer.Option(help="PEM server certificate (chain): serve HTTPS (env LONGTRUST_TLS_CERT)")
+]
+TlsKey = Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert (env LONGTRUST_TLS_KEY)")]
+ClientCa = Annotated[
+    Path | None,
+    typer.Option(help="PEM CA certificates client certificates must chain to (env LONGTRUST_CLIENT_CA)"),
+]
+
+
+def use_tls_options(cert: Path | None, key: Path | None, client_ca: Path | None) -> None:
+    """Command-line TLS options override LONGTRUST_TLS_*; set in the environment so workers see them."""
+    for name, value in (("TLS_CERT", cert), ("TLS_KEY", key), ("CLIENT_CA", client_ca)):
+        if value is not None:
+            os.environ[f"LONGTRUST_{name}"] = str(value.resolve())
+
+
 def settings_for(data_dir: Path | None) -> Settings:
     if data_dir is not None:
         os.environ["LONGTRUST_DATA_DIR"] = str(data_dir)
@@ -118,8 +135,13 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 8400,
     workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+    tls_cert: TlsCert = None,
+    tls_key: TlsKey = None,
+    client_ca: ClientCa = None,
 ) -> None:
-    """Run the API (initialises the data folder first if needed)."""
+    """Run the API (initialises the data folder first if needed); with --tls-cert it serves HTTPS and,
+    with --client-ca, accepts client certificates (mTLS) besides bearer tokens."""
+    use_tls_options(tls_cert, tls_key, client_ca)
     settings = settings_for(data_dir)
     prepare_metrics_folder(settings.data_dir)
     initialise(settings)
@@ -144,9 +166,11 @@ def run_server(what: str, factory: str, settings: Settings, host: str, port: int
     import uvicorn
 
     from app.observability import logging_config
+    from app.tls import server_options
 
     os.environ["LONGTRUST_DATA_DIR"] = str(settings.data_dir.resolve())
-    typer.echo(f"{what} on http://{host}:{port} (data: {settings.data_dir.resolve()})")
+    scheme = "https" if settings.tls_cert else "http"
+    typer.echo(f"{what} on {scheme}://{host}:{port} (data: {settings.data_dir.resolve()})")
     uvicorn.run(
         factory,
         factory=True,
@@ -156,6 +180,7 @@ def run_server(what: str, factory: str, settings: Settings, host: str, port: int
         log_level="info",
         access_log=False,
         log_config=logging_config(settings.log_format),
+        **server_options(settings.tls_cert, settings.tls_key, settings.client_ca),
     )
 
 
@@ -173,19 +198,34 @@ def token_create(
         float | None,
         typer.Option(help="lifetime in days (approval-system default: LONGTRUST_TOKEN_DEFAULT_TTL_DAYS)"),
     ] = None,
+    client_cert: Annotated[
+        Path | None,
+        typer.Option(help="PEM client certificate from this deployment's CA that authenticates as the token"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print token and token_id as JSON")] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Print a new bearer token on stdout and its id on stderr (with host access, no second operator
     is asked for: the command acts directly and is audited as the CLI)."""
     ttl = expires_in_days * 86400 if expires_in_days is not None else None
+    der = client_certificate(client_cert) if client_cert else None
     with open_services(data_dir) as services, services.db.unit_of_work() as s:
-        issued = services.tokens.issue(s, role, name, CLI_ACTOR, seal or [], operator, ttl)
+        issued = services.tokens.issue(s, role, name, CLI_ACTOR, seal or [], operator, ttl, der)
     if as_json:
         typer.echo(json.dumps({**_token_json(issued.view), "token": issued.token}, ensure_ascii=False))
         return
     typer.echo(issued.token)
     typer.echo(f"token_id: {issued.token_id}", err=True)
+
+
+def client_certificate(path: Path) -> bytes:
+    """DER of the PEM certificate in the file at ``path`` (a --client-cert option)."""
+    from app.cert_credentials import from_pem
+
+    der = from_pem(path.read_text(errors="replace"))
+    if der is None:
+        raise typer.BadParameter(f"{path} holds no PEM certificate", param_hint="--client-cert")
+    return der
 
 
 def _token_json(view) -> dict:

@@ -12,6 +12,7 @@ from app.approvals import ApprovalService
 from app.audit_router import build_router as audit_router
 from app.auth import make_require
 from app.checkpoints import AuditLog
+from app.client_certs import PresentedCertificate
 from app.lists_router import build_router as lists_router
 from app.metrics import key_used
 from app.rate_limits import RateLimits, limit_problems
@@ -69,7 +70,8 @@ class Services:
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def routers(self):
-        require = make_require(self.tokens, self.limits)
+        presented = PresentedCertificate(self.settings.client_cert_header, self.settings.trusted_proxies)
+        require = make_require(self.tokens, self.limits, presented)
         return [
             admin_router(self.tokens, self.approvals, require),
             ca_router(self.ca, require, self.approvals),
@@ -192,9 +194,14 @@ def build_services(settings: Settings) -> Services:
     )
     seals = SealService(db, keys, ca, clock, settings.region, settings.seal_attribute_oid)
     hub = relay = hub_trust = None
-    if settings.hub_url and settings.hub_token:
-        hub = HubClient(settings.hub_url, settings.hub_token)
-        relay = HubRelay(db, settings.hub_url, settings.hub_token, settings.region)
+    if settings.hub_url and (settings.hub_token or settings.hub_client_cert):
+        cert = (
+            (str(settings.hub_client_cert), str(settings.hub_client_key))
+            if settings.hub_client_cert
+            else None
+        )
+        hub = HubClient(settings.hub_url, settings.hub_token, cert=cert)
+        relay = HubRelay(db, settings.hub_url, settings.hub_token, settings.region, cert=cert)
         pinned = settings.hub_certificate_file.read_text() if settings.hub_certificate_file else None
         hub_trust = HubTrustList(hub, settings.region, pinned, settings.hub_trust_refresh_s)
     registry = RegistryService(db, seals, clock, settings.region, hub, public_url=settings.public_url)

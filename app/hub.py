@@ -9,6 +9,7 @@ from fastapi import FastAPI, Response
 
 from app import docs, problems
 from app.checkpoints import AuditLog
+from app.client_certs import PresentedCertificate
 from app.container import StartupError
 from app.limits import BodyLimit
 from app.observability import Observe, configure_logging
@@ -17,6 +18,7 @@ from core.clock import SystemClock
 from db.base import Database
 from keys.kek import KeyEncryptor
 from keys.service import KeyService
+from national_hub.client_check import RegionCertificateCheck
 from national_hub.router import build_router
 from national_hub.service import SYSTEM_ACTOR, HubService
 
@@ -29,7 +31,8 @@ def build_hub(settings: Settings) -> HubService:
         raise StartupError("; ".join(kek_problems))
     db = Database(settings.db_url, settings.database_connect_timeout_s)
     keys = KeyService(db, KeyEncryptor(settings.kek), sm2_user_id=settings.sm2_user_id.encode())
-    return HubService(db, keys, SystemClock())
+    check = RegionCertificateCheck(max_age_s=settings.hub_client_revocation_max_age_s)
+    return HubService(db, keys, SystemClock(), client_check=check)
 
 
 def hub_initialise(settings: Settings) -> str:
@@ -74,7 +77,9 @@ def create_hub_app(
     )
     app.state.hub = hub
     problems.install(app)
-    app.include_router(build_router(hub))
+    app.include_router(
+        build_router(hub, PresentedCertificate(settings.client_cert_header, settings.trusted_proxies))
+    )
 
     @app.get("/trust-list", tags=["national hub"])
     def trust_list():

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     region: str = "110000"
     hub_url: str | None = None
     hub_token: str | None = None
+    hub_client_cert: Path | None = None  # PEM client certificate presented to the hub (mTLS)
+    hub_client_key: Path | None = None  # its PEM private key
     hub_relay_interval_s: float = 5.0
     audit_sequence_interval_s: float = 5.0
     hub_certificate_file: Path | None = None
@@ -39,6 +41,12 @@ class Settings(BaseSettings):
     verify_fetch_max_age_s: float = 60.0
     verify_fetch_revocation: bool = True
     fetch_allow: str = ""  # comma-separated URL prefixes verification may fetch (verify.fetching)
+    tls_cert: Path | None = None  # `serve` ends TLS itself with this PEM certificate (chain)
+    tls_key: Path | None = None
+    client_ca: Path | None = None  # PEM CA certificates client certificates must chain to
+    client_cert_header: str | None = None  # header a load balancer passes the verified certificate in
+    trusted_proxies: str = ""  # comma-separated CIDRs whose client_cert_header is honoured
+    hub_client_revocation_max_age_s: float = 60.0  # hub: longest reuse of a region certificate's OCSP/CRL
     max_body_bytes: int = 20 * 1024 * 1024
     sm2_user_id: str = "1234567812345678"
     seal_attribute_oid: str = DEFAULT_SEAL_ATTRIBUTE_OID
@@ -86,8 +94,12 @@ class Settings(BaseSettings):
             problems.append("LONGTRUST_REGION must be a 6-digit GB/T 2260 code")
         if self.kmc_key_backend == "pkcs11" and not self.pkcs11_module:
             problems.append("LONGTRUST_KMC_KEY_BACKEND=pkcs11 needs LONGTRUST_PKCS11_MODULE (and its token)")
-        if self.hub_url and not self.hub_token:
-            problems.append("LONGTRUST_HUB_URL is set without LONGTRUST_HUB_TOKEN (the region's hub token)")
+        if self.hub_url and not (self.hub_token or self.hub_client_cert):
+            problems.append(
+                "LONGTRUST_HUB_URL is set without a hub credential: set LONGTRUST_HUB_TOKEN (the region's "
+                "hub token) or LONGTRUST_HUB_CLIENT_CERT and LONGTRUST_HUB_CLIENT_KEY"
+            )
+        problems += self._tls_problems()
         if self.console_session_s <= 0:
             problems.append("LONGTRUST_CONSOLE_SESSION_S must be a positive number of seconds")
         if self.environment == "production":
@@ -102,9 +114,44 @@ class Settings(BaseSettings):
             problems.append("LONGTRUST_HUB_URL is set without LONGTRUST_HUB_CERTIFICATE_FILE (pin the hub)")
         return problems
 
+    def _tls_problems(self) -> list[str]:
+        problems = []
+        pairs = (("tls_cert", "tls_key"), ("hub_client_cert", "hub_client_key"))
+        for cert, key in pairs:
+            if bool(getattr(self, cert)) != bool(getattr(self, key)):
+                problems.append(f"LONGTRUST_{cert.upper()} and LONGTRUST_{key.upper()} go together")
+        if self.client_ca and not self.tls_cert:
+            problems.append("LONGTRUST_CLIENT_CA needs LONGTRUST_TLS_CERT (TLS ended by the service)")
+        for name in ("tls_cert", "tls_key", "client_ca", "hub_client_cert", "hub_client_key"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                problems.append(f"LONGTRUST_{name.upper()}: no file {path}")
+        if self.client_cert_header and not self.trusted_proxies.strip():
+            problems.append(
+                "LONGTRUST_CLIENT_CERT_HEADER needs LONGTRUST_TRUSTED_PROXIES (the load balancers)"
+            )
+        try:
+            parse_networks(self.trusted_proxies)
+        except ValueError as exc:
+            problems.append(str(exc))
+        return problems
+
     @property
     def known_names(self) -> set[str]:
         return {f"LONGTRUST_{name.upper()}" for name in type(self).model_fields}
+
+
+def parse_networks(text: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """CIDRs of a comma-separated list (``10.0.0.0/8, 192.0.2.7``); ValueError names a bad entry."""
+    networks = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"LONGTRUST_TRUSTED_PROXIES: {part!r} is not an IP address or CIDR") from None
+    return networks
 
 
 def url_problem(value: str) -> str | None:

@@ -16,6 +16,7 @@ from sqlalchemy import String, Text, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from app import cert_credentials as certs
 from core.errors import conflict, invalid, not_found
 from core.versioned import VersionedCache
 from db.audit import record
@@ -43,6 +44,8 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # SHA-256 of a client certificate that authenticates as this token (mTLS), if one is bound
+    client_cert_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True, index=True)
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class TokenView:
     expires_at: datetime | None
     last_used_at: datetime | None
     revoked_at: datetime | None
+    client_cert_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,7 @@ def _view(row: ApiToken, now: datetime) -> TokenView:
         row.expires_at,
         row.last_used_at,
         row.revoked_at,
+        row.client_cert_sha256,
     )
 
 
@@ -129,6 +134,9 @@ class TokenService:
         self.db = db
         self.default_ttl_days = default_ttl_days
         self._cache: VersionedCache[str, Principal | None] = VersionedCache(db.generation.watch(Topic.TOKENS))
+        self._cert_cache: VersionedCache[str, Principal | None] = VersionedCache(
+            db.generation.watch(Topic.TOKENS, Topic.REVOCATIONS, Topic.CAS)
+        )
         self._touched: dict[str, float] = {}
         self._touch_lock = threading.Lock()
 
@@ -141,10 +149,14 @@ class TokenService:
         seals: list[str] = (),
         operator: str | None = None,
         expires_in_s: float | None = None,
+        client_cert_der: bytes | None = None,
     ) -> IssuedToken:
         """A new token of ``role``; ``operator`` defaults to ``name``. Without ``expires_in_s``
-        (seconds), approval-system tokens expire after the default lifetime and others never.
-        Raises invalid for an unknown role, an empty name or a non-positive lifetime."""
+        (seconds), approval-system tokens expire after the default lifetime and others never. With
+        ``client_cert_der`` (DER X.509, issued by this deployment's CA for clientAuth), that client
+        certificate authenticates as the token too (mTLS, RFC 8446 §4.4.2).
+        Raises invalid for an unknown role, an empty name, a non-positive lifetime or an unusable
+        certificate, conflict when the certificate is bound to another token."""
         check_role(role)
         operator = (operator if operator is not None else name).strip()
         if not name.strip() or not operator:
@@ -159,6 +171,7 @@ class TokenService:
             seals=json.dumps(sorted(seals)),
             created_at=now,
             expires_at=self._expiry(role, now, expires_in_s),
+            client_cert_sha256=self._bindable(session, client_cert_der, now),
         )
         session.add(row)
         bump(session, Topic.TOKENS)  # a cache may hold "unknown" for this hash
@@ -172,12 +185,25 @@ class TokenService:
             operator=operator,
             seals=sorted(seals),
             expires_at=row.expires_at,
+            client_cert_sha256=row.client_cert_sha256,
         )
         return IssuedToken(token, _view(row, now))
 
     def create(self, session: Session, role: str, name: str, actor: str, seals: list[str] = (), **kw) -> str:
         """Like :meth:`issue`, returning only the secret token."""
         return self.issue(session, role, name, actor, seals, **kw).token
+
+    @staticmethod
+    def _bindable(session: Session, der: bytes | None, now: datetime) -> str | None:
+        if der is None:
+            return None
+        problem = certs.issued_problem(session, der, now)
+        if problem:
+            raise invalid(problem, "client-certificate")
+        digest = certs.fingerprint(der)
+        if session.scalar(select(ApiToken.id).where(ApiToken.client_cert_sha256 == digest)):
+            raise conflict("this client certificate is already bound to a token", "client-certificate-bound")
+        return digest
 
     def _expiry(self, role: str, now: datetime, expires_in_s: float | None) -> datetime | None:
         if expires_in_s is not None:
@@ -251,6 +277,25 @@ class TokenService:
         if principal is None or (principal.expires_at is not None and principal.expires_at <= utcnow()):
             return None
         return principal
+
+    def authenticate_certificate(self, der: bytes) -> Principal | None:
+        """The principal of the token ``der`` (a client certificate) is bound to, or None when it is
+        bound to none, or the token or certificate is revoked or expired, or its CA is not active.
+        Answers are cached until a token, a certificate's status or a CA changes in any process."""
+        digest = certs.fingerprint(der)
+        principal = self._cert_cache.get_or_load(digest, lambda: self._load_bound(der, digest))
+        if principal is None or (principal.expires_at is not None and principal.expires_at <= utcnow()):
+            return None
+        self._touch(principal.token_id)
+        return principal
+
+    def _load_bound(self, der: bytes, digest: str) -> Principal | None:
+        with self.db.read() as s:
+            row = s.scalars(select(ApiToken).where(ApiToken.client_cert_sha256 == digest)).first()
+            if row is None or row.revoked_at is not None or certs.issued_problem(s, der, utcnow()):
+                return None
+        expires = min(e for e in (row.expires_at, certs.not_after(der)) if e is not None)
+        return Principal(row.id, row.name, row.role, frozenset(json.loads(row.seals)), row.operator, expires)
 
     def _load(self, key: str, column=ApiToken.token_hash) -> Principal | None:
         with self.db.read() as s:

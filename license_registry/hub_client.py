@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from urllib.parse import quote
 
 import httpx
@@ -16,13 +17,44 @@ class HubUnavailable(Exception):
     """The hub could not be reached or did not answer usefully; try again later."""
 
 
+def _tls_context(cert: tuple[str, str] | None) -> ssl.SSLContext:
+    """The default verifying context (SSL_CERT_FILE / SSL_CERT_DIR honoured) with the client
+    certificate chain loaded when one is given."""
+    context = httpx.create_ssl_context()
+    if cert is not None:
+        context.load_cert_chain(*cert)
+    return context
+
+
+class HubRefused(HubUnavailable):
+    """The hub refused the whole batch because a license in it carries another region's issuer code."""
+
+
+FOREIGN_ISSUER = "foreign-issuer-code"  # the hub's problem code for that refusal
+
+
+def _problem_type(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("type", ""))
+    except (ValueError, AttributeError):
+        return ""
+
+
 class HubClient:
+    """Calls the hub as one region, authenticated by the region's hub token, its client certificate
+    (``cert``: (PEM certificate file, PEM key file), presented in the TLS handshake), or both."""
+
     def __init__(
-        self, hub_url: str, hub_token: str, client: httpx.Client | None = None, timeout_s: float = 30.0
+        self,
+        hub_url: str,
+        hub_token: str | None,
+        client: httpx.Client | None = None,
+        timeout_s: float = 30.0,
+        cert: tuple[str, str] | None = None,
     ):
         self.base = hub_url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {hub_token}"}
-        self._client = client or httpx.Client(timeout=timeout_s)
+        self._headers = {"Authorization": f"Bearer {hub_token}"} if hub_token else {}
+        self._client = client or httpx.Client(timeout=timeout_s, verify=_tls_context(cert))
         self._own_client = client is None
 
     def report(self, region: str, events: list[dict]) -> dict[str, tuple[str, str]]:
@@ -37,6 +69,8 @@ class HubClient:
             )
         except httpx.HTTPError as exc:
             raise HubUnavailable(f"hub unreachable: {type(exc).__name__}: {exc}") from exc
+        if response.status_code == 403 and _problem_type(response).endswith(":" + FOREIGN_ISSUER):
+            raise HubRefused(response.json().get("detail", "refused"))
         if response.status_code != 200:
             raise HubUnavailable(f"hub answered {response.status_code}: {response.text[:300]}")
         try:
@@ -104,6 +138,8 @@ class HubClient:
 
     @staticmethod
     def _json(response: httpx.Response) -> dict:
+        if response.status_code == 403 and _problem_type(response).endswith(":" + FOREIGN_ISSUER):
+            raise HubRefused(response.json().get("detail", "refused"))
         if response.status_code != 200:
             raise HubUnavailable(f"hub answered {response.status_code}: {response.text[:300]}")
         try:

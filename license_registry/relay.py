@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 
 from core.clock import Clock, SystemClock
 from db.base import Database
-from license_registry.hub_client import MAX_BATCH, HubClient, HubUnavailable
+from license_registry.hub_client import MAX_BATCH, HubClient, HubRefused, HubUnavailable
 from license_registry.models import OutboxEvent
 
 log = logging.getLogger("longtrust.relay")
@@ -34,16 +34,20 @@ def backoff_s(attempts: int, base_s: float, cap_s: float, rng: random.Random) ->
     return step / 2 + rng.uniform(0, step / 2)
 
 
+REFUSED = "refused by the hub: the license's issuer code belongs to another region"
+
+
 class HubRelay:
     def __init__(
         self,
         db: Database,
         hub_url: str,
-        hub_token: str,
+        hub_token: str | None,
         region: str,
         client: httpx.Client | None = None,
         batch_size: int = 500,
         *,
+        cert: tuple[str, str] | None = None,
         clock: Clock | None = None,
         base_delay_s: float = 2.0,
         max_delay_s: float = 600.0,
@@ -53,7 +57,7 @@ class HubRelay:
         if not 1 <= batch_size <= MAX_BATCH:
             raise ValueError(f"batch_size is 1 to {MAX_BATCH}")
         self.db = db
-        self.hub = HubClient(hub_url, hub_token, client)
+        self.hub = HubClient(hub_url, hub_token, client, cert=cert)
         self.region = region
         self.batch_size = batch_size
         self.clock = clock or SystemClock()
@@ -95,10 +99,28 @@ class HubRelay:
         """(event ids, the hub's results by idempotency key, what to record where it gave none)."""
         try:
             results = self.hub.report(self.region, [e for _, e in events])
+        except HubRefused:
+            if len(events) > 1:
+                return self._post_one_by_one(events)
+            return [i for i, _ in events], {}, REFUSED
         except HubUnavailable as exc:
             log.warning("hub delivery failed for %d events: %s", len(events), exc)
             return [i for i, _ in events], {}, str(exc)
         return [i for i, _ in events], results, "the hub did not answer for this event"
+
+    def _post_one_by_one(self, events: list[tuple[int, dict]]) -> tuple[list[int], dict, str]:
+        """After a batch was refused for another region's issuer code: each event on its own, so the
+        refused ones back off and the rest are delivered."""
+        results, failure = {}, REFUSED
+        for _id, event in events:
+            try:
+                results.update(self.hub.report(self.region, [event]))
+            except HubRefused:
+                continue
+            except HubUnavailable as exc:
+                failure = str(exc)
+                break
+        return [i for i, _ in events], results, failure
 
     def close(self) -> None:
         self.hub.close()

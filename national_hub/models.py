@@ -13,7 +13,8 @@ TRUST_LIST_STATE_ID = 1  # the trust-list state is a single row
 
 
 class HubRegion(Base):
-    """A reporting region (GB/T 2260 code) and the SHA-256 of the token the hub issued to it."""
+    """A reporting region (GB/T 2260 code), the SHA-256 of the token the hub issued to it and, when
+    registered, the SHA-256 of the client certificate (DER) it may authenticate with instead."""
 
     __tablename__ = "hub_regions"
 
@@ -21,6 +22,19 @@ class HubRegion(Base):
     name: Mapped[str] = mapped_column(String(200))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    client_cert_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True, index=True)
+
+
+class HubIssuerCode(Base):
+    """A license issuer code (颁证机构代码, the identifier's second part) and the one region that may
+    report licenses carrying it: bound by the hub operator, or by the region's first accepted report."""
+
+    __tablename__ = "hub_issuer_codes"
+
+    issuer_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    region: Mapped[str] = mapped_column(String(6), index=True)
+    bound_by: Mapped[str] = mapped_column(String(200))
+    bound_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class HubReceivedEvent(Base):

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from national_hub.models import (
     TRUST_LIST_STATE_ID,
+    HubIssuerCode,
     HubLicense,
     HubReceivedEvent,
     HubRegion,
@@ -61,6 +62,31 @@ def trust_anchor(session: Session, region: str, kind: str, sha256: str) -> HubTr
 
 def region_by_token_hash(session: Session, token_hash: str) -> str | None:
     return session.scalar(select(HubRegion.code).where(HubRegion.token_hash == token_hash))
+
+
+def region_by_certificate(session: Session, sha256: str) -> str | None:
+    return session.scalar(select(HubRegion.code).where(HubRegion.client_cert_sha256 == sha256))
+
+
+def active_ca_anchors(session: Session, region: str) -> list[tuple[str, bytes]]:
+    """(kind, DER) of the region's active ``ca-root`` and ``ca-intermediate`` trust anchors."""
+    rows = session.execute(
+        select(HubTrustAnchor.kind, HubTrustAnchor.certificate_der).where(
+            HubTrustAnchor.region == region,
+            HubTrustAnchor.kind.in_(("ca-root", "ca-intermediate")),
+            HubTrustAnchor.status == "active",
+        )
+    )
+    return [(kind, bytes(der)) for kind, der in rows.tuples()]
+
+
+def issuer_regions(session: Session, codes: Iterable[str]) -> dict[str, str]:
+    """issuer code → the region it is bound to, for the bound ones among ``codes``."""
+    wanted = sorted(set(codes))
+    rows = session.execute(
+        select(HubIssuerCode.issuer_code, HubIssuerCode.region).where(HubIssuerCode.issuer_code.in_(wanted))
+    )
+    return dict(rows.tuples().all())
 
 
 def mark_trust_list_changed(session: Session) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Depends, Request, Response
 
 from core.errors import bearer_token, forbidden, unauthenticated
@@ -17,17 +19,36 @@ from national_hub.service import HubService
 TRUST_LIST_CACHE = "public, max-age=60"
 
 
-def build_router(hub: HubService) -> APIRouter:
+def build_router(
+    hub: HubService, presented: Callable[[Request], bytes | None] = lambda _r: None
+) -> APIRouter:
+    """The hub's routes; ``presented(request)`` gives the DER of the caller's client certificate (TLS
+    ended by the hub, or a trusted load balancer's header), or None."""
     router = APIRouter(prefix="/hub/v1", tags=["national hub"])
 
     def reporting_region(request: Request) -> str:
-        """The region of the caller's hub-issued token (not the app's API tokens)."""
-        region = hub.authenticate(bearer_token(request.headers.get("authorization")))
+        """The region of the caller's hub-issued token (not the app's API tokens) or, without a token,
+        of its registered client certificate."""
+        authorization = request.headers.get("authorization")
+        certificate = None if authorization else presented(request)
+        if certificate is not None:
+            region = hub.authenticate_certificate(certificate)
+            if region is None:
+                raise unauthenticated(
+                    "the client certificate is not accepted: not registered for a region, not issued by "
+                    "the region's CA, revoked, or its revocation status could not be obtained"
+                )
+            return region
+        region = hub.authenticate(bearer_token(authorization))
         if region is None:
             raise unauthenticated("the region token is unknown")
         return region
 
-    @router.post("/reports", response_model=ReportResults)
+    @router.post(
+        "/reports",
+        response_model=ReportResults,
+        responses={403: {"description": "a license's issuer code belongs to another region (problem+json)"}},
+    )
     def report(body: ReportBatch, region: str = Depends(reporting_region)):
         if body.region != region:
             raise forbidden(f"this token reports for region {region}, not {body.region}")

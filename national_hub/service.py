@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import re
 import secrets
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from asn1crypto import x509
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -25,9 +28,11 @@ from db.audit import record
 from db.base import Database
 from keys.service import KeyService
 from national_hub import repo
+from national_hub.client_check import RegionCertificateCheck
 from national_hub.models import (
     TRUST_LIST_STATE_ID,
     HubCatalogEntry,
+    HubIssuerCode,
     HubLicense,
     HubReceivedEvent,
     HubRegion,
@@ -53,7 +58,12 @@ from national_hub.trust_list import (
 )
 from national_hub.witness import AuditWitness
 
+log = logging.getLogger("longtrust.hub")
+
 SYSTEM_ACTOR = "system:hub"
+IDENTIFIER_ROOT = "1.2.156.3005.2."  # the e-license root code (standards.md §6.4)
+FOREIGN_ISSUER = "foreign-issuer-code"  # problem code of a batch refused for another region's issuer
+_ISSUER_CODE = re.compile(r"^[0-9A-Z]{1,64}$")
 FINAL_STATUSES = {"revoked", "changed"}  # within one version, a license never leaves these
 
 
@@ -84,8 +94,10 @@ class HubService:
         clock: Clock,
         *,
         trust_list_validity: timedelta = timedelta(hours=24),
+        client_check: RegionCertificateCheck | None = None,
     ):
         self.db = db
+        self.client_check = client_check or RegionCertificateCheck()
         self.keys = keys
         self.clock = clock
         self.trust_list_validity = trust_list_validity
@@ -94,8 +106,17 @@ class HubService:
 
     # --- regions ---------------------------------------------------------------------------------
 
-    def add_region(self, code: str, name: str, actor: str) -> str:
-        """Register a region; returns its bearer token (only its SHA-256 is stored)."""
+    def add_region(
+        self,
+        code: str,
+        name: str,
+        actor: str,
+        client_cert_der: bytes | None = None,
+        issuer_codes: Sequence[str] = (),
+    ) -> str:
+        """Register a region; returns its bearer token (only its SHA-256 is stored). With
+        ``client_cert_der`` the region may authenticate with that client certificate (mTLS) too;
+        ``issuer_codes`` are bound to it at once (see :meth:`bind`)."""
         if not (len(code) == 6 and code.isascii() and code.isdigit()):
             raise invalid("a region code is 6 digits (GB/T 2260), e.g. 230000", "bad-region-code")
         name = name.strip()
@@ -114,14 +135,73 @@ class HubService:
                 s.flush()
                 repo.mark_trust_list_changed(s)
                 record(s, actor, "hub.region.add", f"region:{code}", name=name)
+                self._bind(s, code, actor, client_cert_der, issuer_codes)
         except IntegrityError:
-            raise conflict(f"region {code} is already registered", "region-exists") from None
+            raise conflict(
+                f"region {code}, its certificate or an issuer code is already registered"
+            ) from None
         return token
+
+    def bind(
+        self, code: str, actor: str, client_cert_der: bytes | None = None, issuer_codes: Sequence[str] = ()
+    ) -> None:
+        """Bind to region ``code`` a client certificate (DER; it replaces the previous one, which is
+        refused from then on) and license issuer codes (only this region may then report licenses
+        whose identifier carries them). not_found for an unknown region; conflict when the
+        certificate or an issuer code belongs to another region."""
+        try:
+            with self.db.unit_of_work() as s:
+                if s.get(HubRegion, code, with_for_update=True) is None:
+                    raise not_found(f"region {code} is not registered at the hub")
+                self._bind(s, code, actor, client_cert_der, issuer_codes)
+        except IntegrityError:
+            raise conflict("the certificate or an issuer code belongs to another region") from None
+
+    def _bind(
+        self, s: Session, code: str, actor: str, der: bytes | None, issuer_codes: Sequence[str]
+    ) -> None:
+        region = s.get(HubRegion, code)
+        if der is not None:
+            region.client_cert_sha256 = sha256_hex(der)
+            record(s, actor, "hub.region.certificate", f"region:{code}", sha256=region.client_cert_sha256)
+        owners = repo.issuer_regions(s, issuer_codes)
+        taken = sorted(c for c, owner in owners.items() if owner != code)
+        if taken:
+            raise conflict(f"issuer codes {', '.join(taken)} belong to another region", "issuer-code-bound")
+        for issuer in sorted(set(issuer_codes) - set(owners)):
+            if not _ISSUER_CODE.match(issuer):
+                raise invalid(f"{issuer!r} is not an issuer code (1-64 of 0-9, A-Z)", "bad-issuer-code")
+            s.add(HubIssuerCode(issuer_code=issuer, region=code, bound_by=actor, bound_at=self.clock.now()))
+            record(s, actor, "hub.issuer-code.bind", f"issuer:{issuer}", region=code)
+        s.flush()
 
     def authenticate(self, token: str) -> str | None:
         """The region a token belongs to, or None."""
         with self.db.read() as s:
             return repo.region_by_token_hash(s, _token_hash(token))
+
+    def authenticate_certificate(self, der: bytes) -> str | None:
+        """The region whose registered client certificate is exactly ``der``, or None. The
+        registration is read from the database on every call, so a replaced certificate is refused at
+        once by every process; a registered one must also be within its validity period, chain to the
+        region's active CA certificates of the trust list and be good by its OCSP responder or CRL
+        (:mod:`national_hub.client_check`; fail closed, refusals logged)."""
+        try:
+            validity = x509.Certificate.load(der)["tbs_certificate"]["validity"].native
+        except (ValueError, TypeError, KeyError):
+            return None
+        if not validity["not_before"] <= self.clock.now() < validity["not_after"]:
+            return None
+        with self.db.read() as s:
+            region = repo.region_by_certificate(s, sha256_hex(der))
+            anchors = repo.active_ca_anchors(s, region) if region is not None else []
+        if region is None:
+            return None
+        refusal = self.client_check.refusal(der, anchors)
+        if refusal is not None:
+            log.warning("region %s: client certificate %s refused: %s", region, sha256_hex(der)[:16], refusal)
+            return None
+        return region
 
     # --- reports ---------------------------------------------------------------------------------
 
@@ -135,6 +215,7 @@ class HubService:
                 if s.get(HubRegion, region) is None:
                     raise forbidden(f"region {region} is not registered at the hub")
                 batch = _Batch(s, region, self.clock.now(), events)
+                batch.check_issuers()
                 results = [batch.apply(event) for event in events]
                 if batch.anchor_changes:
                     repo.mark_trust_list_changed(s)
@@ -261,7 +342,8 @@ class _Batch:
     """One report batch inside its transaction: receipts, per-kind effects, and what to audit."""
 
     def __init__(self, session: Session, region: str, now: datetime, events: Sequence[Mapping]):
-        self.s, self.region, self.now = session, region, now
+        self.s, self.region, self.now, self.events = session, region, now, events
+        self.issuers: dict[str, str] = {}
         self.receipts = repo.receipts(session, region, [e["idempotency_key"] for e in events])
         # Loaded once: an identifier missing here is new to the hub, so no per-event lookups follow.
         self.licenses = repo.load_licenses(
@@ -271,6 +353,20 @@ class _Batch:
         self.counts: Counter[str] = Counter()
         self.anchor_changes: list[dict] = []
         self.accepted_keys = hashlib.sha256()
+
+    def check_issuers(self) -> None:
+        """Refuse the whole batch (403) when a license in it carries an issuer code bound to another
+        region: a region reports only its own issuers' licenses."""
+        codes = {issuer_code(e["payload"]) for e in self.events if e.get("kind") == "license"} - {None}
+        self.issuers = repo.issuer_regions(self.s, codes)
+        foreign = sorted(c for c, owner in self.issuers.items() if owner != self.region)
+        if foreign:
+            raise DomainError(
+                ErrorKind.FORBIDDEN,
+                f"issuer codes {', '.join(foreign)} belong to other regions; region {self.region} may "
+                "not report their licenses (nothing in this batch was stored)",
+                code=FOREIGN_ISSUER,
+            )
 
     def apply(self, event: Mapping) -> dict:
         key, kind = event["idempotency_key"], event["kind"]
@@ -333,7 +429,12 @@ class _Batch:
     def _license(self, at: datetime, p: LicensePayload) -> str:
         if p.region != self.region:
             raise Rejected(f"payload region {p.region} is not the reporting region {self.region}")
+        if issuer_code(p.model_dump()) != p.issuer_code:
+            raise Rejected(f"the identifier's issuer code is not issuer_code {p.issuer_code}")
         row = self._owned_license(p.identifier, must_exist=False)
+        if row is not None:
+            _check_move(row, p.status, p.version)
+        self._bind_issuer(p.issuer_code, at)
         if row is None:
             # Should another region index the same identifier concurrently, the unique key fails the
             # whole batch at commit; the region retries it and then gets this identifier rejected.
@@ -350,10 +451,16 @@ class _Batch:
             self.s.add(row)
             self.licenses[p.identifier] = row
             return f"{p.identifier} indexed ({p.status}, version {p.version})"
-        _check_move(row, p.status, p.version)
         row.type_code, row.issuer_code, row.holder_hash = p.type_code, p.issuer_code, p.holder_hash.lower()
         self._set_status(row, p.status, p.version, None, at)
         return f"{p.identifier} updated ({row.status}, version {row.version})"
+
+    def _bind_issuer(self, code: str, at: datetime) -> None:
+        """A region's first accepted license with an unbound issuer code binds the code to it."""
+        if code not in self.issuers:
+            actor = f"region:{self.region}"
+            self.s.add(HubIssuerCode(issuer_code=code, region=self.region, bound_by=actor, bound_at=at))
+            self.issuers[code] = self.region
 
     def _status(self, at: datetime, p: StatusPayload) -> str:
         row = self._owned_license(p.identifier, must_exist=True)
@@ -421,6 +528,20 @@ class _Batch:
                 region=self.region,
                 kind=change["kind"],
             )
+
+
+def issuer_code(payload: object) -> str | None:
+    """The issuer code a license payload carries: the second part of a GB/T 36904 identifier
+    (``1.2.156.3005.2.<type>.<issuer>.<serial>.<version>.<check>``), else its ``issuer_code``."""
+    if not isinstance(payload, Mapping):
+        return None
+    identifier = payload.get("identifier")
+    if isinstance(identifier, str) and identifier.startswith(IDENTIFIER_ROOT):
+        parts = identifier[len(IDENTIFIER_ROOT) :].split(".")
+        if len(parts) == 5:
+            return parts[1]
+    code = payload.get("issuer_code")
+    return code if isinstance(code, str) else None
 
 
 def _check_move(row: HubLicense, status: str, version: str) -> None:

@@ -1,4 +1,4 @@
-"""Revision 0012_kmc_key: escrow rows made before it (sealed under the KEK itself) keep opening, and
+"""Revision 0010_kmc_key: escrow rows made before it (sealed under the KEK itself) keep opening, and
 pending recoveries of the former table stop the upgrade rather than vanish."""
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ def test_one_head_every_model_table_and_console_sessions_down_and_up(database_ur
         assert len(heads) == 1, heads
         _run(db, command.upgrade, "head")
         assert set(Base.metadata.tables) <= _tables(db)
-        _run(db, command.downgrade, "0009")
+        _run(db, command.downgrade, "0010_kmc_key")
         assert "console_sessions" not in _tables(db) and "kmc_escrows" in _tables(db)
         _run(db, command.upgrade, "head")
         assert "console_sessions" in _tables(db)

@@ -35,15 +35,16 @@ def cli(*args: str, env: dict) -> str:
 
 
 class Process:
-    """One server process; ``start`` waits until /healthz answers, ``stop`` ends it."""
+    """One server process; ``start`` waits until /healthz answers, ``stop`` ends it. With ``verify``
+    (a CA file or SSL context for httpx) the process serves HTTPS and is checked over it."""
 
-    def __init__(self, args: list[str], env: dict, port: int, log: Path):
-        self.args, self.env, self.port, self.log = args, env, port, log
+    def __init__(self, args: list[str], env: dict, port: int, log: Path, verify=None):
+        self.args, self.env, self.port, self.log, self.verify = args, env, port, log, verify
         self.proc: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.verify else 'http'}://127.0.0.1:{self.port}"
 
     def start(self, health: str = "/healthz", timeout: float = 120) -> Process:
         out = self.log.open("ab")
@@ -59,7 +60,7 @@ class Process:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.args} exited: {self.log.read_text()[-3000:]}")
             try:
-                if httpx.get(self.url + health, timeout=2).status_code == 200:
+                if httpx.get(self.url + health, timeout=2, verify=self.verify or True).status_code == 200:
                     return self
             except httpx.HTTPError:
                 time.sleep(0.2)

@@ -30,6 +30,7 @@ class FakeHub:
         self.status_for: list[int] = []  # next requests answer these HTTP statuses (after storing nothing)
         self.lose_answers = 0  # next N requests are stored but the answer is lost (read timeout)
         self.reject: set[str] = set()
+        self.foreign: set[str] = set()  # keys of licenses carrying another region's issuer code
         self.during_request = None
 
     def handle(self, request: httpx.Request) -> httpx.Response:
@@ -44,6 +45,13 @@ class FakeHub:
             raise httpx.ConnectError("connection refused", request=request)
         if self.status_for:
             return httpx.Response(self.status_for.pop(0), text="hub trouble")
+        if any(event["idempotency_key"] in self.foreign for event in body["events"]):
+            problem = {
+                "type": "urn:longtrust:problem:foreign-issuer-code",
+                "status": 403,
+                "detail": "not yours",
+            }
+            return httpx.Response(403, json=problem, headers={"content-type": "application/problem+json"})
         results = []
         for event in body["events"]:
             key = event["idempotency_key"]
@@ -112,6 +120,16 @@ def test_all_events_are_delivered_once_with_the_contract_shape(events, relay, hu
     assert kinds == ["catalog", "catalog", "license", "license", "license", "license", "status"]
     first = hub.requests[0]["events"][0]
     assert set(first) == {"idempotency_key", "kind", "at", "payload"} and first["at"].startswith("2025-03-01")
+
+
+def test_a_batch_refused_for_a_foreign_issuer_code_delivers_the_rest(events, relay, hub, clock, registry_db):
+    refused = [e for e in outbox(registry_db) if e.kind == "license"][1]
+    hub.foreign.add(refused.idempotency_key)
+    _drain(relay, clock, rounds=5)
+    waiting = _pending(registry_db)
+    assert [e.idempotency_key for e in waiting] == [refused.idempotency_key]
+    assert "issuer code belongs to another region" in waiting[0].last_error
+    assert len(hub.store) == 6
 
 
 def test_hub_down_for_several_attempts_then_up(events, relay, hub, clock, registry_db):

@@ -62,7 +62,7 @@ def license_event(key: str, identifier: str, status="valid", version="001", regi
         "payload": {
             "identifier": identifier,
             "type_code": TYPE_CODE,
-            "issuer_code": "11230000000000000X",
+            "issuer_code": f"11{region}000000000X",  # the region's own issuing body
             "holder_hash": hashlib.sha256(b"230102199001011234").hexdigest(),
             "region": region,
             "status": status,

@@ -1,6 +1,6 @@
 """KMC escrow key: each escrow row records the key that sealed it; recoveries are approval requests
 
-Revision ID: 0012_kmc_key
+Revision ID: 0010_kmc_key
 Revises: 0009
 
 Rows made before have no escrow key recorded: they stay sealed under the key-encryption key and keep
@@ -12,7 +12,7 @@ refuses while a recovery there is still pending.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012_kmc_key"
+revision = "0010_kmc_key"
 down_revision = "0009"
 branch_labels = None
 depends_on = None

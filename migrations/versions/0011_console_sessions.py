@@ -1,7 +1,7 @@
 """console sessions: signed-in web console sessions, ended by signing out
 
-Revision ID: 0010_console
-Revises: 0009
+Revision ID: 0011_console
+Revises: 0010_kmc_key
 """
 
 import sqlalchemy as sa
@@ -9,8 +9,8 @@ from alembic import op
 
 import db.base
 
-revision = "0010_console"
-down_revision = "0009"
+revision = "0011_console"
+down_revision = "0010_kmc_key"
 branch_labels = None
 depends_on = None
 
