@@ -5,23 +5,27 @@ anonymous verification requests (``/api/v1/verify/*``). OCSP, CRLs, CA certifica
 are never limited: CAs serve them to everyone. With the default ``memory://`` store each worker
 process counts on its own, so the effective limit grows with the number of workers; a shared store
 (``redis://…``) makes it one limit for all. Refusals are 429 problem+json with ``Retry-After``
-(seconds, RFC 9110 §10.2.3).
+(seconds, RFC 9110 §10.2.3). When the shared store cannot be reached the limits are not applied
+(a warning is logged): the service stays up, only unlimited.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 
 from fastapi import FastAPI, Request
 from limits import RateLimitItem, parse
-from limits.storage import storage_from_string
+from limits.errors import StorageError
+from limits.storage import Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from app.problems import problem
 from app.settings import Settings
 
 VERIFY_PREFIX = "/api/v1/verify/"
+log = logging.getLogger(__name__)
 
 
 class RateLimited(Exception):
@@ -45,17 +49,26 @@ def limit_problems(settings: Settings) -> list[str]:
         except ValueError:
             problems.append(f"LONGTRUST_{name.upper()} is not a rate such as 20/minute")
     try:
-        storage_from_string(settings.rate_limit_storage)
+        _storage(settings)
     except Exception as exc:  # the library raises several kinds (unknown scheme, missing driver)
         problems.append(f"LONGTRUST_RATE_LIMIT_STORAGE is unusable: {exc}")
     return problems
+
+
+def _storage(settings: Settings) -> Storage:
+    """The configured store; errors of a shared store surface as limits' StorageError."""
+    if settings.rate_limit_storage.startswith("memory://"):
+        return storage_from_string(settings.rate_limit_storage)
+    return storage_from_string(
+        settings.rate_limit_storage, key_prefix=settings.rate_limit_key_prefix, wrap_exceptions=True
+    )
 
 
 class RateLimits:
     """The limits of one process (or of every process sharing the configured store)."""
 
     def __init__(self, settings: Settings):
-        self._limiter = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage))
+        self._limiter = MovingWindowRateLimiter(_storage(settings))
         self.auth_failures = _item(settings.rate_limit_auth_failures)
         self.verify = _item(settings.rate_limit_verify)
 
@@ -64,20 +77,29 @@ class RateLimits:
         wait = max(1, math.ceil(reset - time.time()))
         return RateLimited(f"too many {what} from {client}: at most {item}; retry in {wait} s", wait)
 
+    def _apply(self, count: bool, item: RateLimitItem | None, key: str, client: str, what: str) -> None:
+        """Test (or count, with ``count``) ``client`` against ``item``; raise RateLimited when over it.
+        An unreachable store lets the request through with a warning."""
+        if item is None:
+            return
+        try:
+            allowed = (self._limiter.hit if count else self._limiter.test)(item, key, client)
+            if not allowed:
+                raise self._refuse(item, key, client, what)
+        except StorageError as exc:
+            log.warning("rate-limit store unreachable, %s not limited: %s", what, exc.storage_error)
+
     def check_authentication(self, client: str) -> None:
         """Raise RateLimited while ``client`` is over its authentication-failure limit."""
-        if self.auth_failures and not self._limiter.test(self.auth_failures, "auth-failure", client):
-            raise self._refuse(self.auth_failures, "auth-failure", client, "authentication failures")
+        self._apply(False, self.auth_failures, "auth-failure", client, "authentication failures")
 
     def authentication_failed(self, client: str) -> None:
         """Count a failure; raise RateLimited when it goes over the limit."""
-        if self.auth_failures and not self._limiter.hit(self.auth_failures, "auth-failure", client):
-            raise self._refuse(self.auth_failures, "auth-failure", client, "authentication failures")
+        self._apply(True, self.auth_failures, "auth-failure", client, "authentication failures")
 
     def verification(self, client: str) -> None:
         """Count an anonymous verification request; raise RateLimited over the limit."""
-        if self.verify and not self._limiter.hit(self.verify, "verify", client):
-            raise self._refuse(self.verify, "verify", client, "verification requests")
+        self._apply(True, self.verify, "verify", client, "verification requests")
 
 
 def client_address(request: Request) -> str:

@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     rate_limit_auth_failures: str = "20/minute"  # per client address; "" turns it off
     rate_limit_verify: str = "600/minute"  # anonymous /api/v1/verify/* per client address; "" = off
     rate_limit_storage: str = "memory://"  # e.g. redis://127.0.0.1:6379 for a store shared by workers
+    rate_limit_key_prefix: str = "longtrust"  # keys in a shared store; one prefix per deployment
     metrics: Literal["on", "off"] = "on"
     log_format: Literal["json", "text"] = "json"
     access_log: bool = True

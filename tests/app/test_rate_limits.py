@@ -37,3 +37,22 @@ def test_limits_are_checked_at_start_up(settings):
         build_services(settings.model_copy(update={"rate_limit_verify": "lots"}))
     with pytest.raises(StartupError, match="LONGTRUST_RATE_LIMIT_STORAGE"):
         build_services(settings.model_copy(update={"rate_limit_storage": "carrier-pigeon://coop"}))
+
+
+def test_an_unreachable_shared_store_leaves_requests_unlimited(settings, services, caplog):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from app.rate_limits import RateLimits
+
+    pytest.importorskip("redis", reason="the redis client is not installed (pip install '.[redis]')")
+    unreachable = settings.model_copy(
+        update={"rate_limit_storage": "redis://127.0.0.1:1", "rate_limit_auth_failures": "1/minute"}
+    )
+    services.limits = RateLimits(unreachable)
+    with TestClient(create_app(unreachable, services), raise_server_exceptions=False) as client:
+        certificate = {"certificate_pem": client.get("/ca-certs/sm2-root.pem").text}
+        for _ in range(4):
+            assert client.post("/api/v1/verify/certificate", json=certificate).status_code == 200
+            _is_problem(client.get("/api/v1/cas", headers={"Authorization": "Bearer lt_wrong"}), 401)
+    assert "rate-limit store unreachable" in caplog.text
