@@ -143,15 +143,17 @@ def serve(
     with --client-ca, accepts client certificates (mTLS) besides bearer tokens."""
     use_tls_options(tls_cert, tls_key, client_ca)
     settings = settings_for(data_dir)
-    prepare_metrics_folder(settings.data_dir)
+    if workers > 1:  # one worker is this process: its own registry already counts everything
+        prepare_metrics_folder(settings.data_dir)
     initialise(settings)
     run_server("LongTrust", "app.main:create_app_from_env", settings, host, port, workers)
 
 
 def prepare_metrics_folder(data_dir: Path) -> Path:
     """Empty ``data_dir/metrics`` and export it as PROMETHEUS_MULTIPROC_DIR, so that every worker
-    process writes its counters there and /metrics sums them. Runs before prometheus_client is
-    imported in this process (it reads the variable at import)."""
+    process writes its counters there and /metrics sums them. Only for separate worker processes:
+    they import prometheus_client after this, while this process has imported it already (it reads
+    the variable at import), so in-process serving must keep its own registry."""
     import shutil
 
     folder = data_dir.resolve() / "metrics"
