@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import DomainError, ErrorKind
@@ -68,6 +68,11 @@ def install(app: FastAPI) -> None:
         return problem(exc.status_code, titles.get(exc.status_code, "error"), str(exc.detail))
 
     async def _database(req: Request, exc: Exception):
+        if isinstance(exc, DataError):  # a value the database cannot hold, e.g. NUL in PostgreSQL text
+            reason = str(exc.orig).splitlines()[0] if exc.orig else "refused"
+            log.warning("value refused by the database on %s %s: %s", req.method, req.url.path, reason)
+            detail = f"a value in the request cannot be stored or searched for: {reason}"
+            return problem(400, "invalid input", detail, "invalid-value")
         if not database_unavailable(exc):
             return await _unexpected(req, exc)
         log.warning("database unavailable on %s %s: %s", req.method, req.url.path, str(exc).splitlines()[0])
