@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import anyio
 
-from ca.ocsp import internal_error
+from ca.ocsp import internal_error, try_later
+from db.base import database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -120,9 +121,13 @@ class OcspEndpoint:
                 der = self.held(request_der)
             if der is None:
                 der = await anyio.to_thread.run_sync(self._fresh, request_der)
-        except Exception:  # a bug, not bad input: RFC 6960 internalError, never a bare 500
-            log.exception("OCSP request failed")
-            der = internal_error()
+        except Exception as exc:  # RFC 6960 §2.3: tryLater while the database is away, else internalError
+            if database_unavailable(exc):
+                log.warning("OCSP answered tryLater: the database cannot be reached")
+                der = try_later()
+            else:
+                log.exception("OCSP request failed")
+                der = internal_error()
         headers = [(b"content-length", str(len(der)).encode()), (b"content-type", OCSP_RESPONSE)]
         if cacheable:
             headers.append((b"cache-control", b"public, max-age=300"))
