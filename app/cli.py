@@ -380,7 +380,8 @@ def main() -> None:
         sys.exit(1)
     except SQLAlchemyError as exc:
         first = str(exc).splitlines()[0]
-        hint = "is it running and reachable?" if database_unavailable(exc) else "run `longtrust init`?"
+        unreachable = database_unavailable(exc) and "no such table" not in first  # SQLite: not initialised
+        hint = "is it running and reachable?" if unreachable else "run `longtrust init`?"
         typer.echo(f"error: database: {first} ({hint})", err=True)
         sys.exit(1)
     except Exception as exc:  # one clear line, never a traceback, for anything unforeseen
