@@ -56,12 +56,14 @@ def limit_problems(settings: Settings) -> list[str]:
 
 
 def _storage(settings: Settings) -> Storage:
-    """The configured store; errors of a shared store surface as limits' StorageError."""
-    if settings.rate_limit_storage.startswith("memory://"):
-        return storage_from_string(settings.rate_limit_storage)
-    return storage_from_string(
-        settings.rate_limit_storage, key_prefix=settings.rate_limit_key_prefix, wrap_exceptions=True
-    )
+    """The configured store; errors of a shared store surface as limits' StorageError. Redis and
+    Valkey stores keep their keys under ``rate_limit_key_prefix``."""
+    uri = settings.rate_limit_storage
+    if uri.startswith("memory://"):
+        return storage_from_string(uri)
+    if uri.startswith(("redis", "valkey")):
+        return storage_from_string(uri, key_prefix=settings.rate_limit_key_prefix, wrap_exceptions=True)
+    return storage_from_string(uri, wrap_exceptions=True)
 
 
 class RateLimits:
