@@ -1,4 +1,4 @@
-"""Request body size limit as plain ASGI middleware (before any body is buffered)."""
+"""Request header and body size limits as plain ASGI middleware (before any body is buffered)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,14 @@ from starlette.exceptions import HTTPException
 from app.problems import problem
 from core.jsontext import MAX_JSON_DEPTH, json_nested_deeper_than
 
+# As nginx's default large_client_header_buffers (4 × 8 KiB): no legitimate caller sends more.
+MAX_HEADER_BYTES = 32 * 1024
+
 
 class BodyLimit:
+    """Refuses header fields over MAX_HEADER_BYTES in all (431, RFC 6585) and bodies over
+    ``max_bytes`` (413), declared or streamed, with problem+json."""
+
     def __init__(self, app, max_bytes: int):
         self.app = app
         self.max_bytes = max_bytes
@@ -16,7 +22,11 @@ class BodyLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        for name, value in scope.get("headers", ()):
+        headers = scope.get("headers", ())
+        if sum(len(name) + len(value) + 4 for name, value in headers) > MAX_HEADER_BYTES:
+            detail = f"the header fields exceed {MAX_HEADER_BYTES} bytes"
+            return await problem(431, "request header fields too large", detail)(scope, receive, send)
+        for name, value in headers:
             if name == b"content-length":
                 try:
                     declared = int(value)

@@ -38,6 +38,7 @@ ERRORS = {
     410: "expired",
     413: "the body is too large",
     415: "wrong Content-Type",
+    431: "the header fields are too large",
     422: "the request does not match its schema",
     429: "too many requests; see Retry-After",
     503: "a dependency (the database) is unreachable; see Retry-After",

@@ -64,7 +64,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_req: Request, exc: StarletteHTTPException):
-        titles = {404: "not found", 405: "method not allowed", 413: "request too large"}
+        titles = {
+            400: "bad request",
+            404: "not found",
+            405: "method not allowed",
+            413: "request too large",
+            415: "unsupported media type",
+        }
         return problem(exc.status_code, titles.get(exc.status_code, "error"), str(exc.detail))
 
     async def _database(req: Request, exc: Exception):

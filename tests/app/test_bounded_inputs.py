@@ -52,3 +52,19 @@ def test_non_ascii_csr_is_400(client, token, csr_pem):
         "/api/v1/cas/sm2-issuing/certificates", json=body, headers=auth(token("ca-operator"))
     )
     _is_problem(answer, 400)
+
+
+def test_header_fields_over_the_limit_are_431(client):
+    from app.limits import MAX_HEADER_BYTES
+
+    _is_problem(client.get("/healthz", headers={"X-Big": "a" * MAX_HEADER_BYTES}), 431)
+    many = {f"X-H{i}": "v" * 20 for i in range(2000)}
+    _is_problem(client.get("/healthz", headers=many), 431)
+    assert client.get("/healthz", headers={"X-Small": "a" * 1000}).status_code == 200
+
+
+def test_an_integer_python_will_not_parse_is_a_bad_request(client):
+    body = b'{"license": ' + b"9" * 100_000 + b"}"
+    answer = client.post("/api/v1/verify/license", content=body, headers={"Content-Type": "application/json"})
+    _is_problem(answer, 400)
+    assert answer.json()["type"] == "urn:longtrust:problem:bad-request"

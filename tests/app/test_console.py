@@ -488,6 +488,10 @@ def test_access_matrix_of_the_console_pages(client, token):
             expected = 200 if policy.allows(role, action) else 403
             if browser.get(path).status_code != expected:
                 mismatches.append((role, path, expected))
+        nav = re.search(r"<nav>(.*?)</nav>", browser.get("/console").text, re.S).group(1)
+        for link in re.findall(r'href="(/console/[a-z]+)"', nav):  # the menu offers only what opens
+            if browser.get(link).status_code != 200:
+                mismatches.append((role, link, "in the menu"))
     assert mismatches == []
 
 
