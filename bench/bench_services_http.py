@@ -1,10 +1,12 @@
-"""Seals, licenses and verification over HTTP against `longtrust serve --workers 2` (SQLite), with wrk.
+"""Seals, licenses and verification over HTTP against `longtrust serve --workers 2`, with wrk.
 
-Run: `.venv/bin/python -m bench.bench_services_http [seconds]`. Every request is first sent to a fresh
-server with one worker (the baseline: the same requests, the same work), then to a fresh server with
-two, in the same run; each line prints both rates and the ratio workers 2 ÷ workers 1 (ideal 2.0 on
-two free cores; wrk runs on the same machine). The SM2 data-stamp line also prints the ratio to two
-cores of `openssl speed sm2` signing (the issue's bar: >= 0.15).
+Run: `.venv/bin/python -m bench.bench_services_http [seconds] [postgresql]` (SQLite unless
+`postgresql` is given: then each server runs on a fresh PostgreSQL database, dropped afterwards).
+Every request is first sent to a fresh server with one worker (the baseline: the same requests, the
+same work), then to a fresh server with two, in the same run; each line prints both rates and the
+ratio workers 2 ÷ workers 1 (ideal 2.0 on two free cores; wrk runs on the same machine). The SM2
+data-stamp line also prints the ratio to two cores of `openssl speed sm2` signing (the issue's bar:
+>= 0.15).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import date
 
 import httpx
 
+from bench.bench_mixed import database
 from bench.harness import openssl_speed
 from bench.live_server import approved, server, wrk
 from tests.seal_service.test_pdf import make_pdf, make_png
@@ -51,10 +54,10 @@ TARGETS = {
 }
 
 
-def measure(workers: int, seconds: int) -> dict[str, dict]:
-    """wrk stats of every line against a fresh server with ``workers`` workers."""
+def measure(workers: int, seconds: int, kind: str = "sqlite") -> dict[str, dict]:
+    """wrk stats of every line against a fresh server with ``workers`` workers on ``kind``."""
     results = {}
-    with server(workers=workers) as (base, admin_token, data_dir):
+    with database(kind) as env, server(workers=workers, env=env) as (base, admin_token, data_dir):
         admin = {"Authorization": f"Bearer {admin_token}"}
         seals = {}
         for algorithm in ("sm2", "rsa"):
@@ -70,7 +73,7 @@ def measure(workers: int, seconds: int) -> dict[str, dict]:
                     "image_png_b64": base64.b64encode(make_png()).decode(),
                 },
             )
-            seals[algorithm] = approved(base, requested, data_dir).json()["seal_id"]  # dual control
+            seals[algorithm] = approved(base, requested, data_dir, env).json()["seal_id"]  # dual control
         stamper = httpx.post(
             base + "/api/v1/tokens",
             headers=admin,
@@ -155,11 +158,11 @@ def measure(workers: int, seconds: int) -> dict[str, dict]:
     return results
 
 
-def main(seconds: int = 5) -> None:
-    one = measure(1, seconds)
-    two = measure(2, seconds)
+def main(seconds: int = 5, kind: str = "sqlite") -> None:
+    one = measure(1, seconds, kind)
+    two = measure(2, seconds, kind)
     sm2_sign, _ = openssl_speed("sm2", seconds=3)
-    print(f"wrk 2 threads 16 connections, {seconds} s per line; 1 worker first, then 2, same run")
+    print(f"{kind}, wrk 2 threads 16 connections, {seconds} s per line; 1 worker first, then 2, same run")
     for name, target in TARGETS.items():
         line(name, two[name], one[name], target)
     rps = two["data stamp (SM2)"]["rps"]
@@ -170,4 +173,7 @@ def main(seconds: int = 5) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)
+    main(
+        int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 5,
+        "postgresql" if "postgresql" in sys.argv else "sqlite",
+    )

@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Connection,
     Index,
     Integer,
     LargeBinary,
@@ -135,15 +136,18 @@ _PLACE = (
 )
 
 
-def record(session: Session, actor: str, action: str, target: str, **details) -> str:
-    """Write an event inside the caller's transaction (unsequenced: the sequencer places it in the
-    log later); returns the hex SHA-256 leaf hash its position in the tree will carry."""
-    session.flush()  # pending ORM changes first, so the event follows what it records
+def record(session: Session | Connection, actor: str, action: str, target: str, **details) -> str:
+    """Write an event inside the caller's transaction (an ORM session or a bare Connection;
+    unsequenced: the sequencer places it in the log later); returns the hex SHA-256 leaf hash its
+    position in the tree will carry."""
+    if isinstance(session, Session):
+        session.flush()  # pending ORM changes first, so the event follows what it records
+        session = session.connection()
     now = utcnow()
     at = now.replace(microsecond=now.microsecond // 1000 * 1000)
     body = details_text(details)
     canonical = canonical_bytes(at, actor, action, target, body)
-    session.connection().execute(
+    session.execute(
         _APPEND,
         {
             "at": at,

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, TypeDecorator, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -140,6 +140,19 @@ class Database:
                 raise
             finally:
                 session.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction on a bare Connection (no ORM session), for hot paths that write with Core
+        statements: commits on success, rolls back on any exception, under the same writer queue as
+        :meth:`unit_of_work`."""
+        with self._writer(), self.engine.connect() as conn:
+            try:
+                yield conn
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
 
     @contextmanager
     def _writer(self) -> Iterator[None]:
