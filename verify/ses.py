@@ -543,7 +543,9 @@ def certificate_checks(
 def _revoked_since(cert_der: bytes, cert_checker: CertChecker | None) -> list[Check]:
     """A signer certificate revoked now, though good at a claimed signing time that no time stamp
     proves: the stamp may have been made after the revocation (ETSI EN 319 102-1 REVOKED_NO_POE)."""
-    now = certificate_checks("signer_certificate", cert_der, _now(), "seal-signer", cert_checker)
+    # Not truncated to the second: a revocation within the current second (its CRL date is truncated)
+    # must count as before now.
+    now = certificate_checks("signer_certificate", cert_der, datetime.now(UTC), "seal-signer", cert_checker)
     if not any(c.sub_indication == REVOKED for c in now):
         return []
     detail = "revoked since the claimed signing time, which no time stamp proves"
