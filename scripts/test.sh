@@ -7,4 +7,5 @@ scripts/setup.sh test
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/lint-imports
-exec .venv/bin/pytest "$@"
+# Two xdist workers by default (LONGTRUST_TEST_WORKERS): each test has its own data folder and schema.
+exec .venv/bin/pytest -n "${LONGTRUST_TEST_WORKERS:-2}" "$@"
