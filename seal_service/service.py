@@ -6,6 +6,7 @@ Every change and every stamp is recorded with its audit event in one transaction
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,7 +16,7 @@ from asn1crypto import pem, tsp, x509
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from ca.service import REASONS, CAService, to_pem
+from ca.service import REASONS, CAService, IssuedView, to_pem
 from core.clock import Clock
 from core.errors import DomainError, ErrorKind, conflict, forbidden, invalid, not_found
 from core.identity import credit_code_problem
@@ -37,6 +38,7 @@ STATUSES = ("active", "suspended", "revoked")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_IMAGE = 2 * 1024 * 1024
 CANONICAL = "application/json;canonicalization=RFC8785"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,15 @@ class SealView:
     height_mm: int
     seal_der: bytes
     signer_certificate_pem: str
+
+
+@dataclass
+class _Made:
+    """What a seal in the making has created so far, to undo on failure."""
+
+    key_ref: str
+    ca_id: str
+    certificate: IssuedView | None = None
 
 
 @dataclass(frozen=True)
@@ -197,80 +208,98 @@ class SealService:
         maker = self._maker(algorithm)
         with self.db.unit_of_work() as s:
             key = self.keys.create(s, KEY_SPEC[algorithm], f"seal {name}", actor)
-        signer = self.keys.signer(key.key_ref)
-        subject = x509.Name.build(
-            {"country_name": "CN", "organization_name": owner_name or name, "common_name": name},
-            use_printable=False,
-        )
-        days = max(1, min((valid_to - now).days + 1, 1825))
-        cert = self.ca.issue_for_key(
-            ISSUING_CA[algorithm],
-            signer.public_key_info(),
-            subject,
-            "seal-signer",
-            actor,
-            owner_credit_code,
-            days,
-        )
-        cert_der = _der(cert.certificate_pem)
+        made = _Made(key.key_ref, ISSUING_CA[algorithm])
+        try:
+            subject = x509.Name.build(
+                {"country_name": "CN", "organization_name": owner_name or name, "common_name": name},
+                use_printable=False,
+            )
+            days = max(1, min((valid_to - now).days + 1, 1825))
+            spki = self.keys.signer(key.key_ref).public_key_info()
+            made.certificate = self.ca.issue_for_key(
+                made.ca_id, spki, subject, "seal-signer", actor, owner_credit_code, days
+            )
+            fields = dict(
+                name=name,
+                owner_credit_code=owner_credit_code,
+                type=kind,
+                algorithm=algorithm,
+                image_png=image_png,
+                width_mm=width_mm,
+                height_mm=height_mm,
+                valid_from=valid_from,
+                valid_to=valid_to,
+                status="active",
+                signer_key_ref=key.key_ref,
+                signer_ca_id=made.ca_id,
+                signer_certificate_der=_der(made.certificate.certificate_pem),
+                created_by=actor,
+                created_at=now,
+                updated_at=now,
+            )
+            seal_id = self._insert_seal(fields, maker, made.certificate.serial_hex)
+        except BaseException:
+            self._abandon(made, actor)
+            raise
+        return self.get(seal_id)
+
+    def _insert_seal(self, fields: dict, maker: SealMaker, certificate_serial: str) -> str:
+        """Sign the seal (GB/T 38540) under the next free esID and commit it with its audit event;
+        ``fields`` are the Seal row's columns but its id, esID and DER. Returns the seal id.
+        Raises DomainError UNAVAILABLE when no esID can be had."""
         maker_signer = self.keys.signer(maker.key_ref)
         for _ in range(5):
             es_id = self._next_es_id()
             seal_der = build_seal(
                 es_id=es_id,
-                seal_type=kind,
-                name=name,
-                signer_cert_der=cert_der,
-                created=now,
-                valid_from=valid_from,
-                valid_to=valid_to,
-                image_png=image_png,
-                width_mm=width_mm,
-                height_mm=height_mm,
+                seal_type=fields["type"],
+                name=fields["name"],
+                signer_cert_der=fields["signer_certificate_der"],
+                created=fields["created_at"],
+                valid_from=fields["valid_from"],
+                valid_to=fields["valid_to"],
+                image_png=fields["image_png"],
+                width_mm=fields["width_mm"],
+                height_mm=fields["height_mm"],
                 maker=maker_signer,
                 maker_cert_der=maker.certificate_der,
             )
             seal_id = "seal-" + secrets.token_hex(8)
             try:
                 with self.db.unit_of_work() as s:
-                    s.add(
-                        Seal(
-                            id=seal_id,
-                            es_id=es_id,
-                            name=name,
-                            owner_credit_code=owner_credit_code,
-                            type=kind,
-                            algorithm=algorithm,
-                            image_png=image_png,
-                            width_mm=width_mm,
-                            height_mm=height_mm,
-                            valid_from=valid_from,
-                            valid_to=valid_to,
-                            status="active",
-                            signer_key_ref=key.key_ref,
-                            signer_ca_id=ISSUING_CA[algorithm],
-                            signer_certificate_der=cert_der,
-                            seal_der=seal_der,
-                            created_by=actor,
-                            created_at=now,
-                            updated_at=now,
-                        )
-                    )
+                    s.add(Seal(id=seal_id, es_id=es_id, seal_der=seal_der, **fields))
                     record(
                         s,
-                        actor,
+                        fields["created_by"],
                         "seal.create",
                         seal_id,
                         es_id=es_id,
-                        name=name,
-                        owner=owner_credit_code,
-                        algorithm=algorithm,
-                        certificate_serial=cert.serial_hex,
+                        name=fields["name"],
+                        owner=fields["owner_credit_code"],
+                        algorithm=fields["algorithm"],
+                        certificate_serial=certificate_serial,
                     )
-                return self.get(seal_id)
+                return seal_id
             except IntegrityError:
                 continue  # another worker took this esID; draw the next one
         raise DomainError(ErrorKind.UNAVAILABLE, "could not allocate a seal code; retry", code="es-id")
+
+    def _abandon(self, made: _Made, actor: str) -> None:
+        """Undo a seal that failed half-made: its certificate is revoked (RFC 5280
+        cessationOfOperation) and its key disabled, each audited, so nothing usable is left.
+        A failure here is logged and leaves the original error to propagate."""
+        if made.certificate is not None:
+            try:
+                self.ca.revoke(made.ca_id, made.certificate.serial_hex, "cessationOfOperation", actor)
+            except Exception:
+                log.exception(
+                    "could not revoke certificate %s of an unmade seal", made.certificate.serial_hex
+                )
+        try:
+            with self.db.unit_of_work() as s:
+                self.keys.disable(s, made.key_ref, actor, "seal creation failed")
+        except Exception:
+            log.exception("could not disable key %s of an unmade seal", made.key_ref)
 
     def _next_es_id(self) -> str:
         with self.db.read() as s:
