@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from io import BytesIO
 
 import pypdfium2 as pdfium
@@ -34,6 +34,7 @@ from pyhanko.sign import fields
 
 from core.errors import DomainError, ErrorKind, conflict, invalid
 from seal_service.ofd import OFD, Annot, OfdPackage, add_seal_signature, open_ofd
+from seal_service.pades import PdfStampSpec
 
 MAX_PLACEMENTS = 50
 MAX_KEYWORD = 50
@@ -453,13 +454,15 @@ def image_slice(png: bytes, k: int, n: int) -> bytes:
     return out.getvalue()
 
 
-def stamp_pdf(pdf: bytes, stamps: list[PdfStamp], stamper_for, **options) -> bytes:
+def stamp_pdf(pdf: bytes, stamps: list[PdfStamp], stamper_for, spec: PdfStampSpec) -> bytes:
     """Apply planned stamps one after another (each an incremental update with its own signature).
 
     ``stamper_for(slice, size_mm)`` gives the ``pdf.SealStamper`` drawing that image slice (or the whole
-    seal for None) at that size (or the seal's own); ``options`` go to ``SealStamper.stamp`` (level, ...).
+    seal for None) at that size (or the seal's own); each stamp is ``spec`` (level, time-stamper,
+    validation context) at the stamp's own page, position and field.
     """
     for stamp in stamps:
         stamper = stamper_for(stamp.slice, stamp.size_mm)
-        pdf = stamper.stamp(pdf, page=stamp.page, x=stamp.x, y=stamp.y, field_name=stamp.field, **options)
+        where = replace(spec, page=stamp.page, x=stamp.x, y=stamp.y, field_name=stamp.field)
+        pdf = stamper.stamp(pdf, where)
     return pdf

@@ -15,7 +15,7 @@ from core.jsontext import MAX_JSON_DEPTH, json_nested_deeper_than
 from seal_service import batch, images
 from seal_service import placements as placing
 from seal_service.listing import list_seals
-from seal_service.pdf import LEVELS
+from seal_service.pades import PadesLevel
 from seal_service.schemas import (
     BatchOut,
     DataStampOut,
@@ -235,9 +235,7 @@ def build_router(seals: SealService, require, approvals) -> APIRouter:
         _require_media(request, ("multipart/form-data",), "documents")
         form = await request.form(max_files=batch.MAX_DOCUMENTS + 1)
         documents = [await _document(i, part) for i, part in enumerate(form.getlist("documents"))]
-        level = str(form.get("level") or "B-B")
-        if level not in LEVELS:
-            raise invalid(f"level is one of {', '.join(LEVELS)}", "level")
+        level = PadesLevel.parse(str(form.get("level") or PadesLevel.B_B))
         chosen = placing.parse(await _text(form.get("placements")))
         await asyncio.to_thread(seals.check_usable, seal_id, principal)
 

@@ -28,6 +28,7 @@ from keys.service import KeyService
 from seal_service import pdf as pdf_stamping
 from seal_service import placements as placing
 from seal_service.models import Seal, SealMaker, StampRecord
+from seal_service.pades import PadesLevel, PdfStampSpec
 from seal_service.ses import StampBuilder, build_seal, data_hash
 from seal_service.timestamps import LocalTimeStamper
 
@@ -413,21 +414,29 @@ class SealService:
         page: int = 0,
         x: float = 72,
         y: float = 72,
-        level: str = "B-B",
+        level: str | PadesLevel = PadesLevel.B_B,
         placements: list | None = None,
     ) -> bytes:
-        """PAdES stamp(s): at page/x/y (points), or at each of ``placements`` (seal_service.placements)."""
+        """PAdES stamp(s) at ``level`` (PadesLevel or its name): at page/x/y (points), or at each of
+        ``placements`` (seal_service.placements)."""
+        level = PadesLevel.parse(level)
         seal = self._usable(seal_id, principal)
         digest = self._stamper(seal).pyhanko_signer.digest_algorithm
-        timestamper = LocalTimeStamper(self.ca.timestamp, digest) if level != "B-B" else None
-        context = self.validation_context(seal.signer_ca_id) if level in ("B-LT", "B-LTA") else None
-        options = {"level": level, "timestamper": timestamper, "validation_context": context}
+        spec = PdfStampSpec(
+            level=level,
+            timestamper=LocalTimeStamper(self.ca.timestamp, digest) if level.timestamped else None,
+            validation_context=self.validation_context(seal.signer_ca_id)
+            if level.with_validation_data
+            else None,
+        )
         chosen = placements or [placing.position(page, x, y)]
-        out = self._stamp_pdf_placements(seal, pdf, chosen, options)
-        self._record_stamp(seal, "pdf", hashlib.sha256(pdf).hexdigest(), level, principal)
+        out = self._stamp_pdf_placements(seal, pdf, chosen, spec)
+        self._record_stamp(seal, "pdf", hashlib.sha256(pdf).hexdigest(), level.value, principal)
         return out
 
-    def _stamp_pdf_placements(self, seal: UsableSeal, pdf: bytes, placements: list, options: dict) -> bytes:
+    def _stamp_pdf_placements(
+        self, seal: UsableSeal, pdf: bytes, placements: list, spec: PdfStampSpec
+    ) -> bytes:
         default = self._stamper(seal)  # cached per seal: the usual stamp reads nothing more
         seal_mm = (default.width_pt / placing.PT_PER_MM, default.height_pt / placing.PT_PER_MM)
         stamps = placing.plan_pdf(pdf, placements, seal_mm)
@@ -451,7 +460,7 @@ class SealService:
                 seal_attribute_oid=self.seal_attribute_oid,
             )
 
-        return placing.stamp_pdf(pdf, stamps, stamper_for, **options)
+        return placing.stamp_pdf(pdf, stamps, stamper_for, spec)
 
     def stamp_ofd(self, seal_id: str, ofd: bytes, principal, placements: list | None = None) -> bytes:
         """The OFD stamped at each placement (default: page 0, 20 mm, 20 mm); see seal_service.placements."""
