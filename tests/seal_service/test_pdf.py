@@ -764,3 +764,10 @@ def test_the_api_answers_409_problem_json_naming_the_rule(client, token):
     assert r.status_code == 409, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     assert "DocMDP P=2" in r.json()["detail"] and "Approval" in r.json()["detail"]
+
+
+def test_a_signed_field_is_not_signed_again():
+    once = stamp_rsa(make_pdf())
+    with pytest.raises(DomainError) as err:
+        stamp_rsa(once, field_name="Seal1")
+    assert err.value.kind is ErrorKind.CONFLICT and "already signed" in err.value.detail
