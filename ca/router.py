@@ -25,7 +25,7 @@ from ca.schemas import (
     StatusOut,
 )
 from ca.service import CAService, to_pem
-from core.errors import DomainError, ErrorKind, not_found
+from core.errors import DomainError, ErrorCode, ErrorKind, not_found
 
 OCSP_REQUEST = "application/ocsp-request"
 OCSP_RESPONSE = "application/ocsp-response"
@@ -47,14 +47,16 @@ def _csr_bytes(text: str) -> bytes:
         return base64.b64decode(text, validate=True)
     except ValueError:  # binascii.Error, or characters outside ASCII
         raise DomainError(
-            ErrorKind.INVALID_INPUT, "csr_pem is neither PEM nor base64 DER", code="bad-csr"
+            ErrorKind.INVALID_INPUT, "csr_pem is neither PEM nor base64 DER", code=ErrorCode.BAD_CSR
         ) from None
 
 
 def _require_media(request: Request, expected: str) -> None:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != expected:
-        raise DomainError(ErrorKind.UNSUPPORTED_MEDIA, f"send Content-Type: {expected}", code="media-type")
+        raise DomainError(
+            ErrorKind.UNSUPPORTED_MEDIA, f"send Content-Type: {expected}", code=ErrorCode.MEDIA_TYPE
+        )
 
 
 def _ca_out(c) -> CaOut:

@@ -24,7 +24,7 @@ from fontTools import subset
 from fontTools.ttLib import TTFont
 from lxml import etree
 
-from core.errors import conflict
+from core.errors import ErrorCode, conflict
 from seal_service.images import cjk_font_path
 from seal_service.ofd import NS, OFD
 from seal_service.placements import position
@@ -291,7 +291,7 @@ def stamped_file(document: dict, license_type: dict, seal_id: str, stamper, publ
     if document.get("status") != "valid":
         raise conflict(
             f"license {document['identifier']} is {document.get('status')}: it has no printable file",
-            f"license-{document.get('status')}",
+            ErrorCode(f"license-{document.get('status')}"),
         )
     seal = stamper.get(seal_id)
     unsigned = render(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from core.errors import invalid
+from core.errors import ErrorCode, invalid
 
 
 class PadesLevel(StrEnum):
@@ -26,7 +26,7 @@ class PadesLevel(StrEnum):
             return cls(value)
         except ValueError:
             names = ", ".join(level.value for level in cls)
-            raise invalid(f"unknown PAdES level {value!r}; use one of {names}", "level") from None
+            raise invalid(f"unknown PAdES level {value!r}; use one of {names}", ErrorCode.LEVEL) from None
 
     @property
     def timestamped(self) -> bool:

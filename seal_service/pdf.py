@@ -50,7 +50,7 @@ from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 import core.oids  # noqa: F401  (SM3 / SM3withSM2 names for asn1crypto)
-from core.errors import DomainError, ErrorKind, conflict, invalid
+from core.errors import DomainError, ErrorCode, ErrorKind, conflict, invalid
 from keys.signer import Signer
 from seal_service.pades import PadesLevel, PdfStampSpec
 
@@ -346,19 +346,21 @@ def check_change_rules(reader: PdfFileReader, name: str) -> bool:
     if certification is not None:
         level = certification.permission.value
         if certification.permission == MDPPerm.NO_CHANGES:
-            raise conflict("the document is certified with DocMDP P=1: no change is allowed", code="docmdp")
+            raise conflict(
+                "the document is certified with DocMDP P=1: no change is allowed", code=ErrorCode.DOCMDP
+            )
         if not existing:
             raise conflict(
                 f"the document is certified with DocMDP P={level}: a new signature field would break "
                 f"the certification{offer}",
-                code="docmdp",
+                code=ErrorCode.DOCMDP,
             )
     for signer, lock in locks:
         if lock is not None and not existing:
             detail = f"signature {signer} has a FieldMDP lock: no new signature field{offer}"
-            raise conflict(detail, code="fieldmdp")
+            raise conflict(detail, code=ErrorCode.FIELDMDP)
         if lock is not None and lock.is_locked(name):
-            raise conflict(f"signature {signer} locks field {name} (FieldMDP)", code="fieldmdp")
+            raise conflict(f"signature {signer} locks field {name} (FieldMDP)", code=ErrorCode.FIELDMDP)
     if name in {n for n, _, _ in signed}:
         raise conflict(f"signature field {name!r} is already signed")
     return existing

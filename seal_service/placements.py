@@ -32,7 +32,7 @@ from pyhanko.pdf_utils import misc
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields
 
-from core.errors import DomainError, ErrorKind, conflict, invalid
+from core.errors import DomainError, ErrorCode, ErrorKind, conflict, invalid
 from seal_service.ofd import OFD, Annot, OfdPackage, add_seal_signature, open_ofd
 from seal_service.pades import PdfStampSpec
 
@@ -75,14 +75,14 @@ def parse(text: str | None) -> list[Placement] | None:
     try:
         items = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise invalid(f"placements is not JSON: {exc}", "placements") from None
+        raise invalid(f"placements is not JSON: {exc}", ErrorCode.PLACEMENTS) from None
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_PLACEMENTS:
-        raise invalid(f"placements is a JSON array of 1 to {MAX_PLACEMENTS} items", "placements")
+        raise invalid(f"placements is a JSON array of 1 to {MAX_PLACEMENTS} items", ErrorCode.PLACEMENTS)
     return [_item(i, item) for i, item in enumerate(items)]
 
 
 def _bad(index: int, detail: str) -> DomainError:
-    return invalid(f"placements[{index}]: {detail}", "placements")
+    return invalid(f"placements[{index}]: {detail}", ErrorCode.PLACEMENTS)
 
 
 def _number(index: int, value, name: str) -> float:
@@ -162,12 +162,12 @@ def _riding(index: int, item: dict, keys: set, size) -> Placement:
 
 def keyword_not_found(word: str) -> DomainError:
     return DomainError(
-        ErrorKind.UNPROCESSABLE, f"keyword {word!r} is not in the document", code="keyword-not-found"
+        ErrorKind.UNPROCESSABLE, f"keyword {word!r} is not in the document", code=ErrorCode.KEYWORD_NOT_FOUND
     )
 
 
 def off_page(detail: str) -> DomainError:
-    return invalid(f"the seal would lie off the page: {detail}", "off-page")
+    return invalid(f"the seal would lie off the page: {detail}", ErrorCode.OFF_PAGE)
 
 
 def inside(box: tuple[float, float, float, float], page_size: tuple[float, float]) -> bool:
@@ -201,7 +201,9 @@ def riding_slices(width: float, first: int, last: int) -> list[tuple[int, float,
 def ofd_signatures(pkg: OfdPackage, placement: Placement, seal_mm: tuple[float, float]) -> list[list[Annot]]:
     """The StampAnnots of each signature this placement makes on an OFD (mm, top-left origin)."""
     if placement.kind == "field":
-        raise invalid("field placements apply to PDFs: OFD files have no signature fields", "placements")
+        raise invalid(
+            "field placements apply to PDFs: OFD files have no signature fields", ErrorCode.PLACEMENTS
+        )
     handler = {"position": _ofd_position, "riding": _ofd_riding, "keyword": _ofd_keyword}[placement.kind]
     return handler(pkg, placement, placement.size(seal_mm))
 
@@ -327,14 +329,14 @@ class PdfLayout:
             self.doc = pdfium.PdfDocument(pdf)
             self.boxes = [tuple(self.doc[i].get_mediabox()) for i in range(len(self.doc))]
         except pdfium.PdfiumError as exc:
-            raise invalid(f"the PDF cannot be read: {exc}", "invalid-pdf") from None
+            raise invalid(f"the PDF cannot be read: {exc}", ErrorCode.INVALID_PDF) from None
 
     def page_box(self, index: int) -> tuple[float, float, float, float]:
         """(left, bottom, right, top) of 0-based page ``index``; invalid (400) when out of range."""
         if not 0 <= index < len(self.boxes):
             raise invalid(
                 f"page {index} is out of range: the document has {len(self.boxes)} page(s), numbered from 0",
-                "page-out-of-range",
+                ErrorCode.PAGE_OUT_OF_RANGE,
             )
         return self.boxes[index]
 
@@ -366,7 +368,7 @@ class PdfLayout:
             reader = PdfFileReader(BytesIO(self.pdf))
             return {name: value is not None for name, value, _ in fields.enumerate_sig_fields(reader)}
         except (misc.PdfError, KeyError, ValueError, TypeError) as exc:
-            raise invalid(f"the PDF form cannot be read: {exc}", "invalid-pdf") from None
+            raise invalid(f"the PDF form cannot be read: {exc}", ErrorCode.INVALID_PDF) from None
 
     def close(self) -> None:
         self.doc.close()
@@ -384,10 +386,10 @@ def _pdf_field(layout: PdfLayout, placement: Placement, _size_mm) -> list[PdfSta
         raise DomainError(
             ErrorKind.UNPROCESSABLE,
             f"the PDF has no signature field {placement.field!r}",
-            code="field-not-found",
+            code=ErrorCode.FIELD_NOT_FOUND,
         )
     if filled:
-        raise conflict(f"signature field {placement.field!r} is already signed", "field-signed")
+        raise conflict(f"signature field {placement.field!r} is already signed", ErrorCode.FIELD_SIGNED)
     return [PdfStamp(0, 0, 0, placement.size_mm, field=placement.field)]
 
 

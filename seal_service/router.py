@@ -10,7 +10,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from core.errors import DomainError, ErrorKind, invalid
+from core.errors import DomainError, ErrorCode, ErrorKind, invalid
 from core.jsontext import MAX_JSON_DEPTH, json_nested_deeper_than
 from seal_service import batch, images
 from seal_service import placements as placing
@@ -61,7 +61,7 @@ def _require_media(request: Request, accepted: tuple[str, ...], what: str) -> No
         raise DomainError(
             ErrorKind.UNSUPPORTED_MEDIA,
             f"send the {what} with Content-Type: {accepted[0]}",
-            code="media-type",
+            code=ErrorCode.MEDIA_TYPE,
         )
 
 
@@ -84,7 +84,7 @@ def _template_png(body: SealImageIn) -> bytes:
 def _seal_image(body: SealIn) -> tuple[bytes, tuple[int, int]]:
     """The seal PNG (uploaded, or drawn from ``image_template``) and its size in millimetres."""
     if (body.image_png_b64 is None) == (body.image_template is None):
-        raise invalid("give either image_png_b64 or image_template", "image")
+        raise invalid("give either image_png_b64 or image_template", ErrorCode.IMAGE)
     if body.image_template is not None:
         template = body.image_template
         width = round(template.diameter_mm)
@@ -93,7 +93,7 @@ def _seal_image(body: SealIn) -> tuple[bytes, tuple[int, int]]:
     try:
         image = base64.b64decode(body.image_png_b64, validate=True)
     except ValueError:  # binascii.Error, or characters outside ASCII
-        raise invalid("image_png_b64 is not base64", "image") from None
+        raise invalid("image_png_b64 is not base64", ErrorCode.IMAGE) from None
     return image, (body.width_mm or 40, body.height_mm or 40)
 
 
@@ -250,13 +250,13 @@ def build_router(seals: SealService, require, approvals) -> APIRouter:
     async def stamp_data(seal_id: str, request: Request, principal=require("seal.stamp")):
         body = await request.body()
         if json_nested_deeper_than(body, MAX_JSON_DEPTH):
-            raise invalid(f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels", "json-depth")
+            raise invalid(f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels", ErrorCode.JSON_DEPTH)
         try:
             document = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise invalid(f"the body is not JSON: {exc}", "json") from None
+            raise invalid(f"the body is not JSON: {exc}", ErrorCode.JSON) from None
         if not isinstance(document, dict):
-            raise invalid("the body must be a JSON object", "json")
+            raise invalid("the body must be a JSON object", ErrorCode.JSON)
         result = await asyncio.to_thread(seals.stamp_data, seal_id, document, principal)
         return DataStampOut(
             ses_signature_der_b64=base64.b64encode(result.ses_signature_der).decode(),

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ca.service import REASONS, CAService, IssuedView, to_pem
 from core.clock import Clock
-from core.errors import DomainError, ErrorKind, conflict, forbidden, invalid, not_found
+from core.errors import DomainError, ErrorCode, ErrorKind, conflict, forbidden, invalid, not_found
 from core.identity import credit_code_problem
 from core.versioned import VersionedCache
 from db.audit import record
@@ -160,23 +160,23 @@ class SealService:
         """Refuse (invalid) a seal request that could not be made, before anyone approves it;
         returns (GB/T 38540 seal type, valid_from, valid_to) with the defaults filled in."""
         if algorithm not in ISSUING_CA:
-            raise invalid("algorithm must be sm2 or rsa", "algorithm")
+            raise invalid("algorithm must be sm2 or rsa", ErrorCode.ALGORITHM)
         problem = credit_code_problem(owner_credit_code)
         if problem:
-            raise invalid(problem, "credit-code")
+            raise invalid(problem, ErrorCode.CREDIT_CODE)
         kind = _seal_type(seal_type)
         if not image_png.startswith(PNG_MAGIC) or len(image_png) > MAX_IMAGE:
-            raise invalid(f"the seal image must be a PNG of at most {MAX_IMAGE} bytes", "image")
+            raise invalid(f"the seal image must be a PNG of at most {MAX_IMAGE} bytes", ErrorCode.IMAGE)
         pdf_stamping.SealImage.from_png(image_png)  # decodes it: a corrupt PNG is refused here
         if not (5 <= width_mm <= 200 and 5 <= height_mm <= 200):
-            raise invalid("seal width and height must be 5..200 mm", "size")
+            raise invalid("seal width and height must be 5..200 mm", ErrorCode.SIZE)
         now = self.clock.now()
         valid_from = valid_from or now
         valid_to = valid_to or valid_from + timedelta(days=1825)
         if valid_from.tzinfo is None or valid_to.tzinfo is None:
-            raise invalid("validity times need a time zone", "validity")
+            raise invalid("validity times need a time zone", ErrorCode.VALIDITY)
         if valid_to <= valid_from:
-            raise invalid("valid_to must be after valid_from", "validity")
+            raise invalid("valid_to must be after valid_from", ErrorCode.VALIDITY)
         return kind, valid_from, valid_to
 
     def create_seal(
@@ -283,7 +283,9 @@ class SealService:
                 return seal_id
             except IntegrityError:
                 continue  # another worker took this esID; draw the next one
-        raise DomainError(ErrorKind.UNAVAILABLE, "could not allocate a seal code; retry", code="es-id")
+        raise DomainError(
+            ErrorKind.UNAVAILABLE, "could not allocate a seal code; retry", code=ErrorCode.ES_ID
+        )
 
     def _abandon(self, made: _Made, actor: str) -> None:
         """Undo a seal that failed half-made: its certificate is revoked (RFC 5280
@@ -307,7 +309,9 @@ class SealService:
             last = s.scalar(select(func.max(Seal.es_id)).where(Seal.es_id.like(f"{self.region}%")))
         sequence = int(last[6:]) + 1 if last else 1
         if sequence >= 10**8:
-            raise DomainError(ErrorKind.UNAVAILABLE, "seal codes for this region are exhausted", code="es-id")
+            raise DomainError(
+                ErrorKind.UNAVAILABLE, "seal codes for this region are exhausted", code=ErrorCode.ES_ID
+            )
         return f"{self.region}{sequence:08d}"
 
     def _maker(self, algorithm: str) -> SealMaker:
@@ -317,7 +321,7 @@ class SealService:
             raise DomainError(
                 ErrorKind.UNAVAILABLE,
                 f"no {algorithm} seal maker: run `longtrust init`",
-                code="no-seal-maker",
+                code=ErrorCode.NO_SEAL_MAKER,
             )
         return maker
 
@@ -330,15 +334,15 @@ class SealService:
 
     def set_status(self, seal_id: str, status: str, actor: str, reason: str = "") -> SealView:
         if status not in STATUSES:
-            raise invalid(f"status must be one of {', '.join(STATUSES)}", "status")
+            raise invalid(f"status must be one of {', '.join(STATUSES)}", ErrorCode.STATUS)
         with self.db.unit_of_work() as s:
             seal = s.get(Seal, seal_id)
             if seal is None:
                 raise not_found(f"no seal {seal_id!r}")
             if seal.status == "revoked":
-                raise conflict("a revoked seal stays revoked", "seal-revoked")
+                raise conflict("a revoked seal stays revoked", ErrorCode.SEAL_REVOKED)
             if seal.status == status:
-                raise conflict(f"seal is already {status}", "no-change")
+                raise conflict(f"seal is already {status}", ErrorCode.NO_CHANGE)
             old, seal.status, seal.updated_at = seal.status, status, self.clock.now()
             record(s, actor, f"seal.{status}", seal_id, previous=old, reason=reason)
             bump(s, Topic.SEALS)
@@ -360,11 +364,11 @@ class SealService:
         )
         now = self.clock.now()
         if status != "active":
-            raise conflict(f"seal {seal_id} is {status}: it stamps nothing", f"seal-{status}")
+            raise conflict(f"seal {seal_id} is {status}: it stamps nothing", ErrorCode(f"seal-{status}"))
         if not valid_from <= now <= valid_to:
             raise conflict(
                 f"seal {seal_id} is not valid now ({valid_from:%Y-%m-%d} to {valid_to:%Y-%m-%d})",
-                "seal-expired",
+                ErrorCode.SEAL_EXPIRED,
             )
         return UsableSeal(seal_id, algorithm, signer_ca_id)
 
@@ -395,10 +399,10 @@ class SealService:
         try:
             data = rfc8785.dumps(document)
         except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
-            raise invalid(f"the document cannot be canonicalised (RFC 8785): {exc}", "json") from None
+            raise invalid(f"the document cannot be canonicalised (RFC 8785): {exc}", ErrorCode.JSON) from None
         property_info = f"{CANONICAL};id={property_id}" if property_id else CANONICAL
         if not property_info.isascii():
-            raise invalid("the document id must be ASCII", "property-info")
+            raise invalid("the document id must be ASCII", ErrorCode.PROPERTY_INFO)
         builder = self._builder(seal)
         timestamper = self._ses_timestamper(seal.algorithm) if with_timestamp else None
         der, digest = builder.stamp(data, property_info, self.clock.now(), timestamper)
@@ -559,9 +563,11 @@ def _seal_type(value: int | str) -> int:
         elif value in SEAL_TYPES:
             return SEAL_TYPES[value]
         else:
-            raise invalid(f"seal type must be an integer or one of {', '.join(SEAL_TYPES)}", "seal-type")
+            raise invalid(
+                f"seal type must be an integer or one of {', '.join(SEAL_TYPES)}", ErrorCode.SEAL_TYPE
+            )
     if not 1 <= value <= 99:
-        raise invalid("seal type must be 1..99", "seal-type")
+        raise invalid("seal type must be 1..99", ErrorCode.SEAL_TYPE)
     return value
 
 

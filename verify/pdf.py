@@ -93,7 +93,7 @@ from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.sign.validation.status import PdfSignatureStatus
 from pyhanko_certvalidator import ValidationContext
 
-from core.errors import DomainError, ErrorKind
+from core.errors import DomainError, ErrorCode, ErrorKind
 from verify import parse_speed
 from verify.certificates import (
     ENCODING,
@@ -452,7 +452,7 @@ class _ParseLimit(Exception):
 
 
 def _refuse(detail: str) -> DomainError:
-    return DomainError(ErrorKind.TOO_LARGE, detail, code="pdf-limits")
+    return DomainError(ErrorKind.TOO_LARGE, detail, code=ErrorCode.PDF_LIMITS)
 
 
 def _read(data: bytes, strict: bool) -> PdfFileReader:

@@ -12,7 +12,7 @@ from starlette.datastructures import UploadFile
 from app.console.pictures import pictures_in
 from app.console.web import Console
 from app.rate_limits import client_address
-from core.errors import invalid
+from core.errors import ErrorCode, invalid
 
 
 def add_routes(router: APIRouter, console: Console, services) -> None:
@@ -30,10 +30,10 @@ def add_routes(router: APIRouter, console: Console, services) -> None:
         form = await request.form(max_files=1)
         upload = form.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
-            raise invalid(page.t("choose_file"), "file")
+            raise invalid(page.t("choose_file"), ErrorCode.FILE)
         data = await upload.read()
         if not data:
-            raise invalid(page.t("empty_file"), "file")
+            raise invalid(page.t("empty_file"), ErrorCode.FILE)
         report = await asyncio.to_thread(verifier.file, data)
         pictures = await asyncio.to_thread(pictures_in, data, settings.seal_attribute_oid)
         return console.render(
