@@ -131,7 +131,7 @@ class LongTrustApp(FastAPI):
 
 def _probes(app: FastAPI, services: Services, with_metrics: bool) -> None:
     @app.get("/livez", tags=["health"])
-    def livez() -> dict:
+    async def livez() -> dict:
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["health"], responses={503: {"description": "not ready (problem+json)"}})

@@ -16,9 +16,8 @@ import binascii
 import logging
 from dataclasses import dataclass
 
-import anyio
-
 from ca.ocsp import internal_error
+from core.threads import in_thread
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +118,7 @@ class OcspEndpoint:
             with self.generation.request():
                 der = self.held(request_der)
             if der is None:
-                der = await anyio.to_thread.run_sync(self._fresh, request_der)
+                der = await in_thread(self._fresh, request_der)
         except Exception:  # a bug, not bad input: RFC 6960 internalError, never a bare 500
             log.exception("OCSP request failed")
             der = internal_error()

@@ -26,6 +26,7 @@ from ca.schemas import (
 )
 from ca.service import CAService, to_pem
 from core.errors import DomainError, ErrorCode, ErrorKind, not_found
+from core.threads import in_thread
 
 OCSP_REQUEST = "application/ocsp-request"
 OCSP_RESPONSE = "application/ocsp-response"
@@ -203,7 +204,7 @@ def build_router(ca: CAService, require, approvals) -> APIRouter:
     @router.post("/ocsp", tags=["public"], **_binary(OCSP_RESPONSE))
     async def ocsp_post(request: Request):
         _require_media(request, OCSP_REQUEST)
-        return Response(ca.ocsp(await request.body()), media_type=OCSP_RESPONSE)
+        return Response(await in_thread(ca.ocsp, await request.body()), media_type=OCSP_RESPONSE)
 
     @router.get("/ocsp/{encoded:path}", tags=["public"], **_binary(OCSP_RESPONSE))
     def ocsp_get(encoded: str):
@@ -216,7 +217,7 @@ def build_router(ca: CAService, require, approvals) -> APIRouter:
     @router.post("/tsa", tags=["public"], **_binary(TS_REPLY))
     async def timestamp(request: Request):
         _require_media(request, TS_QUERY)
-        return Response(ca.timestamp(await request.body()), media_type=TS_REPLY)
+        return Response(await in_thread(ca.timestamp, await request.body()), media_type=TS_REPLY)
 
     return router
 

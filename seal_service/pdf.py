@@ -22,7 +22,6 @@ Reusable per seal: :class:`SealStamper` (signer adapter, certificate registry, d
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import math
 import threading
@@ -51,6 +50,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 import core.oids  # noqa: F401  (SM3 / SM3withSM2 names for asn1crypto)
 from core.errors import DomainError, ErrorCode, ErrorKind, conflict, invalid
+from core.threads import run_sync
 from keys.signer import Signer
 from seal_service.pades import PadesLevel, PdfStampSpec
 
@@ -228,8 +228,8 @@ class SealStamper:
         self.timestamp_reserve = timestamp_reserve
 
     def stamp(self, pdf: bytes, spec: PdfStampSpec) -> bytes:
-        """Synchronous :meth:`async_stamp` (not from inside a running event loop)."""
-        return asyncio.run(self.async_stamp(pdf, spec))
+        """Synchronous :meth:`async_stamp` (core.threads.run_sync)."""
+        return run_sync(lambda: self.async_stamp(pdf, spec))
 
     async def async_stamp(self, pdf: bytes, spec: PdfStampSpec) -> bytes:
         """``pdf`` stamped as ``spec`` says; raises DomainError as :func:`stamp_pdf` does."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from core.errors import DomainError, ErrorCode, ErrorKind, invalid
 from core.jsontext import MAX_JSON_DEPTH, json_nested_deeper_than
+from core.threads import in_thread
 from seal_service import batch, images
 from seal_service import placements as placing
 from seal_service.listing import list_seals
@@ -202,7 +202,7 @@ def build_router(seals: SealService, require, approvals) -> APIRouter:
         _require_media(request, ("application/pdf",), "PDF")
         chosen = placing.parse(placements)
         pdf = await request.body()
-        out = await asyncio.to_thread(
+        out = await in_thread(
             seals.stamp_pdf, seal_id, pdf, principal, page=page, x=x, y=y, level=level, placements=chosen
         )
         return Response(out, media_type="application/pdf")
@@ -224,7 +224,7 @@ def build_router(seals: SealService, require, approvals) -> APIRouter:
         _require_media(request, OFD_MEDIA, "OFD")
         ofd = await request.body()
         chosen = placing.parse(placements) or [placing.position(page, x, y)]
-        out = await asyncio.to_thread(seals.stamp_ofd, seal_id, ofd, principal, chosen)
+        out = await in_thread(seals.stamp_ofd, seal_id, ofd, principal, chosen)
         return Response(out, media_type="application/ofd")
 
     @router.post(
@@ -237,14 +237,14 @@ def build_router(seals: SealService, require, approvals) -> APIRouter:
         documents = [await _document(i, part) for i, part in enumerate(form.getlist("documents"))]
         level = PadesLevel.parse(str(form.get("level") or PadesLevel.B_B))
         chosen = placing.parse(await _text(form.get("placements")))
-        await asyncio.to_thread(seals.check_usable, seal_id, principal)
+        await in_thread(seals.check_usable, seal_id, principal)
 
         def stamp(kind: str, data: bytes) -> bytes:
             if kind == "pdf":
                 return seals.stamp_pdf(seal_id, data, principal, level=level, placements=chosen)
             return seals.stamp_ofd(seal_id, data, principal, chosen)
 
-        return BatchOut(results=await asyncio.to_thread(batch.stamp_all, documents, stamp))
+        return BatchOut(results=await in_thread(batch.stamp_all, documents, stamp))
 
     @router.post("/api/v1/seals/{seal_id}/stamp/data", response_model=DataStampOut)
     async def stamp_data(seal_id: str, request: Request, principal=require("seal.stamp")):
@@ -257,7 +257,7 @@ def build_router(seals: SealService, require, approvals) -> APIRouter:
             raise invalid(f"the body is not JSON: {exc}", ErrorCode.JSON) from None
         if not isinstance(document, dict):
             raise invalid("the body must be a JSON object", ErrorCode.JSON)
-        result = await asyncio.to_thread(seals.stamp_data, seal_id, document, principal)
+        result = await in_thread(seals.stamp_data, seal_id, document, principal)
         return DataStampOut(
             ses_signature_der_b64=base64.b64encode(result.ses_signature_der).decode(),
             data_hash_hex=result.data_hash_hex,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 
 from asn1crypto import pem
 from fastapi import APIRouter, Request
 
 from core.errors import DomainError, ErrorCode, ErrorKind, invalid
+from core.threads import in_thread
 from verify.report import Report
 from verify.schemas import CertificateIn, ReportOut, SealIn
 from verify.service import VerifyService
@@ -64,12 +64,12 @@ def build_router(verifier: VerifyService) -> APIRouter:
     @router.post("/api/v1/verify/pdf", response_model=ReportOut)
     async def pdf(request: Request):
         data = await _body(request, "application/pdf")
-        return _out(await asyncio.to_thread(verifier.pdf, data))
+        return _out(await in_thread(verifier.pdf, data))
 
     @router.post("/api/v1/verify/ofd", response_model=ReportOut)
     async def ofd(request: Request):
         data = await _body(request, "application/ofd", "application/zip")
-        return _out(await asyncio.to_thread(verifier.ofd, data))
+        return _out(await in_thread(verifier.ofd, data))
 
     @router.post("/api/v1/verify/license", response_model=ReportOut)
     def license_(document: dict):
