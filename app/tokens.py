@@ -9,7 +9,7 @@ import logging
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import String, Text, or_, select, update
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app import cert_credentials as certs
 from core.errors import ErrorCode, conflict, invalid, not_found
+from core.principal import Principal
 from core.versioned import VersionedCache
 from db.audit import record
 from db.base import Base, Database, UTCDateTime, utcnow
@@ -46,22 +47,6 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # SHA-256 of a client certificate that authenticates as this token (mTLS), if one is bound
     client_cert_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True, index=True)
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who calls: the token's id, name, role, operator (compared by dual control) and seals."""
-
-    token_id: str
-    name: str
-    role: str
-    seals: frozenset[str] = field(default_factory=frozenset)
-    operator: str = ""
-    expires_at: datetime | None = None
-
-    @property
-    def actor(self) -> str:
-        return f"{self.role}:{self.name}"
 
 
 @dataclass(frozen=True)

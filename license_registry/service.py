@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from core.clock import Clock
 from core.errors import DomainError, ErrorCode, ErrorKind, conflict, forbidden, invalid, not_found
 from core.identity import credit_code_problem
+from core.principal import Principal
 from db.audit import record
 from db.base import Database
 from license_registry import catalog, information, ofd_file
@@ -238,7 +239,7 @@ class RegistryService:
             return earlier
         return json.loads(row.document_json)
 
-    def change(self, identifier: str, data: dict, principal) -> dict:
+    def change(self, identifier: str, data: dict, principal: Principal) -> dict:
         """变更: a new version with new data, referencing the previous one, which becomes "changed"."""
         with self.db.read() as s:
             old = self._license(s, identifier)
@@ -285,7 +286,7 @@ class RegistryService:
             raise conflict(f"license {identifier} was changed meanwhile", ErrorCode.LICENSE_CHANGED) from None
         return json.loads(row.document_json)
 
-    def revoke(self, identifier: str, reason: str, principal) -> dict:
+    def revoke(self, identifier: str, reason: str, principal: Principal) -> dict:
         """注销: the license stays on record, marked revoked, and the hub is told."""
         reason = _text("reason", reason)
         with self.db.unit_of_work() as s:
@@ -326,7 +327,7 @@ class RegistryService:
 
     # ---- reading ------------------------------------------------------------------------------
 
-    def get(self, identifier: str, principal=None, use_cause: str | None = None) -> dict:
+    def get(self, identifier: str, principal: Principal | None = None, use_cause: str | None = None) -> dict:
         """The document with its current status; logs the access when a principal is given."""
         if principal is None:
             with self.db.read() as s:
@@ -336,12 +337,18 @@ class RegistryService:
             self._log(s, identifier, principal.actor, "read", use_cause=use_cause)
             return _document(row)
 
-    def license_file(self, identifier: str, principal=None, use_cause: str | None = None) -> bytes:
+    def license_file(
+        self, identifier: str, principal: Principal | None = None, use_cause: str | None = None
+    ) -> bytes:
         """The license as a stamped OFD file (license_registry.ofd_file); the read is logged as ``get`` is."""
         return self._file(self.get(identifier, principal, use_cause))
 
     def shared_file(
-        self, token: str, audience: str | None = None, use_cause: str | None = None, principal=None
+        self,
+        token: str,
+        audience: str | None = None,
+        use_cause: str | None = None,
+        principal: Principal | None = None,
     ) -> bytes:
         """The shared license as a stamped OFD file, under the same checks as ``read_shared``."""
         return self._file(self.read_shared(token, audience, use_cause, principal))
@@ -384,7 +391,7 @@ class RegistryService:
         self,
         holder_id_number: str,
         type_code: str | None = None,
-        principal=None,
+        principal: Principal | None = None,
         use_cause: str | None = None,
         include_inactive: bool = False,
     ) -> list[dict]:
@@ -403,7 +410,12 @@ class RegistryService:
             return [_document(r) for r in rows]
 
     def list_licenses(
-        self, limit: int, cursor: str | None = None, principal=None, use_cause: str | None = None, **filters
+        self,
+        limit: int,
+        cursor: str | None = None,
+        principal: Principal | None = None,
+        use_cause: str | None = None,
+        **filters,
     ) -> tuple[list[dict], str | None]:
         """A page of license documents (filters as ``listing.license_page``) and the next cursor;
         each listed license's access is logged when a principal is given."""
@@ -415,7 +427,7 @@ class RegistryService:
             return [_document(r) for r in page.items], page.next_cursor
 
     def verify_information(
-        self, identifier: str, claimed: dict, principal=None, use_cause: str | None = None
+        self, identifier: str, claimed: dict, principal: Principal | None = None, use_cause: str | None = None
     ) -> dict[str, str]:
         """信息核验: each claimed field → "match" | "no match"; nothing else about the license is revealed."""
         if not isinstance(claimed, dict) or not claimed:
@@ -521,7 +533,11 @@ class RegistryService:
         return token, f"{self.public_url}/api/v1/shared/{token}"
 
     def read_shared(
-        self, token: str, audience: str | None = None, use_cause: str | None = None, principal=None
+        self,
+        token: str,
+        audience: str | None = None,
+        use_cause: str | None = None,
+        principal: Principal | None = None,
     ) -> dict:
         """The shared license with its current status, for whoever holds the share's token.
 
@@ -543,7 +559,7 @@ class RegistryService:
             )
             return _document(row)
 
-    def withdraw_share(self, identifier: str, share_id: str, principal) -> None:
+    def withdraw_share(self, identifier: str, share_id: str, principal: Principal) -> None:
         """The holder withdraws a share: its link answers 410 from now on. Raises NOT_FOUND, or
         CONFLICT when it was already withdrawn."""
         with self.db.unit_of_work() as s:
@@ -638,7 +654,9 @@ class RegistryService:
             )
         return json.loads(row.document_json)
 
-    def _stamped_row(self, document: dict, serial: str, seal_id: str, person: Holder, principal) -> License:
+    def _stamped_row(
+        self, document: dict, serial: str, seal_id: str, person: Holder, principal: Principal
+    ) -> License:
         content = signed_content(document)
         result = self.stamper.stamp_data(
             seal_id, signed_part(document), principal, property_id=document["identifier"]

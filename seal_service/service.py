@@ -20,6 +20,7 @@ from ca.service import REASONS, CAService, IssuedView, to_pem
 from core.clock import Clock
 from core.errors import DomainError, ErrorCode, ErrorKind, conflict, forbidden, invalid, not_found
 from core.identity import credit_code_problem
+from core.principal import Principal
 from core.versioned import VersionedCache
 from db.audit import record
 from db.base import Database
@@ -354,7 +355,7 @@ class SealService:
 
     # ---- stamping -------------------------------------------------------------------------------
 
-    def _usable(self, seal_id: str, principal) -> UsableSeal:
+    def _usable(self, seal_id: str, principal: Principal) -> UsableSeal:
         """The seal if this principal may stamp with it now (its state is cached until any seal
         changes in any process). Raises FORBIDDEN, NOT_FOUND or CONFLICT (suspended, revoked, expired)."""
         if seal_id not in principal.seals:
@@ -383,7 +384,7 @@ class SealService:
             raise not_found(f"no seal {seal_id!r}")
         return tuple(row)
 
-    def check_usable(self, seal_id: str, principal) -> None:
+    def check_usable(self, seal_id: str, principal: Principal) -> None:
         """DomainError (forbidden, not-found, conflict) unless ``principal`` may stamp with the seal now."""
         self._usable(seal_id, principal)
 
@@ -392,7 +393,12 @@ class SealService:
             return s.get(Seal, seal_id)
 
     def stamp_data(
-        self, seal_id: str, document: dict, principal, property_id: str = "", with_timestamp: bool = False
+        self,
+        seal_id: str,
+        document: dict,
+        principal: Principal,
+        property_id: str = "",
+        with_timestamp: bool = False,
     ) -> StampResult:
         """A v4 SES_Signature over the RFC 8785 canonical JSON of ``document``."""
         seal = self._usable(seal_id, principal)
@@ -466,7 +472,9 @@ class SealService:
 
         return placing.stamp_pdf(pdf, stamps, stamper_for, spec)
 
-    def stamp_ofd(self, seal_id: str, ofd: bytes, principal, placements: list | None = None) -> bytes:
+    def stamp_ofd(
+        self, seal_id: str, ofd: bytes, principal: Principal, placements: list | None = None
+    ) -> bytes:
         """The OFD stamped at each placement (default: page 0, 20 mm, 20 mm); see seal_service.placements."""
         seal = self._usable(seal_id, principal)
         row, builder, now = self._full(seal_id), self._builder(seal), self.clock.now()
