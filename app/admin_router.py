@@ -13,7 +13,7 @@ from app.approvals import ApprovalService, Execute, Outcome, respond
 from app.cert_credentials import from_pem
 from app.tokens import TokenService, TokenView, check_role
 from ca.schemas import CaRequestOut
-from core.errors import invalid, not_found
+from core.errors import ErrorCode, invalid, not_found
 from policies.access import access_policy
 
 MAX_TTL_S = 10 * 366 * 86400
@@ -97,7 +97,7 @@ def _certificate(text: str | None) -> bytes | None:
         return None
     der = from_pem(text)
     if der is None:
-        raise invalid("client_certificate_pem is not a PEM certificate", "client-certificate")
+        raise invalid("client_certificate_pem is not a PEM certificate", ErrorCode.CLIENT_CERTIFICATE)
     return der
 
 

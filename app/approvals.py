@@ -23,7 +23,7 @@ from sqlalchemy import String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.tokens import Principal
-from core.errors import DomainError, ErrorKind, conflict, forbidden, invalid, not_found
+from core.errors import DomainError, ErrorCode, ErrorKind, conflict, forbidden, invalid, not_found
 from db.audit import record
 from db.base import Base, Database, UTCDateTime, utcnow
 from policies.access import access_policy
@@ -188,12 +188,12 @@ class ApprovalService:
         if req is None:
             raise not_found(f"no approval request {request_id}")
         if req.status != "pending":
-            raise conflict(f"request {request_id} is already {req.status}", "decided")
+            raise conflict(f"request {request_id} is already {req.status}", ErrorCode.DECIDED)
         if req.expires_at <= utcnow():
             raise DomainError(
                 ErrorKind.GONE,
                 f"request {request_id} expired at {req.expires_at.isoformat()}",
-                code="request-expired",
+                code=ErrorCode.REQUEST_EXPIRED,
             )
         if principal.operator == req.requester_operator:
             raise forbidden(
@@ -205,7 +205,7 @@ class ApprovalService:
                 f"role {principal.role} may not {req.action}, so it may not approve {req.operation}"
             )
         if req.operation not in self._operations:
-            raise conflict(f"this deployment cannot perform {req.operation}", "unknown-operation")
+            raise conflict(f"this deployment cannot perform {req.operation}", ErrorCode.UNKNOWN_OPERATION)
 
     def _fail(self, request_id: str, actor: str, detail: str) -> None:
         with self.db.unit_of_work() as s:
@@ -251,7 +251,7 @@ def _status_filter(status: str, now: datetime) -> list:
         return [ApprovalRequest.status == "pending", ApprovalRequest.expires_at <= now]
     if status in STATUSES:
         return [ApprovalRequest.status == status]
-    raise invalid(f"status must be one of {', '.join(STATUSES)} or all", "status")
+    raise invalid(f"status must be one of {', '.join(STATUSES)} or all", ErrorCode.STATUS)
 
 
 def respond(outcome: Outcome) -> JSONResponse:

@@ -28,7 +28,7 @@ import typer
 from sqlalchemy.engine import make_url
 
 from app.cli import DataDir, cli, settings_for
-from core.errors import conflict, invalid
+from core.errors import ErrorCode, conflict, invalid
 
 FORMAT = "longtrust-backup/1"
 SQLITE_NAME = "longtrust.db"
@@ -64,7 +64,7 @@ def _dump_database(url: str, into: Path) -> tuple[str, Path]:
         raise invalid(
             "pg_dump is not installed: back PostgreSQL up with `pg_dump --format=custom` (see "
             "docs/operations.md) and keep the data folder's files with it",
-            "no-pg-dump",
+            ErrorCode.NO_PG_DUMP,
         )
     target = into / PG_NAME
     subprocess.run(
@@ -91,7 +91,7 @@ def backup(
     """Back up the database and the data folder into one archive (safe while the service runs)."""
     settings = settings_for(data_dir)
     if not settings.database_url and not (settings.data_dir / SQLITE_NAME).exists():
-        raise invalid(f"{settings.data_dir.resolve()} has no database to back up", "empty")
+        raise invalid(f"{settings.data_dir.resolve()} has no database to back up", ErrorCode.EMPTY)
     with tempfile.TemporaryDirectory() as scratch:
         kind, dump = _dump_database(settings.db_url, Path(scratch))
         partial = to.with_name(to.name + ".partial")
@@ -123,17 +123,19 @@ def _read_archive(source: Path, into: Path) -> dict:
         with tarfile.open(source, mode="r:gz") as archive:
             archive.extractall(into, filter="data")  # no absolute paths, links out or devices
     except (tarfile.TarError, OSError, EOFError) as exc:
-        raise invalid(f"{source} is not a LongTrust backup: {exc}", "bad-backup") from None
+        raise invalid(f"{source} is not a LongTrust backup: {exc}", ErrorCode.BAD_BACKUP) from None
     try:
         manifest = json.loads((into / "manifest.json").read_text())
     except (OSError, ValueError):
-        raise invalid(f"{source} has no manifest: not a LongTrust backup", "bad-backup") from None
+        raise invalid(f"{source} has no manifest: not a LongTrust backup", ErrorCode.BAD_BACKUP) from None
     if manifest.get("format") != FORMAT:
-        raise invalid(f"{source} is a {manifest.get('format')!r} archive, expected {FORMAT}", "bad-backup")
+        raise invalid(
+            f"{source} is a {manifest.get('format')!r} archive, expected {FORMAT}", ErrorCode.BAD_BACKUP
+        )
     for name, digest in manifest.get("files", {}).items():
         member = into / name
         if not member.is_file() or hashlib.sha256(member.read_bytes()).hexdigest() != digest:
-            raise invalid(f"{source}: {name} is missing or damaged", "bad-backup")
+            raise invalid(f"{source}: {name} is missing or damaged", ErrorCode.BAD_BACKUP)
     return manifest
 
 
@@ -141,7 +143,7 @@ def _prepare_target(data_dir: Path, force: bool) -> None:
     if data_dir.exists() and any(data_dir.iterdir()):
         if not force:
             raise conflict(
-                f"{data_dir} is not empty; restore into an empty folder or pass --force", "not-empty"
+                f"{data_dir} is not empty; restore into an empty folder or pass --force", ErrorCode.NOT_EMPTY
             )
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -152,7 +154,7 @@ def _restore_database(kind: str, unpacked: Path, settings) -> None:
     if kind == "sqlite":
         if not url.startswith("sqlite"):
             raise invalid(
-                "this backup holds a SQLite database but LONGTRUST_DATABASE_URL is not SQLite", "kind"
+                "this backup holds a SQLite database but LONGTRUST_DATABASE_URL is not SQLite", ErrorCode.KIND
             )
         target = Path(make_url(url).database)
         for suffix in ("", "-wal", "-shm"):
@@ -164,7 +166,7 @@ def _restore_database(kind: str, unpacked: Path, settings) -> None:
         raise invalid(
             "this backup holds a PostgreSQL dump: set LONGTRUST_DATABASE_URL to an empty "
             "PostgreSQL database and install pg_restore (see docs/operations.md)",
-            "kind",
+            ErrorCode.KIND,
         )
     subprocess.run(
         [
@@ -189,7 +191,7 @@ def restore(
 ) -> None:
     """Restore a backup into an empty data folder (the same KEK must be set to use the keys)."""
     if not source.is_file():
-        raise invalid(f"{source} does not exist", "no-backup")
+        raise invalid(f"{source} does not exist", ErrorCode.NO_BACKUP)
     settings = settings_for(data_dir)
     with tempfile.TemporaryDirectory() as scratch:
         unpacked = Path(scratch)

@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.errors import DomainError, invalid, not_found
+from core.errors import DomainError, ErrorCode, invalid, not_found
 from db import merkle
 from db.audit import (
     AuditCheckpoint,
@@ -175,7 +175,7 @@ class AuditLog:
         with self.db.read() as s:
             size = self._size(s, size)
             if not 0 <= index < size:
-                raise invalid(f"index must be 0..{size - 1} for a tree of {size} leaves", "bad-index")
+                raise invalid(f"index must be 0..{size - 1} for a tree of {size} leaves", ErrorCode.BAD_INDEX)
             path = merkle.inclusion_proof(index, size, node_source(s))
         return {"index": index, "tree_size": size, "audit_path_hex": [p.hex() for p in path]}
 
@@ -185,7 +185,7 @@ class AuditLog:
         with self.db.read() as s:
             second = self._size(s, second)
             if not 0 < first <= second:
-                raise invalid(f"first must be 1..{second}", "bad-tree-size")
+                raise invalid(f"first must be 1..{second}", ErrorCode.BAD_TREE_SIZE)
             proof = merkle.consistency_proof(first, second, node_source(s))
         return {"first": first, "second": second, "proof_hex": [p.hex() for p in proof]}
 
@@ -195,7 +195,7 @@ class AuditLog:
         if size is None:
             size = current
         if not 1 <= size <= current:
-            raise invalid(f"tree_size must be 1..{current} (the sequenced log)", "bad-tree-size")
+            raise invalid(f"tree_size must be 1..{current} (the sequenced log)", ErrorCode.BAD_TREE_SIZE)
         return size
 
     # --- verification ----------------------------------------------------------------------------

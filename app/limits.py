@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 
 from app.problems import problem
+from core.errors import ErrorCode
 from core.jsontext import MAX_JSON_DEPTH, json_nested_deeper_than
 
 # As nginx's default large_client_header_buffers (4 × 8 KiB): no legitimate caller sends more.
@@ -86,7 +87,7 @@ class JsonDepthLimit:
             return await problem(exc.status_code, "request too large", str(exc.detail))(scope, receive, send)
         if json_nested_deeper_than(body, self.max_depth):
             detail = f"JSON nested deeper than {self.max_depth} levels"
-            return await problem(400, "invalid request", detail, "json-depth")(scope, receive, send)
+            return await problem(400, "invalid request", detail, ErrorCode.JSON_DEPTH)(scope, receive, send)
 
         async def replay():
             return messages.pop(0) if messages else await receive()

@@ -19,6 +19,7 @@ from app.observability import Observe, configure_logging
 from app.probes import readiness
 from app.settings import Settings
 from ca.ocsp_endpoint import OcspEndpoint
+from core.errors import ErrorCode
 from db.jobs import claim
 from keys.kek import DEFAULT_DEV_KEK_B64
 
@@ -130,7 +131,7 @@ class LongTrustApp(FastAPI):
 
 def _probes(app: FastAPI, services: Services, with_metrics: bool) -> None:
     @app.get("/livez", tags=["health"])
-    def livez() -> dict:
+    async def livez() -> dict:
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["health"], responses={503: {"description": "not ready (problem+json)"}})
@@ -139,7 +140,7 @@ def _probes(app: FastAPI, services: Services, with_metrics: bool) -> None:
         failed = sorted(name for name, result in checks.items() if result != "ok")
         if failed:
             detail = "; ".join(f"{name}: {checks[name]}" for name in failed)
-            return problems.problem(503, "not ready", detail, "not-ready", checks=checks)
+            return problems.problem(503, "not ready", detail, ErrorCode.NOT_READY, checks=checks)
         return {"status": "ok", "checks": checks}
 
     if with_metrics:

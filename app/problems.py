@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.errors import DomainError, ErrorKind
+from core.errors import DomainError, ErrorCode, ErrorKind
 from db.base import UNAVAILABLE_ERRORS, database_unavailable
 
 log = logging.getLogger("longtrust")
@@ -60,7 +60,9 @@ def install(app: FastAPI) -> None:
         ]
         first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
         where = ".".join(str(p) for p in first["loc"])
-        return problem(422, "invalid request", f"{where}: {first['msg']}", "validation", errors=errors)
+        return problem(
+            422, "invalid request", f"{where}: {first['msg']}", ErrorCode.VALIDATION, errors=errors
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_req: Request, exc: StarletteHTTPException):
@@ -83,7 +85,7 @@ def install(app: FastAPI) -> None:
             return await _unexpected(req, exc)
         log.warning("database unavailable on %s %s: %s", req.method, req.url.path, str(exc).splitlines()[0])
         detail = "the database cannot be reached; try again later"
-        return problem(503, "service unavailable", detail, "database")
+        return problem(503, "service unavailable", detail, ErrorCode.DATABASE)
 
     for kind in (*UNAVAILABLE_ERRORS, DBAPIError):
         app.add_exception_handler(kind, _database)

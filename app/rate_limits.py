@@ -23,6 +23,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from app.problems import problem
 from app.settings import Settings
+from core.errors import ErrorCode
 
 VERIFY_PREFIX = "/api/v1/verify/"
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ def client_address(request: Request) -> str:
 
 
 def _too_many(exc: RateLimited):
-    response = problem(429, "too many requests", exc.detail, "rate-limited")
+    response = problem(429, "too many requests", exc.detail, ErrorCode.RATE_LIMITED)
     response.headers["Retry-After"] = str(exc.retry_after)
     return response
 

@@ -9,6 +9,7 @@ import typer
 
 from app.cli import CLI_ACTOR, DataDir, cli, open_services
 from app.output import emit, emit_one
+from core.principal import Principal
 
 seal_cli = typer.Typer(no_args_is_help=True, help="Seals (印章): list, show, suspend, resume, revoke.")
 license_cli = typer.Typer(no_args_is_help=True, help="E-licenses: list, show, revoke.")
@@ -120,12 +121,7 @@ def license_revoke(
 ) -> None:
     """Revoke (注销) a license; the hub is told through the outbox."""
     with open_services(data_dir) as services:
-        document = services.registry.revoke(identifier, reason, _CliPrincipal())
+        document = services.registry.revoke(
+            identifier, reason, Principal(token_id="cli", name=CLI_ACTOR.split(":", 1)[1], role="cli")
+        )
     typer.echo(f"{document['identifier']} {document['status']}")
-
-
-@dataclasses.dataclass(frozen=True)
-class _CliPrincipal:
-    """The operator at the command line (the registry records ``actor``)."""
-
-    actor: str = CLI_ACTOR

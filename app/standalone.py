@@ -17,7 +17,7 @@ import httpx
 from asn1crypto import pem
 
 from app.settings import Settings
-from core.errors import invalid
+from core.errors import ErrorCode, invalid
 from license_registry.identifier import identifier_problem
 from national_hub.trust_list import verify_trust_list
 from verify.service import TrustMaterial, VerifyService
@@ -47,7 +47,7 @@ def read_trust_list(source: str) -> dict:
             return response.json()
         return json.loads(Path(source).read_text(encoding="utf-8"))
     except (httpx.HTTPError, OSError, ValueError) as exc:
-        raise invalid(f"cannot read the trust list {source}: {exc}", "trust-list") from None
+        raise invalid(f"cannot read the trust list {source}: {exc}", ErrorCode.TRUST_LIST) from None
 
 
 def anchors_of(document: dict, hub_certificate_pem: str | None) -> list[dict]:
@@ -57,7 +57,9 @@ def anchors_of(document: dict, hub_certificate_pem: str | None) -> list[dict]:
         return [a for region in payload.get("regions", []) for a in region.get("anchors", [])]
     if isinstance(document.get("anchors"), list):
         return document["anchors"]
-    raise invalid("not a trust list: expected the hub's signed list or a region's /trust-list", "trust-list")
+    raise invalid(
+        "not a trust list: expected the hub's signed list or a region's /trust-list", ErrorCode.TRUST_LIST
+    )
 
 
 def material_from(anchors: list[dict]) -> TrustMaterial:
@@ -72,7 +74,7 @@ def material_from(anchors: list[dict]) -> TrustMaterial:
         elif anchor.get("kind") == "ca-intermediate":
             intermediates.append(der)
     if not roots:
-        raise invalid("the trust list has no active CA root", "trust-list")
+        raise invalid("the trust list has no active CA root", ErrorCode.TRUST_LIST)
     return TrustMaterial(anchors=tuple(roots), intermediates=tuple(intermediates))
 
 

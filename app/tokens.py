@@ -9,7 +9,7 @@ import logging
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import String, Text, or_, select, update
@@ -17,7 +17,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app import cert_credentials as certs
-from core.errors import conflict, invalid, not_found
+from core.errors import ErrorCode, conflict, invalid, not_found
+from core.principal import Principal
 from core.versioned import VersionedCache
 from db.audit import record
 from db.base import Base, Database, UTCDateTime, utcnow
@@ -46,22 +47,6 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # SHA-256 of a client certificate that authenticates as this token (mTLS), if one is bound
     client_cert_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True, index=True)
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who calls: the token's id, name, role, operator (compared by dual control) and seals."""
-
-    token_id: str
-    name: str
-    role: str
-    seals: frozenset[str] = field(default_factory=frozenset)
-    operator: str = ""
-    expires_at: datetime | None = None
-
-    @property
-    def actor(self) -> str:
-        return f"{self.role}:{self.name}"
 
 
 @dataclass(frozen=True)
@@ -97,7 +82,7 @@ def check_role(role: str) -> None:
     """Raise invalid unless ``role`` is one of access.yaml's roles."""
     roles = access_policy().roles
     if role not in roles:
-        raise invalid(f"unknown role {role!r}; one of {', '.join(sorted(roles))}", "unknown-role")
+        raise invalid(f"unknown role {role!r}; one of {', '.join(sorted(roles))}", ErrorCode.UNKNOWN_ROLE)
 
 
 def _hash(token: str) -> str:
@@ -160,7 +145,7 @@ class TokenService:
         check_role(role)
         operator = (operator if operator is not None else name).strip()
         if not name.strip() or not operator:
-            raise invalid("a token needs a name and an operator", "missing-name")
+            raise invalid("a token needs a name and an operator", ErrorCode.MISSING_NAME)
         now, token = utcnow(), "lt_" + secrets.token_urlsafe(32)
         row = ApiToken(
             id="tok-" + secrets.token_hex(6),
@@ -199,16 +184,18 @@ class TokenService:
             return None
         problem = certs.issued_problem(session, der, now)
         if problem:
-            raise invalid(problem, "client-certificate")
+            raise invalid(problem, ErrorCode.CLIENT_CERTIFICATE)
         digest = certs.fingerprint(der)
         if session.scalar(select(ApiToken.id).where(ApiToken.client_cert_sha256 == digest)):
-            raise conflict("this client certificate is already bound to a token", "client-certificate-bound")
+            raise conflict(
+                "this client certificate is already bound to a token", ErrorCode.CLIENT_CERTIFICATE_BOUND
+            )
         return digest
 
     def _expiry(self, role: str, now: datetime, expires_in_s: float | None) -> datetime | None:
         if expires_in_s is not None:
             if expires_in_s <= 0:
-                raise invalid("expires_in_s must be positive", "expiry")
+                raise invalid("expires_in_s must be positive", ErrorCode.EXPIRY)
             return now + timedelta(seconds=expires_in_s)
         if role in DEFAULT_TTL_ROLES and self.default_ttl_days:
             return now + timedelta(days=self.default_ttl_days)
@@ -220,7 +207,7 @@ class TokenService:
         if row is None:
             raise not_found(f"no token {token_id}")
         if row.revoked_at is not None:
-            raise conflict(f"token {token_id} is already revoked", "token-revoked")
+            raise conflict(f"token {token_id} is already revoked", ErrorCode.TOKEN_REVOKED)
         row.revoked_at = utcnow()
         bump(session, Topic.TOKENS)
         record(session, actor, "token.revoke", token_id, name=row.name, operator=row.operator)
@@ -259,7 +246,7 @@ class TokenService:
             return [live, ApiToken.expires_at <= now]
         if status == "active":
             return [live, or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now)]
-        raise invalid(f"status must be one of {', '.join(STATUSES)}", "status")
+        raise invalid(f"status must be one of {', '.join(STATUSES)}", ErrorCode.STATUS)
 
     def authenticate(self, token: str) -> Principal | None:
         """The token's principal, or None when it is unknown, revoked or expired."""
@@ -325,7 +312,7 @@ class TokenService:
     def grant_seal(self, session: Session, token_id: str, seal_id: str, actor: str) -> None:
         row = session.get(ApiToken, token_id)
         if row is None:
-            raise invalid(f"no token {token_id}", "unknown-token")
+            raise invalid(f"no token {token_id}", ErrorCode.UNKNOWN_TOKEN)
         row.seals = json.dumps(sorted(set(json.loads(row.seals)) | {seal_id}))
         bump(session, Topic.TOKENS)
         record(session, actor, "token.grant-seal", token_id, seal_id=seal_id)

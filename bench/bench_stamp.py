@@ -29,6 +29,7 @@ from pyhanko.sign import fields, signers  # noqa: E402
 from pyhanko.stamp import StaticStampStyle  # noqa: E402
 from pyhanko_certvalidator.registry import SimpleCertificateStore  # noqa: E402
 
+from seal_service.pades import PadesLevel, PdfStampSpec  # noqa: E402
 from seal_service.pdf import _stamper_for, stamp_pdf  # noqa: E402
 from tests.seal_service.test_pdf import make_pdf, make_pki, make_png, make_sm2  # noqa: E402
 
@@ -64,10 +65,11 @@ def cases(signer, cert_der: bytes, chain_der: list[bytes], pdf: bytes, png: byte
     """(ours, baseline) callables stamping ``pdf`` with the same key, field, image and reserve."""
     size = 40 * 72 / 25.4
     box = (100, 100, 100 + size, 100 + size)
-    kwargs = dict(image_png=png, width_mm=40, height_mm=40, page=0, x=100, y=100, level="B-B")
+    kwargs = dict(image_png=png, width_mm=40, height_mm=40)
+    spec = PdfStampSpec(page=0, x=100, y=100, level=PadesLevel.B_B)
 
     def ours():
-        return stamp_pdf(pdf, signer=signer, cert_der=cert_der, chain_der=chain_der, **kwargs)
+        return stamp_pdf(pdf, spec, signer=signer, cert_der=cert_der, chain_der=chain_der, **kwargs)
 
     reserve = (
         2

@@ -19,7 +19,7 @@ from asn1crypto import core as asn1_core
 from asn1crypto import keys as asn1_keys
 
 from core.der import der_time, tlv
-from core.errors import invalid
+from core.errors import ErrorCode, invalid
 from core.identity import credit_code_problem
 from core.oids import GMT0015_CREDIT_CODE
 from keys.signer import ECDSA_P256_SHA256, RSA_PKCS1_SHA256, SM2_SM3
@@ -171,7 +171,7 @@ def _constant_extensions(
 
 def _profile_kind(profile: Profile, kind: str) -> str:
     if kind not in profile.algorithms:
-        raise invalid(f"profile {profile.name} does not accept {kind} keys", code="bad-key")
+        raise invalid(f"profile {profile.name} does not accept {kind} keys", code=ErrorCode.BAD_KEY)
     return kind
 
 
@@ -179,19 +179,23 @@ def _credit_code(profile: Profile, code: str | None, subject_der: bytes) -> bool
     """Check the credit code against the profile; True when it must be appended to the subject."""
     if code is None:
         if profile.credit_code == "required":
-            raise invalid(f"profile {profile.name} needs a unified social credit code", code="credit-code")
+            raise invalid(
+                f"profile {profile.name} needs a unified social credit code", code=ErrorCode.CREDIT_CODE
+            )
         return False
     if profile.credit_code == "forbidden":
-        raise invalid(f"profile {profile.name} does not carry a credit code", code="credit-code")
+        raise invalid(f"profile {profile.name} does not carry a credit code", code=ErrorCode.CREDIT_CODE)
     problem = credit_code_problem(code)
     if problem:
-        raise invalid(problem, code="credit-code")
+        raise invalid(problem, code=ErrorCode.CREDIT_CODE)
     if _SERIAL_NUMBER_OID not in subject_der:
         return True
     rdns = x509.Name.load(subject_der).chosen
     present = [a["value"].native for rdn in rdns for a in rdn if a["type"].dotted == "2.5.4.5"]
     if present != [code]:
-        raise invalid(f"subject serialNumber {present} differs from credit code {code}", code="credit-code")
+        raise invalid(
+            f"subject serialNumber {present} differs from credit code {code}", code=ErrorCode.CREDIT_CODE
+        )
     return False
 
 
@@ -267,7 +271,7 @@ class TbsTemplate:
         tail = self._tails.get(_children(spki_der)[0])
         if tail is None:
             allowed = ", ".join(self.profile.algorithms)
-            raise invalid(f"profile {self.profile.name} accepts only {allowed} keys", code="bad-key")
+            raise invalid(f"profile {self.profile.name} accepts only {allowed} keys", code=ErrorCode.BAD_KEY)
         extra = b""
         if _credit_code(self.profile, credit_code, subject_der):
             value = credit_code.encode("ascii")

@@ -18,7 +18,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from core.algorithms import SM2_SM3
-from core.errors import DomainError, invalid
+from core.errors import DomainError, ErrorCode, invalid
 from core.oids import DEFAULT_SM2_ID, SM2_CURVE, SM3_WITH_SM2
 from keys.verification import verify_signature
 from policies.profiles import RSA_LIMITS, key_type
@@ -51,14 +51,14 @@ def parse_csr(data: bytes) -> ParsedCsr:
     except DomainError:
         raise
     except Exception as exc:  # malformed input can break parsers in many ways
-        raise invalid(f"malformed certificate request: {exc}", code="bad-csr") from None
+        raise invalid(f"malformed certificate request: {exc}", code=ErrorCode.BAD_CSR) from None
 
 
 def _parse(data: bytes) -> ParsedCsr:
     if not isinstance(data, bytes | bytearray) or not data:
-        raise invalid("certificate request is empty", code="bad-csr")
+        raise invalid("certificate request is empty", code=ErrorCode.BAD_CSR)
     if len(data) > MAX_CSR_BYTES:
-        raise invalid(f"certificate request is larger than {MAX_CSR_BYTES} bytes", code="bad-csr")
+        raise invalid(f"certificate request is larger than {MAX_CSR_BYTES} bytes", code=ErrorCode.BAD_CSR)
     der = _der(bytes(data))
     try:
         request = asn1_csr.CertificationRequest.load(der, strict=True)
@@ -70,13 +70,13 @@ def _parse(data: bytes) -> ParsedCsr:
         info_bytes = info.dump()
     except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
         detail = f"certificate request is not valid DER (garbage or truncated): {exc}"
-        raise invalid(detail, code="bad-csr") from None
+        raise invalid(detail, code=ErrorCode.BAD_CSR) from None
     if info["version"].native != "v1":
-        raise invalid("certificate request version must be v1 (0)", code="bad-csr")
+        raise invalid("certificate request version must be v1 (0)", code=ErrorCode.BAD_CSR)
     try:
         kind, bits = key_type(spki)
     except ValueError as exc:
-        raise invalid(f"certificate request key: {exc}", code="bad-key") from None
+        raise invalid(f"certificate request key: {exc}", code=ErrorCode.BAD_KEY) from None
     user_id = None
     if kind == "sm2":
         user_id = _check_sm2(spki, signature_algorithm, info_bytes, signature)
@@ -91,9 +91,9 @@ def _der(data: bytes) -> bytes:
     try:
         label, _headers, der = pem.unarmor(data.strip())
     except ValueError as exc:
-        raise invalid(f"certificate request PEM is broken: {exc}", code="bad-csr") from None
+        raise invalid(f"certificate request PEM is broken: {exc}", code=ErrorCode.BAD_CSR) from None
     if label not in _PEM_LABELS:
-        raise invalid(f"expected a CERTIFICATE REQUEST PEM block, got {label}", code="bad-csr")
+        raise invalid(f"expected a CERTIFICATE REQUEST PEM block, got {label}", code=ErrorCode.BAD_CSR)
     return der
 
 
@@ -110,9 +110,11 @@ def sm2_key_info(spki: asn1_keys.PublicKeyInfo) -> asn1_keys.PublicKeyInfo:
     if parts[:1] != [curve]:
         return spki
     if parts[1:] not in ([], [curve], [asn1_core.Null().dump()]):
-        raise invalid("an SM2 key algorithm may repeat only the SM2 curve OID as its parameters", "bad-key")
+        raise invalid(
+            "an SM2 key algorithm may repeat only the SM2 curve OID as its parameters", ErrorCode.BAD_KEY
+        )
     if point.tag != 3 or point.contents[:1] != b"\x00":
-        raise invalid("the SM2 public key must be a BIT STRING without unused bits", "bad-key")
+        raise invalid("the SM2 public key must be a BIT STRING without unused bits", ErrorCode.BAD_KEY)
     return asn1_keys.PublicKeyInfo(
         {
             "algorithm": {
@@ -140,22 +142,24 @@ def _check_sm2(spki, signature_algorithm, info_bytes: bytes, signature: bytes) -
     point = bytes(spki["public_key"].native)
     problem = sm2_point_problem(point)
     if problem:
-        raise invalid(problem, code="bad-key")
+        raise invalid(problem, code=ErrorCode.BAD_KEY)
     if signature_algorithm["algorithm"].dotted != SM3_WITH_SM2:
         raise invalid(
             f"an SM2 key must sign its request with SM3withSM2 ({SM3_WITH_SM2}), "
             f"not {signature_algorithm['algorithm'].dotted}",
-            code="bad-csr-signature",
+            code=ErrorCode.BAD_CSR_SIGNATURE,
         )
     if signature_algorithm["parameters"].native is not None:
-        raise invalid("SM3withSM2 AlgorithmIdentifier parameters must be absent or NULL", "bad-csr-signature")
+        raise invalid(
+            "SM3withSM2 AlgorithmIdentifier parameters must be absent or NULL", ErrorCode.BAD_CSR_SIGNATURE
+        )
     for user_id in SM2_IDS:
         if verify_signature(spki, SM2_SM3, info_bytes, signature, user_id=user_id):
             return user_id
     raise invalid(
         "SM2 signature on the certificate request does not verify (tried the default ID "
         "1234567812345678 and the empty ID): no proof of possession",
-        code="bad-csr-signature",
+        code=ErrorCode.BAD_CSR_SIGNATURE,
     )
 
 
@@ -164,18 +168,22 @@ def _check_with_cryptography(der: bytes, kind: str, bits: int) -> None:
         request = cx509.load_der_x509_csr(der)
         public_key = request.public_key()
     except (ValueError, UnsupportedAlgorithm) as exc:
-        raise invalid(f"certificate request key cannot be loaded: {exc}", code="bad-key") from None
+        raise invalid(f"certificate request key cannot be loaded: {exc}", code=ErrorCode.BAD_KEY) from None
     if isinstance(public_key, rsa.RSAPublicKey):
         _check_rsa(public_key)
     elif not isinstance(getattr(public_key, "curve", None), ec.SECP256R1):
-        raise invalid(f"{kind} keys are not accepted", code="bad-key")
+        raise invalid(f"{kind} keys are not accepted", code=ErrorCode.BAD_KEY)
     try:
         digest = request.signature_hash_algorithm
     except UnsupportedAlgorithm as exc:
-        raise invalid(f"certificate request signature algorithm: {exc}", code="bad-csr-signature") from None
+        raise invalid(
+            f"certificate request signature algorithm: {exc}", code=ErrorCode.BAD_CSR_SIGNATURE
+        ) from None
     if digest is None or digest.name in _WEAK_HASHES:
         name = digest.name if digest else "none"
-        raise invalid(f"certificate request is signed with weak digest {name}", code="bad-csr-signature")
+        raise invalid(
+            f"certificate request is signed with weak digest {name}", code=ErrorCode.BAD_CSR_SIGNATURE
+        )
     try:
         valid = request.is_signature_valid
     except (InvalidSignature, ValueError, UnsupportedAlgorithm):
@@ -183,7 +191,7 @@ def _check_with_cryptography(der: bytes, kind: str, bits: int) -> None:
     if not valid:
         raise invalid(
             "signature on the certificate request does not verify: no proof of possession",
-            code="bad-csr-signature",
+            code=ErrorCode.BAD_CSR_SIGNATURE,
         )
 
 
@@ -193,7 +201,9 @@ def _check_rsa(public_key: rsa.RSAPublicKey) -> None:
     if not low <= public_key.key_size <= high or public_key.key_size % 8:
         raise invalid(
             f"RSA key of {public_key.key_size} bits is not accepted: use {low}-{high} bits (a multiple of 8)",
-            code="bad-key",
+            code=ErrorCode.BAD_KEY,
         )
     if numbers.e % 2 == 0 or not 65537 <= numbers.e < 2**256:
-        raise invalid(f"RSA public exponent {numbers.e} is not accepted (odd, 65537 <= e < 2^256)", "bad-key")
+        raise invalid(
+            f"RSA public exponent {numbers.e} is not accepted (odd, 65537 <= e < 2^256)", ErrorCode.BAD_KEY
+        )

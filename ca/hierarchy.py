@@ -19,7 +19,7 @@ from ca.records import (
     _name,
     serial_hex,
 )
-from core.errors import DomainError, conflict, invalid, not_found
+from core.errors import DomainError, ErrorCode, conflict, invalid, not_found
 from db.audit import record
 from db.truth import Topic, bump
 from policies.ceremony import CaSpec, ca_spec
@@ -47,7 +47,7 @@ class CaHierarchy:
         now = self.clock.now()
         with self.db.unit_of_work() as s:
             if s.get(CertificateAuthority, spec.id) is not None:
-                raise conflict(f"CA {spec.id} already exists", "ca-exists")
+                raise conflict(f"CA {spec.id} already exists", ErrorCode.CA_EXISTS)
             key = self.keys.create(s, spec.key, f"CA {spec.id}", actor)
             signer = self.keys.signer(key.key_ref)
             spki = signer.public_key_info()
@@ -87,22 +87,24 @@ class CaHierarchy:
         try:
             spec = ca_spec(raw, known)
         except (KeyError, TypeError, ValueError) as exc:
-            raise invalid(f"bad CA definition: {exc}", "ca-spec") from None
+            raise invalid(f"bad CA definition: {exc}", ErrorCode.CA_SPEC) from None
         if spec.parent is None:
-            raise invalid("new CAs are subordinate: name a parent CA", "ca-spec")
+            raise invalid("new CAs are subordinate: name a parent CA", ErrorCode.CA_SPEC)
         if spec.id in known:
-            raise conflict(f"CA {spec.id} already exists", "ca-exists")
+            raise conflict(f"CA {spec.id} already exists", ErrorCode.CA_EXISTS)
         if self.context(spec.parent).certificate.max_path_length == 0:
-            raise invalid(f"CA {spec.parent} may not have subordinate CAs (path length 0)", "ca-spec")
+            raise invalid(f"CA {spec.parent} may not have subordinate CAs (path length 0)", ErrorCode.CA_SPEC)
         return spec
 
     def check_ca_revocation(self, ca_id: str, reason: str) -> None:
         """Refuse a revocation that cannot be carried out: not_found, invalid (a root, a bad reason)."""
         ctx = self.context(ca_id)
         if ctx.parent_id is None:
-            raise invalid("a root is withdrawn from trust lists, not revoked", "root")
+            raise invalid("a root is withdrawn from trust lists, not revoked", ErrorCode.ROOT)
         if reason not in REASONS:
-            raise invalid(f"unknown revocation reason {reason!r}; one of {', '.join(REASONS)}", "bad-reason")
+            raise invalid(
+                f"unknown revocation reason {reason!r}; one of {', '.join(REASONS)}", ErrorCode.BAD_REASON
+            )
 
     def revoke_ca(self, ca_id: str, reason: str, actor: str) -> None:
         """Revoke a subordinate CA's certificate at its parent and stop it issuing anything

@@ -21,7 +21,7 @@ from ca.records import (
     serial_hex,
     to_pem,
 )
-from core.errors import conflict, invalid
+from core.errors import ErrorCode, conflict, invalid
 from db.audit import record
 from policies.profiles import Profile
 
@@ -67,26 +67,26 @@ class CaIssuance:
         """Certify a key we hold ourselves (keys/), e.g. a seal holder's, without a request."""
         ctx = self.context(ca_id)
         if ctx.status != "active":
-            raise conflict(f"CA {ca_id} is {ctx.status}: it issues nothing", "ca-revoked")
+            raise conflict(f"CA {ca_id} is {ctx.status}: it issues nothing", ErrorCode.CA_REVOKED)
         profile = self._profile(profile_name)
         kind = _key_kind(spki)
         allowed = {"sm2": {"sm2"}, "rsa": {"rsa", "ecdsa-p256"}}[ctx.algorithm]
         if kind not in allowed:
             raise invalid(
                 f"CA {ca_id} signs only {ctx.algorithm.upper()}: it does not certify {kind} keys",
-                "algorithm-not-signed",
+                ErrorCode.ALGORITHM_NOT_SIGNED,
             )
         problem = profile.key_problem(spki)
         if problem:
-            raise invalid(problem, "key-policy")
+            raise invalid(problem, ErrorCode.KEY_POLICY)
         problems = profile.subject_problems(subject)
         if problems:
-            raise invalid("; ".join(problems), "subject")
+            raise invalid("; ".join(problems), ErrorCode.SUBJECT)
         if self._is_ca_key(spki):
-            raise invalid("the request reuses a CA key", "key-reuse")
+            raise invalid("the request reuses a CA key", ErrorCode.KEY_REUSE)
         if validity_days is not None and not 1 <= validity_days <= profile.max_validity_days:
             raise invalid(
-                f"validity_days must be 1..{profile.max_validity_days} for {profile_name}", "validity"
+                f"validity_days must be 1..{profile.max_validity_days} for {profile_name}", ErrorCode.VALIDITY
             )
         now = self.clock.now()
         not_after = min(
@@ -106,7 +106,7 @@ class CaIssuance:
         profile = self.profiles.get(name)
         if profile is None or profile.ca:
             names = ", ".join(sorted(n for n, p in self.profiles.items() if not p.ca))
-            raise invalid(f"unknown profile {name!r}; one of {names}", "unknown-profile")
+            raise invalid(f"unknown profile {name!r}; one of {names}", ErrorCode.UNKNOWN_PROFILE)
         return profile
 
     def _writing(self, session):
@@ -148,7 +148,7 @@ class CaIssuance:
             self.issuance.discard(token)
             if session is not None:
                 session.rollback()
-            raise conflict("serial collision; retry the request", "serial-collision") from None
+            raise conflict("serial collision; retry the request", ErrorCode.SERIAL_COLLISION) from None
         except BaseException:
             self.issuance.discard(token)
             raise

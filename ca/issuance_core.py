@@ -17,7 +17,7 @@ from asn1crypto import x509
 from ca import crl as crl_builder
 from ca.builder import Issuer, TbsTemplate, build_tbs, check_signed, random_serial, sign_tbs
 from ca.lint import lint_tbs
-from core.errors import DomainError, ErrorKind
+from core.errors import DomainError, ErrorCode, ErrorKind
 from keys.signer import Signer
 from policies.profiles import Profile
 
@@ -152,5 +152,7 @@ def lint_or_fail(tbs: bytes, profile: Profile, issuer: x509.Certificate | None) 
     problems = lint_tbs(tbs, issuer, profile)
     if problems:
         raise DomainError(
-            ErrorKind.INVALID_INPUT, "the certificate would fail lint: " + "; ".join(problems), code="lint"
+            ErrorKind.INVALID_INPUT,
+            "the certificate would fail lint: " + "; ".join(problems),
+            code=ErrorCode.LINT,
         )

@@ -16,9 +16,8 @@ import binascii
 import logging
 from dataclasses import dataclass
 
-import anyio
-
 from ca.ocsp import internal_error, try_later
+from core.threads import in_thread
 from db.base import database_unavailable
 
 log = logging.getLogger(__name__)
@@ -120,7 +119,7 @@ class OcspEndpoint:
             with self.generation.request():
                 der = self.held(request_der)
             if der is None:
-                der = await anyio.to_thread.run_sync(self._fresh, request_der)
+                der = await in_thread(self._fresh, request_der)
         except Exception as exc:  # RFC 6960 §2.3: tryLater while the database is away, else internalError
             if database_unavailable(exc):
                 log.warning("OCSP answered tryLater: the database cannot be reached")

@@ -17,7 +17,7 @@ from ca.csr import parse_csr
 from ca.models import CertificatePair
 from ca.service import CAService, parse_serial, serial_hex
 from core.clock import Clock
-from core.errors import DomainError, ErrorKind, invalid
+from core.errors import DomainError, ErrorCode, ErrorKind, invalid
 from db.audit import record
 from keys.kmc import KeyManagementCentre
 from policies.profiles import Profile
@@ -75,17 +75,19 @@ class PairService:
             paired = sorted(n for n, p in self.ca.profiles.items() if p.encryption_pair)
             raise invalid(
                 f"profile {profile_name!r} has no paired encryption profile; use one of {', '.join(paired)}",
-                "no-pair",
+                ErrorCode.NO_PAIR,
             )
         expected = "ec" if ctx.algorithm == "sm2" else "rsa"
         if spki["algorithm"]["algorithm"].native != expected:
             raise invalid(
                 f"CA {ctx.id} envelopes the encryption key to the signing key: send an {ctx.algorithm} CSR",
-                "envelope-key",
+                ErrorCode.ENVELOPE_KEY,
             )
         enc_profile = self.ca.profiles[profile.encryption_pair]
         if ctx.algorithm not in enc_profile.algorithms:
-            raise invalid(f"profile {enc_profile.name} does not certify {ctx.algorithm} keys", "key-policy")
+            raise invalid(
+                f"profile {enc_profile.name} does not certify {ctx.algorithm} keys", ErrorCode.KEY_POLICY
+            )
         return enc_profile
 
     def _store(self, ca_id: str, signing, encryption, escrow_id: str, actor: str) -> bytes:
@@ -127,7 +129,7 @@ class RecoveryService:
         our CAs of the key's family. DomainError INVALID (reason or case missing, unknown recipient,
         wrong family) or NOT_FOUND (no escrowed key); reads only."""
         if not body["reason"].strip() or not body["case_reference"].strip():
-            raise invalid("a recovery needs a reason and a case reference", "recovery-justification")
+            raise invalid("a recovery needs a reason and a case reference", ErrorCode.RECOVERY_JUSTIFICATION)
         payload = {**body, "serial_hex": serial_hex(parse_serial(body["serial_hex"]))}
         recipient = self._known_recipient(payload["recipient_certificate_pem"])
         with self.ca.db.read() as s:
@@ -167,7 +169,9 @@ class RecoveryService:
         try:
             cert = _load_pem(recipient_pem)
         except ValueError:
-            raise invalid("recipient_certificate_pem is not a PEM certificate", "unknown-recipient") from None
+            raise invalid(
+                "recipient_certificate_pem is not a PEM certificate", ErrorCode.UNKNOWN_RECIPIENT
+            ) from None
         for ca in self.ca.list_cas():
             if self.ca.context(ca.id).certificate.subject != cert.issuer:
                 continue
@@ -183,7 +187,9 @@ class RecoveryService:
                 and _load_pem(view.certificate_pem).dump() == cert.dump()
             ):
                 return cert
-        raise invalid("the recipient is not a valid certificate issued by this service", "unknown-recipient")
+        raise invalid(
+            "the recipient is not a valid certificate issued by this service", ErrorCode.UNKNOWN_RECIPIENT
+        )
 
 
 def _load_pem(text: str) -> x509.Certificate:

@@ -12,7 +12,7 @@ from ca import ocsp
 from ca.builder import Issuer, TbsTemplate
 from ca.issuance_core import IssuingCa
 from ca.models import IssuedCertificate
-from core.errors import invalid
+from core.errors import ErrorCode, invalid
 from keys.signer import Signer
 from policies.profiles import key_type
 
@@ -50,9 +50,9 @@ def parse_serial(value: str) -> int:
     try:
         serial = int(value.removeprefix("0x").replace(":", ""), 16)
     except ValueError:
-        raise invalid(f"{value!r} is not a hexadecimal serial number", "bad-serial") from None
+        raise invalid(f"{value!r} is not a hexadecimal serial number", ErrorCode.BAD_SERIAL) from None
     if serial <= 0:
-        raise invalid("serial numbers are positive", "bad-serial")
+        raise invalid("serial numbers are positive", ErrorCode.BAD_SERIAL)
     return serial
 
 
@@ -107,7 +107,7 @@ def _key_kind(spki) -> str:
     try:
         return key_type(spki)[0]
     except ValueError as exc:
-        raise invalid(str(exc), "key-policy") from None
+        raise invalid(str(exc), ErrorCode.KEY_POLICY) from None
 
 
 def _key_spec(ctx: CaContext) -> str:

@@ -15,7 +15,7 @@ from ca.records import (
     parse_serial,
     serial_hex,
 )
-from core.errors import conflict, forbidden, invalid, not_found
+from core.errors import ErrorCode, conflict, forbidden, invalid, not_found
 from db.audit import record
 from db.truth import Topic, bump
 
@@ -43,7 +43,9 @@ class CaRevocation:
     def revoke(self, ca_id: str, serial: str, reason: str, actor: str) -> IssuedView:
         """Revoke an end-entity certificate; CA certificates need dual control (request_ca_revocation)."""
         if reason not in REASONS:
-            raise invalid(f"unknown revocation reason {reason!r}; one of {', '.join(REASONS)}", "bad-reason")
+            raise invalid(
+                f"unknown revocation reason {reason!r}; one of {', '.join(REASONS)}", ErrorCode.BAD_REASON
+            )
         with self.db.read() as s:
             profile = self._row(s, ca_id, serial).profile
         if profile in ("issuing-ca", "root-ca"):
@@ -64,7 +66,7 @@ class CaRevocation:
         with self.db.unit_of_work() as s:
             row = self._row(s, ca_id, serial)
             if row.status == "revoked":
-                raise conflict(f"certificate {row.serial_hex} is already revoked", "already-revoked")
+                raise conflict(f"certificate {row.serial_hex} is already revoked", ErrorCode.ALREADY_REVOKED)
             row.status, row.revoked_at, row.revocation_reason = "revoked", self.clock.now(), reason
             record(s, actor, "certificate.revoke", f"{ca_id}/{row.serial_hex}", reason=reason)
             bump(s, Topic.REVOCATIONS)

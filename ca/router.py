@@ -25,7 +25,8 @@ from ca.schemas import (
     StatusOut,
 )
 from ca.service import CAService, to_pem
-from core.errors import DomainError, ErrorKind, not_found
+from core.errors import DomainError, ErrorCode, ErrorKind, not_found
+from core.threads import in_thread
 
 OCSP_REQUEST = "application/ocsp-request"
 OCSP_RESPONSE = "application/ocsp-response"
@@ -47,14 +48,16 @@ def _csr_bytes(text: str) -> bytes:
         return base64.b64decode(text, validate=True)
     except ValueError:  # binascii.Error, or characters outside ASCII
         raise DomainError(
-            ErrorKind.INVALID_INPUT, "csr_pem is neither PEM nor base64 DER", code="bad-csr"
+            ErrorKind.INVALID_INPUT, "csr_pem is neither PEM nor base64 DER", code=ErrorCode.BAD_CSR
         ) from None
 
 
 def _require_media(request: Request, expected: str) -> None:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != expected:
-        raise DomainError(ErrorKind.UNSUPPORTED_MEDIA, f"send Content-Type: {expected}", code="media-type")
+        raise DomainError(
+            ErrorKind.UNSUPPORTED_MEDIA, f"send Content-Type: {expected}", code=ErrorCode.MEDIA_TYPE
+        )
 
 
 def _ca_out(c) -> CaOut:
@@ -201,7 +204,7 @@ def build_router(ca: CAService, require, approvals) -> APIRouter:
     @router.post("/ocsp", tags=["public"], **_binary(OCSP_RESPONSE))
     async def ocsp_post(request: Request):
         _require_media(request, OCSP_REQUEST)
-        return Response(ca.ocsp(await request.body()), media_type=OCSP_RESPONSE)
+        return Response(await in_thread(ca.ocsp, await request.body()), media_type=OCSP_RESPONSE)
 
     @router.get("/ocsp/{encoded:path}", tags=["public"], **_binary(OCSP_RESPONSE))
     def ocsp_get(encoded: str):
@@ -214,7 +217,7 @@ def build_router(ca: CAService, require, approvals) -> APIRouter:
     @router.post("/tsa", tags=["public"], **_binary(TS_REPLY))
     async def timestamp(request: Request):
         _require_media(request, TS_QUERY)
-        return Response(ca.timestamp(await request.body()), media_type=TS_REPLY)
+        return Response(await in_thread(ca.timestamp, await request.body()), media_type=TS_REPLY)
 
     return router
 

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes
 
 import core.oids  # noqa: F401  (SM2 names for asn1crypto)
 from core.der import der_length
-from core.errors import invalid
+from core.errors import ErrorCode, invalid
 
 # imprint algorithms we time-stamp: OID -> (name, digest length). SHA-1 and MD5 are refused (badAlg).
 IMPRINT_ALGORITHMS = {
@@ -57,16 +57,18 @@ def parse_query(der: bytes) -> TimeStampQuery:
         policy = req["req_policy"].dotted if req["req_policy"].native is not None else None
         nonce, cert_req, extensions = req["nonce"].native, req["cert_req"].native, req["extensions"].native
     except (ValueError, TypeError, KeyError, OverflowError) as exc:
-        raise invalid(f"malformed time-stamp query: {exc}".split("\n")[0], code="badDataFormat") from None
+        raise invalid(
+            f"malformed time-stamp query: {exc}".split("\n")[0], code=ErrorCode.BAD_DATA_FORMAT
+        ) from None
     if version != "v1":
-        raise invalid("time-stamp query version must be 1", code="badDataFormat")
+        raise invalid("time-stamp query version must be 1", code=ErrorCode.BAD_DATA_FORMAT)
     if extensions:
-        raise invalid("time-stamp query extensions are not supported", code="unacceptedExtension")
+        raise invalid("time-stamp query extensions are not supported", code=ErrorCode.UNACCEPTED_EXTENSION)
     name, size = IMPRINT_ALGORITHMS.get(oid, (None, 0))
     if name is None:
-        raise invalid(f"imprint algorithm {oid} is not accepted", code="badAlg")
+        raise invalid(f"imprint algorithm {oid} is not accepted", code=ErrorCode.BAD_ALG)
     if len(hashed) != size:
-        raise invalid(f"{name} imprint must be {size} octets", code="badDataFormat")
+        raise invalid(f"{name} imprint must be {size} octets", code=ErrorCode.BAD_DATA_FORMAT)
     return TimeStampQuery(name, hashed, imprint.dump(), policy, nonce, bool(cert_req))
 
 
@@ -123,7 +125,7 @@ def build_reply(
     if signer.public_key_info()["public_key"].contents != tsa_cert.public_key["public_key"].contents:
         raise ValueError("the signer's key is not the TSA certificate's key")
     if query.policy is not None and query.policy != policy_oid:
-        raise invalid(f"policy {query.policy} is not offered", code="unacceptedPolicy")
+        raise invalid(f"policy {query.policy} is not offered", code=ErrorCode.UNACCEPTED_POLICY)
     if not 0 < serial < 1 << 160:
         raise ValueError("the time-stamp serial must be positive and at most 160 bits")
     if gen_time.tzinfo is None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import rfc8785
 
-from core.errors import invalid
+from core.errors import ErrorCode, invalid
 
 UNSIGNED_FIELDS = ("status", "stamp")
 
@@ -23,4 +23,4 @@ def signed_content(document: dict) -> bytes:
     try:
         return rfc8785.dumps(signed_part(document))
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
-        raise invalid(f"the license cannot be canonicalised (RFC 8785): {exc}", "json") from None
+        raise invalid(f"the license cannot be canonicalised (RFC 8785): {exc}", ErrorCode.JSON) from None

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from core.errors import invalid
+from core.errors import ErrorCode, invalid
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -44,7 +44,7 @@ def decode_cursor(cursor: str, kind: type) -> Any:
     except (binascii.Error, ValueError, UnicodeDecodeError, IndexError, TypeError):
         value = None
     if type(value) is not kind:
-        raise invalid("cursor is not one this service returned; start again without it", "bad-cursor")
+        raise invalid("cursor is not one this service returned; start again without it", ErrorCode.BAD_CURSOR)
     return value
 
 
@@ -54,7 +54,7 @@ def keyset_page(
     """Run ``stmt`` (a select of one ORM entity) ordered by the unique column ``key``, after
     ``cursor``, at most ``limit`` rows (1..MAX_LIMIT, else DomainError invalid "bad-limit")."""
     if not 1 <= limit <= MAX_LIMIT:
-        raise invalid(f"limit is 1 to {MAX_LIMIT}", "bad-limit")
+        raise invalid(f"limit is 1 to {MAX_LIMIT}", ErrorCode.BAD_LIMIT)
     if cursor:
         stmt = stmt.where(key > decode_cursor(cursor, key.type.python_type))
     rows = list(session.scalars(stmt.order_by(key).limit(limit + 1)))

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.errors import conflict, invalid, not_found
+from core.errors import ErrorCode, conflict, invalid, not_found
 from db.audit import record
 from db.base import Database, utcnow
 from keys import envelope
@@ -105,14 +105,14 @@ class KeyManagementCentre:
         key cannot seal."""
         spec = KEY_FOR_CA.get(ca_algorithm)
         if spec is None:
-            raise invalid(f"the KMC makes no encryption keys for {ca_algorithm} CAs", "kmc-algorithm")
+            raise invalid(f"the KMC makes no encryption keys for {ca_algorithm} CAs", ErrorCode.KMC_ALGORITHM)
         escrow_id = "esc-" + secrets.token_hex(8)
         pkcs8, spki = _new_key(spec)
         try:
             key_ref = self._escrow_key(actor)
             sealed = self._cipher(key_ref).seal(pkcs8, _aad(escrow_id))
         except ValueError as exc:  # e.g. the token refused, or the key record is unreadable
-            raise conflict(f"the KMC cannot seal: {exc}", "kmc-key") from None
+            raise conflict(f"the KMC cannot seal: {exc}", ErrorCode.KMC_KEY) from None
         with self.db.unit_of_work() as s:
             s.add(
                 KmcEscrow(
@@ -150,10 +150,10 @@ class KeyManagementCentre:
         try:
             kind = envelope.recipient_kind(recipient)
         except ValueError as exc:
-            raise invalid(str(exc), "recipient-key") from None
+            raise invalid(str(exc), ErrorCode.RECIPIENT_KEY) from None
         if kind != escrow.algorithm.split("-")[0]:
             raise invalid(
-                f"a {escrow.algorithm} key is enveloped only to a {kind} certificate", "recipient-key"
+                f"a {escrow.algorithm} key is enveloped only to a {kind} certificate", ErrorCode.RECIPIENT_KEY
             )
 
     def release(
@@ -169,7 +169,7 @@ class KeyManagementCentre:
         try:
             pkcs8 = self._open(row)
         except ValueError as exc:
-            raise conflict(str(exc), "escrow-unreadable") from None
+            raise conflict(str(exc), ErrorCode.ESCROW_UNREADABLE) from None
         if row.algorithm == "sm2":
             key = SM2PrivateKey.from_pkcs8(pkcs8)
             point = recipient.public_key["public_key"].native

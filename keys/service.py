@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from core.errors import conflict, invalid, not_found
+from core.errors import ErrorCode, conflict, invalid, not_found
 from core.oids import DEFAULT_SM2_ID
 from core.versioned import VersionedCache
 from db.audit import record
@@ -57,22 +57,24 @@ class KeyService:
     ) -> KeyRecord:
         """Generate a key inside the caller's transaction and audit it."""
         if spec not in KEY_SPECS:
-            raise invalid(f"unknown key type {spec!r}; one of {', '.join(KEY_SPECS)}", "unknown-key-type")
+            raise invalid(
+                f"unknown key type {spec!r}; one of {', '.join(KEY_SPECS)}", ErrorCode.UNKNOWN_KEY_TYPE
+            )
         key_ref = f"key-{secrets.token_hex(8)}"
         if backend == "pkcs11":
             if self._pkcs11 is None:
-                raise invalid("no PKCS#11 token is configured (LONGTRUST_PKCS11_MODULE)", "no-hsm")
+                raise invalid("no PKCS#11 token is configured (LONGTRUST_PKCS11_MODULE)", ErrorCode.NO_HSM)
             bits = int(spec.split("-")[1]) if spec.startswith("rsa-") else None
             try:
                 signer = self._pkcs11.generate_key(key_ref, KEY_SPECS[spec], bits=bits)
             except ValueError as exc:  # e.g. SM2 on a module without SM2 mechanisms
-                raise invalid(str(exc), "hsm-unsupported") from None
+                raise invalid(str(exc), ErrorCode.HSM_UNSUPPORTED) from None
             blob = None
         elif backend == "software":
             signer, pkcs8 = _generate(key_ref, spec, self._sm2_user_id)
             blob = self._encryptor.seal(pkcs8, key_ref)
         else:
-            raise invalid(f"unknown key backend {backend!r}", "unknown-backend")
+            raise invalid(f"unknown key backend {backend!r}", ErrorCode.UNKNOWN_BACKEND)
         rec = KeyRecord(
             key_ref=key_ref,
             label=label,
@@ -105,7 +107,7 @@ class KeyService:
         if rec is None:
             raise not_found(f"no key {key_ref}")
         if rec.status == "disabled":
-            raise conflict(f"key {key_ref} is already disabled", "already-disabled")
+            raise conflict(f"key {key_ref} is already disabled", ErrorCode.ALREADY_DISABLED)
         rec.status, rec.disabled_at = "disabled", utcnow()
         record(session, actor, "key.disable", key_ref, reason=reason)
         bump(session, Topic.KEYS)
@@ -168,12 +170,16 @@ class KeyService:
         if rec is None:
             raise not_found(f"no key {key_ref}")
         if rec.status != "active":
-            raise conflict(f"key {key_ref} is disabled", "key-disabled")
+            raise conflict(f"key {key_ref} is disabled", ErrorCode.KEY_DISABLED)
         if rec.algorithm not in KEY_SPECS:  # e.g. the KMC's escrow key (keys/kmc.py)
-            raise conflict(f"key {key_ref} is a {rec.algorithm} key, not a signing key", "not-signing")
+            raise conflict(
+                f"key {key_ref} is a {rec.algorithm} key, not a signing key", ErrorCode.NOT_SIGNING
+            )
         if rec.backend == "pkcs11":
             if self._pkcs11 is None:
-                raise conflict(f"key {key_ref} lives in a PKCS#11 token that is not configured", "no-hsm")
+                raise conflict(
+                    f"key {key_ref} lives in a PKCS#11 token that is not configured", ErrorCode.NO_HSM
+                )
             signer = self._pkcs11.signer(key_ref)
         else:
             signer = _load(

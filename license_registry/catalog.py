@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from jsonschema import SchemaError
 from jsonschema.validators import validator_for
 
-from core.errors import invalid
+from core.errors import ErrorCode, invalid
 from core.identity import credit_code_problem
 
 MAX_SCHEMA_BYTES = 64 * 1024
@@ -28,17 +28,19 @@ def type_code_problem(type_code: str, legacy_credit_codes: frozenset[str] = froz
 def check_schema(schema: dict) -> str:
     """The schema as stored text, after checking it against its JSON Schema meta-schema."""
     if not isinstance(schema, dict):
-        raise invalid("schema must be a JSON Schema object", "bad-schema")
+        raise invalid("schema must be a JSON Schema object", ErrorCode.BAD_SCHEMA)
     text = json.dumps(schema, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     if len(text.encode()) > MAX_SCHEMA_BYTES:
-        raise invalid(f"schema is larger than {MAX_SCHEMA_BYTES // 1024} KiB", "bad-schema")
+        raise invalid(f"schema is larger than {MAX_SCHEMA_BYTES // 1024} KiB", ErrorCode.BAD_SCHEMA)
     if schema.get("type", "object") != "object":
-        raise invalid("schema must describe a JSON object (type: object)", "bad-schema")
+        raise invalid("schema must describe a JSON object (type: object)", ErrorCode.BAD_SCHEMA)
     try:
         validator_for(schema).check_schema(schema)
     except SchemaError as exc:
         where = "/".join(str(p) for p in exc.path) or "(top level)"
-        raise invalid(f"schema is not a valid JSON Schema at {where}: {exc.message}", "bad-schema") from None
+        raise invalid(
+            f"schema is not a valid JSON Schema at {where}: {exc.message}", ErrorCode.BAD_SCHEMA
+        ) from None
     return text
 
 
@@ -54,7 +56,7 @@ def data_problems(schema_text: str, data: object) -> list[str]:
 def validate_data(schema_text: str, data: object) -> None:
     problems = data_problems(schema_text, data)
     if problems:
-        raise invalid("; ".join(problems), "data-invalid")
+        raise invalid("; ".join(problems), ErrorCode.DATA_INVALID)
 
 
 def validity(valid_from: date, valid_to: date | None, validity_days: int | None, today: date) -> date | None:
@@ -67,11 +69,11 @@ def validity(valid_from: date, valid_to: date | None, validity_days: int | None,
             raise invalid(
                 f"valid_to: this license type is valid for at most {validity_days} days "
                 f"(until {longest.isoformat()})",
-                "validity",
+                ErrorCode.VALIDITY,
             )
     if valid_to is not None:
         if valid_to < valid_from:
-            raise invalid("valid_to is before valid_from", "validity")
+            raise invalid("valid_to is before valid_from", ErrorCode.VALIDITY)
         if valid_to < today:
-            raise invalid(f"valid_to {valid_to.isoformat()} has already passed", "validity")
+            raise invalid(f"valid_to {valid_to.isoformat()} has already passed", ErrorCode.VALIDITY)
     return valid_to

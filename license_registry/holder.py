@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from core.errors import invalid
+from core.errors import ErrorCode, invalid
 from core.identity import citizen_id_problem, credit_code_problem
 
 PERSON, ORGANIZATION = "person", "organization"
@@ -40,18 +40,18 @@ def validate_holder(
 ) -> Holder:
     """The normalised holder, or DomainError saying what is wrong (kind is the license type's holder kind)."""
     if kind not in ID_TYPES:
-        raise invalid(f"holder kind must be one of {', '.join(HOLDER_KINDS)}", "holder-kind")
+        raise invalid(f"holder kind must be one of {', '.join(HOLDER_KINDS)}", ErrorCode.HOLDER_KIND)
     if not all(isinstance(v, str | None) for v in (name, id_type, id_number)):
-        raise invalid("holder.name, holder.id_type and holder.id_number are strings", "holder")
+        raise invalid("holder.name, holder.id_type and holder.id_number are strings", ErrorCode.HOLDER)
     name = (name or "").strip()
     if not name or len(name) > MAX_NAME:
-        raise invalid(f"holder.name must be 1 to {MAX_NAME} characters", "holder-name")
+        raise invalid(f"holder.name must be 1 to {MAX_NAME} characters", ErrorCode.HOLDER_NAME)
     expected_type = ID_TYPES[kind]
     if id_type not in (None, "", expected_type):
         raise invalid(
             f"this license type is held by a {kind}: holder.id_type must be {expected_type} "
             f"({ID_TYPE_NAMES[expected_type]}), not {id_type}",
-            "holder-id-type",
+            ErrorCode.HOLDER_ID_TYPE,
         )
     number = (id_number or "").strip().upper()
     if kind == PERSON:
@@ -59,7 +59,7 @@ def validate_holder(
     else:
         problem = credit_code_problem(number, legacy_credit_codes)
     if problem:
-        raise invalid(f"holder.id_number: {problem}", "holder-id-number")
+        raise invalid(f"holder.id_number: {problem}", ErrorCode.HOLDER_ID_NUMBER)
     return Holder(name, expected_type, number)
 
 

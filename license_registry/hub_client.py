@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import httpx
 
-from core.errors import DomainError, ErrorKind
+from core.errors import DomainError, ErrorCode, ErrorKind
 
 MAX_BATCH = 1000
 RESULTS = ("accepted", "duplicate", "rejected")
@@ -91,7 +91,9 @@ class HubClient:
             )
         except httpx.HTTPError as exc:
             raise DomainError(
-                ErrorKind.UNAVAILABLE, f"the national hub is unreachable: {exc}", code="hub-unavailable"
+                ErrorKind.UNAVAILABLE,
+                f"the national hub is unreachable: {exc}",
+                code=ErrorCode.HUB_UNAVAILABLE,
             ) from exc
         if response.status_code == 404:
             return None
@@ -99,7 +101,7 @@ class HubClient:
             raise DomainError(
                 ErrorKind.UNAVAILABLE,
                 f"the national hub answered {response.status_code}",
-                code="hub-unavailable",
+                code=ErrorCode.HUB_UNAVAILABLE,
             )
         return response.json()
 

@@ -11,7 +11,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from core.errors import invalid
+from core.errors import ErrorCode, invalid
 
 ROOT = "1.2.156.3005.2"
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -55,7 +55,7 @@ class LicenseIdentifier:
         if self.version >= MAX_VERSION:
             raise invalid(
                 f"license {self} is at version {MAX_VERSION}, the last one an identifier can carry",
-                "version-exhausted",
+                ErrorCode.VERSION_EXHAUSTED,
             )
         return LicenseIdentifier(self.type_code, self.issuer_code, self.serial, self.version + 1)
 
@@ -64,7 +64,7 @@ def build(type_code: str, issuer_code: str, serial: str, version: int = 1) -> Li
     """A checked identifier from its parts (raises DomainError when a part is malformed)."""
     problem = _parts_problem(type_code, issuer_code, serial, f"{version:03d}" if 1 <= version <= 999 else "")
     if problem:
-        raise invalid(problem, "bad-identifier")
+        raise invalid(problem, ErrorCode.BAD_IDENTIFIER)
     return LicenseIdentifier(type_code, issuer_code, serial, version)
 
 
@@ -95,7 +95,7 @@ def parse(text: str) -> LicenseIdentifier:
     """The parts of a valid identifier; raises DomainError (invalid input) otherwise."""
     problem = identifier_problem(text)
     if problem:
-        raise invalid(problem, "bad-identifier")
+        raise invalid(problem, ErrorCode.BAD_IDENTIFIER)
     type_code, issuer_code, serial, version, _check = text[len(ROOT) + 1 :].split(".")
     return LicenseIdentifier(type_code, issuer_code, serial, int(version))
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import zipfile
-from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
@@ -24,7 +23,8 @@ from fontTools import subset
 from fontTools.ttLib import TTFont
 from lxml import etree
 
-from core.errors import conflict
+from core.errors import ErrorCode, conflict
+from core.principal import Principal
 from seal_service.images import cjk_font_path
 from seal_service.ofd import NS, OFD
 from seal_service.placements import position
@@ -269,21 +269,9 @@ def _document_res() -> bytes:
     return _xml(root)
 
 
-@dataclass(frozen=True)
-class RegistryPrincipal:
+def registry_principal(seal_id: str) -> Principal:
     """The registry stamping a license's file with the seal chosen (by an authorised caller) at issuance."""
-
-    seal_id: str
-    name: str = "registry"
-    role: str = "system"
-
-    @property
-    def seals(self) -> frozenset[str]:
-        return frozenset({self.seal_id})
-
-    @property
-    def actor(self) -> str:
-        return f"{self.role}:{self.name}"
+    return Principal(token_id="registry", name="registry", role="system", seals=frozenset({seal_id}))
 
 
 def stamped_file(document: dict, license_type: dict, seal_id: str, stamper, public_url: str) -> bytes:
@@ -291,7 +279,7 @@ def stamped_file(document: dict, license_type: dict, seal_id: str, stamper, publ
     if document.get("status") != "valid":
         raise conflict(
             f"license {document['identifier']} is {document.get('status')}: it has no printable file",
-            f"license-{document.get('status')}",
+            ErrorCode(f"license-{document.get('status')}"),
         )
     seal = stamper.get(seal_id)
     unsigned = render(
@@ -302,4 +290,4 @@ def stamped_file(document: dict, license_type: dict, seal_id: str, stamper, publ
         verify_url=f"{public_url}/verify?license={document['identifier']}",
     )
     x, y = ISSUER_CENTRE_MM[0] - seal.width_mm / 2, ISSUER_CENTRE_MM[1] - seal.height_mm / 2
-    return stamper.stamp_ofd(seal_id, unsigned, RegistryPrincipal(seal_id), [position(0, x, y)])
+    return stamper.stamp_ofd(seal_id, unsigned, registry_principal(seal_id), [position(0, x, y)])

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import JSONResponse
 
+from core.threads import in_thread
 from license_registry.schemas import (
     BacklogOut,
     ChangeIn,
@@ -102,7 +101,7 @@ def build_router(registry: RegistryService, require) -> APIRouter:
         use_cause: str | None = Query(default=None, max_length=200),
         principal=require("license.read"),
     ):
-        data = await asyncio.to_thread(registry.license_file, identifier, principal, use_cause)
+        data = await in_thread(registry.license_file, identifier, principal, use_cause)
         return Response(data, media_type="application/ofd")
 
     @router.get("/api/v1/licenses/{identifier}/history", response_model=list[HistoryEntry])
@@ -146,7 +145,7 @@ def build_router(registry: RegistryService, require) -> APIRouter:
         use_cause: str | None = Query(None, min_length=1, max_length=200),
     ):
         """The shared license as a stamped OFD file, for whoever holds the link (as the share itself)."""
-        data = await asyncio.to_thread(registry.shared_file, token, audience, use_cause)
+        data = await in_thread(registry.shared_file, token, audience, use_cause)
         return Response(data, media_type="application/ofd")
 
     @router.post("/api/v1/licenses/{identifier}/verify-information", response_model=VerifyInformationOut)

@@ -19,8 +19,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.clock import Clock
-from core.errors import DomainError, ErrorKind, conflict, forbidden, invalid, not_found
+from core.errors import DomainError, ErrorCode, ErrorKind, conflict, forbidden, invalid, not_found
 from core.identity import credit_code_problem
+from core.principal import Principal
 from db.audit import record
 from db.base import Database
 from license_registry import catalog, information, ofd_file
@@ -57,11 +58,11 @@ SYSTEM_ACTOR = "system:registry"
 def _text(field: str, value: str | None, limit: int = MAX_TEXT) -> str:
     value = (value or "").strip()
     if not value:
-        raise invalid(f"{field} is required", "missing-" + field.lower().replace("_", "-"))
+        raise invalid(f"{field} is required", ErrorCode("missing-" + field.lower().replace("_", "-")))
     if len(value) > limit:
         raise invalid(
             f"{field} is at most {limit} characters (got {len(value)})",
-            "long-" + field.lower().replace("_", "-"),
+            ErrorCode("long-" + field.lower().replace("_", "-")),
         )
     return value
 
@@ -79,7 +80,7 @@ def _request_hash(request: dict) -> str:
     try:
         return hashlib.sha256(rfc8785.dumps(request)).hexdigest()
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
-        raise invalid(f"the request cannot be canonicalised (RFC 8785): {exc}", "json") from None
+        raise invalid(f"the request cannot be canonicalised (RFC 8785): {exc}", ErrorCode.JSON) from None
 
 
 class RegistryService:
@@ -118,14 +119,14 @@ class RegistryService:
     ) -> dict:
         problem = catalog.type_code_problem(type_code, self.legacy_credit_codes)
         if problem:
-            raise invalid(problem, "bad-type-code")
+            raise invalid(problem, ErrorCode.BAD_TYPE_CODE)
         problem = credit_code_problem(issuer_code, self.legacy_credit_codes)
         if problem:
-            raise invalid(f"issuer_code: {problem}", "bad-issuer-code")
+            raise invalid(f"issuer_code: {problem}", ErrorCode.BAD_ISSUER_CODE)
         if holder_kind not in HOLDER_KINDS:
-            raise invalid(f"holder_kind must be one of {', '.join(HOLDER_KINDS)}", "holder-kind")
+            raise invalid(f"holder_kind must be one of {', '.join(HOLDER_KINDS)}", ErrorCode.HOLDER_KIND)
         if validity_days is not None and not 1 <= validity_days <= 36500:
-            raise invalid("validity_days is 1 to 36500 (omit it for long-term licenses)", "validity")
+            raise invalid("validity_days is 1 to 36500 (omit it for long-term licenses)", ErrorCode.VALIDITY)
         row = LicenseType(
             type_code=type_code,
             name=_text("name", name),
@@ -140,7 +141,7 @@ class RegistryService:
         try:
             with self.db.unit_of_work() as s:
                 if s.get(LicenseType, type_code) is not None:
-                    raise conflict(f"license type {type_code} exists", "type-exists")
+                    raise conflict(f"license type {type_code} exists", ErrorCode.TYPE_EXISTS)
                 s.add(row)
                 s.flush()
                 catalog_event(s, self.region, row)
@@ -154,7 +155,7 @@ class RegistryService:
                     holder_kind=holder_kind,
                 )
         except IntegrityError:
-            raise conflict(f"license type {type_code} exists", "type-exists") from None
+            raise conflict(f"license type {type_code} exists", ErrorCode.TYPE_EXISTS) from None
         return _type_view(row)
 
     def get_type(self, type_code: str) -> dict:
@@ -176,7 +177,7 @@ class RegistryService:
     ) -> dict:
         """Validate, stamp and store a new license (version 001); returns its document."""
         if not isinstance(holder, Mapping) or not isinstance(data, dict):
-            raise invalid("holder and data are JSON objects", "bad-request")
+            raise invalid("holder and data are JSON objects", ErrorCode.BAD_REQUEST)
         request_hash = _request_hash(
             {
                 "type_code": type_code,
@@ -238,7 +239,7 @@ class RegistryService:
             return earlier
         return json.loads(row.document_json)
 
-    def change(self, identifier: str, data: dict, principal) -> dict:
+    def change(self, identifier: str, data: dict, principal: Principal) -> dict:
         """变更: a new version with new data, referencing the previous one, which becomes "changed"."""
         with self.db.read() as s:
             old = self._license(s, identifier)
@@ -246,12 +247,12 @@ class RegistryService:
         if old.status != "valid":
             raise conflict(
                 f"license {identifier} is {old.status}: only a valid license can be changed",
-                f"license-{old.status}",
+                ErrorCode(f"license-{old.status}"),
             )
         if old.valid_to is not None and old.valid_to < self._today():
-            raise conflict(f"license {identifier} has passed its validity", "license-expired")
+            raise conflict(f"license {identifier} has passed its validity", ErrorCode.LICENSE_EXPIRED)
         if not isinstance(data, dict):
-            raise invalid("data is a JSON object", "bad-request")
+            raise invalid("data is a JSON object", ErrorCode.BAD_REQUEST)
         catalog.validate_data(license_type.schema_json, data)
         new_id = parse(old.identifier).next_version()
         person = Holder(old.holder_name, old.holder_id_type, old.holder_id_number)
@@ -274,7 +275,7 @@ class RegistryService:
                 current = self._license(s, identifier, for_update=True)
                 if current.status != "valid":
                     raise conflict(
-                        f"license {identifier} became {current.status} meanwhile", "license-changed"
+                        f"license {identifier} became {current.status} meanwhile", ErrorCode.LICENSE_CHANGED
                     )
                 self._set_status(s, current, "changed", superseded_by=row.identifier)
                 s.add(row)
@@ -282,20 +283,20 @@ class RegistryService:
                 license_event(s, row)
                 record(s, principal.actor, "license.change", identifier, new_identifier=row.identifier)
         except IntegrityError:
-            raise conflict(f"license {identifier} was changed meanwhile", "license-changed") from None
+            raise conflict(f"license {identifier} was changed meanwhile", ErrorCode.LICENSE_CHANGED) from None
         return json.loads(row.document_json)
 
-    def revoke(self, identifier: str, reason: str, principal) -> dict:
+    def revoke(self, identifier: str, reason: str, principal: Principal) -> dict:
         """注销: the license stays on record, marked revoked, and the hub is told."""
         reason = _text("reason", reason)
         with self.db.unit_of_work() as s:
             row = self._license(s, identifier, for_update=True)
             if row.status == "revoked":
-                raise conflict(f"license {identifier} is already revoked", "already-revoked")
+                raise conflict(f"license {identifier} is already revoked", ErrorCode.ALREADY_REVOKED)
             if row.status != "valid":
                 raise conflict(
                     f"license {identifier} is {row.status}: only a valid license can be revoked",
-                    f"license-{row.status}",
+                    ErrorCode(f"license-{row.status}"),
                 )
             row.revoked_at, row.reason = self.clock.now(), reason
             self._set_status(s, row, "revoked")
@@ -326,7 +327,7 @@ class RegistryService:
 
     # ---- reading ------------------------------------------------------------------------------
 
-    def get(self, identifier: str, principal=None, use_cause: str | None = None) -> dict:
+    def get(self, identifier: str, principal: Principal | None = None, use_cause: str | None = None) -> dict:
         """The document with its current status; logs the access when a principal is given."""
         if principal is None:
             with self.db.read() as s:
@@ -336,12 +337,18 @@ class RegistryService:
             self._log(s, identifier, principal.actor, "read", use_cause=use_cause)
             return _document(row)
 
-    def license_file(self, identifier: str, principal=None, use_cause: str | None = None) -> bytes:
+    def license_file(
+        self, identifier: str, principal: Principal | None = None, use_cause: str | None = None
+    ) -> bytes:
         """The license as a stamped OFD file (license_registry.ofd_file); the read is logged as ``get`` is."""
         return self._file(self.get(identifier, principal, use_cause))
 
     def shared_file(
-        self, token: str, audience: str | None = None, use_cause: str | None = None, principal=None
+        self,
+        token: str,
+        audience: str | None = None,
+        use_cause: str | None = None,
+        principal: Principal | None = None,
     ) -> bytes:
         """The shared license as a stamped OFD file, under the same checks as ``read_shared``."""
         return self._file(self.read_shared(token, audience, use_cause, principal))
@@ -384,7 +391,7 @@ class RegistryService:
         self,
         holder_id_number: str,
         type_code: str | None = None,
-        principal=None,
+        principal: Principal | None = None,
         use_cause: str | None = None,
         include_inactive: bool = False,
     ) -> list[dict]:
@@ -403,7 +410,12 @@ class RegistryService:
             return [_document(r) for r in rows]
 
     def list_licenses(
-        self, limit: int, cursor: str | None = None, principal=None, use_cause: str | None = None, **filters
+        self,
+        limit: int,
+        cursor: str | None = None,
+        principal: Principal | None = None,
+        use_cause: str | None = None,
+        **filters,
     ) -> tuple[list[dict], str | None]:
         """A page of license documents (filters as ``listing.license_page``) and the next cursor;
         each listed license's access is logged when a principal is given."""
@@ -415,13 +427,13 @@ class RegistryService:
             return [_document(r) for r in page.items], page.next_cursor
 
     def verify_information(
-        self, identifier: str, claimed: dict, principal=None, use_cause: str | None = None
+        self, identifier: str, claimed: dict, principal: Principal | None = None, use_cause: str | None = None
     ) -> dict[str, str]:
         """信息核验: each claimed field → "match" | "no match"; nothing else about the license is revealed."""
         if not isinstance(claimed, dict) or not claimed:
-            raise invalid("claimed is a non-empty JSON object of fields to check", "bad-request")
+            raise invalid("claimed is a non-empty JSON object of fields to check", ErrorCode.BAD_REQUEST)
         if len(information.flatten(claimed)) > information.MAX_FIELDS:
-            raise invalid(f"at most {information.MAX_FIELDS} fields per check", "too-many-fields")
+            raise invalid(f"at most {information.MAX_FIELDS} fields per check", ErrorCode.TOO_MANY_FIELDS)
         with self.db.unit_of_work() as s:
             row = self._license(s, identifier)
             if principal is not None:
@@ -487,7 +499,7 @@ class RegistryService:
         at this region: the token is the credential. Only the token's hash is kept."""
         audience, use_cause = _text("audience", audience), _text("use_cause", use_cause)
         if not isinstance(expires_in_s, int) or not 1 <= expires_in_s <= MAX_SHARE_S:
-            raise invalid(f"expires_in_s is 1 to {MAX_SHARE_S} seconds", "share-expiry")
+            raise invalid(f"expires_in_s is 1 to {MAX_SHARE_S} seconds", ErrorCode.SHARE_EXPIRY)
         token = "ls_" + secrets.token_urlsafe(32)
         now = self.clock.now()
         with self.db.unit_of_work() as s:
@@ -495,7 +507,7 @@ class RegistryService:
             if row.status != "valid":
                 raise conflict(
                     f"license {identifier} is {row.status}: only a valid license can be shared",
-                    f"license-{row.status}",
+                    ErrorCode(f"license-{row.status}"),
                 )
             expires_at = now + timedelta(seconds=expires_in_s)
             s.add(
@@ -521,7 +533,11 @@ class RegistryService:
         return token, f"{self.public_url}/api/v1/shared/{token}"
 
     def read_shared(
-        self, token: str, audience: str | None = None, use_cause: str | None = None, principal=None
+        self,
+        token: str,
+        audience: str | None = None,
+        use_cause: str | None = None,
+        principal: Principal | None = None,
     ) -> dict:
         """The shared license with its current status, for whoever holds the share's token.
 
@@ -543,7 +559,7 @@ class RegistryService:
             )
             return _document(row)
 
-    def withdraw_share(self, identifier: str, share_id: str, principal) -> None:
+    def withdraw_share(self, identifier: str, share_id: str, principal: Principal) -> None:
         """The holder withdraws a share: its link answers 410 from now on. Raises NOT_FOUND, or
         CONFLICT when it was already withdrawn."""
         with self.db.unit_of_work() as s:
@@ -556,7 +572,7 @@ class RegistryService:
             if share is None or len(share_id) != SHARE_ID_LENGTH:
                 raise not_found(f"license {identifier} has no share {share_id}")
             if share.withdrawn_at is not None:
-                raise conflict(f"share {share_id} was already withdrawn", "share-withdrawn")
+                raise conflict(f"share {share_id} was already withdrawn", ErrorCode.SHARE_WITHDRAWN)
             share.withdrawn_at = self.clock.now()
             record(s, principal.actor, "license.share-withdraw", identifier, share_id=share_id)
 
@@ -568,11 +584,13 @@ class RegistryService:
             raise DomainError(
                 ErrorKind.GONE,
                 f"this share was withdrawn at {share.withdrawn_at.isoformat()}",
-                code="share-withdrawn",
+                code=ErrorCode.SHARE_WITHDRAWN,
             )
         if share.expires_at <= self.clock.now():
             raise DomainError(
-                ErrorKind.GONE, f"this share expired at {share.expires_at.isoformat()}", code="share-expired"
+                ErrorKind.GONE,
+                f"this share expired at {share.expires_at.isoformat()}",
+                code=ErrorCode.SHARE_EXPIRED,
             )
         return share
 
@@ -631,10 +649,14 @@ class RegistryService:
         if row is None:
             return None
         if row.request_hash != request_hash:
-            raise conflict("this Idempotency-Key was used for a different request", "idempotency-key-reused")
+            raise conflict(
+                "this Idempotency-Key was used for a different request", ErrorCode.IDEMPOTENCY_KEY_REUSED
+            )
         return json.loads(row.document_json)
 
-    def _stamped_row(self, document: dict, serial: str, seal_id: str, person: Holder, principal) -> License:
+    def _stamped_row(
+        self, document: dict, serial: str, seal_id: str, person: Holder, principal: Principal
+    ) -> License:
         content = signed_content(document)
         result = self.stamper.stamp_data(
             seal_id, signed_part(document), principal, property_id=document["identifier"]

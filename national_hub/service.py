@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.clock import Clock
-from core.errors import DomainError, ErrorKind, conflict, forbidden, invalid, not_found
+from core.errors import DomainError, ErrorCode, ErrorKind, conflict, forbidden, invalid, not_found
 from db.audit import record
 from db.base import Database
 from keys.service import KeyService
@@ -62,7 +62,7 @@ log = logging.getLogger("longtrust.hub")
 
 SYSTEM_ACTOR = "system:hub"
 IDENTIFIER_ROOT = "1.2.156.3005.2."  # the e-license root code (standards.md §6.4)
-FOREIGN_ISSUER = "foreign-issuer-code"  # problem code of a batch refused for another region's issuer
+FOREIGN_ISSUER = ErrorCode.FOREIGN_ISSUER_CODE  # problem code of a batch refused for another region's issuer
 _ISSUER_CODE = re.compile(r"^[0-9A-Z]{1,64}$")
 FINAL_STATUSES = {"revoked", "changed"}  # within one version, a license never leaves these
 
@@ -118,15 +118,15 @@ class HubService:
         ``client_cert_der`` the region may authenticate with that client certificate (mTLS) too;
         ``issuer_codes`` are bound to it at once (see :meth:`bind`)."""
         if not (len(code) == 6 and code.isascii() and code.isdigit()):
-            raise invalid("a region code is 6 digits (GB/T 2260), e.g. 230000", "bad-region-code")
+            raise invalid("a region code is 6 digits (GB/T 2260), e.g. 230000", ErrorCode.BAD_REGION_CODE)
         name = name.strip()
         if not 0 < len(name) <= 200:
-            raise invalid("a region needs a name of at most 200 characters", "bad-region-name")
+            raise invalid("a region needs a name of at most 200 characters", ErrorCode.BAD_REGION_NAME)
         token = "hub_" + secrets.token_urlsafe(32)
         try:
             with self.db.unit_of_work() as s:
                 if s.get(HubRegion, code) is not None:
-                    raise conflict(f"region {code} is already registered", "region-exists")
+                    raise conflict(f"region {code} is already registered", ErrorCode.REGION_EXISTS)
                 s.add(
                     HubRegion(
                         code=code, name=name, token_hash=_token_hash(token), created_at=self.clock.now()
@@ -167,10 +167,14 @@ class HubService:
         owners = repo.issuer_regions(s, issuer_codes)
         taken = sorted(c for c, owner in owners.items() if owner != code)
         if taken:
-            raise conflict(f"issuer codes {', '.join(taken)} belong to another region", "issuer-code-bound")
+            raise conflict(
+                f"issuer codes {', '.join(taken)} belong to another region", ErrorCode.ISSUER_CODE_BOUND
+            )
         for issuer in sorted(set(issuer_codes) - set(owners)):
             if not _ISSUER_CODE.match(issuer):
-                raise invalid(f"{issuer!r} is not an issuer code (1-64 of 0-9, A-Z)", "bad-issuer-code")
+                raise invalid(
+                    f"{issuer!r} is not an issuer code (1-64 of 0-9, A-Z)", ErrorCode.BAD_ISSUER_CODE
+                )
             s.add(HubIssuerCode(issuer_code=issuer, region=code, bound_by=actor, bound_at=self.clock.now()))
             record(s, actor, "hub.issuer-code.bind", f"issuer:{issuer}", region=code)
         s.flush()
@@ -224,7 +228,7 @@ class HubService:
             raise DomainError(
                 ErrorKind.UNAVAILABLE,
                 "another region indexed one of these identifiers at the same moment; send the batch again",
-                code="retry",
+                code=ErrorCode.RETRY,
             ) from None
         return results
 

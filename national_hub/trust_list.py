@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from asn1crypto import algos, pem, x509
 
 from ca.builder import check_signed, key_identifier, random_serial, sign_tbs, signature_algorithm
-from core.errors import invalid
+from core.errors import ErrorCode, invalid
 from keys.signer import RSA_PKCS1_SHA256, SM2_SM3
 from keys.verification import verify_signature
 from policies.profiles import key_type
@@ -56,7 +56,7 @@ def certificate_der(text: str) -> bytes:
         cert.subject.native  # noqa: B018  (parses the fields a trust list shows)
         cert.public_key["algorithm"].native  # noqa: B018
     except (ValueError, TypeError, binascii.Error) as exc:
-        raise invalid(f"not an X.509 certificate: {exc}", "bad-certificate") from None
+        raise invalid(f"not an X.509 certificate: {exc}", ErrorCode.BAD_CERTIFICATE) from None
     return der
 
 
@@ -183,4 +183,4 @@ def _time(moment: datetime) -> x509.Time:
 
 
 def _bad(detail: str):
-    return invalid(detail, "bad-trust-list")
+    return invalid(detail, ErrorCode.BAD_TRUST_LIST)

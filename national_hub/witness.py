@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.clock import Clock
-from core.errors import conflict, forbidden, invalid, not_found
+from core.errors import ErrorCode, conflict, forbidden, invalid, not_found
 from db import merkle
 from db.audit import at_text, checkpoint_message, record
 from db.base import Database
@@ -51,20 +51,24 @@ def parse_checkpoint(body: dict) -> HubAuditCheckpoint:
             certificate_der=certificate_der(body["certificate_pem"]),
         )
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
-        raise invalid(f"malformed audit checkpoint: {exc}", "bad-checkpoint") from None
+        raise invalid(f"malformed audit checkpoint: {exc}", ErrorCode.BAD_CHECKPOINT) from None
     if (
         row.timestamp.tzinfo is None
         or at_text(row.timestamp) != body["timestamp"]
         or len(row.root_hash) != 32
     ):
-        raise invalid("the checkpoint's timestamp or root hash is not in canonical form", "bad-checkpoint")
+        raise invalid(
+            "the checkpoint's timestamp or root hash is not in canonical form", ErrorCode.BAD_CHECKPOINT
+        )
     if not signature_valid(
         row.certificate_der,
         row.algorithm,
         checkpoint_message(row.tree_size, row.root_hash, row.timestamp),
         row.signature,
     ):
-        raise invalid("the checkpoint's signature does not verify with its certificate", "bad-checkpoint")
+        raise invalid(
+            "the checkpoint's signature does not verify with its certificate", ErrorCode.BAD_CHECKPOINT
+        )
     return row
 
 
@@ -81,12 +85,14 @@ def _check_extends(old: HubAuditCheckpoint, new: HubAuditCheckpoint, proof: list
     if new.certificate_der != old.certificate_der:
         raise forbidden("the checkpoint is signed with another certificate than the region's earlier ones")
     if new.tree_size < old.tree_size:
-        raise conflict(f"the hub already witnessed {old.tree_size} events of this log", "checkpoint-older")
+        raise conflict(
+            f"the hub already witnessed {old.tree_size} events of this log", ErrorCode.CHECKPOINT_OLDER
+        )
     if not merkle.verify_consistency(old.tree_size, new.tree_size, old.root_hash, new.root_hash, proof):
         raise conflict(
             f"the checkpoint is not consistent with the witnessed one of {old.tree_size} events "
             "(the log was rewritten, or the proof does not start there)",
-            "checkpoint-inconsistent",
+            ErrorCode.CHECKPOINT_INCONSISTENT,
         )
 
 
@@ -103,7 +109,7 @@ class AuditWitness:
         try:
             proof = [bytes.fromhex(p) for p in proof_hex]
         except ValueError:
-            raise invalid("the consistency proof must be hex hashes", "bad-checkpoint") from None
+            raise invalid("the consistency proof must be hex hashes", ErrorCode.BAD_CHECKPOINT) from None
         with self.db.unit_of_work() as s:
             repo.lock_region(s, region)
             if s.get(HubRegion, region) is None:

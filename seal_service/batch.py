@@ -10,7 +10,7 @@ import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.errors import DomainError, ErrorKind, invalid
+from core.errors import DomainError, ErrorCode, ErrorKind, invalid
 
 MAX_DOCUMENTS = 100
 DOCUMENT_ERRORS = (ErrorKind.INVALID_INPUT, ErrorKind.UNPROCESSABLE, ErrorKind.CONFLICT, ErrorKind.TOO_LARGE)
@@ -41,13 +41,13 @@ def stamp_all(documents: list[Document], stamp: Callable[[str, bytes], bytes]) -
     seal may not be used, a dependency is down) fails the whole batch.
     """
     if not 1 <= len(documents) <= MAX_DOCUMENTS:
-        raise invalid(f"send 1 to {MAX_DOCUMENTS} documents", "batch-size")
+        raise invalid(f"send 1 to {MAX_DOCUMENTS} documents", ErrorCode.BATCH_SIZE)
     results = []
     for document in documents:
         kind = kind_of(document)
         try:
             if kind is None:
-                raise invalid("not a PDF or OFD document", "media-type")
+                raise invalid("not a PDF or OFD document", ErrorCode.MEDIA_TYPE)
             out = stamp(kind, document.data)
         except DomainError as exc:
             if exc.kind not in DOCUMENT_ERRORS:

@@ -24,7 +24,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 from PIL.PngImagePlugin import PngInfo
 
-from core.errors import DomainError, ErrorKind, invalid
+from core.errors import DomainError, ErrorCode, ErrorKind, invalid
 
 PX_PER_MM = 12
 RED = (230, 0, 18, 255)
@@ -47,7 +47,7 @@ def cjk_font_path() -> str:
     raise DomainError(
         ErrorKind.UNAVAILABLE,
         "no CJK font installed: install fonts-wqy-microhei (scripts/setup.sh does) or set " + FONT_ENV,
-        code="no-cjk-font",
+        code=ErrorCode.NO_CJK_FONT,
     )
 
 
@@ -60,13 +60,13 @@ def render_template(template: str, name: str, diameter_mm: float, text: str | No
     """PNG of a template seal ``diameter_mm`` wide (20..80 mm) at PX_PER_MM; raises invalid for bad input."""
     name, text = (name or "").strip(), (text or "").strip()
     if template not in TEMPLATES:
-        raise invalid(f"template must be one of {', '.join(TEMPLATES)}", "seal-template")
+        raise invalid(f"template must be one of {', '.join(TEMPLATES)}", ErrorCode.SEAL_TEMPLATE)
     if not name or len(name) > MAX_NAME:
-        raise invalid(f"the seal name is 1 to {MAX_NAME} characters", "seal-name")
+        raise invalid(f"the seal name is 1 to {MAX_NAME} characters", ErrorCode.SEAL_NAME)
     if len(text) > MAX_TEXT:
-        raise invalid(f"the seal text is at most {MAX_TEXT} characters", "seal-text")
+        raise invalid(f"the seal text is at most {MAX_TEXT} characters", ErrorCode.SEAL_TEXT)
     if not isinstance(diameter_mm, int | float) or not MIN_MM <= diameter_mm <= MAX_MM:
-        raise invalid(f"diameter_mm must be {MIN_MM} to {MAX_MM}", "seal-size")
+        raise invalid(f"diameter_mm must be {MIN_MM} to {MAX_MM}", ErrorCode.SEAL_SIZE)
     width = round(diameter_mm * PX_PER_MM)
     height = round(width * 2 / 3) if template == "oval" else width
     image = Image.new("RGBA", (width, height), (0, 0, 0, 0))

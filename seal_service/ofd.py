@@ -30,7 +30,7 @@ from io import BytesIO
 from cryptography.hazmat.primitives import hashes
 from lxml import etree
 
-from core.errors import invalid
+from core.errors import ErrorCode, invalid
 from seal_service.ses import SIGNATURE_OIDS
 from verify.ofd import OfdPackageError, open_package
 
@@ -73,7 +73,7 @@ class OfdPackage:
         if not isinstance(index, int) or not 0 <= index < len(self.pages):
             raise invalid(
                 f"page {index} is out of range: the document has {len(self.pages)} page(s), numbered from 0",
-                "page-out-of-range",
+                ErrorCode.PAGE_OUT_OF_RANGE,
             )
         return self.pages[index]
 
@@ -81,7 +81,7 @@ class OfdPackage:
         try:
             return etree.fromstring(self.files[name], _PARSER)
         except (etree.XMLSyntaxError, KeyError) as exc:
-            raise invalid(f"the OFD's {name} is missing or not XML: {exc}", "invalid-ofd") from None
+            raise invalid(f"the OFD's {name} is missing or not XML: {exc}", ErrorCode.INVALID_OFD) from None
 
     def put(self, name: str, data: bytes) -> None:
         self.files[name] = data
@@ -101,19 +101,19 @@ def open_ofd(data: bytes) -> OfdPackage:
         pkg = open_package(data)
         files = {name: pkg.read(name) for name in pkg.entries}
     except OfdPackageError as exc:
-        raise invalid(f"not a readable OFD package: {exc}", "invalid-ofd") from None
+        raise invalid(f"not a readable OFD package: {exc}", ErrorCode.INVALID_OFD) from None
     result = OfdPackage(files, "", [], None)
     root = result.xml("OFD.xml")
     body = root.find(f"{OFD}DocBody")
     doc_root = _path("", (body.findtext(f"{OFD}DocRoot") or "") if body is not None else "")
     if body is None or doc_root not in files:
-        raise invalid("the OFD has no ofd:DocBody/ofd:DocRoot document", "invalid-ofd")
+        raise invalid("the OFD has no ofd:DocBody/ofd:DocRoot document", ErrorCode.INVALID_OFD)
     result.doc_dir = posixpath.dirname(doc_root)
     signatures = (body.findtext(f"{OFD}Signatures") or "").strip()
     result.signatures_path = _path(result.doc_dir, signatures) if signatures else None
     result.pages = _pages(result, doc_root)
     if not result.pages:
-        raise invalid("the OFD document has no pages", "invalid-ofd")
+        raise invalid("the OFD document has no pages", ErrorCode.INVALID_OFD)
     return result
 
 
@@ -138,7 +138,7 @@ def _pages(pkg: OfdPackage, doc_root: str) -> list[Page]:
     for page in document.iterfind(f"{OFD}Pages/{OFD}Page"):
         path = _path(pkg.doc_dir, page.get("BaseLoc") or "")
         if path not in pkg.files:
-            raise invalid(f"page {page.get('ID')} points to a missing file {path}", "invalid-ofd")
+            raise invalid(f"page {page.get('ID')} points to a missing file {path}", ErrorCode.INVALID_OFD)
         own = _box(pkg.xml(path).findtext(f"{OFD}Area/{OFD}PhysicalBox"))
         pages.append(Page(page.get("ID") or str(len(pages) + 1), path, own or default))
     return pages

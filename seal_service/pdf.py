@@ -22,7 +22,6 @@ Reusable per seal: :class:`SealStamper` (signer adapter, certificate registry, d
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import math
 import threading
@@ -50,10 +49,11 @@ from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 import core.oids  # noqa: F401  (SM3 / SM3withSM2 names for asn1crypto)
-from core.errors import DomainError, ErrorKind, conflict, invalid
+from core.errors import DomainError, ErrorCode, ErrorKind, conflict, invalid
+from core.threads import run_sync
 from keys.signer import Signer
+from seal_service.pades import PadesLevel, PdfStampSpec
 
-LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_IMAGE_SIDE = 2048  # pixels per side; larger images (and decompression bombs) are refused
 TIMESTAMP_RESERVE = 8192  # DER bytes kept for one RFC 3161 token (TSA chain included)
@@ -227,53 +227,34 @@ class SealStamper:
         self.width_pt, self.height_pt = mm_to_pt(width_mm), mm_to_pt(height_mm)
         self.timestamp_reserve = timestamp_reserve
 
-    def stamp(self, pdf: bytes, **kwargs) -> bytes:
-        """Synchronous :meth:`async_stamp` (not from inside a running event loop)."""
-        return asyncio.run(self.async_stamp(pdf, **kwargs))
+    def stamp(self, pdf: bytes, spec: PdfStampSpec) -> bytes:
+        """Synchronous :meth:`async_stamp` (core.threads.run_sync)."""
+        return run_sync(lambda: self.async_stamp(pdf, spec))
 
-    async def async_stamp(
-        self,
-        pdf: bytes,
-        *,
-        page: int,
-        x: float,
-        y: float,
-        level: str = "B-B",
-        timestamper=None,
-        validation_context=None,
-        field_name: str | None = None,
-    ) -> bytes:
-        if level not in LEVELS:
-            raise invalid(f"unknown PAdES level {level!r}; use one of {', '.join(LEVELS)}")
-        if level != "B-B" and timestamper is None:
-            raise invalid(f"PAdES {level} needs a time-stamp authority")
-        if level in ("B-LT", "B-LTA") and validation_context is None:
-            raise invalid(f"PAdES {level} needs a validation context with the revocation data")
-        if not all(isinstance(v, int | float) and math.isfinite(v) for v in (x, y)):
-            raise invalid("x and y must be finite numbers of points")
+    async def async_stamp(self, pdf: bytes, spec: PdfStampSpec) -> bytes:
+        """``pdf`` stamped as ``spec`` says; raises DomainError as :func:`stamp_pdf` does."""
         writer = _open_pdf(pdf)
         pages = _page_count(writer)
-        if not isinstance(page, int) or not 0 <= page < pages:
-            raise invalid(f"page {page} is out of range: the document has {pages} page(s), numbered from 0")
-        name = field_name or _free_field_name(writer)
+        if not isinstance(spec.page, int) or not 0 <= spec.page < pages:
+            detail = f"the document has {pages} page(s), numbered from 0"
+            raise invalid(f"page {spec.page} is out of range: {detail}")
+        name = spec.field_name or _free_field_name(writer)
         existing = check_change_rules(writer.prev, name)
-        reserve = 2 * (self.pyhanko_signer.cms_size_estimate + (self.timestamp_reserve if timestamper else 0))
+        reserve = 2 * (
+            self.pyhanko_signer.cms_size_estimate + (self.timestamp_reserve if spec.level.timestamped else 0)
+        )
         for attempt in (1, 2):
             try:
-                placement = None if existing else (page, x, y)
-                out = await self._sign(
-                    writer, name, placement, level, timestamper, validation_context, reserve
-                )
-                if level == "B-LTA":
-                    await self._document_timestamp(out, timestamper, validation_context, attempt)
+                placement = None if existing else (spec.page, spec.x, spec.y)
+                out = await self._sign(writer, name, placement, spec, reserve)
+                if spec.level.archival:
+                    await self._document_timestamp(out, spec, attempt)
                 return out.getvalue()
             except SigningError as exc:
-                if "larger than expected" in str(exc) and attempt == 1:
+                if attempt == 1:
                     # a time-stamp token outgrew its room: start again from the input with twice the space
                     writer, reserve = _open_pdf(pdf), 2 * reserve
                     continue
-                if "already" in str(exc):
-                    raise conflict(f"signature field {name!r} is already signed") from None
                 raise conflict(f"stamping failed: {exc}") from None
             except misc.PdfError as exc:
                 raise invalid(f"the PDF cannot be stamped: {exc}") from None
@@ -283,15 +264,15 @@ class SealStamper:
                 raise DomainError(ErrorKind.UNAVAILABLE, f"the time-stamp authority failed: {exc}") from None
         raise AssertionError("unreachable")
 
-    async def _sign(self, writer, name, placement, level, timestamper, validation_context, bytes_reserved):
+    async def _sign(self, writer, name: str, placement, spec: PdfStampSpec, bytes_reserved: int):
         """Sign into field `name`: a new field at `placement` (page, x, y), or the existing empty field
         (placement None), whose widget keeps its own place and size."""
         meta = signers.PdfSignatureMetadata(
             field_name=name,
             md_algorithm=self.pyhanko_signer.digest_algorithm,
             subfilter=fields.SigSeedSubFilter.PADES,
-            embed_validation_info=level in ("B-LT", "B-LTA"),
-            validation_context=validation_context,
+            embed_validation_info=spec.level.with_validation_data,
+            validation_context=spec.validation_context,
         )
         style = StaticStampStyle(
             background=self.image.content(self.width_pt, self.height_pt),
@@ -306,18 +287,18 @@ class SealStamper:
         pdf_signer = signers.PdfSigner(
             meta,
             self.pyhanko_signer,
-            timestamper=timestamper if level != "B-B" else None,
+            timestamper=spec.timestamper if spec.level.timestamped else None,
             stamp_style=style,
             new_field_spec=new_field,
         )
         return await pdf_signer.async_sign_pdf(writer, bytes_reserved=bytes_reserved, output=BytesIO())
 
-    async def _document_timestamp(self, out: BytesIO, timestamper, validation_context, scale: int) -> None:
+    async def _document_timestamp(self, out: BytesIO, spec: PdfStampSpec, scale: int) -> None:
         writer = IncrementalPdfFileWriter(out)
-        await PdfTimeStamper(timestamper).async_timestamp_pdf(
+        await PdfTimeStamper(spec.timestamper).async_timestamp_pdf(
             writer,
             self.pyhanko_signer.digest_algorithm,
-            validation_context,
+            spec.validation_context,
             bytes_reserved=2 * scale * self.timestamp_reserve,
             in_place=True,
         )
@@ -365,19 +346,23 @@ def check_change_rules(reader: PdfFileReader, name: str) -> bool:
     if certification is not None:
         level = certification.permission.value
         if certification.permission == MDPPerm.NO_CHANGES:
-            raise conflict("the document is certified with DocMDP P=1: no change is allowed", code="docmdp")
+            raise conflict(
+                "the document is certified with DocMDP P=1: no change is allowed", code=ErrorCode.DOCMDP
+            )
         if not existing:
             raise conflict(
                 f"the document is certified with DocMDP P={level}: a new signature field would break "
                 f"the certification{offer}",
-                code="docmdp",
+                code=ErrorCode.DOCMDP,
             )
     for signer, lock in locks:
         if lock is not None and not existing:
             detail = f"signature {signer} has a FieldMDP lock: no new signature field{offer}"
-            raise conflict(detail, code="fieldmdp")
+            raise conflict(detail, code=ErrorCode.FIELDMDP)
         if lock is not None and lock.is_locked(name):
-            raise conflict(f"signature {signer} locks field {name} (FieldMDP)", code="fieldmdp")
+            raise conflict(f"signature {signer} locks field {name} (FieldMDP)", code=ErrorCode.FIELDMDP)
+    if name in {n for n, _, _ in signed}:
+        raise conflict(f"signature field {name!r} is already signed")
     return existing
 
 
@@ -418,6 +403,7 @@ def _stamper_for(signer: Signer, cert_der, chain_der, image_png, width_mm, heigh
 
 def stamp_pdf(
     pdf: bytes,
+    spec: PdfStampSpec,
     *,
     signer: Signer,
     cert_der: bytes,
@@ -425,40 +411,27 @@ def stamp_pdf(
     image_png: bytes,
     width_mm: float,
     height_mm: float,
-    page: int,
-    x: float,
-    y: float,
-    level: str = "B-B",
-    timestamper=None,
-    validation_context=None,
     seal_der: bytes | None = None,
     seal_attribute_oid: str | None = None,
-    field_name: str | None = None,
 ) -> bytes:
-    """Stamp ``pdf`` with a PAdES signature and a visible seal; returns the new PDF bytes.
+    """Stamp ``pdf`` with a PAdES signature and a visible seal as ``spec`` says; returns the new PDF
+    bytes. The seal is the signer, its certificate and chain (DER), its PNG drawn at width x height mm,
+    and optionally its SES_Seal DER carried as an unsigned attribute under ``seal_attribute_oid``.
 
-    ``page`` is 0-based, ``x``/``y`` are the widget's lower-left corner in points. Raises DomainError:
-    invalid-input for bad documents, images or parameters; conflict when pyHanko refuses to sign
-    (field already signed, signer certificate not valid in ``validation_context``); unavailable when
-    the time-stamp authority fails. Use :meth:`SealStamper.async_stamp` inside an event loop.
+    Raises DomainError: invalid-input for bad documents, images or parameters; conflict when pyHanko
+    refuses to sign (field already signed, signer certificate not valid in the validation context);
+    unavailable when the time-stamp authority fails. Use :meth:`SealStamper.async_stamp` inside an
+    event loop.
     """
     stamper = _stamper_for(
         signer, cert_der, chain_der, image_png, width_mm, height_mm, seal_der, seal_attribute_oid
     )
-    return stamper.stamp(
-        pdf,
-        page=page,
-        x=x,
-        y=y,
-        level=level,
-        timestamper=timestamper,
-        validation_context=validation_context,
-        field_name=field_name,
-    )
+    return stamper.stamp(pdf, spec)
 
 
 __all__ = [
-    "LEVELS",
+    "PadesLevel",
+    "PdfStampSpec",
     "PyHankoSigner",
     "SealImage",
     "SealStamper",

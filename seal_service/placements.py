@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from io import BytesIO
 
 import pypdfium2 as pdfium
@@ -32,8 +32,9 @@ from pyhanko.pdf_utils import misc
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields
 
-from core.errors import DomainError, ErrorKind, conflict, invalid
+from core.errors import DomainError, ErrorCode, ErrorKind, conflict, invalid
 from seal_service.ofd import OFD, Annot, OfdPackage, add_seal_signature, open_ofd
+from seal_service.pades import PdfStampSpec
 
 MAX_PLACEMENTS = 50
 MAX_KEYWORD = 50
@@ -74,14 +75,14 @@ def parse(text: str | None) -> list[Placement] | None:
     try:
         items = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise invalid(f"placements is not JSON: {exc}", "placements") from None
+        raise invalid(f"placements is not JSON: {exc}", ErrorCode.PLACEMENTS) from None
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_PLACEMENTS:
-        raise invalid(f"placements is a JSON array of 1 to {MAX_PLACEMENTS} items", "placements")
+        raise invalid(f"placements is a JSON array of 1 to {MAX_PLACEMENTS} items", ErrorCode.PLACEMENTS)
     return [_item(i, item) for i, item in enumerate(items)]
 
 
 def _bad(index: int, detail: str) -> DomainError:
-    return invalid(f"placements[{index}]: {detail}", "placements")
+    return invalid(f"placements[{index}]: {detail}", ErrorCode.PLACEMENTS)
 
 
 def _number(index: int, value, name: str) -> float:
@@ -161,12 +162,12 @@ def _riding(index: int, item: dict, keys: set, size) -> Placement:
 
 def keyword_not_found(word: str) -> DomainError:
     return DomainError(
-        ErrorKind.UNPROCESSABLE, f"keyword {word!r} is not in the document", code="keyword-not-found"
+        ErrorKind.UNPROCESSABLE, f"keyword {word!r} is not in the document", code=ErrorCode.KEYWORD_NOT_FOUND
     )
 
 
 def off_page(detail: str) -> DomainError:
-    return invalid(f"the seal would lie off the page: {detail}", "off-page")
+    return invalid(f"the seal would lie off the page: {detail}", ErrorCode.OFF_PAGE)
 
 
 def inside(box: tuple[float, float, float, float], page_size: tuple[float, float]) -> bool:
@@ -200,7 +201,9 @@ def riding_slices(width: float, first: int, last: int) -> list[tuple[int, float,
 def ofd_signatures(pkg: OfdPackage, placement: Placement, seal_mm: tuple[float, float]) -> list[list[Annot]]:
     """The StampAnnots of each signature this placement makes on an OFD (mm, top-left origin)."""
     if placement.kind == "field":
-        raise invalid("field placements apply to PDFs: OFD files have no signature fields", "placements")
+        raise invalid(
+            "field placements apply to PDFs: OFD files have no signature fields", ErrorCode.PLACEMENTS
+        )
     handler = {"position": _ofd_position, "riding": _ofd_riding, "keyword": _ofd_keyword}[placement.kind]
     return handler(pkg, placement, placement.size(seal_mm))
 
@@ -326,14 +329,14 @@ class PdfLayout:
             self.doc = pdfium.PdfDocument(pdf)
             self.boxes = [tuple(self.doc[i].get_mediabox()) for i in range(len(self.doc))]
         except pdfium.PdfiumError as exc:
-            raise invalid(f"the PDF cannot be read: {exc}", "invalid-pdf") from None
+            raise invalid(f"the PDF cannot be read: {exc}", ErrorCode.INVALID_PDF) from None
 
     def page_box(self, index: int) -> tuple[float, float, float, float]:
         """(left, bottom, right, top) of 0-based page ``index``; invalid (400) when out of range."""
         if not 0 <= index < len(self.boxes):
             raise invalid(
                 f"page {index} is out of range: the document has {len(self.boxes)} page(s), numbered from 0",
-                "page-out-of-range",
+                ErrorCode.PAGE_OUT_OF_RANGE,
             )
         return self.boxes[index]
 
@@ -365,7 +368,7 @@ class PdfLayout:
             reader = PdfFileReader(BytesIO(self.pdf))
             return {name: value is not None for name, value, _ in fields.enumerate_sig_fields(reader)}
         except (misc.PdfError, KeyError, ValueError, TypeError) as exc:
-            raise invalid(f"the PDF form cannot be read: {exc}", "invalid-pdf") from None
+            raise invalid(f"the PDF form cannot be read: {exc}", ErrorCode.INVALID_PDF) from None
 
     def close(self) -> None:
         self.doc.close()
@@ -383,10 +386,10 @@ def _pdf_field(layout: PdfLayout, placement: Placement, _size_mm) -> list[PdfSta
         raise DomainError(
             ErrorKind.UNPROCESSABLE,
             f"the PDF has no signature field {placement.field!r}",
-            code="field-not-found",
+            code=ErrorCode.FIELD_NOT_FOUND,
         )
     if filled:
-        raise conflict(f"signature field {placement.field!r} is already signed", "field-signed")
+        raise conflict(f"signature field {placement.field!r} is already signed", ErrorCode.FIELD_SIGNED)
     return [PdfStamp(0, 0, 0, placement.size_mm, field=placement.field)]
 
 
@@ -453,13 +456,15 @@ def image_slice(png: bytes, k: int, n: int) -> bytes:
     return out.getvalue()
 
 
-def stamp_pdf(pdf: bytes, stamps: list[PdfStamp], stamper_for, **options) -> bytes:
+def stamp_pdf(pdf: bytes, stamps: list[PdfStamp], stamper_for, spec: PdfStampSpec) -> bytes:
     """Apply planned stamps one after another (each an incremental update with its own signature).
 
     ``stamper_for(slice, size_mm)`` gives the ``pdf.SealStamper`` drawing that image slice (or the whole
-    seal for None) at that size (or the seal's own); ``options`` go to ``SealStamper.stamp`` (level, ...).
+    seal for None) at that size (or the seal's own); each stamp is ``spec`` (level, time-stamper,
+    validation context) at the stamp's own page, position and field.
     """
     for stamp in stamps:
         stamper = stamper_for(stamp.slice, stamp.size_mm)
-        pdf = stamper.stamp(pdf, page=stamp.page, x=stamp.x, y=stamp.y, field_name=stamp.field, **options)
+        where = replace(spec, page=stamp.page, x=stamp.x, y=stamp.y, field_name=stamp.field)
+        pdf = stamper.stamp(pdf, where)
     return pdf

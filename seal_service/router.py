@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from collections.abc import Callable
@@ -10,12 +9,13 @@ from typing import Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from core.errors import DomainError, ErrorKind, invalid
+from core.errors import DomainError, ErrorCode, ErrorKind, invalid
 from core.jsontext import MAX_JSON_DEPTH, json_nested_deeper_than
+from core.threads import in_thread
 from seal_service import batch, images
 from seal_service import placements as placing
 from seal_service.listing import list_seals
-from seal_service.pdf import LEVELS
+from seal_service.pades import PadesLevel
 from seal_service.schemas import (
     BatchOut,
     DataStampOut,
@@ -61,7 +61,7 @@ def _require_media(request: Request, accepted: tuple[str, ...], what: str) -> No
         raise DomainError(
             ErrorKind.UNSUPPORTED_MEDIA,
             f"send the {what} with Content-Type: {accepted[0]}",
-            code="media-type",
+            code=ErrorCode.MEDIA_TYPE,
         )
 
 
@@ -84,7 +84,7 @@ def _template_png(body: SealImageIn) -> bytes:
 def _seal_image(body: SealIn) -> tuple[bytes, tuple[int, int]]:
     """The seal PNG (uploaded, or drawn from ``image_template``) and its size in millimetres."""
     if (body.image_png_b64 is None) == (body.image_template is None):
-        raise invalid("give either image_png_b64 or image_template", "image")
+        raise invalid("give either image_png_b64 or image_template", ErrorCode.IMAGE)
     if body.image_template is not None:
         template = body.image_template
         width = round(template.diameter_mm)
@@ -93,7 +93,7 @@ def _seal_image(body: SealIn) -> tuple[bytes, tuple[int, int]]:
     try:
         image = base64.b64decode(body.image_png_b64, validate=True)
     except ValueError:  # binascii.Error, or characters outside ASCII
-        raise invalid("image_png_b64 is not base64", "image") from None
+        raise invalid("image_png_b64 is not base64", ErrorCode.IMAGE) from None
     return image, (body.width_mm or 40, body.height_mm or 40)
 
 
@@ -202,7 +202,7 @@ def build_router(seals: SealService, require, approvals) -> APIRouter:
         _require_media(request, ("application/pdf",), "PDF")
         chosen = placing.parse(placements)
         pdf = await request.body()
-        out = await asyncio.to_thread(
+        out = await in_thread(
             seals.stamp_pdf, seal_id, pdf, principal, page=page, x=x, y=y, level=level, placements=chosen
         )
         return Response(out, media_type="application/pdf")
@@ -224,7 +224,7 @@ def build_router(seals: SealService, require, approvals) -> APIRouter:
         _require_media(request, OFD_MEDIA, "OFD")
         ofd = await request.body()
         chosen = placing.parse(placements) or [placing.position(page, x, y)]
-        out = await asyncio.to_thread(seals.stamp_ofd, seal_id, ofd, principal, chosen)
+        out = await in_thread(seals.stamp_ofd, seal_id, ofd, principal, chosen)
         return Response(out, media_type="application/ofd")
 
     @router.post(
@@ -235,31 +235,29 @@ def build_router(seals: SealService, require, approvals) -> APIRouter:
         _require_media(request, ("multipart/form-data",), "documents")
         form = await request.form(max_files=batch.MAX_DOCUMENTS + 1)
         documents = [await _document(i, part) for i, part in enumerate(form.getlist("documents"))]
-        level = str(form.get("level") or "B-B")
-        if level not in LEVELS:
-            raise invalid(f"level is one of {', '.join(LEVELS)}", "level")
+        level = PadesLevel.parse(str(form.get("level") or PadesLevel.B_B))
         chosen = placing.parse(await _text(form.get("placements")))
-        await asyncio.to_thread(seals.check_usable, seal_id, principal)
+        await in_thread(seals.check_usable, seal_id, principal)
 
         def stamp(kind: str, data: bytes) -> bytes:
             if kind == "pdf":
                 return seals.stamp_pdf(seal_id, data, principal, level=level, placements=chosen)
             return seals.stamp_ofd(seal_id, data, principal, chosen)
 
-        return BatchOut(results=await asyncio.to_thread(batch.stamp_all, documents, stamp))
+        return BatchOut(results=await in_thread(batch.stamp_all, documents, stamp))
 
     @router.post("/api/v1/seals/{seal_id}/stamp/data", response_model=DataStampOut)
     async def stamp_data(seal_id: str, request: Request, principal=require("seal.stamp")):
         body = await request.body()
         if json_nested_deeper_than(body, MAX_JSON_DEPTH):
-            raise invalid(f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels", "json-depth")
+            raise invalid(f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels", ErrorCode.JSON_DEPTH)
         try:
             document = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise invalid(f"the body is not JSON: {exc}", "json") from None
+            raise invalid(f"the body is not JSON: {exc}", ErrorCode.JSON) from None
         if not isinstance(document, dict):
-            raise invalid("the body must be a JSON object", "json")
-        result = await asyncio.to_thread(seals.stamp_data, seal_id, document, principal)
+            raise invalid("the body must be a JSON object", ErrorCode.JSON)
+        result = await in_thread(seals.stamp_data, seal_id, document, principal)
         return DataStampOut(
             ses_signature_der_b64=base64.b64encode(result.ses_signature_der).decode(),
             data_hash_hex=result.data_hash_hex,

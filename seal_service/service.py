@@ -6,6 +6,7 @@ Every change and every stamp is recorded with its audit event in one transaction
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,10 +16,11 @@ from asn1crypto import pem, tsp, x509
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from ca.service import REASONS, CAService, to_pem
+from ca.service import REASONS, CAService, IssuedView, to_pem
 from core.clock import Clock
-from core.errors import DomainError, ErrorKind, conflict, forbidden, invalid, not_found
+from core.errors import DomainError, ErrorCode, ErrorKind, conflict, forbidden, invalid, not_found
 from core.identity import credit_code_problem
+from core.principal import Principal
 from core.versioned import VersionedCache
 from db.audit import record
 from db.base import Database
@@ -27,6 +29,7 @@ from keys.service import KeyService
 from seal_service import pdf as pdf_stamping
 from seal_service import placements as placing
 from seal_service.models import Seal, SealMaker, StampRecord
+from seal_service.pades import PadesLevel, PdfStampSpec
 from seal_service.ses import StampBuilder, build_seal, data_hash
 from seal_service.timestamps import LocalTimeStamper
 
@@ -38,6 +41,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_IMAGE = 2 * 1024 * 1024
 CANONICAL = "application/json;canonicalization=RFC8785"
 _ADD_STAMP = insert(StampRecord.__table__)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,15 @@ class SealView:
     height_mm: int
     seal_der: bytes
     signer_certificate_pem: str
+
+
+@dataclass
+class _Made:
+    """What a seal in the making has created so far, to undo on failure."""
+
+    key_ref: str
+    ca_id: str
+    certificate: IssuedView | None = None
 
 
 @dataclass(frozen=True)
@@ -149,23 +162,23 @@ class SealService:
         """Refuse (invalid) a seal request that could not be made, before anyone approves it;
         returns (GB/T 38540 seal type, valid_from, valid_to) with the defaults filled in."""
         if algorithm not in ISSUING_CA:
-            raise invalid("algorithm must be sm2 or rsa", "algorithm")
+            raise invalid("algorithm must be sm2 or rsa", ErrorCode.ALGORITHM)
         problem = credit_code_problem(owner_credit_code)
         if problem:
-            raise invalid(problem, "credit-code")
+            raise invalid(problem, ErrorCode.CREDIT_CODE)
         kind = _seal_type(seal_type)
         if not image_png.startswith(PNG_MAGIC) or len(image_png) > MAX_IMAGE:
-            raise invalid(f"the seal image must be a PNG of at most {MAX_IMAGE} bytes", "image")
+            raise invalid(f"the seal image must be a PNG of at most {MAX_IMAGE} bytes", ErrorCode.IMAGE)
         pdf_stamping.SealImage.from_png(image_png)  # decodes it: a corrupt PNG is refused here
         if not (5 <= width_mm <= 200 and 5 <= height_mm <= 200):
-            raise invalid("seal width and height must be 5..200 mm", "size")
+            raise invalid("seal width and height must be 5..200 mm", ErrorCode.SIZE)
         now = self.clock.now()
         valid_from = valid_from or now
         valid_to = valid_to or valid_from + timedelta(days=1825)
         if valid_from.tzinfo is None or valid_to.tzinfo is None:
-            raise invalid("validity times need a time zone", "validity")
+            raise invalid("validity times need a time zone", ErrorCode.VALIDITY)
         if valid_to <= valid_from:
-            raise invalid("valid_to must be after valid_from", "validity")
+            raise invalid("valid_to must be after valid_from", ErrorCode.VALIDITY)
         return kind, valid_from, valid_to
 
     def create_seal(
@@ -198,87 +211,109 @@ class SealService:
         maker = self._maker(algorithm)
         with self.db.unit_of_work() as s:
             key = self.keys.create(s, KEY_SPEC[algorithm], f"seal {name}", actor)
-        signer = self.keys.signer(key.key_ref)
-        subject = x509.Name.build(
-            {"country_name": "CN", "organization_name": owner_name or name, "common_name": name},
-            use_printable=False,
-        )
-        days = max(1, min((valid_to - now).days + 1, 1825))
-        cert = self.ca.issue_for_key(
-            ISSUING_CA[algorithm],
-            signer.public_key_info(),
-            subject,
-            "seal-signer",
-            actor,
-            owner_credit_code,
-            days,
-        )
-        cert_der = _der(cert.certificate_pem)
+        made = _Made(key.key_ref, ISSUING_CA[algorithm])
+        try:
+            subject = x509.Name.build(
+                {"country_name": "CN", "organization_name": owner_name or name, "common_name": name},
+                use_printable=False,
+            )
+            days = max(1, min((valid_to - now).days + 1, 1825))
+            spki = self.keys.signer(key.key_ref).public_key_info()
+            made.certificate = self.ca.issue_for_key(
+                made.ca_id, spki, subject, "seal-signer", actor, owner_credit_code, days
+            )
+            fields = dict(
+                name=name,
+                owner_credit_code=owner_credit_code,
+                type=kind,
+                algorithm=algorithm,
+                image_png=image_png,
+                width_mm=width_mm,
+                height_mm=height_mm,
+                valid_from=valid_from,
+                valid_to=valid_to,
+                status="active",
+                signer_key_ref=key.key_ref,
+                signer_ca_id=made.ca_id,
+                signer_certificate_der=_der(made.certificate.certificate_pem),
+                created_by=actor,
+                created_at=now,
+                updated_at=now,
+            )
+            seal_id = self._insert_seal(fields, maker, made.certificate.serial_hex)
+        except BaseException:
+            self._abandon(made, actor)
+            raise
+        return self.get(seal_id)
+
+    def _insert_seal(self, fields: dict, maker: SealMaker, certificate_serial: str) -> str:
+        """Sign the seal (GB/T 38540) under the next free esID and commit it with its audit event;
+        ``fields`` are the Seal row's columns but its id, esID and DER. Returns the seal id.
+        Raises DomainError UNAVAILABLE when no esID can be had."""
         maker_signer = self.keys.signer(maker.key_ref)
         for _ in range(5):
             es_id = self._next_es_id()
             seal_der = build_seal(
                 es_id=es_id,
-                seal_type=kind,
-                name=name,
-                signer_cert_der=cert_der,
-                created=now,
-                valid_from=valid_from,
-                valid_to=valid_to,
-                image_png=image_png,
-                width_mm=width_mm,
-                height_mm=height_mm,
+                seal_type=fields["type"],
+                name=fields["name"],
+                signer_cert_der=fields["signer_certificate_der"],
+                created=fields["created_at"],
+                valid_from=fields["valid_from"],
+                valid_to=fields["valid_to"],
+                image_png=fields["image_png"],
+                width_mm=fields["width_mm"],
+                height_mm=fields["height_mm"],
                 maker=maker_signer,
                 maker_cert_der=maker.certificate_der,
             )
             seal_id = "seal-" + secrets.token_hex(8)
             try:
                 with self.db.unit_of_work() as s:
-                    s.add(
-                        Seal(
-                            id=seal_id,
-                            es_id=es_id,
-                            name=name,
-                            owner_credit_code=owner_credit_code,
-                            type=kind,
-                            algorithm=algorithm,
-                            image_png=image_png,
-                            width_mm=width_mm,
-                            height_mm=height_mm,
-                            valid_from=valid_from,
-                            valid_to=valid_to,
-                            status="active",
-                            signer_key_ref=key.key_ref,
-                            signer_ca_id=ISSUING_CA[algorithm],
-                            signer_certificate_der=cert_der,
-                            seal_der=seal_der,
-                            created_by=actor,
-                            created_at=now,
-                            updated_at=now,
-                        )
-                    )
+                    s.add(Seal(id=seal_id, es_id=es_id, seal_der=seal_der, **fields))
                     record(
                         s,
-                        actor,
+                        fields["created_by"],
                         "seal.create",
                         seal_id,
                         es_id=es_id,
-                        name=name,
-                        owner=owner_credit_code,
-                        algorithm=algorithm,
-                        certificate_serial=cert.serial_hex,
+                        name=fields["name"],
+                        owner=fields["owner_credit_code"],
+                        algorithm=fields["algorithm"],
+                        certificate_serial=certificate_serial,
                     )
-                return self.get(seal_id)
+                return seal_id
             except IntegrityError:
                 continue  # another worker took this esID; draw the next one
-        raise DomainError(ErrorKind.UNAVAILABLE, "could not allocate a seal code; retry", code="es-id")
+        raise DomainError(
+            ErrorKind.UNAVAILABLE, "could not allocate a seal code; retry", code=ErrorCode.ES_ID
+        )
+
+    def _abandon(self, made: _Made, actor: str) -> None:
+        """Undo a seal that failed half-made: its certificate is revoked (RFC 5280
+        cessationOfOperation) and its key disabled, each audited, so nothing usable is left.
+        A failure here is logged and leaves the original error to propagate."""
+        if made.certificate is not None:
+            try:
+                self.ca.revoke(made.ca_id, made.certificate.serial_hex, "cessationOfOperation", actor)
+            except Exception:
+                log.exception(
+                    "could not revoke certificate %s of an unmade seal", made.certificate.serial_hex
+                )
+        try:
+            with self.db.unit_of_work() as s:
+                self.keys.disable(s, made.key_ref, actor, "seal creation failed")
+        except Exception:
+            log.exception("could not disable key %s of an unmade seal", made.key_ref)
 
     def _next_es_id(self) -> str:
         with self.db.read() as s:
             last = s.scalar(select(func.max(Seal.es_id)).where(Seal.es_id.like(f"{self.region}%")))
         sequence = int(last[6:]) + 1 if last else 1
         if sequence >= 10**8:
-            raise DomainError(ErrorKind.UNAVAILABLE, "seal codes for this region are exhausted", code="es-id")
+            raise DomainError(
+                ErrorKind.UNAVAILABLE, "seal codes for this region are exhausted", code=ErrorCode.ES_ID
+            )
         return f"{self.region}{sequence:08d}"
 
     def _maker(self, algorithm: str) -> SealMaker:
@@ -288,7 +323,7 @@ class SealService:
             raise DomainError(
                 ErrorKind.UNAVAILABLE,
                 f"no {algorithm} seal maker: run `longtrust init`",
-                code="no-seal-maker",
+                code=ErrorCode.NO_SEAL_MAKER,
             )
         return maker
 
@@ -301,15 +336,15 @@ class SealService:
 
     def set_status(self, seal_id: str, status: str, actor: str, reason: str = "") -> SealView:
         if status not in STATUSES:
-            raise invalid(f"status must be one of {', '.join(STATUSES)}", "status")
+            raise invalid(f"status must be one of {', '.join(STATUSES)}", ErrorCode.STATUS)
         with self.db.unit_of_work() as s:
             seal = s.get(Seal, seal_id)
             if seal is None:
                 raise not_found(f"no seal {seal_id!r}")
             if seal.status == "revoked":
-                raise conflict("a revoked seal stays revoked", "seal-revoked")
+                raise conflict("a revoked seal stays revoked", ErrorCode.SEAL_REVOKED)
             if seal.status == status:
-                raise conflict(f"seal is already {status}", "no-change")
+                raise conflict(f"seal is already {status}", ErrorCode.NO_CHANGE)
             old, seal.status, seal.updated_at = seal.status, status, self.clock.now()
             record(s, actor, f"seal.{status}", seal_id, previous=old, reason=reason)
             bump(s, Topic.SEALS)
@@ -321,7 +356,7 @@ class SealService:
 
     # ---- stamping -------------------------------------------------------------------------------
 
-    def _usable(self, seal_id: str, principal) -> UsableSeal:
+    def _usable(self, seal_id: str, principal: Principal) -> UsableSeal:
         """The seal if this principal may stamp with it now (its state is cached until any seal
         changes in any process). Raises FORBIDDEN, NOT_FOUND or CONFLICT (suspended, revoked, expired)."""
         if seal_id not in principal.seals:
@@ -331,11 +366,11 @@ class SealService:
         )
         now = self.clock.now()
         if status != "active":
-            raise conflict(f"seal {seal_id} is {status}: it stamps nothing", f"seal-{status}")
+            raise conflict(f"seal {seal_id} is {status}: it stamps nothing", ErrorCode(f"seal-{status}"))
         if not valid_from <= now <= valid_to:
             raise conflict(
                 f"seal {seal_id} is not valid now ({valid_from:%Y-%m-%d} to {valid_to:%Y-%m-%d})",
-                "seal-expired",
+                ErrorCode.SEAL_EXPIRED,
             )
         return UsableSeal(seal_id, algorithm, signer_ca_id)
 
@@ -350,7 +385,7 @@ class SealService:
             raise not_found(f"no seal {seal_id!r}")
         return tuple(row)
 
-    def check_usable(self, seal_id: str, principal) -> None:
+    def check_usable(self, seal_id: str, principal: Principal) -> None:
         """DomainError (forbidden, not-found, conflict) unless ``principal`` may stamp with the seal now."""
         self._usable(seal_id, principal)
 
@@ -359,17 +394,22 @@ class SealService:
             return s.get(Seal, seal_id)
 
     def stamp_data(
-        self, seal_id: str, document: dict, principal, property_id: str = "", with_timestamp: bool = False
+        self,
+        seal_id: str,
+        document: dict,
+        principal: Principal,
+        property_id: str = "",
+        with_timestamp: bool = False,
     ) -> StampResult:
         """A v4 SES_Signature over the RFC 8785 canonical JSON of ``document``."""
         seal = self._usable(seal_id, principal)
         try:
             data = rfc8785.dumps(document)
         except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
-            raise invalid(f"the document cannot be canonicalised (RFC 8785): {exc}", "json") from None
+            raise invalid(f"the document cannot be canonicalised (RFC 8785): {exc}", ErrorCode.JSON) from None
         property_info = f"{CANONICAL};id={property_id}" if property_id else CANONICAL
         if not property_info.isascii():
-            raise invalid("the document id must be ASCII", "property-info")
+            raise invalid("the document id must be ASCII", ErrorCode.PROPERTY_INFO)
         builder = self._builder(seal)
         timestamper = self._ses_timestamper(seal.algorithm) if with_timestamp else None
         der, digest = builder.stamp(data, property_info, self.clock.now(), timestamper)
@@ -385,21 +425,29 @@ class SealService:
         page: int = 0,
         x: float = 72,
         y: float = 72,
-        level: str = "B-B",
+        level: str | PadesLevel = PadesLevel.B_B,
         placements: list | None = None,
     ) -> bytes:
-        """PAdES stamp(s): at page/x/y (points), or at each of ``placements`` (seal_service.placements)."""
+        """PAdES stamp(s) at ``level`` (PadesLevel or its name): at page/x/y (points), or at each of
+        ``placements`` (seal_service.placements)."""
+        level = PadesLevel.parse(level)
         seal = self._usable(seal_id, principal)
         digest = self._stamper(seal).pyhanko_signer.digest_algorithm
-        timestamper = LocalTimeStamper(self.ca.timestamp, digest) if level != "B-B" else None
-        context = self.validation_context(seal.signer_ca_id) if level in ("B-LT", "B-LTA") else None
-        options = {"level": level, "timestamper": timestamper, "validation_context": context}
+        spec = PdfStampSpec(
+            level=level,
+            timestamper=LocalTimeStamper(self.ca.timestamp, digest) if level.timestamped else None,
+            validation_context=self.validation_context(seal.signer_ca_id)
+            if level.with_validation_data
+            else None,
+        )
         chosen = placements or [placing.position(page, x, y)]
-        out = self._stamp_pdf_placements(seal, pdf, chosen, options)
-        self._record_stamp(seal, "pdf", hashlib.sha256(pdf).hexdigest(), level, principal)
+        out = self._stamp_pdf_placements(seal, pdf, chosen, spec)
+        self._record_stamp(seal, "pdf", hashlib.sha256(pdf).hexdigest(), level.value, principal)
         return out
 
-    def _stamp_pdf_placements(self, seal: UsableSeal, pdf: bytes, placements: list, options: dict) -> bytes:
+    def _stamp_pdf_placements(
+        self, seal: UsableSeal, pdf: bytes, placements: list, spec: PdfStampSpec
+    ) -> bytes:
         default = self._stamper(seal)  # cached per seal: the usual stamp reads nothing more
         seal_mm = (default.width_pt / placing.PT_PER_MM, default.height_pt / placing.PT_PER_MM)
         stamps = placing.plan_pdf(pdf, placements, seal_mm)
@@ -423,9 +471,11 @@ class SealService:
                 seal_attribute_oid=self.seal_attribute_oid,
             )
 
-        return placing.stamp_pdf(pdf, stamps, stamper_for, **options)
+        return placing.stamp_pdf(pdf, stamps, stamper_for, spec)
 
-    def stamp_ofd(self, seal_id: str, ofd: bytes, principal, placements: list | None = None) -> bytes:
+    def stamp_ofd(
+        self, seal_id: str, ofd: bytes, principal: Principal, placements: list | None = None
+    ) -> bytes:
         """The OFD stamped at each placement (default: page 0, 20 mm, 20 mm); see seal_service.placements."""
         seal = self._usable(seal_id, principal)
         row, builder, now = self._full(seal_id), self._builder(seal), self.clock.now()
@@ -531,9 +581,11 @@ def _seal_type(value: int | str) -> int:
         elif value in SEAL_TYPES:
             return SEAL_TYPES[value]
         else:
-            raise invalid(f"seal type must be an integer or one of {', '.join(SEAL_TYPES)}", "seal-type")
+            raise invalid(
+                f"seal type must be an integer or one of {', '.join(SEAL_TYPES)}", ErrorCode.SEAL_TYPE
+            )
     if not 1 <= value <= 99:
-        raise invalid("seal type must be 1..99", "seal-type")
+        raise invalid("seal type must be 1..99", ErrorCode.SEAL_TYPE)
     return value
 
 

@@ -13,14 +13,12 @@ needs usable data. When ``at`` is given, revocation data issued after ``at`` is 
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import hashlib
 import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
@@ -43,6 +41,7 @@ from pyhanko_certvalidator.errors import (
 from pyhanko_certvalidator.util import get_declared_revinfo
 
 from core.ses_asn1 import check_structure, read_single
+from core.threads import run_sync
 from verify.fetching import FetchPolicy, fetcher_backend
 from verify.report import (
     EXPIRED,
@@ -101,7 +100,7 @@ def verify_certificate(
     job = _Job(cert_der, chain, trust_anchors, at, crls, ocsps, fetch_revocation, purpose)
     path_checks = _CACHE.get(job.key, job.moment)
     if path_checks is None:
-        path_checks = _run_sync(job.validate)
+        path_checks = run_sync(job.validate)
     return job.with_key_usage(path_checks)
 
 
@@ -421,30 +420,6 @@ def _key_usage_check(cert: x509.Certificate, purpose: str | None) -> Check:
                 CHAIN_CONSTRAINTS_FAILURE,
             )
     return Check(KEY_USAGE, "passed", f"usable for {purpose}")
-
-
-def _run_sync(make_coro):
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        loop_running = False
-    else:
-        loop_running = True
-    if not loop_running:  # outside the except block, so no exception context leaks into the run
-        return asyncio.run(make_coro())
-    return _executor().submit(lambda: asyncio.run(make_coro())).result()
-
-
-_EXECUTOR: ThreadPoolExecutor | None = None
-_EXECUTOR_LOCK = threading.Lock()
-
-
-def _executor() -> ThreadPoolExecutor:
-    global _EXECUTOR
-    with _EXECUTOR_LOCK:
-        if _EXECUTOR is None:
-            _EXECUTOR = ThreadPoolExecutor(max_workers=4, thread_name_prefix="verify-cert")
-        return _EXECUTOR
 
 
 # -- cache of validated chains ------------------------------------------------------------------------------

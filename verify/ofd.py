@@ -27,7 +27,7 @@ from asn1crypto import cms, core
 from defusedxml import ElementTree as SafeET
 
 from core import ses_asn1 as a
-from core.errors import DomainError, ErrorKind, invalid
+from core.errors import DomainError, ErrorCode, ErrorKind, invalid
 from core.oids import SM3_WITH_SM2
 from verify.report import (
     FAILED,
@@ -89,7 +89,7 @@ class _Missing(_OfdError):
 
 
 def _too_large(detail: str) -> DomainError:
-    return DomainError(ErrorKind.TOO_LARGE, detail, code="ofd-too-large")
+    return DomainError(ErrorKind.TOO_LARGE, detail, code=ErrorCode.OFD_TOO_LARGE)
 
 
 def _entry_name_problem(name: str) -> str | None:
@@ -117,7 +117,7 @@ class _Package:
             self._zip = zipfile.ZipFile(io.BytesIO(data))
             infos = self._zip.infolist()
         except _ZIP_ERRORS as exc:
-            raise invalid(f"not a readable OFD (zip) package: {exc}", code="invalid-ofd") from None
+            raise invalid(f"not a readable OFD (zip) package: {exc}", code=ErrorCode.INVALID_OFD) from None
         if len(infos) > MAX_ENTRIES:
             raise _too_large(f"the package has {len(infos)} entries; at most {MAX_ENTRIES} are accepted")
         self.entries: dict[str, zipfile.ZipInfo] = {}
@@ -126,7 +126,7 @@ class _Package:
         for info in infos:
             problem = _entry_name_problem(info.filename)
             if problem:
-                raise invalid(f"unsafe entry {info.filename!r}: {problem}", code="invalid-ofd")
+                raise invalid(f"unsafe entry {info.filename!r}: {problem}", code=ErrorCode.INVALID_OFD)
             total += info.file_size
             if total > MAX_TOTAL:
                 raise _too_large(f"the entries expand to more than {MAX_TOTAL} bytes")
@@ -136,15 +136,15 @@ class _Package:
                 raise invalid(
                     f"entry {info.filename!r} uses compression method {info.compress_type}; "
                     "OFD packages are stored or deflated",
-                    code="invalid-ofd",
+                    code=ErrorCode.INVALID_OFD,
                 )
             if info.flag_bits & 0x1:
-                raise invalid(f"entry {info.filename!r} is encrypted", code="invalid-ofd")
+                raise invalid(f"entry {info.filename!r} is encrypted", code=ErrorCode.INVALID_OFD)
             if info.is_dir():
                 continue
             key = "/".join(p for p in info.filename.split("/") if p not in ("", "."))
             if key in self.entries:
-                raise invalid(f"duplicate entry {info.filename!r}", code="invalid-ofd")
+                raise invalid(f"duplicate entry {info.filename!r}", code=ErrorCode.INVALID_OFD)
             self.entries[key] = info
 
     def digest(self, name: str, algorithm) -> bytes:

@@ -54,11 +54,9 @@ Measured on a loaded 2-core machine: hostile 17-28 MB files at the limits take 2
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from io import BytesIO
@@ -93,7 +91,8 @@ from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.sign.validation.status import PdfSignatureStatus
 from pyhanko_certvalidator import ValidationContext
 
-from core.errors import DomainError, ErrorKind
+from core.errors import DomainError, ErrorCode, ErrorKind
+from core.threads import run_sync
 from verify import parse_speed
 from verify.certificates import (
     ENCODING,
@@ -216,16 +215,7 @@ def verify_pdf(
             max_signatures=max_signatures,
         )
 
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        in_loop = False
-    else:
-        in_loop = True
-    if not in_loop:  # outside the except block, so no exception context leaks into logged tracebacks
-        return asyncio.run(job())
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(lambda: asyncio.run(job())).result()
+    return run_sync(job)
 
 
 def _format_report(detail: str) -> Report:
@@ -452,7 +442,7 @@ class _ParseLimit(Exception):
 
 
 def _refuse(detail: str) -> DomainError:
-    return DomainError(ErrorKind.TOO_LARGE, detail, code="pdf-limits")
+    return DomainError(ErrorKind.TOO_LARGE, detail, code=ErrorCode.PDF_LIMITS)
 
 
 def _read(data: bytes, strict: bool) -> PdfFileReader:

@@ -9,7 +9,7 @@ in docs/indications.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -82,14 +82,18 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-@dataclass
+@dataclass(frozen=True)
 class Report:
+    """A verifier's answer, fixed once made: the ETSI EN 319 102-1 indication and sub-indication,
+    the signing time (aware UTC) if known, what was learned of the signer and the seal, and the
+    checks in the order they were performed."""
+
     indication: str
     sub_indication: str | None
     signed_at: datetime | None
     signer: dict | None
     seal: dict | None
-    checks: list[Check] = field(default_factory=list)
+    checks: tuple[Check, ...] = ()
 
     def __post_init__(self):
         if self.indication not in INDICATIONS:
@@ -105,7 +109,7 @@ class Report:
         seal: dict | None = None,
     ) -> Report:
         indication, sub = derive_indication(checks)
-        return cls(indication, sub, signed_at, signer, seal, list(checks))
+        return cls(indication, sub, signed_at, signer, seal, tuple(checks))
 
     def check(self, name: str) -> Check | None:
         """The first check with this exact name, if any."""

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 
 from asn1crypto import pem
 from fastapi import APIRouter, Request
 
-from core.errors import DomainError, ErrorKind, invalid
+from core.errors import DomainError, ErrorCode, ErrorKind, invalid
+from core.threads import in_thread
 from verify.report import Report
 from verify.schemas import CertificateIn, ReportOut, SealIn
 from verify.service import VerifyService
@@ -18,7 +18,7 @@ def _b64(value: str, field: str) -> bytes:
     try:
         return base64.b64decode(value, validate=True)
     except ValueError:  # binascii.Error, or characters outside ASCII
-        raise invalid(f"{field} is not base64", "base64") from None
+        raise invalid(f"{field} is not base64", ErrorCode.BASE64) from None
 
 
 def _pem_certs(text: str, field: str) -> list[bytes]:
@@ -27,7 +27,7 @@ def _pem_certs(text: str, field: str) -> list[bytes]:
     except ValueError:
         certs = []
     if not certs:
-        raise invalid(f"{field} holds no PEM certificate", "pem")
+        raise invalid(f"{field} holds no PEM certificate", ErrorCode.PEM)
     return certs
 
 
@@ -35,7 +35,7 @@ async def _body(request: Request, *media: str) -> bytes:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in media:
         raise DomainError(
-            ErrorKind.UNSUPPORTED_MEDIA, f"send Content-Type: {' or '.join(media)}", code="media-type"
+            ErrorKind.UNSUPPORTED_MEDIA, f"send Content-Type: {' or '.join(media)}", code=ErrorCode.MEDIA_TYPE
         )
     return await request.body()
 
@@ -55,7 +55,7 @@ def build_router(verifier: VerifyService) -> APIRouter:
     @router.post("/api/v1/verify/seal", response_model=ReportOut)
     def seal(body: SealIn):
         if (body.seal_der_b64 is None) == (body.ses_signature_der_b64 is None):
-            raise invalid("send exactly one of seal_der_b64 and ses_signature_der_b64", "seal")
+            raise invalid("send exactly one of seal_der_b64 and ses_signature_der_b64", ErrorCode.SEAL)
         if body.seal_der_b64 is not None:
             return _out(verifier.seal(_b64(body.seal_der_b64, "seal_der_b64")))
         data = _b64(body.data_b64, "data_b64") if body.data_b64 is not None else None
@@ -64,12 +64,12 @@ def build_router(verifier: VerifyService) -> APIRouter:
     @router.post("/api/v1/verify/pdf", response_model=ReportOut)
     async def pdf(request: Request):
         data = await _body(request, "application/pdf")
-        return _out(await asyncio.to_thread(verifier.pdf, data))
+        return _out(await in_thread(verifier.pdf, data))
 
     @router.post("/api/v1/verify/ofd", response_model=ReportOut)
     async def ofd(request: Request):
         data = await _body(request, "application/ofd", "application/zip")
-        return _out(await asyncio.to_thread(verifier.ofd, data))
+        return _out(await in_thread(verifier.ofd, data))
 
     @router.post("/api/v1/verify/license", response_model=ReportOut)
     def license_(document: dict):

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from asn1crypto import pem
 
-from core.errors import DomainError, ErrorKind, invalid
+from core.errors import DomainError, ErrorCode, ErrorKind, invalid
 from core.versioned import VersionedCache
 from verify.certificates import make_cert_checker, verify_certificate_report
 from verify.fetching import FetchPolicy, endpoint_prefixes
@@ -181,10 +181,10 @@ class VerifyService:
             try:
                 document = json.loads(data)
             except ValueError:
-                raise invalid("the JSON file does not parse", "json") from None
+                raise invalid("the JSON file does not parse", ErrorCode.JSON) from None
             if isinstance(document, dict):
                 return self.license(document)
-        raise invalid("not a PDF, OFD, certificate, seal or stamp", "unknown-format")
+        raise invalid("not a PDF, OFD, certificate, seal or stamp", ErrorCode.UNKNOWN_FORMAT)
 
     def _der(self, data: bytes, detached: bytes | None) -> Report:
         from verify.ses import parse_seal, parse_signature
@@ -204,7 +204,7 @@ class VerifyService:
             raise DomainError(
                 ErrorKind.INVALID_INPUT,
                 "DER that is neither a seal, a stamp nor a certificate",
-                code="unknown-format",
+                code=ErrorCode.UNKNOWN_FORMAT,
             ) from None
 
 

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes
 
 from core import ses_asn1 as a
 from core.algorithms import SignatureAlgorithm, digest_name, signature_algorithm_by_oid
-from core.errors import DomainError, invalid
+from core.errors import DomainError, ErrorCode, invalid
 from core.oids import SM2_CURVE, SM3_WITH_SM2
 from keys import sm2
 from keys.verification import hash_for, verify_signature
@@ -151,7 +151,9 @@ def parse_seal(der: bytes) -> ParsedSeal:
         a.check_structure(top)
         return _seal_from_tlv(top)
     except PARSE_ERRORS as exc:
-        raise invalid(f"not a GM/T 0031 / GB/T 38540 seal (SESeal): {exc}", code="invalid-seal") from None
+        raise invalid(
+            f"not a GM/T 0031 / GB/T 38540 seal (SESeal): {exc}", code=ErrorCode.INVALID_SEAL
+        ) from None
 
 
 def parse_signature(der: bytes) -> ParsedStamp:
@@ -163,7 +165,7 @@ def parse_signature(der: bytes) -> ParsedStamp:
         return _stamp_from_tlv(top)
     except PARSE_ERRORS as exc:
         raise invalid(
-            f"not a GM/T 0031 / GB/T 38540 stamp (SES_Signature): {exc}", code="invalid-stamp"
+            f"not a GM/T 0031 / GB/T 38540 stamp (SES_Signature): {exc}", code=ErrorCode.INVALID_STAMP
         ) from None
 
 

@@ -19,7 +19,7 @@ from starlette.datastructures import UploadFile
 
 from app.console.ca_pages import PAGE_SIZE
 from app.console.web import PAGE_HEADERS, Console, redirect
-from core.errors import DomainError, invalid
+from core.errors import DomainError, ErrorCode, invalid
 from license_registry.identifier import ROOT
 from license_registry.schemas import IssueIn
 
@@ -46,21 +46,23 @@ def parse_csv(data: bytes) -> list[IssueIn]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise invalid("the CSV file is not UTF-8", "csv") from None
+        raise invalid("the CSV file is not UTF-8", ErrorCode.CSV) from None
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
-        raise invalid(f"the CSV header lacks {', '.join(missing)}; columns: {','.join(CSV_COLUMNS)}", "csv")
+        raise invalid(
+            f"the CSV header lacks {', '.join(missing)}; columns: {','.join(CSV_COLUMNS)}", ErrorCode.CSV
+        )
     rows = []
     for number, row in enumerate(reader, 1):
         if number > MAX_CSV_ROWS:
-            raise invalid(f"at most {MAX_CSV_ROWS} rows per import", "csv")
+            raise invalid(f"at most {MAX_CSV_ROWS} rows per import", ErrorCode.CSV)
         try:
             rows.append(_issue_in(row))
         except (ValueError, ValidationError) as exc:
-            raise invalid(f"row {number}: {str(exc).splitlines()[0]}", "csv") from None
+            raise invalid(f"row {number}: {str(exc).splitlines()[0]}", ErrorCode.CSV) from None
     if not rows:
-        raise invalid("the CSV file has no rows", "csv")
+        raise invalid("the CSV file has no rows", ErrorCode.CSV)
     return rows
 
 
@@ -107,10 +109,10 @@ def add_routes(router: APIRouter, console: Console, services) -> None:
         principal = page.require("license.issue")
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
-            raise invalid(page.t("choose_file"), "csv")
+            raise invalid(page.t("choose_file"), ErrorCode.CSV)
         data = await upload.read(MAX_CSV_BYTES + 1)
         if len(data) > MAX_CSV_BYTES:
-            raise invalid(f"the CSV file is larger than {MAX_CSV_BYTES} bytes", "csv")
+            raise invalid(f"the CSV file is larger than {MAX_CSV_BYTES} bytes", ErrorCode.CSV)
         rows = parse_csv(data)
         head, _, tail = (
             console.render(page, "import_progress.html", total=len(rows)).body.decode().partition(ROWS_MARK)

@@ -11,7 +11,7 @@ from starlette.datastructures import UploadFile
 from app.console.ca_pages import PAGE_SIZE, filters
 from app.console.pictures import picture_uri
 from app.console.web import Console, redirect
-from core.errors import invalid
+from core.errors import ErrorCode, invalid
 from seal_service import images
 from seal_service.listing import list_seals
 from seal_service.router import seal_arguments
@@ -31,7 +31,7 @@ async def _seal_in(form) -> SealIn:
     if isinstance(upload, UploadFile) and upload.filename:
         data = await upload.read(MAX_IMAGE_BYTES + 1)
         if len(data) > MAX_IMAGE_BYTES:
-            raise invalid(f"the seal image is larger than {MAX_IMAGE_BYTES} bytes", "image")
+            raise invalid(f"the seal image is larger than {MAX_IMAGE_BYTES} bytes", ErrorCode.IMAGE)
         fields["image_png_b64"] = base64.b64encode(data).decode()
     else:
         fields["image_template"] = {

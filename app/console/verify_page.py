@@ -4,15 +4,14 @@ the same body-size limit, with the seal pictures the file carries."""
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
 
 from app.console.pictures import pictures_in
 from app.console.web import Console
 from app.rate_limits import client_address
-from core.errors import invalid
+from core.errors import ErrorCode, invalid
+from core.threads import in_thread
 
 
 def add_routes(router: APIRouter, console: Console, services) -> None:
@@ -30,12 +29,12 @@ def add_routes(router: APIRouter, console: Console, services) -> None:
         form = await request.form(max_files=1)
         upload = form.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
-            raise invalid(page.t("choose_file"), "file")
+            raise invalid(page.t("choose_file"), ErrorCode.FILE)
         data = await upload.read()
         if not data:
-            raise invalid(page.t("empty_file"), "file")
-        report = await asyncio.to_thread(verifier.file, data)
-        pictures = await asyncio.to_thread(pictures_in, data, settings.seal_attribute_oid)
+            raise invalid(page.t("empty_file"), ErrorCode.FILE)
+        report = await in_thread(verifier.file, data)
+        pictures = await in_thread(pictures_in, data, settings.seal_attribute_oid)
         return console.render(
             page, "verify.html", report=report.to_dict(), pictures=pictures, filename=upload.filename
         )

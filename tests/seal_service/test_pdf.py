@@ -8,6 +8,7 @@ both CAs, and a self-signed SM2 seal certificate assembled with asn1crypto.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -43,6 +44,7 @@ from pyhanko_certvalidator.registry import SimpleTrustManager
 from core.errors import DomainError, ErrorKind
 from keys.signer import CryptographySigner, SM2Signer
 from keys.sm2 import SM2PrivateKey
+from seal_service.pades import PdfStampSpec
 from seal_service.pdf import PyHankoSigner, SealImage, SealStamper, mm_to_pt, stamp_pdf
 
 SEAL_OID = "1.3.6.1.4.1.99999.7.1"  # test arc for the SES_Seal unsigned attribute
@@ -289,7 +291,16 @@ def stamp_rsa(pdf: bytes, **kwargs) -> bytes:
         "y": 100,
         "level": "B-B",
     }
-    return stamp_pdf(pdf, **{**args, **kwargs})
+    return stamp_with_spec(pdf, **{**args, **kwargs})
+
+
+SPEC_FIELDS = {f.name for f in dataclasses.fields(PdfStampSpec)}
+
+
+def stamp_with_spec(pdf: bytes, **kwargs) -> bytes:
+    """``stamp_pdf`` with its PdfStampSpec made from the keywords that are the spec's fields."""
+    spec = PdfStampSpec(**{k: v for k, v in kwargs.items() if k in SPEC_FIELDS})
+    return stamp_pdf(pdf, spec, **{k: v for k, v in kwargs.items() if k not in SPEC_FIELDS})
 
 
 def signatures(pdf: bytes):
@@ -432,7 +443,7 @@ def test_sm2_cms_uses_sm3_and_sm2_and_verifies_independently():
     from keys.sm2 import verify as sm2_verify
 
     signer, cert_der = make_sm2()
-    out = stamp_pdf(
+    out = stamp_with_spec(
         make_pdf(),
         signer=signer,
         cert_der=cert_der,
@@ -632,8 +643,8 @@ def test_stamper_is_reusable():
     pki = make_pki()
     stamper = SealStamper(pki.signer, pki.der(pki.signer_cert), pki.chain_der, make_png(), 40, 40)
     pdf = make_pdf()
-    a = stamper.stamp(pdf, page=0, x=10, y=10)
-    b = stamper.stamp(a, page=0, x=200, y=10)
+    a = stamper.stamp(pdf, PdfStampSpec(page=0, x=10, y=10))
+    b = stamper.stamp(a, PdfStampSpec(page=0, x=200, y=10))
     assert [s.field_name for s in signatures(b)] == ["Seal1", "Seal2"]
     assert_valid(signatures(b)[1], pki)
 
@@ -753,3 +764,10 @@ def test_the_api_answers_409_problem_json_naming_the_rule(client, token):
     assert r.status_code == 409, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     assert "DocMDP P=2" in r.json()["detail"] and "Approval" in r.json()["detail"]
+
+
+def test_a_signed_field_is_not_signed_again():
+    once = stamp_rsa(make_pdf())
+    with pytest.raises(DomainError) as err:
+        stamp_rsa(once, field_name="Seal1")
+    assert err.value.kind is ErrorKind.CONFLICT and "already signed" in err.value.detail

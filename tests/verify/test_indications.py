@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import importlib
 import re
 from io import BytesIO
@@ -122,3 +123,10 @@ def test_over_limits_is_413_problem_json_over_http(client):
     assert r.status_code == 413, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     assert "cross-reference" in r.json()["detail"]
+
+
+def test_a_report_is_fixed_once_made():
+    report = Report.from_checks([Check("format", "passed", "ok")])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        report.indication = TOTAL_FAILED  # type: ignore[misc]
+    assert report.checks == (Check("format", "passed", "ok"),) and report.indication == TOTAL_PASSED

@@ -23,9 +23,8 @@ from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 from pyhanko_certvalidator import ValidationContext
 
 from core.errors import DomainError, ErrorKind
-from seal_service.pdf import stamp_pdf
 from seal_service.ses import build_seal
-from tests.seal_service.test_pdf import make_pdf, make_pki, make_png, make_sm2, stamp_rsa
+from tests.seal_service.test_pdf import make_pdf, make_pki, make_png, make_sm2, stamp_rsa, stamp_with_spec
 from tests.verify.pki_fixtures import CRL_URL, hierarchy, issue, make_crl, sm2_signer
 from verify import pdf as pdf_module
 from verify.pdf import MAX_OBJECTS, averify_pdf, verify_pdf
@@ -202,7 +201,7 @@ def test_content_change_after_a_signature_without_docmdp_is_reported_not_passed(
 
 
 def _stamp_with(chain, level="B-B", **kwargs) -> bytes:
-    return stamp_pdf(
+    return stamp_with_spec(
         make_pdf(),
         signer=chain.leaf.signer,
         cert_der=chain.leaf.der,
@@ -346,7 +345,7 @@ def test_seal_from_an_untrusted_maker_is_not_passed():
 
 def test_sm2_self_signed_stamp_passes():
     signer, cert_der = make_sm2()
-    data = stamp_pdf(
+    data = stamp_with_spec(
         make_pdf(),
         signer=signer,
         cert_der=cert_der,
