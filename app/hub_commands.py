@@ -60,23 +60,25 @@ def hub_region_add(
     data_dir: DataDir = None,
 ) -> None:
     """Register a region and print its bearer token (shown once; the hub keeps only its hash)."""
-    der = client_certificate(client_cert) if client_cert else None
     with _hub(data_dir) as hub:
-        typer.echo(hub.add_region(code, name, CLI_ACTOR, der, issuer_code or []))
+        typer.echo(hub.add_region(code, name, CLI_ACTOR, _der(client_cert), issuer_code or []))
 
 
 @region_cli.command("bind")
 def hub_region_bind(
     code: Annotated[str, typer.Option(help="6-digit GB/T 2260 region code of a registered region")],
-    client_cert: ClientCert = None,
     issuer_code: IssuerCodes = None,
+    client_cert: ClientCert = None,
     data_dir: DataDir = None,
 ) -> None:
     """Bind a client certificate (replacing the region's previous one) or issuer codes to a region."""
-    der = client_certificate(client_cert) if client_cert else None
     with _hub(data_dir) as hub:
-        hub.bind(code, CLI_ACTOR, der, issuer_code or [])
+        hub.bind(code, CLI_ACTOR, _der(client_cert), issuer_code or [])
     typer.echo(f"region {code} updated")
+
+
+def _der(client_cert: Path | None) -> bytes | None:
+    return client_certificate(client_cert) if client_cert else None
 
 
 @contextmanager

@@ -1,10 +1,10 @@
-"""In-process PDF stamping time: seal_service.pdf.stamp_pdf against raw pyHanko doing the same work.
+"""In-process PDF stamping time: seal_service.pdf.SealStamper against raw pyHanko doing the same work.
 
 Run from the project root: ``.venv/bin/python bench/bench_stamp.py [rounds]``.
 Both sides sign the same one-page PDF, RSA-2048 and then SM2, with the key loaded once, producing a
 PAdES B-B signature (ETSI.CAdES.detached) in a new visible 40 x 40 mm field on page 1 showing the same
 PNG, with the same /Contents space reserved (no dry-run signature on either side):
-- ours: ``stamp_pdf`` (checks, cached adapter and image);
+- ours: ``SealStamper.stamp`` (the service's per-seal stamper: checks; adapter and image prepared once);
 - baseline: ``PdfSigner.sign_pdf`` with a bare pyHanko ``Signer`` whose raw signature is the same
   ``keys.Signer`` call, and pyHanko's own ``StaticStampStyle``/``PdfImage`` of the decoded PNG.
 Variants are interleaved; prints ms per stamp and ours ÷ baseline time (target <= 1.3x).
@@ -30,7 +30,7 @@ from pyhanko.stamp import StaticStampStyle  # noqa: E402
 from pyhanko_certvalidator.registry import SimpleCertificateStore  # noqa: E402
 
 from seal_service.pades import PadesLevel, PdfStampSpec  # noqa: E402
-from seal_service.pdf import _stamper_for, stamp_pdf  # noqa: E402
+from seal_service.pdf import SealStamper  # noqa: E402
 from tests.seal_service.test_pdf import make_pdf, make_pki, make_png, make_sm2  # noqa: E402
 
 
@@ -68,13 +68,12 @@ def cases(signer, cert_der: bytes, chain_der: list[bytes], pdf: bytes, png: byte
     kwargs = dict(image_png=png, width_mm=40, height_mm=40)
     spec = PdfStampSpec(page=0, x=100, y=100, level=PadesLevel.B_B)
 
-    def ours():
-        return stamp_pdf(pdf, spec, signer=signer, cert_der=cert_der, chain_der=chain_der, **kwargs)
+    stamper = SealStamper(signer, cert_der, chain_der, **kwargs)
 
-    reserve = (
-        2
-        * _stamper_for(signer, cert_der, chain_der, png, 40, 40, None, None).pyhanko_signer.cms_size_estimate
-    )
+    def ours():
+        return stamper.stamp(pdf, spec)
+
+    reserve = 2 * stamper.pyhanko_signer.cms_size_estimate
     bare = BareSigner(signer, cert_der, chain_der)
     image = Image.open(BytesIO(png))
     image.load()
@@ -111,7 +110,7 @@ def main() -> None:
         t_ours, t_base = statistics.mean(times["ours"]), statistics.mean(times["baseline"])
         verdict = "ok" if t_ours / t_base <= 1.3 else "ABOVE 1.3x"
         print(
-            f"PDF stamp B-B visible {name:<8}: stamp_pdf {t_ours * 1000:6.2f} ms ({1 / t_ours:5.0f}/s)   "
+            f"PDF stamp B-B visible {name:<8}: SealStamper {t_ours * 1000:6.2f} ms ({1 / t_ours:5.0f}/s)   "
             f"baseline raw pyHanko, same reserve {t_base * 1000:6.2f} ms ({1 / t_base:5.0f}/s)   "
             f"time ratio {t_ours / t_base:.2f}x {verdict}"
         )

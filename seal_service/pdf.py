@@ -22,10 +22,7 @@ Reusable per seal: :class:`SealStamper` (signer adapter, certificate registry, d
 
 from __future__ import annotations
 
-import hashlib
 import math
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from io import BytesIO
 
@@ -374,61 +371,6 @@ def _free_field_name(writer: IncrementalPdfFileWriter) -> str:
     return next(f"Seal{n}" for n in range(1, len(taken) + 2) if f"Seal{n}" not in taken)
 
 
-# --------------------------------------------------------------------------- one-call API
-
-_CACHE: OrderedDict[tuple, SealStamper] = OrderedDict()
-_CACHE_SIZE = 64
-_CACHE_LOCK = threading.Lock()
-
-
-def _stamper_for(signer: Signer, cert_der, chain_der, image_png, width_mm, height_mm, seal_der, oid):
-    digest = hashlib.sha256()
-    for part in (cert_der, *chain_der, image_png, seal_der or b"", (oid or "").encode()):
-        digest.update(len(part).to_bytes(8, "big") + part)
-    key = (id(signer), signer.key_ref, digest.digest(), float(width_mm), float(height_mm))
-    with _CACHE_LOCK:
-        stamper = _CACHE.get(key)
-        if stamper is not None and stamper.pyhanko_signer.keys_signer is signer:
-            _CACHE.move_to_end(key)
-            return stamper
-    stamper = SealStamper(
-        signer, cert_der, chain_der, image_png, width_mm, height_mm, seal_der=seal_der, seal_attribute_oid=oid
-    )
-    with _CACHE_LOCK:
-        _CACHE[key] = stamper
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return stamper
-
-
-def stamp_pdf(
-    pdf: bytes,
-    spec: PdfStampSpec,
-    *,
-    signer: Signer,
-    cert_der: bytes,
-    chain_der: list[bytes],
-    image_png: bytes,
-    width_mm: float,
-    height_mm: float,
-    seal_der: bytes | None = None,
-    seal_attribute_oid: str | None = None,
-) -> bytes:
-    """Stamp ``pdf`` with a PAdES signature and a visible seal as ``spec`` says; returns the new PDF
-    bytes. The seal is the signer, its certificate and chain (DER), its PNG drawn at width x height mm,
-    and optionally its SES_Seal DER carried as an unsigned attribute under ``seal_attribute_oid``.
-
-    Raises DomainError: invalid-input for bad documents, images or parameters; conflict when pyHanko
-    refuses to sign (field already signed, signer certificate not valid in the validation context);
-    unavailable when the time-stamp authority fails. Use :meth:`SealStamper.async_stamp` inside an
-    event loop.
-    """
-    stamper = _stamper_for(
-        signer, cert_der, chain_der, image_png, width_mm, height_mm, seal_der, seal_attribute_oid
-    )
-    return stamper.stamp(pdf, spec)
-
-
 __all__ = [
     "PadesLevel",
     "PdfStampSpec",
@@ -437,5 +379,4 @@ __all__ = [
     "SealStamper",
     "check_change_rules",
     "mm_to_pt",
-    "stamp_pdf",
 ]

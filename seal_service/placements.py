@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from dataclasses import dataclass, replace
 from io import BytesIO
 
@@ -320,8 +321,14 @@ class PdfStamp:
     field: str | None = None
 
 
+# PDFium is not thread-safe (pypdfium2's documentation): documents are opened, read and closed by one
+# thread at a time, or concurrent stamps crash the worker process.
+_PDFIUM = threading.Lock()
+
+
 class PdfLayout:
-    """Page boxes and text positions of a PDF, read with PDFium (pypdfium2); all in points."""
+    """Page boxes and text positions of a PDF, read with PDFium (pypdfium2); all in points.
+    Used only while holding ``_PDFIUM`` (see :func:`plan_pdf`)."""
 
     def __init__(self, pdf: bytes):
         self.pdf = pdf
@@ -344,7 +351,8 @@ class PdfLayout:
         """(page, (left, bottom, right, top)) of every occurrence of ``word``, in page and reading order."""
         found = []
         for index in range(len(self.boxes)):
-            text = self.doc[index].get_textpage()
+            page = self.doc[index]
+            text = page.get_textpage()
             searcher = text.search(word, match_case=True)
             while (hit := searcher.get_next()) is not None:
                 start, count = hit
@@ -360,6 +368,8 @@ class PdfLayout:
                         ),
                     )
                 )
+            for held in (searcher, text, page):  # closed here, under the lock, not by a finaliser
+                held.close()
         return found
 
     def signature_fields(self) -> dict[str, bool]:
@@ -436,11 +446,12 @@ _PDF = {"field": _pdf_field, "position": _pdf_position, "riding": _pdf_riding, "
 
 def plan_pdf(pdf: bytes, placements: list[Placement], seal_mm: tuple[float, float]) -> list[PdfStamp]:
     """Every signature the placements make, resolved on the original PDF before anything is signed."""
-    layout = PdfLayout(pdf)
-    try:
-        return [stamp for p in placements for stamp in pdf_stamps(layout, p, seal_mm)]
-    finally:
-        layout.close()
+    with _PDFIUM:
+        layout = PdfLayout(pdf)
+        try:
+            return [stamp for p in placements for stamp in pdf_stamps(layout, p, seal_mm)]
+        finally:
+            layout.close()
 
 
 def image_slice(png: bytes, k: int, n: int) -> bytes:

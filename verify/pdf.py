@@ -188,34 +188,10 @@ async def averify_pdf(
         return _format_report(f"the PDF cannot be processed: {type(exc).__name__}: {exc}")
 
 
-def verify_pdf(
-    data: bytes,
-    *,
-    trust_anchors: Sequence[bytes],
-    other_certs: Sequence[bytes] = (),
-    crls: Sequence[bytes] = (),
-    ocsps: Sequence[bytes] = (),
-    fetch_revocation: bool = False,
-    seal_attribute_oid: str | None = None,
-    max_bytes: int = MAX_BYTES,
-    max_signatures: int = MAX_SIGNATURES,
-) -> Report:
-    """Synchronous `averify_pdf`; safe to call inside a running event loop (it then uses a worker thread)."""
-
-    def job():
-        return averify_pdf(
-            data,
-            trust_anchors=trust_anchors,
-            other_certs=other_certs,
-            crls=crls,
-            ocsps=ocsps,
-            fetch_revocation=fetch_revocation,
-            seal_attribute_oid=seal_attribute_oid,
-            max_bytes=max_bytes,
-            max_signatures=max_signatures,
-        )
-
-    return run_sync(job)
+def verify_pdf(data: bytes, **options) -> Report:
+    """Synchronous `averify_pdf` with the same keyword options; safe to call inside a running event
+    loop (it then uses a worker thread)."""
+    return run_sync(lambda: averify_pdf(data, **options))
 
 
 def _format_report(detail: str) -> Report:

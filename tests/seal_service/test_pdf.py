@@ -45,7 +45,7 @@ from core.errors import DomainError, ErrorKind
 from keys.signer import CryptographySigner, SM2Signer
 from keys.sm2 import SM2PrivateKey
 from seal_service.pades import PdfStampSpec
-from seal_service.pdf import PyHankoSigner, SealImage, SealStamper, mm_to_pt, stamp_pdf
+from seal_service.pdf import PyHankoSigner, SealImage, SealStamper, mm_to_pt
 
 SEAL_OID = "1.3.6.1.4.1.99999.7.1"  # test arc for the SES_Seal unsigned attribute
 NOW = datetime.now(UTC)
@@ -295,6 +295,11 @@ def stamp_rsa(pdf: bytes, **kwargs) -> bytes:
 
 
 SPEC_FIELDS = {f.name for f in dataclasses.fields(PdfStampSpec)}
+
+
+def stamp_pdf(pdf: bytes, spec: PdfStampSpec, *, signer, cert_der, chain_der, **seal) -> bytes:
+    """``pdf`` stamped by a SealStamper made for this seal, as the service stamps."""
+    return SealStamper(signer, cert_der, chain_der, **seal).stamp(pdf, spec)
 
 
 def stamp_with_spec(pdf: bytes, **kwargs) -> bytes:

@@ -232,3 +232,18 @@ def test_bad_placements_change_nothing(client, stamping, services, kind, placeme
     assert r.status_code == status and says in r.json()["detail"], r.text
     with services.db.read() as s:
         assert s.scalar(select(func.count()).select_from(StampRecord)) == 0
+
+
+def test_placements_planned_from_many_threads_at_once_agree():
+    """PDFium is not thread-safe: stamps planned concurrently (as the server's worker threads do) must
+    neither crash the process nor differ from one planned alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from seal_service.placements import Placement, plan_pdf
+
+    pdf = keyword_pdf(pages=3)
+    wanted = [Placement("keyword", keyword=KEYWORD, occurrence="all"), Placement("riding", last_page=2)]
+    alone = plan_pdf(pdf, wanted, (40.0, 40.0))
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda _: plan_pdf(pdf, wanted, (40.0, 40.0)), range(2000)))
+    assert len(alone) == 3 + 3 and all(plan == alone for plan in together)  # a keyword on every page

@@ -1,6 +1,6 @@
 """verify.pdf: stamped PDFs (RSA and SM2, B-B to B-LTA, with seals), tampering, revocation, hostile input.
 
-Documents come from seal_service.pdf.stamp_pdf and the helpers of tests/seal_service/test_pdf.py; SM2
+Documents come from seal_service.pdf.SealStamper and the helpers of tests/seal_service/test_pdf.py; SM2
 and CRL-declaring chains from tests/verify/pki_fixtures.py.
 """
 
