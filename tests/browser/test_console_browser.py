@@ -220,8 +220,10 @@ def test_license_csv_import_with_progress_search_and_history(server, browser, sh
     browser.get(server.url + "/console/licenses")
     by_id(browser, "license-q").send_keys(COMPANY)
     by_id(browser, "search").click()
-    links = css(browser, "#licenses a")
-    assert len(links) == 5
+    # the click navigates: wait for the results page, not the page it leaves
+    links = wait_for(
+        lambda: len(css(browser, "#licenses a")) == 5 and css(browser, "#licenses a"), WAIT_S, "5 results"
+    )
     shots(browser, "licenses")
     links[0].click()
     by_id(browser, "history")
