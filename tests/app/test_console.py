@@ -11,7 +11,7 @@ import pytest
 from app.console.license_pages import CSV_COLUMNS
 from app.console.sessions import COOKIE
 from tests.ca.csrs import make_csr
-from tests.license_registry.support import COMPANY, COMPANY_SCHEMA, ISSUER, TYPE_CODE
+from tests.license_registry.support import COMPANY, COMPANY_SCHEMA, ISSUER, TYPE_CODE, make_license_seal
 from tests.seal_service.test_pdf import make_pdf, make_png
 
 USCC = "11100000000013338W"
@@ -319,14 +319,7 @@ def test_seal_template_preview_is_a_png(admin):
 
 
 def _registry(services):
-    seal = services.seals.create_seal(
-        name="测试局电子证照专用章",
-        owner_credit_code=ISSUER,
-        seal_type="organization",
-        algorithm="sm2",
-        image_png=make_png(),
-        actor="test",
-    )
+    seal = make_license_seal(services)
     with services.db.unit_of_work() as s:
         operator = services.tokens.issue(s, "registry-operator", "reg", "test", [seal.seal_id])
     principal = services.tokens.by_id(operator.token_id)

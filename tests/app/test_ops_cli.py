@@ -18,7 +18,7 @@ import pytest
 from app.settings import Settings
 from app.tokens import Principal
 from tests.ca.csrs import make_csr
-from tests.license_registry.support import COMPANY_SCHEMA, ISSUER, TYPE_CODE, FakePrincipal
+from tests.license_registry.support import COMPANY_SCHEMA, ISSUER, TYPE_CODE, FakePrincipal, make_license_seal
 from tests.seal_service.test_pdf import make_png
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -54,14 +54,7 @@ def deployment(tmp_path_factory):
     services = build_services(settings)
     try:
         cert = services.ca.issue("sm2-issuing", make_csr("sm2"), "organization-signing", "test", USCC)
-        seal = services.seals.create_seal(
-            name="测试局电子证照专用章",
-            owner_credit_code=ISSUER,
-            seal_type="organization",
-            algorithm="sm2",
-            image_png=make_png(),
-            actor="test",
-        )
+        seal = make_license_seal(services)
         principal = FakePrincipal("registry", "registry-operator", frozenset({seal.seal_id}))
         services.registry.create_type(
             TYPE_CODE, "建筑业企业资质证书", ISSUER, "organization", COMPANY_SCHEMA, principal

@@ -104,3 +104,17 @@ def counts(database: Database) -> dict[str, int]:
 def outbox(database: Database) -> list[models.OutboxEvent]:
     with database.read() as s:
         return list(s.scalars(select(models.OutboxEvent).order_by(models.OutboxEvent.id)))
+
+
+def make_license_seal(services):
+    """The issuer's SM2 seal for e-licenses, made through the seal service."""
+    from tests.seal_service.test_pdf import make_png
+
+    return services.seals.create_seal(
+        name="测试局电子证照专用章",
+        owner_credit_code=ISSUER,
+        seal_type="organization",
+        algorithm="sm2",
+        image_png=make_png(),
+        actor="test",
+    )

@@ -12,8 +12,14 @@ from core.errors import DomainError, ErrorKind
 from db.base import Base
 from license_registry.document import signed_content
 from license_registry.service import RegistryService
-from tests.license_registry.support import COMPANY_SCHEMA, ISSUER, TYPE_CODE, FakePrincipal, counts
-from tests.seal_service.test_pdf import make_png
+from tests.license_registry.support import (
+    COMPANY_SCHEMA,
+    ISSUER,
+    TYPE_CODE,
+    FakePrincipal,
+    counts,
+    make_license_seal,
+)
 from verify.certificates import make_cert_checker
 from verify.ses import verify_stamp
 
@@ -23,14 +29,7 @@ def real(services):
     import license_registry.models  # noqa: F401
 
     Base.metadata.create_all(services.db.engine)  # the lic_ tables are not in the migrations yet
-    seal = services.seals.create_seal(
-        name="测试局电子证照专用章",
-        owner_credit_code=ISSUER,
-        seal_type="organization",
-        algorithm="sm2",
-        image_png=make_png(),
-        actor="test",
-    )
+    seal = make_license_seal(services)
     principal = FakePrincipal("registry", "registry-operator", frozenset({seal.seal_id}))
     registry = RegistryService(services.db, services.seals, SystemClock(), services.settings.region)
     registry.create_type(TYPE_CODE, "建筑业企业资质证书", ISSUER, "organization", COMPANY_SCHEMA, principal)

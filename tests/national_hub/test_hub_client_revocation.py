@@ -14,19 +14,13 @@ from fastapi.testclient import TestClient
 
 from app.hub import build_hub, create_hub_app
 from app.settings import Settings
-from core.clock import SystemClock
-from db.base import Base, Database
-from keys.kek import KeyEncryptor
-from keys.service import KeyService
 from national_hub.client_check import RegionCertificateCheck
-from national_hub.service import HubService
 from tests.e2e.processes import free_port
 from tests.national_hub.region_pki import RegionCA
 from tests.national_hub.test_hub import anchor_event, bearer, results
+from tests.national_hub.test_hub_mtls import HEADER, PROXY, hub_service
 
 BJ = "110000"
-HEADER = "X-Client-Cert"
-PROXY = ("10.9.8.7", 443)
 
 
 @pytest.fixture
@@ -37,17 +31,8 @@ def region_ca():
 
 
 def make_hub(tmp_path, database_url, region_ca, max_age_s):
-    settings = Settings(
-        data_dir=tmp_path / "hub",
-        database_url=database_url,
-        client_cert_header=HEADER,
-        trusted_proxies="10.0.0.0/8",
-    )
-    settings.data_dir.mkdir()
-    db = Database(settings.db_url)
-    Base.metadata.create_all(db.engine)
     check = RegionCertificateCheck(max_age_s=max_age_s, per_request_timeout_s=2.0, total_timeout_s=3.0)
-    service = HubService(db, KeyService(db, KeyEncryptor(settings.kek)), SystemClock(), client_check=check)
+    settings, db, service = hub_service(tmp_path, database_url, client_check=check)
     token = service.add_region(BJ, "北京市", "test")
     client = TestClient(create_hub_app(settings, service), raise_server_exceptions=False, client=PROXY)
     assert results(

@@ -36,8 +36,8 @@ HEADER = "X-Client-Cert"
 PROXY, STRANGER = ("10.9.8.7", 443), ("198.51.100.4", 443)
 
 
-@pytest.fixture
-def hub(tmp_path, database_url):
+def hub_service(tmp_path, database_url, **options) -> tuple[Settings, Database, HubService]:
+    """A hub trusting the certificate header from 10.0.0.0/8; ``options`` go to HubService."""
     settings = Settings(
         data_dir=tmp_path / "hub",
         database_url=database_url,
@@ -47,7 +47,12 @@ def hub(tmp_path, database_url):
     settings.data_dir.mkdir()
     db = Database(settings.db_url)
     Base.metadata.create_all(db.engine)
-    service = HubService(db, KeyService(db, KeyEncryptor(settings.kek)), SystemClock())
+    return settings, db, HubService(db, KeyService(db, KeyEncryptor(settings.kek)), SystemClock(), **options)
+
+
+@pytest.fixture
+def hub(tmp_path, database_url):
+    settings, db, service = hub_service(tmp_path, database_url)
     tokens = {HLJ: service.add_region(HLJ, "黑龙江省", "test"), JL: service.add_region(JL, "吉林省", "test")}
     app = create_hub_app(settings, service)
     with (
