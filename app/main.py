@@ -112,7 +112,7 @@ def create_app(
     app.ocsp = OcspEndpoint(
         None, held=services.ca.ocsp_held, ocsp=services.ca.ocsp, generation=services.db.generation
     )
-    app.ocsp_front = Observe(app.ocsp, access_log=settings.access_log)
+    app.ocsp_front = Observe(app.ocsp, access_log=settings.access_log, log_every=settings.ocsp_log_every)
     return app
 
 

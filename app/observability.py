@@ -8,6 +8,7 @@ query (share URLs and query strings can carry secrets) and never any header.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import logging.config
 import re
@@ -20,6 +21,10 @@ from app import metrics
 REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="-")
 _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 access_log = logging.getLogger("longtrust.access")
+# A fresh id is this process's random prefix and a counter: unique like uuid4().hex (32 hex digits),
+# without reading the OS's random source on every request.
+_ID_PREFIX = secrets.token_hex(8)
+_ID_COUNTER = itertools.count()
 
 
 class RequestIdFilter(logging.Filter):
@@ -71,15 +76,18 @@ def _request_id(scope) -> str:
             text = value.decode("latin-1")
             if _SANE_ID.fullmatch(text):
                 return text
-    return secrets.token_hex(16)  # 32 hex digits, as uuid4().hex, at a third of the cost
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
 
 
 class Observe:
-    """ASGI middleware: request id in and out, one access-log line and the metrics per request."""
+    """ASGI middleware: request id in and out, the metrics of every request and an access-log line
+    for one request in ``log_every`` (1: all; answers of 500 and above always)."""
 
-    def __init__(self, app, access_log: bool = True):
+    def __init__(self, app, access_log: bool = True, log_every: int = 1):
         self.app = app
         self.access_log = access_log
+        self.log_every = log_every
+        self._answered = itertools.count()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -106,7 +114,7 @@ class Observe:
         route = getattr(scope.get("route"), "path", None) or "unmatched"
         method = scope.get("method", "")
         metrics.observe_request(method, route, status, seconds)
-        if not self.access_log:
+        if not self.access_log or (next(self._answered) % self.log_every and status < 500):
             return
         client = scope.get("client") or ("-", 0)
         access_log.info(

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from keys.kek import DEFAULT_DEV_KEK_B64
@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     metrics: Literal["on", "off"] = "on"
     log_format: Literal["json", "text"] = "json"
     access_log: bool = True
+    # Pre-signed OCSP answers are the hottest path: log one in N of them (all are counted in metrics).
+    ocsp_log_every: int = Field(default=1, ge=1)
     console_session_s: float = 8 * 3600.0  # a web console sign-in lasts this long (seconds)
 
     @field_validator("public_url", "hub_url")

@@ -139,6 +139,22 @@ def test_request_ids_in_and_out_and_an_access_log_without_secrets(client, token,
     )
 
 
+def test_ocsp_answers_are_logged_one_in_n_and_all_counted(settings, services, caplog):
+    sampled = settings.model_copy(update={"ocsp_log_every": 3})
+    junk = {"content": b"junk", "headers": {"Content-Type": "application/ocsp-request"}}
+    with TestClient(create_app(sampled, services), raise_server_exceptions=False) as c:
+        before = _samples(c)
+        with caplog.at_level(logging.INFO, logger="longtrust.access"):
+            answers = [c.post("/ocsp", **junk) for _ in range(7)]
+            c.get("/livez")
+        after = _samples(c)
+    ids = {a.headers["x-request-id"] for a in answers}
+    assert len(ids) == 7 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    routes = [r.route for r in caplog.records if r.name == "longtrust.access"]
+    assert routes.count("/ocsp") == 3 and routes.count("/livez") == 1  # answers 1, 4 and 7; the rest all
+    assert _moved(before, after, "longtrust_ocsp_requests_total", outcome="ok") == 7
+
+
 def test_log_lines_are_one_json_object_each():
     formatter_spec = dict(logging_config("json")["formatters"]["main"])
     factory = formatter_spec.pop("()")
