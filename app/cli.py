@@ -86,10 +86,19 @@ def settings_for(data_dir: Path | None) -> Settings:
 
 @contextmanager
 def open_services(data_dir: Path | None):
-    """The wired services for a command, closed when it ends."""
-    from app.container import build_services
+    """The wired services for a command, closed when it ends.
 
-    services = build_services(settings_for(data_dir))
+    Raises StartupError when the SQLite database does not exist yet (opening it would create an
+    empty one in the folder)."""
+    from sqlalchemy.engine import make_url
+
+    from app.container import StartupError, build_services
+
+    settings = settings_for(data_dir)
+    url = make_url(settings.db_url)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        raise StartupError(f"no database at {url.database}: run `longtrust init` first")
+    services = build_services(settings)
     try:
         yield services
     finally:
