@@ -33,8 +33,8 @@ from tests.e2e.processes import Process, cli, environment, free_port
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 REGION, BASELINE_REGION = "110000", "310000"
-ISSUER = "11100000000013338W"
-TYPE_CODE = ISSUER + "032"
+# The hub binds an issuer code to the first region reporting it: each region issues under its own.
+ISSUERS = {REGION: "11100000000013338W", BASELINE_REGION: "91440300708461136T"}
 BATCH = 1000
 TARGET = 5000.0  # events/s
 
@@ -42,13 +42,15 @@ TARGET = 5000.0  # events/s
 def license_events(region: str, n: int) -> list[dict]:
     """Events shaped like license_registry.outbox.license_event, as the relay sends them."""
     at = datetime.now(UTC).isoformat()
+    issuer = ISSUERS[region]
+    type_code = issuer + "032"
     events = []
     for i in range(n):
-        identifier = str(build(TYPE_CODE, ISSUER, random_serial(), 1))
+        identifier = str(build(type_code, issuer, random_serial(), 1))
         payload = {
             "identifier": identifier,
-            "type_code": TYPE_CODE,
-            "issuer_code": ISSUER,
+            "type_code": type_code,
+            "issuer_code": issuer,
             "holder_hash": holder_hash(f"110105199001{i:06d}"),
             "region": region,
             "status": "valid",
