@@ -56,6 +56,7 @@ Measured on a loaded 2-core machine: hostile 17-28 MB files at the limits take 2
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Sequence
@@ -308,9 +309,10 @@ class _Inputs:
             ("CRL", crls, inputs.crls),
             ("OCSP response", ocsps, inputs.ocsps),
         ):
+            load = _given_certificate if kind in ("trust anchor", "certificate") else _load
             for der in items:
                 try:
-                    target.append(_load(kind, bytes(der)))
+                    target.append(load(kind, bytes(der)))
                 except PARSE_ERRORS as exc:
                     inputs.problems.append(f"{kind} ignored: {exc}")
         return inputs
@@ -366,6 +368,14 @@ class _Inputs:
             [c.dump() for c in (*self.certs, *extra)],
             fetch_revocation=self.fetch,
         )
+
+
+@functools.lru_cache(maxsize=1024)
+def _given_certificate(kind: str, der: bytes) -> x509.Certificate:
+    """The caller's trust anchors and certificates, parsed once per process (the same CA certificates
+    come with every request; what path validation computes from them, such as key identifiers, is kept
+    with them). A document's own certificates are not kept."""
+    return _load(kind, der)
 
 
 def _load(kind: str, der: bytes):
@@ -744,6 +754,13 @@ async def _verify_entry(
     return result, poe
 
 
+@functools.lru_cache(maxsize=4096)
+def _lenient_parts(der: bytes) -> tuple[str, ...]:
+    """`lenient_names` of a certificate's DER, worked out once per process (the same signer and CA
+    certificates recur across documents)."""
+    return tuple(lenient_names(x509.Certificate.load(der)))
+
+
 def _lenient_certificates(sig: EmbeddedPdfSignature) -> list[Check]:
     """Certificates in the CMS whose names break DER string rules are read leniently (swapped for
     `LenientCertificate`s, same bytes) before validation; a warning reports it, the verdict is unchanged."""
@@ -751,7 +768,7 @@ def _lenient_certificates(sig: EmbeddedPdfSignature) -> list[Check]:
     try:
         choices = sig.signed_data["certificates"]
         for index, choice in enumerate(choices or ()):
-            found = lenient_names(choice.chosen) if choice.name == "certificate" else []
+            found = _lenient_parts(choice.chosen.dump()) if choice.name == "certificate" else ()
             if found:
                 cert = LenientCertificate.load(choice.chosen.dump())
                 choices[index] = cms.CertificateChoices(name="certificate", value=cert)
