@@ -179,18 +179,18 @@ async def averify_pdf(
         return _format_report(f"a PDF must be given as bytes, not {type(data).__name__}")
     if len(data) > max_bytes:
         raise DomainError(ErrorKind.TOO_LARGE, f"{len(data)} bytes is more than the {max_bytes}-byte limit")
+    inputs = None
     try:
-        return await _verify(
-            bytes(data),
-            _Inputs.build(trust_anchors, other_certs, crls, ocsps, fetch_revocation),
-            seal_attribute_oid,
-            max_signatures,
-        )
+        inputs = _Inputs.build(trust_anchors, other_certs, crls, ocsps, fetch_revocation)
+        return await _verify(bytes(data), inputs, seal_attribute_oid, max_signatures)
     except DomainError:
         raise
     except Exception as exc:  # hostile input gets a report, never a traceback
         logger.info("PDF verification stopped: %s", _describe(exc))
         return _format_report(f"the PDF cannot be processed: {type(exc).__name__}: {exc}")
+    finally:
+        if inputs is not None:
+            await inputs.aclose()
 
 
 def verify_pdf(data: bytes, **options) -> Report:
@@ -291,7 +291,12 @@ DIFF_POLICY = StandardDiffPolicy(
 
 @dataclass
 class _Inputs:
-    """Trust anchors and validation data, parsed once; the DSS adds to the certificates and revinfo."""
+    """Trust anchors and validation data, parsed once; the DSS adds to the certificates and revinfo.
+
+    One ValidationContext per validation time serves all of a file's signatures, so what it works out
+    once (the trust anchors' registry, a CRL issuer's validated path) is reused. The certificates a
+    signature's CMS carries then join the file's pool for building the other signatures' paths too,
+    as EU DSS pools a document's certificate sources."""
 
     anchors: list[x509.Certificate]
     certs: list[x509.Certificate]
@@ -299,6 +304,7 @@ class _Inputs:
     ocsps: list[ocsp.OCSPResponse]
     fetch: bool = False
     problems: list[str] = field(default_factory=list)
+    _contexts: dict[datetime | None, ValidationContext] = field(default_factory=dict)
 
     @classmethod
     def build(cls, anchors, certs, crls, ocsps, fetch: bool = False) -> _Inputs:
@@ -347,6 +353,19 @@ class _Inputs:
         return checks
 
     def context(self, moment: datetime | None) -> ValidationContext:
+        """The file's ValidationContext for validation at ``moment`` (None: now), made at first use
+        and shared by the file's signatures (closed by ``aclose``)."""
+        if moment not in self._contexts:
+            self._contexts[moment] = self._new_context(moment)
+        return self._contexts[moment]
+
+    async def aclose(self) -> None:
+        """Closes the contexts made by ``context`` (and their revocation fetchers)."""
+        contexts, self._contexts = list(self._contexts.values()), {}
+        for context in contexts:
+            await context.aclose()
+
+    def _new_context(self, moment: datetime | None) -> ValidationContext:
         return ValidationContext(
             trust_roots=list(self.anchors),
             other_certs=list(self.certs),
@@ -606,15 +625,12 @@ async def _byte_range_signature(data: bytes, byte_range: tuple[int, ...], inputs
         value = bytes.fromhex(hex_value.decode("ascii")).rstrip(b"\x00")
         signed_data = cms.ContentInfo.load(value)["content"]
         context = inputs.context(None)
-        try:
-            status = await async_validate_detached_cms(
-                data[:first] + data[second : second + length],
-                signed_data,
-                signer_validation_context=context,
-                key_usage_settings=_KEY_USAGE,
-            )
-        finally:
-            await context.aclose()
+        status = await async_validate_detached_cms(
+            data[:first] + data[second : second + length],
+            signed_data,
+            signer_validation_context=context,
+            key_usage_settings=_KEY_USAGE,
+        )
     except SignatureValidationError as exc:
         return [Check("format", PASSED, described), _pyhanko_refusal(exc)]
     except _READ_ERRORS as exc:
@@ -793,22 +809,18 @@ async def _signature(
     tst_time = _tst_time(sig.signer_info)
     signer_context = inputs.context(tst_time or poe)
     ts_context = signer_context if tst_time is None else inputs.context(poe)
-    try:
-        if sig.sig_object.get("/SubFilter") == ADBE_PKCS7_SHA1:
-            status, integrity = await _pkcs7_sha1(sig, signer_context, changes, over_budget)
-        else:
-            status = await async_validate_pdf_signature(
-                sig,
-                signer_validation_context=signer_context,
-                ts_validation_context=ts_context,
-                key_usage_settings=_KEY_USAGE,
-                diff_policy=changes,
-                skip_diff=over_budget is not None,
-            )
-            integrity = _integrity(status)
-    finally:
-        for context in {id(c): c for c in (signer_context, ts_context)}.values():
-            await context.aclose()
+    if sig.sig_object.get("/SubFilter") == ADBE_PKCS7_SHA1:
+        status, integrity = await _pkcs7_sha1(sig, signer_context, changes, over_budget)
+    else:
+        status = await async_validate_pdf_signature(
+            sig,
+            signer_validation_context=signer_context,
+            ts_validation_context=ts_context,
+            key_usage_settings=_KEY_USAGE,
+            diff_policy=changes,
+            skip_diff=over_budget is not None,
+        )
+        integrity = _integrity(status)
     ts = status.timestamp_validity
     trusted = ts.timestamp if ts is not None and ts.trusted else None
     cert = status.signing_cert
@@ -832,13 +844,9 @@ async def _signature(
 async def _document_timestamp(
     sig, inputs: _Inputs, poe: datetime | None, changes: _FileChanges, over_budget: int | None
 ):
-    context = inputs.context(poe)
-    try:
-        status = await async_validate_pdf_timestamp(
-            sig, validation_context=context, diff_policy=changes, skip_diff=over_budget is not None
-        )
-    finally:
-        await context.aclose()
+    status = await async_validate_pdf_timestamp(
+        sig, validation_context=inputs.context(poe), diff_policy=changes, skip_diff=over_budget is not None
+    )
     checks = [
         _integrity(status),
         _crypto(status),
