@@ -520,10 +520,16 @@ def _append_revisions(data: bytes, revisions: int, objects: int) -> bytes:
 
 
 def test_difference_analysis_budget(monkeypatch):
+    """Each revision's objects are reviewed once for all the signatures before it; past the budget a
+    signature's changes are not analysed."""
     two = stamp_rsa(stamped("B-B", with_seal=False), x=300)
     padded = _append_revisions(two, 3, 20)
     assert verify(padded).indication == TOTAL_PASSED  # unreferenced objects change nothing
-    monkeypatch.setattr(pdf_module, "MAX_DIFF_OBJECTS", 70)
+    xrefs = PdfFileReader(BytesIO(two)).xrefs
+    second = len(xrefs.explicit_refs_in_revision(xrefs.total_revisions - 1))  # Signature2's revision
+    monkeypatch.setattr(pdf_module, "MAX_DIFF_OBJECTS", 60 + second)  # every revision after Signature1, once
+    assert verify(padded).indication == TOTAL_PASSED
+    monkeypatch.setattr(pdf_module, "MAX_DIFF_OBJECTS", 60 + second - 1)
     report = verify(padded)
     assert report.indication == INDETERMINATE_INDICATION, explain(report)
     assert report.check("Signature2: coverage and modifications").result == "passed"  # 60 objects: fits
