@@ -257,3 +257,18 @@ def test_concurrent_data_stamps_each_commit_their_record_and_audit_event(client,
         assert sorted(s.scalars(select(StampRecord.document_hash))) == hashes
         events = s.scalars(select(AuditEvent.details).where(AuditEvent.action == "seal.stamp"))
         assert sorted(json.loads(details)["document_hash"] for details in events) == hashes
+
+
+def test_data_stamp_checks_the_caller_before_the_body(client, admin, token):
+    seal = make_seal(client, admin)
+    url = f"/api/v1/seals/{seal['seal_id']}/stamp/data"
+    not_json = {"Content-Type": "application/json"}
+    assert client.post(url, content=b"{not json", headers=not_json).status_code == 401
+    unknown = {**auth("lt_unknown-token"), **not_json}
+    assert client.post(url, content=b"{not json", headers=unknown).status_code == 401
+    verifier = {**auth(token("verifier")), **not_json}
+    assert client.post(url, content=b"{not json", headers=verifier).status_code == 403
+    stamper = {**auth(token("approval-system", seals=[seal["seal_id"]])), **not_json}
+    r = client.post(url, content=b"{not json", headers=stamper)
+    assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json")
+    assert client.post(url, content=b"[1, 2]", headers=stamper).status_code == 400
