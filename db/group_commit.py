@@ -10,7 +10,8 @@ commit's own duration (as PostgreSQL's ``commit_delay`` and MySQL's binary-log g
 
 Guarantees: a caller returns only after its rows are committed; if the batch's transaction fails,
 nothing of it is written and every caller of that batch gets the exception (no silent loss, no
-partial batch). Each caller's rows keep their order, and callers' rows keep the order they arrived in.
+partial batch). Each statement's rows are written in the order their callers arrived, and the
+statements in the order they first appear in the batch (a stamp row, then its audit event).
 """
 
 from __future__ import annotations
