@@ -1,7 +1,8 @@
 """Seals, licenses and verification over HTTP against `longtrust serve --workers 2`, with wrk.
 
-Run: `.venv/bin/python -m bench.bench_services_http [seconds] [postgresql]` (SQLite unless
-`postgresql` is given: then each server runs on a fresh PostgreSQL database, dropped afterwards).
+Run: `.venv/bin/python -m bench.bench_services_http [seconds] [postgresql] [stamp]` (SQLite unless
+`postgresql` is given: then each server runs on a fresh PostgreSQL database, dropped afterwards;
+`stamp` runs the SM2 data-stamp line alone, quick enough to interleave runs of two commits).
 Every request is first sent to a fresh server with one worker (the baseline: the same requests, the
 same work), then to a fresh server with two, in the same run; each line prints both rates and the
 ratio workers 2 ÷ workers 1 (ideal 2.0 on two free cores; wrk runs on the same machine). The SM2
@@ -54,8 +55,9 @@ TARGETS = {
 }
 
 
-def measure(workers: int, seconds: int, kind: str = "sqlite") -> dict[str, dict]:
-    """wrk stats of every line against a fresh server with ``workers`` workers on ``kind``."""
+def measure(workers: int, seconds: int, kind: str = "sqlite", stamp_only: bool = False) -> dict[str, dict]:
+    """wrk stats of every line (or of the data-stamp line alone) against a fresh server with
+    ``workers`` workers on ``kind``."""
     results = {}
     with database(kind) as env, server(workers=workers, env=env) as (base, admin_token, data_dir):
         admin = {"Authorization": f"Bearer {admin_token}"}
@@ -99,6 +101,8 @@ def measure(workers: int, seconds: int, kind: str = "sqlite") -> dict[str, dict]
             seconds=seconds,
             headers={**auth, "Content-Type": "application/json"},
         )
+        if stamp_only:
+            return results
 
         pdf = make_pdf()
         for algorithm in ("rsa", "sm2"):
@@ -158,13 +162,14 @@ def measure(workers: int, seconds: int, kind: str = "sqlite") -> dict[str, dict]
     return results
 
 
-def main(seconds: int = 5, kind: str = "sqlite") -> None:
-    one = measure(1, seconds, kind)
-    two = measure(2, seconds, kind)
+def main(seconds: int = 5, kind: str = "sqlite", stamp_only: bool = False) -> None:
+    one = measure(1, seconds, kind, stamp_only)
+    two = measure(2, seconds, kind, stamp_only)
     sm2_sign, _ = openssl_speed("sm2", seconds=3)
     print(f"{kind}, wrk 2 threads 16 connections, {seconds} s per line; 1 worker first, then 2, same run")
     for name, target in TARGETS.items():
-        line(name, two[name], one[name], target)
+        if name in two:
+            line(name, two[name], one[name], target)
     rps = two["data stamp (SM2)"]["rps"]
     print(
         f"data stamp (SM2), 2 workers {rps:.0f}/s   baseline 2 x openssl speed sm2 sign {2 * sm2_sign:.0f}/s"
@@ -176,4 +181,5 @@ if __name__ == "__main__":
     main(
         int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 5,
         "postgresql" if "postgresql" in sys.argv else "sqlite",
+        "stamp" in sys.argv[1:],
     )

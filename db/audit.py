@@ -36,6 +36,7 @@ from sqlalchemy import (
     BigInteger,
     Connection,
     Index,
+    Insert,
     Integer,
     LargeBinary,
     String,
@@ -143,22 +144,27 @@ def record(session: Session | Connection, actor: str, action: str, target: str, 
     if isinstance(session, Session):
         session.flush()  # pending ORM changes first, so the event follows what it records
         session = session.connection()
+    statement, values = event_row(actor, action, target, **details)
+    session.execute(statement, values)
+    return merkle.leaf_hash(values["canonical"]).hex()
+
+
+def event_row(actor: str, action: str, target: str, **details) -> tuple[Insert, dict]:
+    """(INSERT statement, its parameters) of an event stamped now, for a caller that writes it in its
+    own transaction (db.group_commit); :func:`record` writes one at once."""
     now = utcnow()
     at = now.replace(microsecond=now.microsecond // 1000 * 1000)
     body = details_text(details)
     canonical = canonical_bytes(at, actor, action, target, body)
-    session.execute(
-        _APPEND,
-        {
-            "at": at,
-            "actor": actor,
-            "action": action,
-            "subject": target,
-            "details": body,
-            "canonical": canonical,
-        },
-    )
-    return merkle.leaf_hash(canonical).hex()
+    values = {
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "subject": target,
+        "details": body,
+        "canonical": canonical,
+    }
+    return _APPEND, values
 
 
 # --- the sequencer --------------------------------------------------------------------------------

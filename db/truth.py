@@ -74,6 +74,9 @@ class Generation:
         self._check = check  # False: read once, trust every cache until restart (for measurement only)
         self._sqlite = engine.dialect.name == "sqlite"
         self._lock = threading.Lock()
+        self._turn = threading.Condition(self._lock)
+        self._reading = False  # a read is running (outside the lock, on self._conn)
+        self._reads_begun = self._reads_done = 0  # counts; done = the last read that succeeded
         self._conn = None
         self._data_version: int | None = None
         self._value: tuple[int, ...] = ()
@@ -108,14 +111,33 @@ class Generation:
             _in_request.reset(token)
 
     def _read(self) -> tuple[int, ...]:
-        with self._lock:
-            try:
-                return self._read_locked()
-            except Exception:
-                self._close()
-                raise
+        """The generation from a read that began after this call did. Concurrent callers share
+        reads: whoever arrives while a read runs waits for it and takes the next one, which one
+        of them makes for all (so N concurrent requests cost about two reads, not N)."""
+        with self._turn:
+            needed = self._reads_begun + 1  # a read that has not begun yet
+            while self._reading and self._reads_done < needed:
+                self._turn.wait()
+            if self._reads_done >= needed:
+                return self._value
+            self._reading = True
+            self._reads_begun += 1
+            ours = self._reads_begun
+        value = None
+        try:
+            value = self._fetch()
+        except Exception:
+            self._close()
+            raise
+        finally:
+            with self._turn:
+                self._reading = False
+                if value is not None:
+                    self._reads_done = ours
+                self._turn.notify_all()
+        return value
 
-    def _read_locked(self) -> tuple[int, ...]:
+    def _fetch(self) -> tuple[int, ...]:
         if self._conn is None:
             self._conn = self._engine.raw_connection()
             if not self._sqlite:
@@ -143,5 +165,7 @@ class Generation:
                 conn.invalidate()
 
     def close(self) -> None:
-        with self._lock:
+        with self._turn:
+            while self._reading:
+                self._turn.wait()
             self._close()

@@ -22,8 +22,9 @@ from core.errors import DomainError, ErrorCode, ErrorKind, conflict, forbidden, 
 from core.identity import credit_code_problem
 from core.principal import Principal
 from core.versioned import VersionedCache
-from db.audit import record
+from db.audit import event_row, record
 from db.base import Database
+from db.group_commit import GroupCommit
 from db.truth import Topic, bump
 from keys.service import KeyService
 from seal_service import pdf as pdf_stamping
@@ -103,6 +104,7 @@ class SealService:
         self._cache: VersionedCache[tuple[str, str], object] = VersionedCache(
             db.generation.watch(Topic.SEALS, Topic.KEYS, Topic.CAS)
         )
+        self._stamps = GroupCommit(db)  # stamp records of concurrent requests share a commit
 
     # ---- seal makers --------------------------------------------------------------------------
 
@@ -510,29 +512,20 @@ class SealService:
     def _record_stamp(
         self, seal: UsableSeal, kind: str, document_hash: str, level: str | None, principal
     ) -> None:
-        # A Core statement on a bare connection: this runs on every stamp, and the ORM's
-        # session and unit-of-work bookkeeping cost more than the two INSERTs themselves.
-        with self.db.transaction() as conn:
-            conn.execute(
-                _ADD_STAMP,
-                {
-                    "seal_id": seal.id,
-                    "kind": kind,
-                    "document_hash": document_hash,
-                    "level": level,
-                    "requester": principal.actor,
-                    "at": self.clock.now(),
-                },
-            )
-            record(
-                conn,
-                principal.actor,
-                "seal.stamp",
-                seal.id,
-                kind=kind,
-                document_hash=document_hash,
-                level=level,
-            )
+        """Commit the stamp's record and audit event (one transaction, shared with the stamps that
+        other threads of this process record at the same time: db.group_commit)."""
+        stamp = {
+            "seal_id": seal.id,
+            "kind": kind,
+            "document_hash": document_hash,
+            "level": level,
+            "requester": principal.actor,
+            "at": self.clock.now(),
+        }
+        audit = event_row(
+            principal.actor, "seal.stamp", seal.id, kind=kind, document_hash=document_hash, level=level
+        )
+        self._stamps.write([(_ADD_STAMP, stamp), audit])
 
     def _builder(self, usable: UsableSeal) -> StampBuilder:
         return self._cache.get_or_load(("builder", usable.id), lambda: self._new_builder(usable.id))

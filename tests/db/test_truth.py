@@ -112,3 +112,29 @@ def test_a_periodic_job_is_claimed_by_exactly_one_of_many_processes(db):
     finally:
         for handle in handles:
             handle.dispose()
+
+
+def test_concurrent_readers_share_reads_yet_each_sees_what_was_committed_before_it_asked(db):
+    other = Database(db.url)
+    stop = threading.Event()
+    seen_by_readers: list[int] = []
+
+    def read_until_stopped():
+        while not stop.is_set():
+            seen_by_readers.append(db.generation.current()[Topic.SEALS - 1])
+
+    readers = [threading.Thread(target=read_until_stopped) for _ in range(6)]
+    for reader in readers:
+        reader.start()
+    try:
+        for _ in range(20):
+            with other.unit_of_work() as s:
+                bump(s, Topic.SEALS)
+            committed = other.generation.current()[Topic.SEALS - 1]
+            assert db.generation.current()[Topic.SEALS - 1] == committed
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join()
+        other.dispose()
+    assert seen_by_readers and max(seen_by_readers) <= committed

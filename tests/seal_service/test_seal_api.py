@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import io
+import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +16,7 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 from sqlalchemy import func, select
 
+from db.audit import AuditEvent
 from seal_service.models import StampRecord
 from tests.conftest import approved, auth
 from tests.seal_service.test_pdf import make_pdf, make_png
@@ -233,3 +236,39 @@ def test_gmssl_independently_verifies_our_sm2_seal_and_stamp(client, admin, toke
     stamp = parse_signature(base64.b64decode(r.json()["ses_signature_der_b64"]))
     assert gmssl_verifies(stamp.signer_cert, stamp.tbs_bytes, stamp.signature)
     assert not gmssl_verifies(stamp.signer_cert, stamp.tbs_bytes + b"x", stamp.signature)
+
+
+def test_concurrent_data_stamps_each_commit_their_record_and_audit_event(client, admin, token, services):
+    seal = make_seal(client, admin)
+    principal = services.tokens.authenticate(token("approval-system", seals=[seal["seal_id"]]))
+    documents = [{"licence": "营业执照", "number": n} for n in range(24)]
+
+    def stamp(document):
+        return services.seals.stamp_data(seal["seal_id"], document, principal)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(stamp, documents))
+    trusted = checker(services, "sm2")
+    for document, result in zip(documents, results, strict=True):
+        report = verify_stamp(result.ses_signature_der, data=rfc8785.dumps(document), cert_checker=trusted)
+        assert report.indication == "TOTAL_PASSED", report.to_text()
+    hashes = sorted(r.data_hash_hex for r in results)
+    with services.db.read() as s:
+        assert sorted(s.scalars(select(StampRecord.document_hash))) == hashes
+        events = s.scalars(select(AuditEvent.details).where(AuditEvent.action == "seal.stamp"))
+        assert sorted(json.loads(details)["document_hash"] for details in events) == hashes
+
+
+def test_data_stamp_checks_the_caller_before_the_body(client, admin, token):
+    seal = make_seal(client, admin)
+    url = f"/api/v1/seals/{seal['seal_id']}/stamp/data"
+    not_json = {"Content-Type": "application/json"}
+    assert client.post(url, content=b"{not json", headers=not_json).status_code == 401
+    unknown = {**auth("lt_unknown-token"), **not_json}
+    assert client.post(url, content=b"{not json", headers=unknown).status_code == 401
+    verifier = {**auth(token("verifier")), **not_json}
+    assert client.post(url, content=b"{not json", headers=verifier).status_code == 403
+    stamper = {**auth(token("approval-system", seals=[seal["seal_id"]])), **not_json}
+    r = client.post(url, content=b"{not json", headers=stamper)
+    assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json")
+    assert client.post(url, content=b"[1, 2]", headers=stamper).status_code == 400

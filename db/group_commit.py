@@ -1,0 +1,96 @@
+"""Group commit: concurrent callers of one process share one transaction for their rows.
+
+A caller hands :meth:`GroupCommit.write` the rows of its record (for instance a stamp row and its
+audit event) and blocks until they are committed. The first caller to find no commit running leads:
+it takes every caller's rows that are pending at that moment, writes them with one ``executemany``
+per statement, commits once and answers every caller of that batch. Callers that arrive while a
+commit runs wait; when it ends the first of them leads the next batch with all that have gathered.
+No caller waits on a timer: a lone caller commits at once, and under load the batch grows with the
+commit's own duration (as PostgreSQL's ``commit_delay`` and MySQL's binary-log group commit do).
+
+Guarantees: a caller returns only after its rows are committed; if the batch's transaction fails,
+nothing of it is written and every caller of that batch gets the exception (no silent loss, no
+partial batch). Each statement's rows are written in the order their callers arrived, and the
+statements in the order they first appear in the batch (a stamp row, then its audit event).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, Executable
+
+from db.base import Database
+
+Row = tuple[Executable, dict]
+
+
+class _Waiting:
+    """One caller's rows and, once its batch is done, the outcome."""
+
+    __slots__ = ("error", "leads", "rows", "wake")
+
+    def __init__(self, rows: Sequence[Row]):
+        self.rows = rows
+        self.wake = threading.Event()  # set when the batch is answered or this caller is to lead
+        self.leads = False
+        self.error: BaseException | None = None
+
+
+class GroupCommit:
+    """Batches the writes of concurrent threads of this process into shared transactions on ``db``."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self._lock = threading.Lock()
+        self._pending: list[_Waiting] = []
+        self._committing = False
+
+    def write(self, rows: Sequence[Row]) -> None:
+        """Insert ``rows`` ((Core INSERT statement, its parameters), in order) and return once they
+        are committed. Raises what the batch's transaction raised (a SQLAlchemy or driver error); then
+        none of the batch's rows were written."""
+        me = _Waiting(rows)
+        with self._lock:
+            self._pending.append(me)
+            leads, self._committing = not self._committing, True
+        if not leads:
+            me.wake.wait()
+        if me.leads or leads:
+            self._lead()
+        if me.error is not None:
+            raise me.error
+
+    def _lead(self) -> None:
+        """Commit every pending caller's rows in one transaction, answer them, hand on the lead."""
+        with self._lock:
+            batch, self._pending = self._pending, []
+        error = None
+        try:
+            with self.db.transaction() as conn:
+                _insert(conn, batch)
+        except BaseException as exc:  # every caller of the batch gets it; no caller is left waiting
+            error = exc
+        with self._lock:
+            following = self._pending[0] if self._pending else None
+            if following is None:
+                self._committing = False
+            else:
+                following.leads = True
+        for waiting in batch:
+            waiting.error = error
+            waiting.wake.set()
+        if following is not None:
+            following.wake.set()
+
+
+def _insert(conn: Connection, batch: list[_Waiting]) -> None:
+    """One executemany per statement, in the order the statements first appear; parameters in the
+    callers' order."""
+    by_statement: dict[Executable, list[dict]] = {}
+    for waiting in batch:
+        for statement, parameters in waiting.rows:
+            by_statement.setdefault(statement, []).append(parameters)
+    for statement, parameters in by_statement.items():
+        conn.execute(statement, parameters)
