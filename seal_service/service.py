@@ -16,7 +16,7 @@ from asn1crypto import pem, tsp, x509
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from ca.service import REASONS, CAService, IssuedView, to_pem
+from ca.service import REASONS, CAService, IssuedView
 from core.clock import Clock
 from core.errors import DomainError, ErrorCode, ErrorKind, conflict, forbidden, invalid, not_found
 from core.identity import credit_code_problem
@@ -32,6 +32,7 @@ from seal_service.models import Seal, SealMaker, StampRecord
 from seal_service.pades import PadesLevel, PdfStampSpec
 from seal_service.ses import StampBuilder, build_seal, data_hash
 from seal_service.timestamps import LocalTimeStamper
+from seal_service.views import SealView, seal_view
 
 ISSUING_CA = {"sm2": "sm2-issuing", "rsa": "rsa-issuing"}
 KEY_SPEC = {"sm2": "sm2", "rsa": "rsa-2048"}
@@ -42,23 +43,6 @@ MAX_IMAGE = 2 * 1024 * 1024
 CANONICAL = "application/json;canonicalization=RFC8785"
 _ADD_STAMP = insert(StampRecord.__table__)
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SealView:
-    seal_id: str
-    es_id: str
-    name: str
-    owner_credit_code: str
-    type: int
-    algorithm: str
-    status: str
-    valid_from: datetime
-    valid_to: datetime
-    width_mm: int
-    height_mm: int
-    seal_der: bytes
-    signer_certificate_pem: str
 
 
 @dataclass
@@ -332,7 +316,7 @@ class SealService:
             seal = s.get(Seal, seal_id)
         if seal is None:
             raise not_found(f"no seal {seal_id!r}")
-        return _view(seal)
+        return seal_view(seal)
 
     def set_status(self, seal_id: str, status: str, actor: str, reason: str = "") -> SealView:
         if status not in STATUSES:
@@ -595,21 +579,3 @@ def _der(pem_text: str) -> bytes:
 
 def _serial(cert_der: bytes) -> str:
     return format(x509.Certificate.load(cert_der).serial_number, "x")
-
-
-def _view(seal: Seal) -> SealView:
-    return SealView(
-        seal.id,
-        seal.es_id,
-        seal.name,
-        seal.owner_credit_code,
-        seal.type,
-        seal.algorithm,
-        seal.status,
-        seal.valid_from,
-        seal.valid_to,
-        seal.width_mm,
-        seal.height_mm,
-        seal.seal_der,
-        to_pem(seal.signer_certificate_der),
-    )
