@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 
 import rfc8785
 from asn1crypto import pem, tsp, x509
-from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ca.service import REASONS, CAService, IssuedView
@@ -28,7 +27,8 @@ from db.truth import Topic, bump
 from keys.service import KeyService
 from seal_service import pdf as pdf_stamping
 from seal_service import placements as placing
-from seal_service.models import Seal, SealMaker, StampRecord
+from seal_service import repo
+from seal_service.models import Seal, SealMaker
 from seal_service.pades import PadesLevel, PdfStampSpec
 from seal_service.ses import StampBuilder, build_seal, data_hash
 from seal_service.timestamps import LocalTimeStamper
@@ -41,7 +41,6 @@ STATUSES = ("active", "suspended", "revoked")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_IMAGE = 2 * 1024 * 1024
 CANONICAL = "application/json;canonicalization=RFC8785"
-_ADD_STAMP = insert(StampRecord.__table__)
 log = logging.getLogger(__name__)
 
 
@@ -95,7 +94,7 @@ class SealService:
         created = False
         for algorithm in ISSUING_CA:
             with self.db.read() as s:
-                exists = s.get(SealMaker, algorithm) is not None
+                exists = repo.maker(s, algorithm) is not None
             if not exists:
                 self._create_maker(algorithm, actor)
                 created = True
@@ -115,19 +114,12 @@ class SealService:
         )
         view = self.ca.issue_for_key(ISSUING_CA[algorithm], spki, subject, "seal-maker", actor)
         with self.db.unit_of_work() as s:
-            s.add(
-                SealMaker(
-                    algorithm=algorithm,
-                    key_ref=key.key_ref,
-                    certificate_der=_der(view.certificate_pem),
-                    created_at=self.clock.now(),
-                )
-            )
+            repo.add_maker(s, algorithm, key.key_ref, _der(view.certificate_pem), self.clock.now())
             record(s, actor, "seal-maker.create", algorithm, key_ref=key.key_ref, serial=view.serial_hex)
 
     def makers(self) -> list[SealMaker]:
         with self.db.read() as s:
-            return list(s.scalars(select(SealMaker)))
+            return repo.makers(s)
 
     # ---- seals ----------------------------------------------------------------------------------
 
@@ -254,7 +246,7 @@ class SealService:
             seal_id = "seal-" + secrets.token_hex(8)
             try:
                 with self.db.unit_of_work() as s:
-                    s.add(Seal(id=seal_id, es_id=es_id, seal_der=seal_der, **fields))
+                    repo.add_seal(s, seal_id, es_id, seal_der, fields)
                     record(
                         s,
                         fields["created_by"],
@@ -292,7 +284,7 @@ class SealService:
 
     def _next_es_id(self) -> str:
         with self.db.read() as s:
-            last = s.scalar(select(func.max(Seal.es_id)).where(Seal.es_id.like(f"{self.region}%")))
+            last = repo.last_es_id(s, self.region)
         sequence = int(last[6:]) + 1 if last else 1
         if sequence >= 10**8:
             raise DomainError(
@@ -302,7 +294,7 @@ class SealService:
 
     def _maker(self, algorithm: str) -> SealMaker:
         with self.db.read() as s:
-            maker = s.get(SealMaker, algorithm)
+            maker = repo.maker(s, algorithm)
         if maker is None:
             raise DomainError(
                 ErrorKind.UNAVAILABLE,
@@ -313,7 +305,7 @@ class SealService:
 
     def get(self, seal_id: str) -> SealView:
         with self.db.read() as s:
-            seal = s.get(Seal, seal_id)
+            seal = repo.seal(s, seal_id)
         if seal is None:
             raise not_found(f"no seal {seal_id!r}")
         return seal_view(seal)
@@ -322,7 +314,7 @@ class SealService:
         if status not in STATUSES:
             raise invalid(f"status must be one of {', '.join(STATUSES)}", ErrorCode.STATUS)
         with self.db.unit_of_work() as s:
-            seal = s.get(Seal, seal_id)
+            seal = repo.seal(s, seal_id)
             if seal is None:
                 raise not_found(f"no seal {seal_id!r}")
             if seal.status == "revoked":
@@ -360,14 +352,10 @@ class SealService:
 
     def _state(self, seal_id: str) -> tuple:
         with self.db.read() as s:
-            row = s.execute(
-                select(Seal.status, Seal.valid_from, Seal.valid_to, Seal.algorithm, Seal.signer_ca_id).where(
-                    Seal.id == seal_id
-                )
-            ).first()
-        if row is None:
+            state = repo.stamping_state(s, seal_id)
+        if state is None:
             raise not_found(f"no seal {seal_id!r}")
-        return tuple(row)
+        return state
 
     def check_usable(self, seal_id: str, principal: Principal) -> None:
         """DomainError (forbidden, not-found, conflict) unless ``principal`` may stamp with the seal now."""
@@ -375,7 +363,7 @@ class SealService:
 
     def _full(self, seal_id: str) -> Seal:
         with self.db.read() as s:
-            return s.get(Seal, seal_id)
+            return repo.seal(s, seal_id)
 
     def stamp_data(
         self,
@@ -494,20 +482,10 @@ class SealService:
     def _record_stamp(
         self, seal: UsableSeal, kind: str, document_hash: str, level: str | None, principal
     ) -> None:
-        # A Core statement on a bare connection: this runs on every stamp, and the ORM's
-        # session and unit-of-work bookkeeping cost more than the two INSERTs themselves.
+        # On a bare connection: this runs on every stamp, and the ORM's session and
+        # unit-of-work bookkeeping cost more than the two INSERTs themselves.
         with self.db.transaction() as conn:
-            conn.execute(
-                _ADD_STAMP,
-                {
-                    "seal_id": seal.id,
-                    "kind": kind,
-                    "document_hash": document_hash,
-                    "level": level,
-                    "requester": principal.actor,
-                    "at": self.clock.now(),
-                },
-            )
+            repo.add_stamp(conn, seal.id, kind, document_hash, level, principal.actor, self.clock.now())
             record(
                 conn,
                 principal.actor,
