@@ -38,6 +38,7 @@ def seal_list(
 ) -> None:
     """List seals (never their images or keys)."""
     from seal_service.listing import list_seals
+    from seal_service.schemas import SealItem
 
     with open_services(data_dir) as services:
         rows, next_cursor = list_seals(
@@ -48,7 +49,8 @@ def seal_list(
             status=status,
             algorithm=algorithm,
         )
-    emit(rows, SEAL_COLUMNS, as_json, next_cursor=next_cursor)
+    items = [SealItem.model_validate(row, from_attributes=True).model_dump() for row in rows]
+    emit(items, SEAL_COLUMNS, as_json, next_cursor=next_cursor)
 
 
 def _seal_view(view) -> dict:

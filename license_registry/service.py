@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
 
 import rfc8785
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,7 +23,7 @@ from core.identity import credit_code_problem
 from core.principal import Principal
 from db.audit import record
 from db.base import Database
-from license_registry import catalog, information, ofd_file
+from license_registry import catalog, information, ofd_file, repo
 from license_registry.document import build_document, content_digests, signed_content, signed_part, stamped
 from license_registry.holder import (
     DEFAULT_LEGACY_CREDIT_CODES,
@@ -39,10 +38,8 @@ from license_registry.listing import license_page
 from license_registry.models import (
     SHARE_ID_LENGTH,
     License,
-    LicenseAccess,
     LicenseShare,
     LicenseType,
-    OutboxEvent,
 )
 from license_registry.outbox import TrustAnchor, catalog_event, license_event, status_event
 from license_registry.outbox import report_trust_anchors as enqueue_trust_anchors
@@ -140,7 +137,7 @@ class RegistryService:
         )
         try:
             with self.db.unit_of_work() as s:
-                if s.get(LicenseType, type_code) is not None:
+                if repo.license_type(s, type_code) is not None:
                     raise conflict(f"license type {type_code} exists", ErrorCode.TYPE_EXISTS)
                 s.add(row)
                 s.flush()
@@ -309,13 +306,7 @@ class RegistryService:
         total = 0
         while True:
             with self.db.unit_of_work() as s:
-                rows = s.scalars(
-                    select(License)
-                    .where(License.status == "valid", License.valid_to < today)
-                    .order_by(License.identifier)
-                    .limit(EXPIRY_BATCH)
-                    .with_for_update(skip_locked=True)
-                ).all()
+                rows = repo.due_to_expire(s, today, EXPIRY_BATCH)
                 for row in rows:
                     self._set_status(s, row, "expired")
                     record(
@@ -363,15 +354,7 @@ class RegistryService:
         """Every version of this license, oldest first."""
         with self.db.read() as s:
             row = self._license(s, identifier)
-            rows = s.scalars(
-                select(License)
-                .where(
-                    License.type_code == row.type_code,
-                    License.issuer_code == row.issuer_code,
-                    License.serial == row.serial,
-                )
-                .order_by(License.version)
-            ).all()
+            rows = repo.versions(s, row)
         return [
             {
                 "identifier": r.identifier,
@@ -397,13 +380,8 @@ class RegistryService:
     ) -> list[dict]:
         """The holder's licenses (valid ones unless ``include_inactive``), newest first."""
         number = _text("holder_id", holder_id_number, 18).upper()
-        stmt = select(License).where(License.holder_id_number == number)
-        if type_code:
-            stmt = stmt.where(License.type_code == type_code)
-        if not include_inactive:
-            stmt = stmt.where(License.status == "valid")
         with self.db.unit_of_work() as s:
-            rows = s.scalars(stmt.order_by(License.created_at.desc(), License.identifier)).all()
+            rows = repo.holder_licenses(s, number, type_code, include_inactive)
             if principal is not None:
                 for row in rows:
                     self._log(s, row.identifier, principal.actor, "query", use_cause=use_cause)
@@ -445,31 +423,8 @@ class RegistryService:
         here, others' from the hub. A revoked license carries its reason; a changed (superseded) one
         names the identifier of the version that replaced it. Raises NOT_FOUND when nobody knows it."""
         with self.db.read() as s:
-            row = s.execute(
-                select(
-                    License.region,
-                    License.status,
-                    License.version,
-                    License.status_changed_at,
-                    License.created_at,
-                    License.reason,
-                    License.type_code,
-                    License.issuer_code,
-                    License.serial,
-                ).where(License.identifier == identifier)
-            ).first()
-            successor = (
-                s.scalar(
-                    select(License.identifier).where(  # the lineage index
-                        License.type_code == row.type_code,
-                        License.issuer_code == row.issuer_code,
-                        License.serial == row.serial,
-                        License.version == row.version + 1,
-                    )
-                )
-                if row is not None and row.status == "changed"
-                else None
-            )
+            row = repo.status_facts(s, identifier)
+            successor = repo.successor(s, row) if row is not None and row.status == "changed" else None
         if row is not None:
             region, status, version, changed_at, created_at, reason = row[:6]
             answer = {
@@ -510,16 +465,8 @@ class RegistryService:
                     ErrorCode(f"license-{row.status}"),
                 )
             expires_at = now + timedelta(seconds=expires_in_s)
-            s.add(
-                LicenseShare(
-                    token_hash=_sha256(token),
-                    identifier=identifier,
-                    audience=audience,
-                    use_cause=use_cause,
-                    expires_at=expires_at,
-                    created_by=principal.actor,
-                    created_at=now,
-                )
+            repo.add_share(
+                s, _sha256(token), identifier, audience, use_cause, expires_at, principal.actor, now
             )
             record(
                 s,
@@ -563,12 +510,7 @@ class RegistryService:
         """The holder withdraws a share: its link answers 410 from now on. Raises NOT_FOUND, or
         CONFLICT when it was already withdrawn."""
         with self.db.unit_of_work() as s:
-            share = s.scalars(
-                select(LicenseShare).where(
-                    LicenseShare.identifier == identifier,
-                    LicenseShare.token_hash.startswith(share_id, autoescape=True),
-                )
-            ).first()
+            share = repo.share_by_id(s, identifier, share_id)
             if share is None or len(share_id) != SHARE_ID_LENGTH:
                 raise not_found(f"license {identifier} has no share {share_id}")
             if share.withdrawn_at is not None:
@@ -577,7 +519,7 @@ class RegistryService:
             record(s, principal.actor, "license.share-withdraw", identifier, share_id=share_id)
 
     def _share(self, s: Session, token: str) -> LicenseShare:
-        share = s.get(LicenseShare, _sha256(token or ""))
+        share = repo.share(s, _sha256(token or ""))
         if share is None:
             raise not_found("no such share")
         if share.withdrawn_at is not None:
@@ -601,30 +543,8 @@ class RegistryService:
 
     def outbox_backlog(self) -> dict:
         """What still waits for the hub: counts, the oldest waiting event and the latest delivery error."""
-        pending = OutboxEvent.delivered_at.is_(None)
         with self.db.read() as s:
-            waiting, failing, oldest = s.execute(
-                select(
-                    func.count(),
-                    func.count().filter(OutboxEvent.attempts > 0),
-                    func.min(OutboxEvent.created_at),
-                ).where(pending)
-            ).one()
-            delivered = s.scalar(select(func.count()).where(OutboxEvent.delivered_at.is_not(None)))
-            failed = s.execute(
-                select(OutboxEvent.last_error, OutboxEvent.next_attempt_at)
-                .where(pending, OutboxEvent.last_error.is_not(None))
-                .order_by(OutboxEvent.next_attempt_at.desc())
-                .limit(1)
-            ).first()
-        return {
-            "pending": waiting,
-            "failing": failing,
-            "delivered": delivered,
-            "oldest_pending_at": oldest,
-            "last_error": failed[0] if failed else None,
-            "next_attempt_at": failed[1] if failed else None,
-        }
+            return repo.outbox_backlog(s)
 
     # ---- helpers ------------------------------------------------------------------------------
 
@@ -632,20 +552,20 @@ class RegistryService:
         return self.clock.now().astimezone(CHINA).date()
 
     def _type(self, s: Session, type_code: str) -> LicenseType:
-        row = s.get(LicenseType, type_code)
+        row = repo.license_type(s, type_code)
         if row is None:
             raise not_found(f"no license type {type_code}")
         return row
 
     def _license(self, s: Session, identifier: str, for_update: bool = False) -> License:
-        row = s.get(License, identifier, with_for_update=for_update or None)
+        row = repo.license_row(s, identifier, lock=for_update)
         if row is None:
             raise not_found(f"no license {identifier}")
         return row
 
     def _replay(self, idempotency_key: str, request_hash: str) -> dict | None:
         with self.db.read() as s:
-            row = s.scalars(select(License).where(License.idempotency_key == idempotency_key)).first()
+            row = repo.by_idempotency_key(s, idempotency_key)
         if row is None:
             return None
         if row.request_hash != request_hash:
@@ -704,16 +624,7 @@ class RegistryService:
     ) -> None:
         if use_cause is not None:
             use_cause = _text("use_cause", use_cause)
-        s.add(
-            LicenseAccess(
-                identifier=identifier,
-                who=who,
-                audience=audience,
-                use_cause=use_cause,
-                action=action,
-                at=self.clock.now(),
-            )
-        )
+        repo.add_access(s, identifier, who, action, audience, use_cause, self.clock.now())
 
 
 def _document(row: License) -> dict:

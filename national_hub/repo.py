@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import datetime
 
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
@@ -87,6 +88,34 @@ def issuer_regions(session: Session, codes: Iterable[str]) -> dict[str, str]:
         select(HubIssuerCode.issuer_code, HubIssuerCode.region).where(HubIssuerCode.issuer_code.in_(wanted))
     )
     return dict(rows.tuples().all())
+
+
+def region(session: Session, code: str, *, lock: bool = False) -> HubRegion | None:
+    """The registered region ``code`` (locked for update with ``lock``), or None."""
+    return session.get(HubRegion, code, with_for_update=lock)
+
+
+def add_region(session: Session, code: str, name: str, token_hash: str, at: datetime) -> None:
+    session.add(HubRegion(code=code, name=name, token_hash=token_hash, created_at=at))
+
+
+def bind_issuer_code(session: Session, issuer_code: str, region: str, actor: str, at: datetime) -> None:
+    """Bind a license issuer code to a region (its unique key refuses a second region at flush)."""
+    session.add(HubIssuerCode(issuer_code=issuer_code, region=region, bound_by=actor, bound_at=at))
+
+
+def trust_list_state(session: Session, *, lock: bool = False) -> HubTrustListState | None:
+    """The trust-list state row (locked for update with ``lock``), or None before the first key."""
+    return session.get(HubTrustListState, TRUST_LIST_STATE_ID, with_for_update=lock)
+
+
+def add_trust_list_state(session: Session, key_ref: str, certificate_der: bytes) -> None:
+    """The trust-list state of a new signing key: sequence 0, to be signed."""
+    session.add(
+        HubTrustListState(
+            id=TRUST_LIST_STATE_ID, key_ref=key_ref, certificate_der=certificate_der, sequence=0, dirty=True
+        )
+    )
 
 
 def mark_trust_list_changed(session: Session) -> None:

@@ -10,11 +10,10 @@ from core.errors import bearer_token, forbidden, unauthenticated
 from national_hub.schemas import (
     AuditCheckpointIn,
     AuditCheckpointOut,
-    LicenseStatusOut,
     ReportBatch,
     ReportResults,
 )
-from national_hub.service import HubService
+from national_hub.service import HubService, LicenseStatus
 
 TRUST_LIST_CACHE = "public, max-age=60"
 
@@ -65,18 +64,9 @@ def build_router(
         """The newest audit checkpoint the hub witnessed for a region (public: it is signed)."""
         return hub.witness.latest(region)
 
-    @router.get("/licenses/{identifier}", response_model=LicenseStatusOut)
+    @router.get("/licenses/{identifier}", response_model=LicenseStatus)
     def license_status(identifier: str):
-        s = hub.license_status(identifier)
-        return LicenseStatusOut(
-            identifier=s.identifier,
-            region=s.region,
-            status=s.status,
-            version=s.version,
-            updated_at=s.updated_at,
-            reason=s.reason,
-            superseded_by=s.superseded_by,
-        )
+        return hub.license_status(identifier)
 
     @router.get("/trust-list")
     def trust_list():

@@ -6,7 +6,6 @@ validated on its own, so one bad event is answered "rejected" without blocking t
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,16 +36,6 @@ class EventResult(BaseModel):
 
 class ReportResults(BaseModel):
     results: list[EventResult]
-
-
-class LicenseStatusOut(BaseModel):
-    identifier: str
-    region: str
-    status: str
-    version: str
-    updated_at: datetime
-    reason: str | None = None
-    superseded_by: str | None = None
 
 
 # --- event payloads -------------------------------------------------------------------------------

@@ -30,12 +30,9 @@ from keys.service import KeyService
 from national_hub import repo
 from national_hub.client_check import RegionCertificateCheck
 from national_hub.models import (
-    TRUST_LIST_STATE_ID,
     HubCatalogEntry,
-    HubIssuerCode,
     HubLicense,
     HubReceivedEvent,
-    HubRegion,
     HubTrustAnchor,
     HubTrustListState,
 )
@@ -125,13 +122,9 @@ class HubService:
         token = "hub_" + secrets.token_urlsafe(32)
         try:
             with self.db.unit_of_work() as s:
-                if s.get(HubRegion, code) is not None:
+                if repo.region(s, code) is not None:
                     raise conflict(f"region {code} is already registered", ErrorCode.REGION_EXISTS)
-                s.add(
-                    HubRegion(
-                        code=code, name=name, token_hash=_token_hash(token), created_at=self.clock.now()
-                    )
-                )
+                repo.add_region(s, code, name, _token_hash(token), self.clock.now())
                 s.flush()
                 repo.mark_trust_list_changed(s)
                 record(s, actor, "hub.region.add", f"region:{code}", name=name)
@@ -151,7 +144,7 @@ class HubService:
         certificate or an issuer code belongs to another region."""
         try:
             with self.db.unit_of_work() as s:
-                if s.get(HubRegion, code, with_for_update=True) is None:
+                if repo.region(s, code, lock=True) is None:
                     raise not_found(f"region {code} is not registered at the hub")
                 self._bind(s, code, actor, client_cert_der, issuer_codes)
         except IntegrityError:
@@ -160,7 +153,7 @@ class HubService:
     def _bind(
         self, s: Session, code: str, actor: str, der: bytes | None, issuer_codes: Sequence[str]
     ) -> None:
-        region = s.get(HubRegion, code)
+        region = repo.region(s, code)
         if der is not None:
             region.client_cert_sha256 = sha256_hex(der)
             record(s, actor, "hub.region.certificate", f"region:{code}", sha256=region.client_cert_sha256)
@@ -175,7 +168,7 @@ class HubService:
                 raise invalid(
                     f"{issuer!r} is not an issuer code (1-64 of 0-9, A-Z)", ErrorCode.BAD_ISSUER_CODE
                 )
-            s.add(HubIssuerCode(issuer_code=issuer, region=code, bound_by=actor, bound_at=self.clock.now()))
+            repo.bind_issuer_code(s, issuer, code, actor, self.clock.now())
             record(s, actor, "hub.issuer-code.bind", f"issuer:{issuer}", region=code)
         s.flush()
 
@@ -216,7 +209,7 @@ class HubService:
         try:
             with self.db.unit_of_work() as s, s.no_autoflush:
                 repo.lock_region(s, region)
-                if s.get(HubRegion, region) is None:
+                if repo.region(s, region) is None:
                     raise forbidden(f"region {region} is not registered at the hub")
                 batch = _Batch(s, region, self.clock.now(), events)
                 batch.check_issuers()
@@ -253,20 +246,12 @@ class HubService:
             return head.key_ref
         try:
             with self.db.unit_of_work() as s:
-                existing = s.get(HubTrustListState, TRUST_LIST_STATE_ID)
+                existing = repo.trust_list_state(s)
                 if existing is not None:
                     return existing.key_ref
                 key = self.keys.create(s, "sm2", "national hub trust-list signing", actor)
                 cert = hub_certificate(self.keys.signer(key.key_ref), self.clock.now())
-                s.add(
-                    HubTrustListState(
-                        id=TRUST_LIST_STATE_ID,
-                        key_ref=key.key_ref,
-                        certificate_der=cert,
-                        sequence=0,
-                        dirty=True,
-                    )
-                )
+                repo.add_trust_list_state(s, key.key_ref, cert)
                 s.flush()
                 record(s, actor, "hub.signing-key.create", key.key_ref, certificate_sha256=sha256_hex(cert))
                 return key.key_ref
@@ -277,7 +262,7 @@ class HubService:
     def hub_certificate_pem(self) -> str:
         self.ensure_signing_key(SYSTEM_ACTOR)
         with self.db.read() as s:
-            return to_pem(s.get(HubTrustListState, TRUST_LIST_STATE_ID).certificate_der)
+            return to_pem(repo.trust_list_state(s).certificate_der)
 
     def trust_list(self) -> dict:
         """The current signed trust list (see national_hub.trust_list for its form)."""
@@ -296,7 +281,7 @@ class HubService:
         if cached is not None and cached[0] == (head.sequence, head.issued_at):
             return cached[1]
         with self.db.read() as s:
-            document = s.get(HubTrustListState, TRUST_LIST_STATE_ID).document
+            document = repo.trust_list_state(s).document
         self._cached_list = ((head.sequence, head.issued_at), document)
         return document
 
@@ -306,7 +291,7 @@ class HubService:
 
     def _publish(self) -> str:
         with self.db.unit_of_work() as s:
-            state = s.get(HubTrustListState, TRUST_LIST_STATE_ID, with_for_update=True)
+            state = repo.trust_list_state(s, lock=True)
             if state.dirty or state.document is None or not self._fresh(state.issued_at):
                 self._sign(s, state)
             document, key = state.document, (state.sequence, state.issued_at)
@@ -463,7 +448,7 @@ class _Batch:
         """A region's first accepted license with an unbound issuer code binds the code to it."""
         if code not in self.issuers:
             actor = f"region:{self.region}"
-            self.s.add(HubIssuerCode(issuer_code=code, region=self.region, bound_by=actor, bound_at=at))
+            repo.bind_issuer_code(self.s, code, self.region, actor, at)
             self.issuers[code] = self.region
 
     def _status(self, at: datetime, p: StatusPayload) -> str:

@@ -27,25 +27,13 @@ from seal_service.schemas import (
     SealOut,
     StatusChange,
 )
-from seal_service.service import SealService, SealView
+from seal_service.service import SealService
+from seal_service.views import SealView
 
 
 def _out(view: SealView) -> SealOut:
-    return SealOut(
-        seal_id=view.seal_id,
-        es_id=view.es_id,
-        seal_der_b64=base64.b64encode(view.seal_der).decode(),
-        signer_certificate_pem=view.signer_certificate_pem,
-        name=view.name,
-        owner_credit_code=view.owner_credit_code,
-        type=view.type,
-        algorithm=view.algorithm,
-        status=view.status,
-        valid_from=view.valid_from,
-        valid_to=view.valid_to,
-        width_mm=view.width_mm,
-        height_mm=view.height_mm,
-    )
+    shown = {name: getattr(view, name) for name in SealOut.model_fields if name != "seal_der_b64"}
+    return SealOut(seal_der_b64=base64.b64encode(view.seal_der).decode(), **shown)
 
 
 OFD_MEDIA = ("application/ofd", "application/zip")

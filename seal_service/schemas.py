@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from seal_service.views import SealView
 
 SIZE_DEFAULT = "millimetres; default 40, or the template's size"
 
@@ -39,18 +42,6 @@ class SealCreated(BaseModel):
     signer_certificate_pem: str
 
 
-class SealOut(SealCreated):
-    name: str
-    owner_credit_code: str
-    type: int
-    algorithm: str
-    status: str
-    valid_from: datetime
-    valid_to: datetime
-    width_mm: int
-    height_mm: int
-
-
 class StatusChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(default="", max_length=200)
@@ -61,18 +52,22 @@ class DataStampOut(BaseModel):
     data_hash_hex: str
 
 
-class SealItem(BaseModel):
-    seal_id: str
-    es_id: str
-    name: str
-    owner_credit_code: str
-    type: int
-    algorithm: str
-    status: str
-    valid_from: datetime
-    valid_to: datetime
-    created_by: str
-    created_at: datetime
+def _view_model(name: str, fields: str, base: type[BaseModel] = BaseModel) -> type[BaseModel]:
+    """A response model carrying these SealView fields (space-separated), typed as in SealView."""
+    types = get_type_hints(SealView)
+    return create_model(name, __base__=base, **{f: (types[f], ...) for f in fields.split()})
+
+
+# One seal model (seal_service.views.SealView); the API shows these parts of it.
+SealOut = _view_model(
+    "SealOut",
+    "name owner_credit_code type algorithm status valid_from valid_to width_mm height_mm",
+    SealCreated,
+)
+SealItem = _view_model(
+    "SealItem",
+    "seal_id es_id name owner_credit_code type algorithm status valid_from valid_to created_by created_at",
+)
 
 
 class SealList(BaseModel):

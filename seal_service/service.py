@@ -13,10 +13,9 @@ from datetime import datetime, timedelta
 
 import rfc8785
 from asn1crypto import pem, tsp, x509
-from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from ca.service import REASONS, CAService, IssuedView, to_pem
+from ca.service import REASONS, CAService, IssuedView
 from core.clock import Clock
 from core.errors import DomainError, ErrorCode, ErrorKind, conflict, forbidden, invalid, not_found
 from core.identity import credit_code_problem
@@ -29,10 +28,12 @@ from db.truth import Topic, bump
 from keys.service import KeyService
 from seal_service import pdf as pdf_stamping
 from seal_service import placements as placing
-from seal_service.models import Seal, SealMaker, StampRecord
+from seal_service import repo
+from seal_service.models import Seal, SealMaker
 from seal_service.pades import PadesLevel, PdfStampSpec
 from seal_service.ses import StampBuilder, build_seal, data_hash
 from seal_service.timestamps import LocalTimeStamper
+from seal_service.views import SealView, seal_view
 
 ISSUING_CA = {"sm2": "sm2-issuing", "rsa": "rsa-issuing"}
 KEY_SPEC = {"sm2": "sm2", "rsa": "rsa-2048"}
@@ -41,25 +42,7 @@ STATUSES = ("active", "suspended", "revoked")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_IMAGE = 2 * 1024 * 1024
 CANONICAL = "application/json;canonicalization=RFC8785"
-_ADD_STAMP = insert(StampRecord.__table__)
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SealView:
-    seal_id: str
-    es_id: str
-    name: str
-    owner_credit_code: str
-    type: int
-    algorithm: str
-    status: str
-    valid_from: datetime
-    valid_to: datetime
-    width_mm: int
-    height_mm: int
-    seal_der: bytes
-    signer_certificate_pem: str
 
 
 @dataclass
@@ -113,7 +96,7 @@ class SealService:
         created = False
         for algorithm in ISSUING_CA:
             with self.db.read() as s:
-                exists = s.get(SealMaker, algorithm) is not None
+                exists = repo.maker(s, algorithm) is not None
             if not exists:
                 self._create_maker(algorithm, actor)
                 created = True
@@ -133,19 +116,12 @@ class SealService:
         )
         view = self.ca.issue_for_key(ISSUING_CA[algorithm], spki, subject, "seal-maker", actor)
         with self.db.unit_of_work() as s:
-            s.add(
-                SealMaker(
-                    algorithm=algorithm,
-                    key_ref=key.key_ref,
-                    certificate_der=_der(view.certificate_pem),
-                    created_at=self.clock.now(),
-                )
-            )
+            repo.add_maker(s, algorithm, key.key_ref, _der(view.certificate_pem), self.clock.now())
             record(s, actor, "seal-maker.create", algorithm, key_ref=key.key_ref, serial=view.serial_hex)
 
     def makers(self) -> list[SealMaker]:
         with self.db.read() as s:
-            return list(s.scalars(select(SealMaker)))
+            return repo.makers(s)
 
     # ---- seals ----------------------------------------------------------------------------------
 
@@ -272,7 +248,7 @@ class SealService:
             seal_id = "seal-" + secrets.token_hex(8)
             try:
                 with self.db.unit_of_work() as s:
-                    s.add(Seal(id=seal_id, es_id=es_id, seal_der=seal_der, **fields))
+                    repo.add_seal(s, seal_id, es_id, seal_der, fields)
                     record(
                         s,
                         fields["created_by"],
@@ -310,7 +286,7 @@ class SealService:
 
     def _next_es_id(self) -> str:
         with self.db.read() as s:
-            last = s.scalar(select(func.max(Seal.es_id)).where(Seal.es_id.like(f"{self.region}%")))
+            last = repo.last_es_id(s, self.region)
         sequence = int(last[6:]) + 1 if last else 1
         if sequence >= 10**8:
             raise DomainError(
@@ -320,7 +296,7 @@ class SealService:
 
     def _maker(self, algorithm: str) -> SealMaker:
         with self.db.read() as s:
-            maker = s.get(SealMaker, algorithm)
+            maker = repo.maker(s, algorithm)
         if maker is None:
             raise DomainError(
                 ErrorKind.UNAVAILABLE,
@@ -331,16 +307,16 @@ class SealService:
 
     def get(self, seal_id: str) -> SealView:
         with self.db.read() as s:
-            seal = s.get(Seal, seal_id)
+            seal = repo.seal(s, seal_id)
         if seal is None:
             raise not_found(f"no seal {seal_id!r}")
-        return _view(seal)
+        return seal_view(seal)
 
     def set_status(self, seal_id: str, status: str, actor: str, reason: str = "") -> SealView:
         if status not in STATUSES:
             raise invalid(f"status must be one of {', '.join(STATUSES)}", ErrorCode.STATUS)
         with self.db.unit_of_work() as s:
-            seal = s.get(Seal, seal_id)
+            seal = repo.seal(s, seal_id)
             if seal is None:
                 raise not_found(f"no seal {seal_id!r}")
             if seal.status == "revoked":
@@ -378,14 +354,10 @@ class SealService:
 
     def _state(self, seal_id: str) -> tuple:
         with self.db.read() as s:
-            row = s.execute(
-                select(Seal.status, Seal.valid_from, Seal.valid_to, Seal.algorithm, Seal.signer_ca_id).where(
-                    Seal.id == seal_id
-                )
-            ).first()
-        if row is None:
+            state = repo.stamping_state(s, seal_id)
+        if state is None:
             raise not_found(f"no seal {seal_id!r}")
-        return tuple(row)
+        return state
 
     def check_usable(self, seal_id: str, principal: Principal) -> None:
         """DomainError (forbidden, not-found, conflict) unless ``principal`` may stamp with the seal now."""
@@ -393,7 +365,7 @@ class SealService:
 
     def _full(self, seal_id: str) -> Seal:
         with self.db.read() as s:
-            return s.get(Seal, seal_id)
+            return repo.seal(s, seal_id)
 
     def stamp_data(
         self,
@@ -514,18 +486,11 @@ class SealService:
     ) -> None:
         """Commit the stamp's record and audit event (one transaction, shared with the stamps that
         other threads of this process record at the same time: db.group_commit)."""
-        stamp = {
-            "seal_id": seal.id,
-            "kind": kind,
-            "document_hash": document_hash,
-            "level": level,
-            "requester": principal.actor,
-            "at": self.clock.now(),
-        }
+        stamp = repo.stamp_row(seal.id, kind, document_hash, level, principal.actor, self.clock.now())
         audit = event_row(
             principal.actor, "seal.stamp", seal.id, kind=kind, document_hash=document_hash, level=level
         )
-        self._stamps.write([(_ADD_STAMP, stamp), audit])
+        self._stamps.write([stamp, audit])
 
     def _builder(self, usable: UsableSeal) -> StampBuilder:
         return self._cache.get_or_load(("builder", usable.id), lambda: self._new_builder(usable.id))
@@ -588,21 +553,3 @@ def _der(pem_text: str) -> bytes:
 
 def _serial(cert_der: bytes) -> str:
     return format(x509.Certificate.load(cert_der).serial_number, "x")
-
-
-def _view(seal: Seal) -> SealView:
-    return SealView(
-        seal.id,
-        seal.es_id,
-        seal.name,
-        seal.owner_credit_code,
-        seal.type,
-        seal.algorithm,
-        seal.status,
-        seal.valid_from,
-        seal.valid_to,
-        seal.width_mm,
-        seal.height_mm,
-        seal.seal_der,
-        to_pem(seal.signer_certificate_der),
-    )

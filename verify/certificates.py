@@ -53,6 +53,7 @@ from verify.report import (
     WARNING,
     Check,
     Report,
+    SignerInfo,
 )
 from verify.sm2_validation import ALGORITHM_POLICY, SM2SignatureValidator
 
@@ -109,11 +110,9 @@ def verify_certificate_report(cert_der: bytes, **kwargs) -> Report:
     checks = verify_certificate(cert_der, **kwargs)
     try:
         cert = x509.Certificate.load(cert_der)
-        signer = {
-            "subject": cert.subject.human_friendly,
-            "issuer": cert.issuer.human_friendly,
-            "serial_hex": format(cert.serial_number, "x"),
-        }
+        signer = SignerInfo(
+            cert.subject.human_friendly, format(cert.serial_number, "x"), cert.issuer.human_friendly
+        )
     except (ValueError, TypeError):
         signer = None
     return Report.from_checks(checks, signer=signer)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 
 from core.license_form import signed_content
-from verify.report import Check, Report
+from verify.report import Check, Report, SignerInfo
 from verify.ses import verify_stamp
 
 REQUIRED = ("identifier", "type_code", "version", "region", "holder", "issuer", "data", "valid_from", "stamp")
@@ -64,9 +64,9 @@ def verify_license(
     return Report.from_checks(checks, signed_at=stamp.signed_at, signer=stamp.signer, seal=stamp.seal)
 
 
-def _issuer_check(signer: dict | None, issuer: str) -> Check:
+def _issuer_check(signer: SignerInfo | None, issuer: str) -> Check:
     """The stamping seal's certificate must name the issuing body (credit code in the subject)."""
-    code = (signer or {}).get("credit_code")
+    code = (signer.credit_code or None) if signer else None
     if code is None:
         return Check(
             "issuer",

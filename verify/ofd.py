@@ -332,6 +332,7 @@ def verify_ofd(
         if e.path and posixpath.dirname(e.path) not in ("", e.doc_dir)
     }
     summary: dict = {}
+    seals = []
     seen: set[str] = set()
     for entry in entries:
         if entry.path in seen:
@@ -344,7 +345,8 @@ def verify_ofd(
         sig_checks, found = _verify_signature(pkg, entry, infrastructure, cert_checker, tuple(signer_certs))
         checks += [c.renamed(f"{entry.label}: ") for c in sig_checks]
         summary = summary or found  # the report names the first signature that could be read
-    return Report.from_checks(checks, **summary)
+        seals += [found["seal"]] if "seal" in found else []
+    return Report.from_checks(checks, **summary, seals=seals)
 
 
 def _verify_signature(

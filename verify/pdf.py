@@ -125,6 +125,8 @@ from verify.report import (
     WARNING,
     Check,
     Report,
+    SealInfo,
+    SignerInfo,
 )
 from verify.ses import PARSE_ERRORS, digest, hash_algorithm, parse_seal, verify_seal
 from verify.sm2_validation import SM2_CONTEXT_KWARGS
@@ -583,7 +585,10 @@ def _combine(checks: list[Check], results: list[_Result]) -> Report:
     for index, result in enumerate(results, start=1):
         checks += [c.renamed(f"Signature{index}: ") for c in result.checks]
     first = next((r for r in results if r.signer), results[0])
-    return Report.from_checks(checks, signed_at=first.signed_at, signer=first.signer, seal=first.seal)
+    seals = [r.seal for r in results if r.seal]
+    return Report.from_checks(
+        checks, signed_at=first.signed_at, signer=first.signer, seal=first.seal, seals=seals
+    )
 
 
 # --------------------------------------------------------------------------- unreadable structure
@@ -658,9 +663,9 @@ def _pyhanko_refusal(exc: SignatureValidationError) -> Check:
 @dataclass
 class _Result:
     checks: list[Check]
-    signer: dict | None = None
+    signer: SignerInfo | None = None
     signed_at: datetime | None = None
-    seal: dict | None = None
+    seal: SealInfo | None = None
 
 
 class _FileChanges(DiffPolicy):
@@ -833,11 +838,9 @@ async def _signature(
     ]
     seal_check, seal = _seal(sig, seal_oid, trusted or poe, inputs)
     checks.append(seal_check)
-    signer = {
-        "subject": readable_name(cert.subject),
-        "serial_hex": format(cert.serial_number, "x"),
-        "issuer": readable_name(cert.issuer),
-    }
+    signer = SignerInfo(
+        readable_name(cert.subject), format(cert.serial_number, "x"), readable_name(cert.issuer)
+    )
     return _Result(checks, signer=signer, signed_at=trusted or claimed, seal=seal)
 
 
@@ -1043,7 +1046,7 @@ def _time_stamp(ts, poe: datetime | None) -> Check:
 
 def _seal(
     sig: EmbeddedPdfSignature, oid: str | None, at: datetime | None, inputs: _Inputs
-) -> tuple[Check, dict | None]:
+) -> tuple[Check, SealInfo | None]:
     if oid is None:
         return Check("seal", SKIPPED, "no seal attribute OID configured"), None
     attrs = sig.signer_info["unsigned_attrs"]

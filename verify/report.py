@@ -9,7 +9,8 @@ in docs/indications.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -70,30 +71,84 @@ def derive_indication(checks: list[Check]) -> tuple[str, str | None]:
     return TOTAL_PASSED, None
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, bytes | bytearray):
-        return bytes(value).hex()
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@dataclass(frozen=True)
+class SignerInfo:
+    """The signing certificate as a report names it: subject and issuer as readable names
+    (``C=CN, O=…, CN=…``), the serial number in lower-case hexadecimal, and the holder's unified
+    social credit code (GB/T 32100) when the certificate carries one."""
+
+    subject: str
+    serial_hex: str
+    issuer: str
+    credit_code: str | None = None
+
+    def to_dict(self) -> dict[str, str]:
+        """The JSON form: subject, serial_hex, issuer, and credit_code only when known."""
+        out = {"subject": self.subject, "serial_hex": self.serial_hex, "issuer": self.issuer}
+        if self.credit_code:
+            out["credit_code"] = self.credit_code
+        return out
+
+
+@dataclass(frozen=True)
+class SealInfo:
+    """The GB/T 38540 seal (SES_Seal) a report names: its code (esID), name, type, header version
+    and vendor, validity and creation times (aware UTC), and the picture's type and size in
+    millimetres. ``picture`` holds the picture itself for display; the JSON form leaves it out."""
+
+    es_id: str
+    name: str
+    type: int
+    version: int
+    vendor: str
+    valid_start: datetime
+    valid_end: datetime
+    create_date: datetime
+    picture_type: str
+    width_mm: int
+    height_mm: int
+    picture: bytes = field(default=b"", repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: every field but ``picture``, times in ISO 8601."""
+        return {
+            "es_id": self.es_id,
+            "name": self.name,
+            "type": self.type,
+            "version": self.version,
+            "vendor": self.vendor,
+            "valid_start": _iso(self.valid_start),
+            "valid_end": _iso(self.valid_end),
+            "create_date": _iso(self.create_date),
+            "picture_type": self.picture_type,
+            "width_mm": self.width_mm,
+            "height_mm": self.height_mm,
+        }
+
+
+def _fields(info: SignerInfo | SealInfo) -> str:
+    return ", ".join(f"{k}={v}" for k, v in info.to_dict().items())
 
 
 @dataclass(frozen=True)
 class Report:
     """A verifier's answer, fixed once made: the ETSI EN 319 102-1 indication and sub-indication,
     the signing time (aware UTC) if known, what was learned of the signer and the seal, and the
-    checks in the order they were performed."""
+    checks in the order they were performed. ``seals`` are all the seals found (a file may carry
+    several signatures; ``seal`` is the one of the signature the report names); only ``seal``
+    appears in the JSON form."""
 
     indication: str
     sub_indication: str | None
     signed_at: datetime | None
-    signer: dict | None
-    seal: dict | None
+    signer: SignerInfo | None
+    seal: SealInfo | None
     checks: tuple[Check, ...] = ()
+    seals: tuple[SealInfo, ...] = ()
 
     def __post_init__(self):
         if self.indication not in INDICATIONS:
@@ -105,11 +160,14 @@ class Report:
         checks: list[Check],
         *,
         signed_at: datetime | None = None,
-        signer: dict | None = None,
-        seal: dict | None = None,
+        signer: SignerInfo | None = None,
+        seal: SealInfo | None = None,
+        seals: Sequence[SealInfo] = (),
     ) -> Report:
+        """The report of these checks; ``seals`` defaults to ``seal`` alone."""
         indication, sub = derive_indication(checks)
-        return cls(indication, sub, signed_at, signer, seal, tuple(checks))
+        found = tuple(seals) or ((seal,) if seal else ())
+        return cls(indication, sub, signed_at, signer, seal, tuple(checks), found)
 
     def check(self, name: str) -> Check | None:
         """The first check with this exact name, if any."""
@@ -119,9 +177,9 @@ class Report:
         return {
             "indication": self.indication,
             "sub_indication": self.sub_indication,
-            "signed_at": _jsonable(self.signed_at),
-            "signer": _jsonable(self.signer),
-            "seal": _jsonable(self.seal),
+            "signed_at": _iso(self.signed_at),
+            "signer": self.signer.to_dict() if self.signer else None,
+            "seal": self.seal.to_dict() if self.seal else None,
             "checks": [c.to_dict() for c in self.checks],
         }
 
@@ -131,9 +189,9 @@ class Report:
         if self.signed_at:
             lines.append(f"Signed at:  {self.signed_at.isoformat()}")
         if self.signer:
-            lines.append("Signer:     " + ", ".join(f"{k}={_jsonable(v)}" for k, v in self.signer.items()))
+            lines.append("Signer:     " + _fields(self.signer))
         if self.seal:
-            lines.append("Seal:       " + ", ".join(f"{k}={_jsonable(v)}" for k, v in self.seal.items()))
+            lines.append("Seal:       " + _fields(self.seal))
         lines.append("Checks:")
         for c in self.checks:
             sub = f" [{c.sub_indication}]" if c.sub_indication else ""

@@ -43,6 +43,8 @@ from verify.report import (
     WARNING,
     Check,
     Report,
+    SealInfo,
+    SignerInfo,
 )
 from verify.sm2_validation import sm2_signature_der
 
@@ -97,20 +99,22 @@ class ParsedSeal:
     time_stamp_tagging: str | None  # "EXPLICIT" or "IMPLICIT"
     raw: bytes
 
-    def summary(self) -> dict:
-        return {
-            "es_id": self.es_id,
-            "name": self.name,
-            "type": self.seal_type,
-            "version": self.header_version,
-            "vendor": self.vendor,
-            "valid_start": self.valid_start,
-            "valid_end": self.valid_end,
-            "create_date": self.create_date,
-            "picture_type": self.picture_type,
-            "width_mm": self.width_mm,
-            "height_mm": self.height_mm,
-        }
+    def summary(self) -> SealInfo:
+        """What a report says of this seal (with its picture, for display)."""
+        return SealInfo(
+            es_id=self.es_id,
+            name=self.name,
+            type=self.seal_type,
+            version=self.header_version,
+            vendor=self.vendor,
+            valid_start=self.valid_start,
+            valid_end=self.valid_end,
+            create_date=self.create_date,
+            picture_type=self.picture_type,
+            width_mm=self.width_mm,
+            height_mm=self.height_mm,
+            picture=self.picture,
+        )
 
 
 @dataclass(frozen=True)
@@ -407,11 +411,9 @@ class CertInfo:
     public: bytes  # SM2: the 65-byte point; otherwise the SubjectPublicKeyInfo DER
     credit_code: str | None = None  # the holder's unified social credit code (subject serialNumber)
 
-    def summary(self) -> dict:
-        out = {"subject": self.subject, "serial_hex": self.serial_hex, "issuer": self.issuer}
-        if self.credit_code:
-            out["credit_code"] = self.credit_code
-        return out
+    def summary(self) -> SignerInfo:
+        """What a report says of this certificate's holder."""
+        return SignerInfo(self.subject, self.serial_hex, self.issuer, self.credit_code)
 
 
 _NAME_KEYS = {

@@ -11,11 +11,12 @@ from starlette.datastructures import UploadFile
 from app.console.ca_pages import PAGE_SIZE, filters
 from app.console.pictures import picture_uri
 from app.console.web import Console, redirect
-from core.errors import ErrorCode, invalid
+from core.errors import DomainError, ErrorCode, invalid
 from seal_service import images
 from seal_service.listing import list_seals
 from seal_service.router import seal_arguments
 from seal_service.schemas import SealImageIn, SealIn
+from verify.ses import parse_seal
 
 STATUS_ACTIONS = {"suspend": "suspended", "resume": "active", "revoke": "revoked"}
 MAX_IMAGE_BYTES = 2_000_000
@@ -40,6 +41,13 @@ async def _seal_in(form) -> SealIn:
             "text": str(form.get("text") or "").strip() or None,
         }
     return SealIn(**{k: v for k, v in fields.items() if v is not None})
+
+
+def _picture(seal_der: bytes) -> str | None:
+    try:
+        return picture_uri(parse_seal(seal_der).summary())
+    except DomainError:  # a stored seal that no longer parses is shown without its picture
+        return None
 
 
 def add_routes(router: APIRouter, console: Console, services) -> None:
@@ -96,7 +104,7 @@ def add_routes(router: APIRouter, console: Console, services) -> None:
             page,
             "seal.html",
             seal=view,
-            picture=picture_uri(view.seal_der),
+            picture=_picture(view.seal_der),
             grantees=grantees,
             done=request.query_params.get("done"),
         )

@@ -1,13 +1,13 @@
 """The public verification page: anyone uploads a PDF, OFD, seal, stamp or e-license and sees the
 report of the same VerifyService as POST /api/v1/verify/*, under the same anonymous rate limit and
-the same body-size limit, with the seal pictures the file carries."""
+the same body-size limit, with the pictures of the seals the report found."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
 
-from app.console.pictures import pictures_in
+from app.console.pictures import report_pictures
 from app.console.web import Console
 from app.rate_limits import client_address
 from core.errors import ErrorCode, invalid
@@ -15,7 +15,7 @@ from core.threads import in_thread
 
 
 def add_routes(router: APIRouter, console: Console, services) -> None:
-    verifier, limits, settings = services.verify, services.limits, services.settings
+    verifier, limits = services.verify, services.limits
 
     @router.get("/verify")
     def verify_form(request: Request):
@@ -34,7 +34,10 @@ def add_routes(router: APIRouter, console: Console, services) -> None:
         if not data:
             raise invalid(page.t("empty_file"), ErrorCode.FILE)
         report = await in_thread(verifier.file, data)
-        pictures = await in_thread(pictures_in, data, settings.seal_attribute_oid)
         return console.render(
-            page, "verify.html", report=report.to_dict(), pictures=pictures, filename=upload.filename
+            page,
+            "verify.html",
+            report=report.to_dict(),
+            pictures=report_pictures(report),
+            filename=upload.filename,
         )

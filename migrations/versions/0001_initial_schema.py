@@ -12,8 +12,6 @@ import db.base
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
@@ -52,9 +50,9 @@ def upgrade() -> None:
         "ca_requests",
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("spec", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("requested_by", sa.String(length=200), nullable=False),
         sa.Column("requester_token", sa.String(length=40), nullable=False),
-        sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("decided_by", sa.String(length=200), nullable=True),
         sa.Column("created_at", db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("decided_at", db.base.UTCDateTime(timezone=True), nullable=True),

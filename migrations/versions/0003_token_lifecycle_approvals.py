@@ -14,8 +14,6 @@ import db.base
 
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
@@ -90,8 +88,8 @@ def downgrade() -> None:
         sa.Column("spec", sa.Text(), nullable=False),
         sa.Column("requested_by", sa.String(length=200), nullable=False),
         sa.Column("requester_token", sa.String(length=40), nullable=False),
-        sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("decided_by", sa.String(length=200), nullable=True),
+        sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("created_at", db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("decided_at", db.base.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),

@@ -11,8 +11,6 @@ import db.base
 
 revision = "0003a"
 down_revision = "0003"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

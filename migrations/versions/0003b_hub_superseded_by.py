@@ -9,8 +9,6 @@ from alembic import op
 
 revision = "0003b"
 down_revision = "0003a"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -11,8 +11,6 @@ import db.base
 
 revision = "0003c"
 down_revision = "0003b"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -12,8 +12,6 @@ from db.audit import canonical_bytes
 
 revision = "0004"
 down_revision = "0003c"
-branch_labels = None
-depends_on = None
 
 _UTC = db.base.UTCDateTime(timezone=True)
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

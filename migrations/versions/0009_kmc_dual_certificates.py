@@ -11,8 +11,6 @@ import db.base
 
 revision = "0009"
 down_revision = "0004"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

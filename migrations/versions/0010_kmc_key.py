@@ -14,8 +14,6 @@ from alembic import op
 
 revision = "0010_kmc_key"
 down_revision = "0009"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

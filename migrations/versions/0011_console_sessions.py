@@ -11,8 +11,6 @@ import db.base
 
 revision = "0011_console"
 down_revision = "0010_kmc_key"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -11,8 +11,6 @@ import db.base
 
 revision = "0012_mtls"
 down_revision = "0011_console"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

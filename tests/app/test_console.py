@@ -310,7 +310,7 @@ def test_seal_made_with_an_upload_is_approved_by_a_second_operator(admin, client
 def _seals(services) -> list[str]:
     from seal_service.listing import list_seals
 
-    return [s["seal_id"] for s in list_seals(services.db, 10)[0]]
+    return [s.seal_id for s in list_seals(services.db, 10)[0]]
 
 
 def test_seal_template_preview_is_a_png(admin):

@@ -72,7 +72,7 @@ def test_ses_v4_stamped_ofd_verifies_but_trust_is_indeterminate():
         assert report.check(f"Sign_0: {name}").result == "passed", name
     assert report.check("Sign_0: signer_certificate").sub_indication == "NO_CERTIFICATE_CHAIN_FOUND"
     assert report.indication == "INDETERMINATE"
-    assert report.seal["es_id"] and report.signer["subject"].endswith("CN=Test Certificate")
+    assert report.seal.es_id and report.signer.subject.endswith("CN=Test Certificate")
 
 
 def test_ofdrw_sample_signed_after_expiry_stays_indeterminate_even_when_trusted():
@@ -216,7 +216,7 @@ def test_bare_signature_verifies_with_a_supplied_certificate(holder):
     report = verify_ofd(signed, signer_certs=[cert], cert_checker=trusting_checker())
     assert report.check("Sign_0: signature").result == "passed"
     assert report.indication == "TOTAL_PASSED", report.to_text()
-    assert report.signer["subject"] == "C=CN, CN=OFD signer"
+    assert report.signer.subject == "C=CN, CN=OFD signer"
 
 
 @pytest.mark.parametrize("attrs, attach", [(False, False), (True, False), (True, True)])

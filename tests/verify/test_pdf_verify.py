@@ -115,10 +115,10 @@ def test_rsa_stamp_with_seal_passes(level):
         assert f"Signature1: {check}" in names
     assert names["Signature1: seal"] == "passed"
     assert names["Signature1: time stamp"] == ("skipped" if level == "B-B" else "passed")
-    assert report.signer["serial_hex"] == format(pki.signer_cert.serial_number, "x")
-    assert "Test Seal 91350100M000100Y43" in report.signer["subject"]
-    assert "Test Issuing CA" in report.signer["issuer"]
-    assert report.seal["es_id"] == "3501000000001"
+    assert report.signer.serial_hex == format(pki.signer_cert.serial_number, "x")
+    assert "Test Seal 91350100M000100Y43" in report.signer.subject
+    assert "Test Issuing CA" in report.signer.issuer
+    assert report.seal.es_id == "3501000000001"
     assert report.signed_at is not None and abs(report.signed_at - datetime.now(UTC)) < timedelta(hours=1)
     if level in ("B-LT", "B-LTA"):
         assert names["validation data"] == "passed"
@@ -172,7 +172,7 @@ def test_two_stamps_are_both_reported():
     assert names["Signature1: certificate chain"] == names["Signature2: certificate chain"] == "passed"
     assert "form filling" in report.check("Signature1: coverage and modifications").detail
     assert "covers the entire file" in report.check("Signature2: coverage and modifications").detail
-    assert "Test Seal 91350100M000100Y43" in report.signer["subject"]  # the first signature's signer
+    assert "Test Seal 91350100M000100Y43" in report.signer.subject  # the first signature's signer
     assert "Test Seal 2" in report.check("Signature2: certificate chain").detail
 
 
@@ -320,7 +320,7 @@ def test_seal_must_list_the_pdf_signer():
     report = verify(data)
     assert report.indication == TOTAL_FAILED, explain(report)
     assert "does not list" in report.check("Signature1: seal").detail
-    assert report.seal["es_id"] == "9"
+    assert report.seal.es_id == "9"
 
 
 def test_seal_that_is_not_a_seal_fails():
@@ -372,7 +372,7 @@ def test_sm2_chain_with_crl_and_sm2_seal_passes():
         data, trust_anchors=[chain.root.der], other_certs=[maker.der], crls=[make_crl(chain.issuing)]
     )
     assert report.indication == TOTAL_PASSED, explain(report)
-    assert report.seal["es_id"] == "SM2-1"
+    assert report.seal.es_id == "SM2-1"
     assert "sm3_sm2" in report.check("Signature1: signature").detail
 
     revoked_maker = make_crl(chain.issuing, [(maker.serial, datetime.now(UTC) - timedelta(days=1))])

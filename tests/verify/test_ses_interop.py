@@ -21,7 +21,7 @@ from core.oids import SM3_WITH_SM2
 from keys import sm2
 from keys.sm2 import SM2PrivateKey
 from tests.verify import ses_versions as v
-from verify.report import Check, Report, derive_indication
+from verify.report import Check, Report, SealInfo, derive_indication
 from verify.ses import parse_seal, parse_signature, verify_seal, verify_stamp
 
 INTEROP = Path(__file__).resolve().parents[2].parent / "shared" / "interop"
@@ -287,7 +287,7 @@ def test_v4_v5_seal_maker_signature_verifies_over_received_sealinfo(name, layout
     # Unknown trust anchors: never passed.
     assert report.indication == "INDETERMINATE"
     assert report.sub_indication == "NO_CERTIFICATE_CHAIN_FOUND"
-    assert report.seal["es_id"] == seal.es_id and report.seal["version"] == layout
+    assert report.seal.es_id == seal.es_id and report.seal.version == layout
 
 
 def test_v5_dummy_time_stamp_is_reported_as_not_a_valid_token():
@@ -329,7 +329,7 @@ def test_ofdrw_stamps_verify_and_a_real_document_fails_the_hash(name, version):
     with_data = verify_stamp(der, data=interop("UserV4.esl"))
     assert with_data.check("document_hash").result == "failed"
     assert (with_data.indication, with_data.sub_indication) == ("TOTAL_FAILED", "HASH_FAILURE")
-    assert with_data.signer["serial_hex"] and with_data.signed_at == stamp.signing_time
+    assert with_data.signer.serial_hex and with_data.signed_at == stamp.signing_time
     json.dumps(with_data.to_dict())
     assert "HASH_FAILURE" in with_data.to_text()
 
@@ -379,7 +379,7 @@ def test_specs_build_a_v4_seal_and_stamp_that_verify(pki):
     assert [at for _, at, purpose in calls if purpose == "seal-maker"] == [T0]
     signer_at = [at for _, at, purpose in calls if purpose == "seal-signer"]
     assert signer_at[0] == T0 and signer_at[1] > T0  # also now: no time stamp proves the claimed time
-    assert report.signed_at == T0 and report.seal["name"] == "测试专用章"
+    assert report.signed_at == T0 and report.seal.name == "测试专用章"
     assert verify_stamp(der, data=data).indication == "INDETERMINATE"
 
 
@@ -529,9 +529,11 @@ def test_report_indication_rules():
     )
     with pytest.raises(ValueError):
         Check("x", "ok", "")
-    report = Report.from_checks([passed, failed], signed_at=T0, seal={"valid_end": T0})
+    seal = SealInfo("1", "seal", 1, 4, "v", T0, T0, T0, "png", 40, 40, picture=b"\x89PNG")
+    report = Report.from_checks([passed, failed], signed_at=T0, seal=seal)
     data = report.to_dict()
     assert data["signed_at"] == "2025-01-01T00:00:00+00:00" and data["seal"]["valid_end"].startswith("2025")
+    assert "picture" not in data["seal"] and report.seals == (seal,)
     assert data["checks"][1] == {
         "name": "d",
         "result": "failed",
