@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 
 from ca.csr import parse_csr
-from ca.issuance_core import IssuanceRequest
+from ca.issuance_core import IssuanceRequest, IssuanceToken
 from ca.models import IssuedCertificate
 from ca.records import (
     CaContext,
@@ -22,11 +22,26 @@ from ca.records import (
     to_pem,
 )
 from core.errors import ErrorCode, conflict, invalid
-from db.audit import record
+from db.audit import change_with_event, record
 from policies.profiles import Profile
 
 _TABLE = IssuedCertificate.__table__
-_ADD_INTENT = insert(_TABLE)
+_INTENT_COLUMNS = (
+    "ca_id",
+    "serial_hex",
+    "shard",
+    "profile",
+    "subject",
+    "credit_code",
+    "status",
+    "tbs_der",
+    "not_before",
+    "not_after",
+    "requester",
+    "created_at",
+)
+# No RETURNING (nothing reads the new row's id); named parameters, as it may run inside a WITH clause.
+_ADD_INTENT = insert(_TABLE).inline().values({c: bindparam(c) for c in _INTENT_COLUMNS})
 _STORE_CERTIFICATE = (
     update(_TABLE)
     .where(_TABLE.c.ca_id == bindparam("c_ca"), _TABLE.c.serial_hex == bindparam("c_serial"))
@@ -109,61 +124,70 @@ class CaIssuance:
             raise invalid(f"unknown profile {name!r}; one of {names}", ErrorCode.UNKNOWN_PROFILE)
         return profile
 
-    def _writing(self, session):
-        # A bare connection on the hot path: the statements are Core ones, the ORM session adds nothing.
-        return contextlib.nullcontext(session) if session is not None else self.db.transaction()
+    def _write(
+        self, session, connection, change, params: dict, actor: str, action: str, target: str, **details
+    ):
+        """``change`` and its audit event as one unit of work: in the caller's session (committed
+        there), else one atomic write on the hot path (Core statements: ORM bookkeeping is not free)."""
+        if session is None:
+            change_with_event(self.db, change, params, actor, action, target, connection, **details)
+            return
+        session.execute(change, params)
+        record(session, actor, action, target, **details)
+        session.commit()
 
     def _sign_into(self, session, ctx: CaContext, request: IssuanceRequest, actor: str) -> bytes:
         """The issuance cycle: the core builds and lints, the intent is committed, the core signs
         exactly the linted TBS and checks it, the certificate is stored.
 
         With ``session`` the steps share the caller's session (CA set-up); without, intent and
-        result are two units of work, so signing holds no write lock."""
+        result are two units of work on one pooled connection, so signing holds no write lock."""
         token = self.issuance.prepare(ctx.issuing, request)
-        key, subject_text = serial_hex(token.serial), _subject_text(request.subject)
-        profile_name = request.profile.name
         try:
-            with self._writing(session) as s:
-                # Core statements: this is the hot path of issuance, and ORM bookkeeping is not free.
-                s.execute(
-                    _ADD_INTENT,
-                    {
-                        "ca_id": ctx.id,
-                        "serial_hex": key,
-                        "shard": token.shard,
-                        "profile": profile_name,
-                        "subject": subject_text,
-                        "credit_code": request.credit_code,
-                        "status": "intent",
-                        "tbs_der": token.tbs,
-                        "not_before": token.not_before,
-                        "not_after": token.not_after,
-                        "requester": actor,
-                        "created_at": request.now,
-                    },
-                )
-                record(s, actor, "certificate.sign-intent", f"{ctx.id}/{key}", profile=profile_name)
-                s.commit()
+            with contextlib.nullcontext() if session is not None else self.db.connection() as connection:
+                return self._record_and_sign(session, connection, ctx, token, actor)
+        finally:
+            self.issuance.discard(token)  # a token that was signed is already gone: nothing happens
+
+    def _record_and_sign(self, session, connection, ctx: CaContext, token: IssuanceToken, actor: str):
+        request = token.request
+        key, subject_text = serial_hex(token.serial), _subject_text(request.subject)
+        target, profile_name = f"{ctx.id}/{key}", request.profile.name
+        intent = {
+            "ca_id": ctx.id,
+            "serial_hex": key,
+            "shard": token.shard,
+            "profile": profile_name,
+            "subject": subject_text,
+            "credit_code": request.credit_code,
+            "status": "intent",
+            "tbs_der": token.tbs,
+            "not_before": token.not_before,
+            "not_after": token.not_after,
+            "requester": actor,
+            "created_at": request.now,
+        }
+        try:
+            self._write(
+                session,
+                connection,
+                _ADD_INTENT,
+                intent,
+                actor,
+                "certificate.sign-intent",
+                target,
+                profile=profile_name,
+            )
         except IntegrityError:
-            self.issuance.discard(token)
             if session is not None:
                 session.rollback()
             raise conflict("serial collision; retry the request", ErrorCode.SERIAL_COLLISION) from None
-        except BaseException:
-            self.issuance.discard(token)
-            raise
         cert_der = self.issuance.issue(token)  # outside any write lock when this is its own unit of work
-        with self._writing(session) as s:
-            s.execute(_STORE_CERTIFICATE, {"c_ca": ctx.id, "c_serial": key, "certificate_der": cert_der})
-            record(
-                s,
-                actor,
-                "certificate.issue",
-                f"{ctx.id}/{key}",
-                profile=profile_name,
-                subject=subject_text,
-                credit_code=request.credit_code,
-            )
+        stored = {"c_ca": ctx.id, "c_serial": key, "certificate_der": cert_der}
+        details = {"profile": profile_name, "subject": subject_text, "credit_code": request.credit_code}
+        self._write(
+            session, connection, _STORE_CERTIFICATE, stored, actor, "certificate.issue", target, **details
+        )
         return cert_der
 
     def _is_ca_key(self, spki) -> bool:

@@ -27,14 +27,17 @@ being the leaf hashes, so roots and proofs at any size need O(log² n) stored no
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
     Connection,
+    Executable,
     Index,
     Insert,
     Integer,
@@ -53,7 +56,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from db import merkle
-from db.base import Base, UTCDateTime, utcnow
+from db.base import Base, Database, UTCDateTime, utcnow
 
 FORMAT = "longtrust.audit.v1"
 SEQUENCE_BATCH = 5000
@@ -128,7 +131,9 @@ def event_canonical(ev: AuditEvent) -> bytes:
     return canonical_bytes(ev.at, ev.actor, ev.action, ev.subject, ev.details)
 
 
-_APPEND = insert(AuditEvent.__table__)
+_EVENT_COLUMNS = ("at", "actor", "action", "subject", "details", "canonical")
+_APPEND = insert(AuditEvent.__table__).inline()  # no RETURNING: nothing reads the event's id
+_APPEND_AFTER = _APPEND.values({c: bindparam("audit_" + c) for c in _EVENT_COLUMNS})
 _ADD_NODE = insert(AuditNode.__table__)
 _PLACE = (
     update(AuditEvent.__table__)
@@ -165,6 +170,45 @@ def event_row(actor: str, action: str, target: str, **details) -> tuple[Insert, 
         "canonical": canonical,
     }
     return _APPEND, values
+
+
+@functools.lru_cache(maxsize=64)
+def _with_event(change: Executable) -> Executable:
+    return _APPEND_AFTER.add_cte(change.cte("change"))
+
+
+def change_with_event(
+    db: Database,
+    change: Executable,
+    params: dict,
+    actor: str,
+    action: str,
+    target: str,
+    connection: Connection | None = None,
+    **details,
+) -> str:
+    """Make ``change`` (a Core INSERT or UPDATE, a module-level constant, executed with ``params``)
+    and write its audit event (as :func:`record`) as one transaction, committed on return; returns
+    the event's leaf hash. ``connection``: one from :meth:`Database.connection` to reuse.
+
+    On PostgreSQL that is a single statement and a single round trip: the change runs as a
+    data-modifying WITH clause of the event's INSERT (PostgreSQL runs such a clause exactly once
+    and to completion), in autocommit mode, where one statement is one transaction. Elsewhere the
+    two statements run in :meth:`Database.transaction`. Errors come as SQLAlchemy raises them
+    (IntegrityError for a duplicate key), and then nothing is written."""
+    statement, row = event_row(actor, action, target, **details)
+    if not db.is_postgres:
+        with db.transaction(connection) as conn:
+            conn.execute(change, params)
+            conn.execute(statement, row)
+    else:
+        with nullcontext(connection) if connection is not None else db.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            try:
+                conn.execute(_with_event(change), {**params, **{"audit_" + k: v for k, v in row.items()}})
+            finally:
+                conn.commit()  # ends SQLAlchemy's own bookkeeping; the statement committed itself
+    return merkle.leaf_hash(row["canonical"]).hex()
 
 
 # --- the sequencer --------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ from app.main import create_app
 from ca.models import CertificateAuthority, IssuedCertificate
 from ca.service import INTENT_TIMEOUT
 from core.clock import FixedClock
+from core.errors import DomainError, ErrorCode
+from db.audit import AuditEvent
 from tests.ca.csrs import make_csr, ocsp_request
 
 USCC = "11100000000013338W"
@@ -89,3 +91,32 @@ def test_an_intent_whose_worker_died_is_revoked_after_the_bound(services, monkey
     assert int(serial, 16) in {
         e["user_certificate"].native for e in crl["tbs_cert_list"]["revoked_certificates"]
     }
+
+
+def test_a_serial_collision_writes_nothing_and_the_next_request_is_issued(services, monkeypatch):
+    """The intent and its audit event are one write: when the serial is taken, neither is kept, the
+    certificate holding that serial is untouched, and the next request is issued as usual."""
+    ca = services.ca
+    first = ca.issue("sm2-issuing", make_csr("sm2"), "organization-signing", "test", credit_code=USCC)
+
+    def events() -> list[str]:
+        with services.db.read() as s:
+            return list(s.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+
+    def rows() -> list[tuple[str, str]]:
+        with services.db.read() as s:
+            return list(s.execute(select(IssuedCertificate.serial_hex, IssuedCertificate.status)).tuples())
+
+    before_events, before_rows = events(), rows()
+    monkeypatch.setattr("ca.issuance_core.random_serial", lambda: int(first.serial_hex, 16))
+    with pytest.raises(DomainError) as refused:
+        ca.issue("sm2-issuing", make_csr("sm2"), "organization-signing", "test", credit_code=USCC)
+    assert refused.value.code == ErrorCode.SERIAL_COLLISION
+    assert events() == before_events
+    assert rows() == before_rows
+    assert ca.get("sm2-issuing", first.serial_hex).certificate_pem == first.certificate_pem
+    monkeypatch.undo()
+
+    second = ca.issue("sm2-issuing", make_csr("sm2"), "organization-signing", "test", credit_code=USCC)
+    assert second.status == "good"
+    assert events()[len(before_events) :] == ["certificate.sign-intent", "certificate.issue"]
