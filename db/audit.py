@@ -1,8 +1,9 @@
 """The audit log: one event per state change, written in the change's own transaction, and
 sequenced afterwards into an RFC 9162 Merkle tree.
 
-Writing (:func:`record`) only INSERTs the event with its canonical bytes: no read of the log's tail
-and no lock, so writers never wait on one another for the audit log. One background sequencer
+Writing (:func:`record`, or :func:`change_with_event` for a change and its event in one statement)
+only INSERTs the event with its canonical bytes: no read of the log's tail and no lock, so writers
+never wait on one another for the audit log. One background sequencer
 (:func:`sequence`, run by the periodic job) takes the unsequenced events in batches in the order of
 their insertion id, gives them consecutive positions and adds their leaf hashes to the tree. Only
 one process sequences at a time (PostgreSQL: ``pg_try_advisory_xact_lock``; SQLite: the write
