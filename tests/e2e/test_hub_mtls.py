@@ -16,6 +16,8 @@ import pytest
 from tests.e2e.processes import Process, cli, databases, environment, free_port, wait_for
 from tests.e2e.test_mtls import ca_bundle, issue_client_certificate, serial_of, server_certificate, tls_client
 
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
 REGION_A, REGION_B = "110000", "310000"
 ISSUER_A = "11110000000000000X"
 TYPE_CODE = "11100000000013338W032"

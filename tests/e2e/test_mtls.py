@@ -19,6 +19,8 @@ from cryptography.x509.oid import NameOID
 
 from tests.e2e.processes import Process, cli, databases, environment, free_port
 
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
 
 def openssl(*args: str) -> None:
     subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
