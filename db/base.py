@@ -146,10 +146,18 @@ class Database:
                 session.close()
 
     @contextmanager
-    def connection(self) -> Iterator[Connection]:
+    def connection(self) -> Iterator[Connection | None]:
         """One pooled connection for several short transactions in a row (:meth:`transaction` with
         ``connection=``): one checkout and one liveness ping instead of one per transaction. Hold it
-        only for work that takes milliseconds: it is one of the pool's connections meanwhile."""
+        only for work that takes milliseconds: it is one of the pool's connections meanwhile.
+
+        On SQLite it yields None (each transaction then checks out its own): a writer there queues
+        first and takes a connection second, and a connection held while queueing would invert that
+        order — every pooled connection held by threads waiting in the queue, and the thread at its
+        head waiting for a connection."""
+        if self._lock_file is not None:
+            yield None
+            return
         with self.engine.connect() as conn:
             yield conn
 

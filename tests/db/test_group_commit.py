@@ -108,3 +108,28 @@ def test_a_lone_writer_commits_at_once_and_rows_keep_their_order(db):
     with db.read() as s:
         subjects = list(s.scalars(select(AuditEvent.subject).order_by(AuditEvent.id)))
     assert subjects == ["row-0", "row-1", "row-2"]
+
+
+def test_connections_held_for_later_transactions_never_starve_the_writer_queue(db):
+    if db.is_postgres:
+        pytest.skip("PostgreSQL writers do not queue in the process")
+    capacity = 16  # more than SQLite's pool lends (SQLAlchemy's 5 + 10 overflow)
+    holding = threading.Barrier(capacity + 1)
+    release = threading.Event()
+
+    def later_transaction(i: int) -> None:
+        with db.connection() as conn:
+            holding.wait(10)
+            assert release.wait(10)
+            with db.transaction(conn) as c:
+                c.execute(*event_row("tester", "thing.write", f"later-{i:02d}"))
+
+    with ThreadPoolExecutor(capacity) as pool:
+        done = [pool.submit(later_transaction, i) for i in range(capacity)]
+        holding.wait(10)
+        with db.transaction() as conn:  # at the head of the queue, it needs a connection now
+            conn.execute(*event_row("tester", "thing.write", "first"))
+        release.set()
+        for future in done:
+            future.result(timeout=30)
+    assert _subjects(db) == ["first"] + [f"later-{i:02d}" for i in range(capacity)]
