@@ -110,6 +110,7 @@ def test_development_kek_is_announced_at_every_start(settings, services, caplog)
     assert not [r for r in caplog.records if "development KEK" in r.getMessage()]
 
 
+@pytest.mark.slow  # more than 3 s on 2 cores
 def test_rewrap_keeps_escrowed_keys_recoverable(tmp_path):
     from asn1crypto import pem, x509
 

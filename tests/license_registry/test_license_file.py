@@ -166,6 +166,7 @@ def test_license_file_via_share_and_refused_when_revoked(client, issued, token):
     assert r.status_code == 409 and "revoked" in r.json()["detail"]
 
 
+@pytest.mark.slow  # more than 3 s on 2 cores
 @pytest.mark.parametrize("text", ["营业执照 No.1", "王堃（昇）"])  # GB 2312 only, and 堃 beyond it
 def test_embedded_font_subset_has_exactly_the_glyphs_used(text):
     from fontTools.ttLib import TTFont as FontFile

@@ -234,6 +234,7 @@ def test_bad_placements_change_nothing(client, stamping, services, kind, placeme
         assert s.scalar(select(func.count()).select_from(StampRecord)) == 0
 
 
+@pytest.mark.slow  # more than 3 s on 2 cores
 def test_placements_planned_from_many_threads_at_once_agree():
     """PDFium is not thread-safe: stamps planned concurrently (as the server's worker threads do) must
     neither crash the process nor differ from one planned alone."""

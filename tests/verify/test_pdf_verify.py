@@ -482,6 +482,7 @@ def test_xref_entries_are_counted_before_parsing(monkeypatch):
     assert parsed == []
 
 
+@pytest.mark.slow  # more than 3 s on 2 cores
 def test_xref_entries_are_bounded_while_parsing(monkeypatch):
     """A table whose first subsection declares one entry and a second one 400,000 escapes the count
     made before parsing: parsing stops at the read budget."""
