@@ -294,18 +294,28 @@ def _public_pkey(point: bytes) -> _Pkey:
 
 
 def normalize_signature(signature: bytes) -> bytes:
-    """DER SEQUENCE{r, s} from DER or raw 64-byte r‖s; rejects r, s outside [1, n-1]."""
+    """DER SEQUENCE{r, s} from DER or raw 64-byte r‖s; rejects r, s outside [1, n-1].
+
+    64 bytes are DER only when they parse as DER in full: one raw r in 256 starts with 0x30."""
     try:
-        if len(signature) == 64 and signature[0] != 0x30:
-            parsed = algos.DSASignature.from_p1363(signature)
-        else:
-            parsed = algos.DSASignature.load(signature, strict=True)
+        parsed = _parse_signature(signature)
         r, s = parsed["r"].native, parsed["s"].native
     except (ValueError, TypeError) as exc:
         raise SM2Error(f"malformed SM2 signature: {exc}") from None
     if not (1 <= r < _N and 1 <= s < _N):
         raise SM2Error("SM2 signature values out of range")
     return algos.DSASignature({"r": r, "s": s}).dump()
+
+
+def _parse_signature(signature: bytes) -> algos.DSASignature:
+    if len(signature) != 64:
+        return algos.DSASignature.load(signature, strict=True)
+    try:
+        der = algos.DSASignature.load(signature, strict=True)
+        der.native  # noqa: B018 - parses the contents; a raw r‖s fails here
+        return der
+    except (ValueError, TypeError):
+        return algos.DSASignature.from_p1363(signature)
 
 
 def verify(public_point: bytes, message: bytes, signature: bytes, user_id: bytes = DEFAULT_SM2_ID) -> bool:

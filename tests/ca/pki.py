@@ -136,14 +136,23 @@ def write_pem(path: Path, *parties: Party) -> Path:
 def gmssl_verify(cert: x509.Certificate, message: bytes, der_signature: bytes) -> bool:
     """Verify an SM2 signature (default ID) with the independent pure-Python gmssl package."""
     from asn1crypto import algos
-    from gmssl import sm2 as gm
 
     point = cert.public_key["public_key"].contents[1:]
     assert point[0] == 4 and len(point) == 65
     sig = algos.DSASignature.load(der_signature)
-    verifier = gm.CryptSM2(private_key="", public_key=point[1:].hex())
-    verifier.public_key = point[1:].hex()  # gmssl lstrip("04")s a leading 04 of X; set it exactly
-    return bool(verifier.verify_with_sm3(sig.to_p1363().hex(), message))
+    return bool(gmssl_sm2(point).verify_with_sm3(sig.to_p1363().hex(), message))
+
+
+def gmssl_sm2(point: bytes, private_hex: str = ""):
+    """gmssl's CryptSM2 for an uncompressed point (04 || X || Y), optionally with the private scalar.
+
+    The constructor strips the "04" prefix with ``lstrip("04")``, which also eats leading '0' and '4'
+    digits of X (about 1 key in 8); the key is therefore set after construction."""
+    from gmssl import sm2 as gm
+
+    crypt = gm.CryptSM2(private_key=private_hex, public_key="")
+    crypt.public_key = point[1:].hex()
+    return crypt
 
 
 def empty_id_signer(party: Party):

@@ -19,6 +19,7 @@ from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import pem, x509
 
 from tests.ca.csrs import make_csr
+from tests.ca.pki import gmssl_sm2
 from tests.conftest import auth
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
@@ -177,14 +178,13 @@ def test_openssl_verifies_sm2_chain_link_by_link(client, token, services, tmp_pa
 
 
 def test_gmssl_verifies_sm2_crl_and_ocsp_from_the_service(client, token, services):
-    gmssl = pytest.importorskip("gmssl.sm2", reason="gmssl (test extra) not installed")
+    pytest.importorskip("gmssl.sm2", reason="gmssl (test extra) not installed")
     from asn1crypto import algos
     from asn1crypto import crl as asn1_crl
 
     point = services.ca.context("sm2-issuing").certificate.public_key["public_key"].native
     crl = asn1_crl.CertificateList.load(client.get("/crl/sm2-issuing.crl").content)
-    verifier = gmssl.CryptSM2(private_key="", public_key="")
-    verifier.public_key = point[1:].hex()  # gmssl's constructor strips "04" characters, not the prefix
+    verifier = gmssl_sm2(point)
     raw = algos.DSASignature.load(crl["signature"].native).to_p1363().hex()
     assert verifier.verify_with_sm3(raw, crl["tbs_cert_list"].dump())
 

@@ -6,6 +6,7 @@ import pytest
 from asn1crypto import algos
 
 from keys import sm2
+from tests.ca.pki import gmssl_sm2
 
 D = int("3945208F7B2144B13F36E38AC6D39F95889393692860B51A42FB81EF4DF7C5B8", 16)
 PX = "09F9DF311E5421A150DD7D161E4BC5C672179FAD1833FC076BB08FF356F35020"
@@ -41,6 +42,14 @@ def test_standard_example_fails_with_other_id_message_or_values():
     assert not sm2.verify(point, MSG, b"\x30\x03garbage")
 
 
+def test_raw_signature_whose_r_begins_like_a_der_sequence_verifies():
+    key = sm2.SM2PrivateKey.generate()
+    raws = (algos.DSASignature.load(key.sign(MSG)).to_p1363() for _ in range(20_000))
+    raw = next(r for r in raws if r[0] == 0x30)  # one r in 256 starts with the SEQUENCE tag
+    assert sm2.verify(key.public_point, MSG, raw)
+    assert not sm2.verify(key.public_point, b"message digesT", raw)
+
+
 def test_sign_with_other_id_verifies_only_with_that_id():
     key = sm2.SM2PrivateKey.generate()
     sig = key.sign(MSG, user_id=b"ALICE123@YAHOO.COM")
@@ -60,12 +69,11 @@ def test_signatures_are_randomised():
     assert key.sign(MSG) != key.sign(MSG)
 
 
-gmssl_sm2 = pytest.importorskip("gmssl.sm2", reason="gmssl (test extra) not installed")
+pytest.importorskip("gmssl.sm2", reason="gmssl (test extra) not installed")
 
 
 def _gmssl(key: sm2.SM2PrivateKey, with_private: bool = True):
-    priv = key.private_scalar().hex() if with_private else ""
-    return gmssl_sm2.CryptSM2(private_key=priv, public_key=key.public_point[1:].hex())
+    return gmssl_sm2(key.public_point, key.private_scalar().hex() if with_private else "")
 
 
 def test_gmssl_verifies_our_signatures():
