@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
@@ -42,8 +43,8 @@ class UTCDateTime(TypeDecorator):
 def make_engine(url: str, *, for_writes: bool = True, connect_timeout_s: float = 5.0) -> Engine:
     """An engine; on SQLite, ``for_writes`` engines begin every transaction with BEGIN IMMEDIATE.
     Elsewhere a connection attempt gives up after ``connect_timeout_s`` seconds (at least 2, libpq's
-    minimum) and pooled connections are pinged before use, so a database that comes back is used
-    again without a restart."""
+    minimum) and pooled connections that lay idle are pinged before use, so a database that comes back
+    is used again without a restart."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -71,14 +72,36 @@ def make_engine(url: str, *, for_writes: bool = True, connect_timeout_s: float =
     # connection, plus its background jobs and the generation watch. The pool keeps enough for a busy
     # worker open: connections past pool_size are closed on return, and a new PostgreSQL session
     # costs milliseconds of CPU on both sides (a busy worker at 10 churned one every few requests).
-    return create_engine(
-        url,
-        pool_size=20,
-        max_overflow=30,
-        pool_pre_ping=True,
-        pool_timeout=connect_timeout_s,
-        connect_args=connect_args,
+    engine = create_engine(
+        url, pool_size=20, max_overflow=30, pool_timeout=connect_timeout_s, connect_args=connect_args
     )
+    _ping_when_idle(engine)
+    return engine
+
+
+PING_AFTER_IDLE_S = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use only when it has lain idle for PING_AFTER_IDLE_S or more
+    (as HikariCP's alive-bypass window does): a busy worker checks connections out thousands of times
+    a second, and a ping on each is a round trip on both sides. A connection that fails its ping is
+    replaced (SQLAlchemy retries the checkout on DisconnectionError); one that breaks within the
+    window fails its request, and SQLAlchemy then renews the whole pool."""
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_conn, record):
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn, record, _proxy):
+        returned_at = record.info.get("returned_at")
+        if returned_at is None or time.monotonic() - returned_at < PING_AFTER_IDLE_S:
+            return  # a new connection, or one in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except UNAVAILABLE_ERRORS as exc:
+            raise sa_exc.DisconnectionError(str(exc)) from exc
 
 
 def _unavailable_errors() -> tuple[type[BaseException], ...]:
