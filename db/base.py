@@ -171,7 +171,7 @@ class Database:
     @contextmanager
     def connection(self) -> Iterator[Connection | None]:
         """One pooled connection for several short transactions in a row (:meth:`transaction` with
-        ``connection=``): one checkout and one liveness ping instead of one per transaction. Hold it
+        ``connection=``): one checkout instead of one per transaction. Hold it
         only for work that takes milliseconds: it is one of the pool's connections meanwhile.
 
         On SQLite it yields None (each transaction then checks out its own): a writer there queues
