@@ -221,7 +221,10 @@ def sequencer_lock(session: Session) -> bool:
     conn = session.connection()
     if conn.dialect.name != "postgresql":
         return True
-    locked = conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _PG_SEQUENCER_LOCK})
+    # Keyed by schema too: deployments that share one database in separate schemas each sequence.
+    locked = conn.execute(
+        text("SELECT pg_try_advisory_xact_lock(:k, hashtext(current_schema()))"), {"k": _PG_SEQUENCER_LOCK}
+    )
     return bool(locked.scalar())
 
 

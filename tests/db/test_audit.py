@@ -84,3 +84,33 @@ def test_events_are_leaves_in_insertion_order(db):
         leaves = dict(s.execute(select(AuditNode.idx, AuditNode.hash).where(AuditNode.level == 0)).all())
     assert [e.seq for e in events] == [1, 2, 3]
     assert [leaves[e.seq - 1] for e in events] == [merkle.leaf_hash(e.canonical) for e in events]
+
+
+def _holding_the_sequencer_lock(url: str):
+    """A transaction on ``url`` that holds the sequencer's lock (as a sequencer does while it runs)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from db.audit import sequencer_lock
+
+    engine = create_engine(url)
+    session = Session(engine)
+    assert sequencer_lock(session)
+    return engine, session
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite: one file, one lock
+def test_a_sequencer_in_another_schema_does_not_stop_this_one(db, database_url):
+    other_url = database_url.replace(database_url.rsplit("%3D", 1)[1], "public")
+    for url, sequenced in ((other_url, 2), (database_url, 0)):
+        engine, holder = _holding_the_sequencer_lock(url)
+        try:
+            for i in range(2):
+                with db.unit_of_work() as s:
+                    record(s, "tester", "thing.change", f"{url}-{i}")
+            with db.unit_of_work() as s:
+                assert sequence(s) == sequenced  # 0: this schema's sequencer is busy elsewhere
+        finally:
+            holder.rollback()
+            holder.close()
+            engine.dispose()
