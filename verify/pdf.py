@@ -98,7 +98,7 @@ from pyhanko_certvalidator import ValidationContext
 
 from core.errors import DomainError, ErrorCode, ErrorKind
 from core.threads import run_sync
-from verify import parse_speed
+from verify import parse_speed, pdf_reuse
 from verify.certificates import (
     ENCODING,
     LenientCertificate,
@@ -107,6 +107,7 @@ from verify.certificates import (
     readable_name,
 )
 from verify.fetching import fetcher_backend
+from verify.pdf_paths import MappedResolver, ReferencePaths
 from verify.report import (
     FAILED,
     FORMAT_FAILURE,
@@ -132,6 +133,7 @@ from verify.ses import PARSE_ERRORS, digest, hash_algorithm, parse_seal, verify_
 from verify.sm2_validation import SM2_CONTEXT_KWARGS
 
 parse_speed.install()
+pdf_reuse.install()
 
 logger = logging.getLogger(__name__)
 
@@ -184,7 +186,8 @@ async def averify_pdf(
     inputs = None
     try:
         inputs = _Inputs.build(trust_anchors, other_certs, crls, ocsps, fetch_revocation)
-        return await _verify(bytes(data), inputs, seal_attribute_oid, max_signatures)
+        with pdf_reuse.scope():
+            return await _verify(bytes(data), inputs, seal_attribute_oid, max_signatures)
     except DomainError:
         raise
     except Exception as exc:  # hostile input gets a report, never a traceback
@@ -418,7 +421,29 @@ def _load(kind: str, der: bytes):
 
 class _ForgivingReader(PdfFileReader):
     """pyHanko's non-strict reader; ``/Encrypt null`` in a trailer is no encryption (ISO 32000-1 7.3.9:
-    a dictionary entry whose value is null is the same as an absent entry)."""
+    a dictionary entry whose value is null is the same as an absent entry). Its revisions share one
+    map of the references each object version holds (``verify.pdf_paths``)."""
+
+    def __init__(self, stream, strict: bool = True):
+        self.reference_paths = ReferencePaths(self)
+        self._plain: bool | None = None  # not encrypted (known once historical versions are read)
+        super().__init__(stream, strict=strict)
+
+    def get_object(self, ref, revision=None, **options):
+        """pyHanko's ``get_object``; a historical version (``revision``) of an unencrypted file is read
+        once per file."""
+        if revision is not None and self._plain is None:
+            self._plain = not self.encrypt_dict  # (what makes pyHanko's security handler)
+        if revision is None or not self._plain:
+            return super().get_object(ref, revision, **options)
+        return self.reference_paths.read(ref, revision, **options)
+
+    def get_historical_resolver(self, revision: int) -> HistoricalResolver:
+        """pyHanko's view of ``revision`` (made once), with the file's reference map."""
+        resolver = self._historical_resolver_cache.get(revision)
+        if resolver is None:
+            resolver = self._historical_resolver_cache[revision] = MappedResolver(self, revision)
+        return resolver
 
     @property
     def encrypt_dict(self):
@@ -438,7 +463,8 @@ class _ReadBudget(BytesIO):
     def __init__(self, data: bytes, budget: int):
         super().__init__(data)
         self.budget, self.reads = budget, 0
-        self.whole = data  # hex strings are read from it in one slice (verify/parse_speed.py)
+        self.whole = data  # hex strings and tokens are read from it in one slice (verify/parse_speed.py)
+        self.counting = True  # (the token shortcuts charge what pyHanko would read: ``charge``)
         self.read = self._counted_read  # an instance attribute, so that it can be dropped
 
     def _counted_read(self, size: int | None = -1) -> bytes:
@@ -447,8 +473,16 @@ class _ReadBudget(BytesIO):
             raise _ParseLimit(self.reads - 1)
         return BytesIO.read(self, size)
 
+    def charge(self, reads: int) -> bool:
+        """Counts ``reads`` read calls made at once; False (nothing counted) past the budget."""
+        if self.reads + reads > self.budget:
+            return False
+        self.reads += reads
+        return True
+
     def unbudgeted(self) -> None:
         del self.read
+        self.counting = False
 
 
 class _ParseLimit(Exception):
@@ -776,6 +810,17 @@ async def _verify_entry(
 
 
 @functools.lru_cache(maxsize=4096)
+def _name_text(kind: type, der: bytes) -> str:
+    return readable_name(kind.load(der))
+
+
+def _readable(name: x509.Name) -> str:
+    """`readable_name`, worked out once per process for each distinct name (each signature shows its
+    signer, issuer and chain)."""
+    return _name_text(type(name), name.dump())
+
+
+@functools.lru_cache(maxsize=4096)
 def _lenient_parts(der: bytes) -> tuple[str, ...]:
     """`lenient_names` of a certificate's DER, worked out once per process (the same signer and CA
     certificates recur across documents)."""
@@ -838,9 +883,7 @@ async def _signature(
     ]
     seal_check, seal = _seal(sig, seal_oid, trusted or poe, inputs)
     checks.append(seal_check)
-    signer = SignerInfo(
-        readable_name(cert.subject), format(cert.serial_number, "x"), readable_name(cert.issuer)
-    )
+    signer = SignerInfo(_readable(cert.subject), format(cert.serial_number, "x"), _readable(cert.issuer))
     return _Result(checks, signer=signer, signed_at=trusted or claimed, seal=seal)
 
 
@@ -943,7 +986,7 @@ def _chain(status, signing_time: datetime | None) -> Check:
     indic = status.trust_problem_indic
     if indic is None and path is not None:
         certs = reversed(list(path.iter_certs(include_root=True)))
-        names = " ← ".join(readable_name(c.subject) for c in certs)
+        names = " ← ".join(_readable(c.subject) for c in certs)
         return Check("certificate chain", PASSED, f"trusted at {moment}: {names}")
     revoked = status.revocation_details
     if revoked is not None:
@@ -968,7 +1011,7 @@ def _chain(status, signing_time: datetime | None) -> Check:
     return Check(
         "certificate chain",
         result,
-        f"no trusted path for {readable_name(cert.subject)} at {moment} ({name})",
+        f"no trusted path for {_readable(cert.subject)} at {moment} ({name})",
         name,
     )
 
@@ -1027,7 +1070,7 @@ def _time_stamp(ts, poe: datetime | None) -> Check:
             )
         return Check("time stamp", SKIPPED, "no signature time stamp; /M is the signer's own claim")
     when = ts.timestamp.isoformat()
-    tsa = readable_name(ts.signing_cert.subject)
+    tsa = _readable(ts.signing_cert.subject)
     if not ts.intact:
         return Check(
             "time stamp", FAILED, f"the time stamp ({when}) does not match the signature", HASH_FAILURE

@@ -1,0 +1,101 @@
+"""What the signatures of one PDF share while it is verified, so that each further signature costs little.
+
+- A certificate path that pyHanko validated for a signer certificate, in one ValidationContext (one
+  validation time of one file) and for one key usage, serves that file's other signatures by the same
+  signer: ``validate_cert_usage`` is asked once per (signer certificate, validation time, usage).
+  Only a path that passed is reused. Adding certificates to a context (the next signature's CMS
+  certificates) cannot make such a path fail, while a failure could turn into a success, so failures
+  are worked out again each time.
+- The certificates of a signature's CMS (the signer's certificate found and checked against its
+  signing-certificate attribute, ETSI EN 319 102-1 5.2.3.4) are extracted once per SignedData, not
+  once by the CMS validation and again by the PDF signature object.
+
+Both live in a ``FileScope`` made for one file (``scope()``); outside one, pyHanko works as it does.
+The names pyHanko looks these functions up by are wrapped by ``install()`` (idempotent).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from pyhanko.sign.validation import generic_cms
+from pyhanko.sign.validation.generic_cms import CertvalidatorOperationResult
+
+_library_extract = generic_cms.extract_certs_for_validation
+_library_usage = generic_cms.validate_cert_usage
+
+
+@dataclasses.dataclass
+class FileScope:
+    """One file's shared results: validated paths by (context, certificate DER, usage, PKIX
+    parameters), and CMS certificate extraction by SignedData object."""
+
+    paths: dict[tuple, tuple[object, object]] = dataclasses.field(default_factory=dict)
+    cert_info: dict[int, tuple[object, object]] = dataclasses.field(default_factory=dict)
+    path_validations: int = 0  # validations actually run (the others were reused)
+
+
+_SCOPE: ContextVar[FileScope | None] = ContextVar("pdf_file_scope", default=None)
+
+
+@contextmanager
+def scope() -> Iterator[FileScope]:
+    """A fresh FileScope for the verification of one file, in force until the block ends."""
+    shared = FileScope()
+    token = _SCOPE.set(shared)
+    try:
+        yield shared
+    finally:
+        _SCOPE.reset(token)
+
+
+def extract_certs_for_validation(signed_data):
+    """pyHanko's ``extract_certs_for_validation``, once per SignedData within a file scope (the same
+    result or the same SignatureValidationError)."""
+    shared = _SCOPE.get()
+    if shared is None:
+        return _library_extract(signed_data)
+    found = shared.cert_info.get(id(signed_data))
+    if found is None or found[0] is not signed_data:
+        found = (signed_data, _library_extract(signed_data))  # (errors are raised, not kept)
+        shared.cert_info[id(signed_data)] = found
+    return found[1]
+
+
+async def validate_cert_usage(
+    cert, validation_context, key_usage_settings, paths, pkix_validation_params=None
+):  # noqa: E501
+    """pyHanko's ``validate_cert_usage``; within a file scope, a path that passed for this certificate,
+    context and usage is returned again without validating (the lazy ``paths`` iterator is then not
+    started)."""
+    shared = _SCOPE.get()
+    args = (cert, validation_context, key_usage_settings, paths, pkix_validation_params)
+    if shared is None:
+        return await _library_usage(*args)
+    key = (id(validation_context), cert.dump(), _usage_key(key_usage_settings), repr(pkix_validation_params))
+    found = shared.paths.get(key)
+    if found is not None and found[0] is validation_context:
+        return CertvalidatorOperationResult(success_result=found[1])
+    shared.path_validations += 1
+    result = await _library_usage(*args)
+    if result.success_result is not None:
+        shared.paths[key] = (validation_context, result.success_result)
+    return result
+
+
+def _usage_key(settings) -> tuple:
+    """KeyUsageConstraints as a hashable value (its fields hold sets)."""
+    return tuple(
+        (f.name, frozenset(v) if isinstance(v, set | frozenset) else v)
+        for f in dataclasses.fields(settings)
+        for v in [getattr(settings, f.name)]
+    )
+
+
+def install() -> None:
+    """Route pyHanko's CMS validation through the file-scoped versions above (idempotent)."""
+    generic_cms.extract_certs_for_validation = extract_certs_for_validation
+    generic_cms.validate_cert_usage = validate_cert_usage
