@@ -107,7 +107,7 @@ from verify.certificates import (
     readable_name,
 )
 from verify.fetching import fetcher_backend
-from verify.pdf_paths import MappedResolver, ReferencePaths
+from verify.pdf_paths import MappedResolver, ReferencePaths, remember_history
 from verify.report import (
     FAILED,
     FORMAT_FAILURE,
@@ -506,6 +506,7 @@ def _read(data: bytes, strict: bool) -> PdfFileReader:
             "parsing stopped there"
         ) from None
     stream.unbudgeted()
+    remember_history(reader.xrefs)
     return reader
 
 
@@ -608,6 +609,7 @@ async def _verify(data: bytes, inputs: _Inputs, seal_oid: str | None, max_signat
     if not entries:
         checks.append(Check("signatures", FAILED, "the PDF has no signature", FORMAT_FAILURE))
         return Report.from_checks(checks)
+    pdf_reuse.prime_digests(data, [e.sig for e in entries if e.sig is not None])
     results: list[_Result] = [None] * len(entries)
     poe, changes = None, _FileChanges(reader)
     for index in reversed(range(len(entries))):

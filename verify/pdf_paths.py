@@ -225,6 +225,27 @@ def _struct_kids(element, nodes: set, deref) -> None:
         _struct_kids(child, nodes, deref)
 
 
+def remember_history(xrefs) -> None:
+    """Makes ``xrefs.get_introducing_revision`` and ``get_last_change`` (which scan every section on
+    each call; the change analysis asks them for the same references in every revision) remember
+    their answers for this file; a reference they do not know still raises KeyError each time."""
+    for name in ("get_introducing_revision", "get_last_change"):
+        setattr(xrefs, name, _remembered(getattr(xrefs, name)))
+
+
+def _remembered(method):
+    answers: dict[tuple[int, int], int] = {}
+
+    def remembered(ref):
+        key = (ref.idnum, ref.generation)
+        found = answers.get(key)
+        if found is None:
+            found = answers[key] = method(ref)
+        return found
+
+    return remembered
+
+
 class MappedResolver(HistoricalResolver):
     """pyHanko's view of one revision, its reference map made by the file's ``ReferencePaths``
     (``reader.reference_paths``); encrypted files keep pyHanko's own walk."""

@@ -10,7 +10,12 @@
   signing-certificate attribute, ETSI EN 319 102-1 5.2.3.4) are extracted once per SignedData, not
   once by the CMS validation and again by the PDF signature object.
 
-Both live in a ``FileScope`` made for one file (``scope()``); outside one, pyHanko works as it does.
+- The digests of the signed byte ranges are computed in one pass over the file (``prime_digests``):
+  a revision's first range is a prefix of the next revision's, so one running hash per algorithm
+  goes through the file once, and each signature's digest is a copy of it at the end of its first
+  range, continued over its second range (pyHanko reads the whole range again for each signature).
+
+The first two live in a ``FileScope`` made for one file (``scope()``); outside one, pyHanko works as it does.
 The names pyHanko looks these functions up by are wrapped by ``install()`` (idempotent).
 """
 
@@ -21,6 +26,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from cryptography.hazmat.primitives import hashes
+from pyhanko.sign.general import get_pyca_cryptography_hash
 from pyhanko.sign.validation import generic_cms
 from pyhanko.sign.validation.generic_cms import CertvalidatorOperationResult
 
@@ -99,3 +106,41 @@ def install() -> None:
     """Route pyHanko's CMS validation through the file-scoped versions above (idempotent)."""
     generic_cms.extract_certs_for_validation = extract_certs_for_validation
     generic_cms.validate_cert_usage = validate_cert_usage
+
+
+def prime_digests(data: bytes, signatures) -> None:
+    """Sets each signature's byte range digest (pyHanko's ``EmbeddedPdfSignature.compute_digest`` cache,
+    for its ``external_md_algorithm``) from one pass over ``data`` per digest algorithm. Byte ranges
+    that are not two ranges from the start of the file, within it, are left to pyHanko."""
+    by_algorithm: dict[str, list] = {}
+    for sig in signatures:
+        ranges = _ranges(sig.byte_range, len(data))
+        if ranges is not None:
+            by_algorithm.setdefault(sig.external_md_algorithm, []).append((ranges, sig))
+    view = memoryview(data)
+    for algorithm, found in by_algorithm.items():
+        try:
+            running = hashes.Hash(get_pyca_cryptography_hash(algorithm))
+        except (ValueError, KeyError, NotImplementedError):
+            continue  # (pyHanko reports what it cannot compute)
+        done = 0
+        for (first, start, length), sig in sorted(found, key=lambda item: item[0][0]):
+            running.update(view[done:first])
+            done = first
+            digest = running.copy()
+            digest.update(view[start : start + length])
+            sig.external_digests[algorithm] = digest.finalize()
+
+
+def _ranges(byte_range, size: int) -> tuple[int, int, int] | None:
+    """(length of the first range, start and length of the second) of a /ByteRange [0 a b c] inside a
+    file of ``size`` bytes, else None."""
+    values = list(byte_range) if isinstance(byte_range, list) else []
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return None
+    if len(values) != 4 or values[0] != 0 or min(values) < 0:
+        return None
+    _, first, start, length = values
+    if first > size or start + length > size:
+        return None
+    return first, start, length

@@ -134,6 +134,23 @@ def test_trusted_revoked_and_untrusted_signers_in_one_file_are_each_reported():
         assert report.check(f"Signature{index}: {COVERAGE}").result == "passed"
 
 
+def test_byte_range_digests_from_one_pass_are_pyhankos():
+    data = stamped_times(make_pdf(), 4)
+    primed = pdf_module._signature_fields(pdf_module._read(data, strict=False), 50)
+    pdf_reuse.prime_digests(data, [e.sig for e in primed])
+    fresh = pdf_module._signature_fields(pdf_module._read(data, strict=False), 50)
+    for mine, theirs in zip(primed, fresh, strict=True):
+        assert mine.sig.external_digests == {mine.sig.external_md_algorithm: theirs.sig.compute_digest()}
+    assert len({e.sig.compute_digest() for e in primed}) == 4
+
+
+def test_a_byte_range_past_the_end_of_the_file_is_left_to_pyhanko():
+    data = stamp_rsa(make_pdf())
+    [entry] = pdf_module._signature_fields(pdf_module._read(data + b"%", strict=False), 50)
+    pdf_reuse.prime_digests(data[:-100], [entry.sig])
+    assert entry.sig.external_digests == {}
+
+
 # --------------------------------------------------------------------------- the reference map
 
 
