@@ -67,7 +67,10 @@ class ReferencePaths:
         version = self.version(ref, revision)
         if version is not None and version == self._sections[(ref.idnum, ref.generation)][-1]:
             return self.reader.get_object(ref, **options)
-        key = (ref.idnum, ref.generation, version, tuple(sorted(options.items())))
+        if options.get("never_decrypt"):
+            return PdfFileReader.get_object(self.reader, ref, revision, **options)
+        # (transparent_decrypt only matters for encrypted files, which are not read here)
+        key = (ref.idnum, ref.generation, version, bool(options.get("as_metadata_stream")))
         if key not in self._versions:
             self._versions[key] = PdfFileReader.get_object(self.reader, ref, revision, **options)
         return self._versions[key]
@@ -248,12 +251,45 @@ def _remembered(method):
 
 class MappedResolver(HistoricalResolver):
     """pyHanko's view of one revision, its reference map made by the file's ``ReferencePaths``
-    (``reader.reference_paths``); encrypted files keep pyHanko's own walk."""
+    (``reader.reference_paths``) and its copies of objects made with one Reference per containing
+    object instead of one per value; encrypted files keep pyHanko's own walk and copies."""
+
+    def __init__(self, reader: PdfFileReader, revision: int):
+        super().__init__(reader, revision)
+        self._plain = not reader.encrypt_dict  # (what makes pyHanko's security handler)
 
     def _load_reverse_xref_cache(self):
         if self._indirect_object_access_cache is not None:
             return
-        if self.reader.encrypted:
+        if not self._plain:
             super()._load_reverse_xref_cache()
             return
         self._indirect_object_access_cache = self.reader.reference_paths.paths(self)
+
+    def _subsume_object(self, obj):
+        if not self._plain:
+            return super()._subsume_object(obj)
+        return _copy_into(self, obj, {})
+
+
+def _copy_into(resolver: HistoricalResolver, obj, refs: dict):
+    """pyHanko's ``_subsume_object`` for an unencrypted file: containers copied with their references
+    bound to ``resolver`` (their container reference read, and failing, as pyHanko reads it)."""
+    container = obj.get_container_ref()
+    key = (container.idnum, container.generation)
+    if isinstance(obj, generic.IndirectObject):
+        return generic.IndirectObject(obj.idnum, obj.generation, resolver)
+    if isinstance(obj, generic.StreamObject):
+        items = {k: _copy_into(resolver, v, refs) for k, v in obj.items()}
+        result = generic.StreamObject(items, encoded_data=obj.encoded_data)
+    elif isinstance(obj, generic.DictionaryObject):
+        result = generic.DictionaryObject({k: _copy_into(resolver, v, refs) for k, v in obj.items()})
+    elif isinstance(obj, generic.ArrayObject):
+        result = generic.ArrayObject(_copy_into(resolver, v, refs) for v in obj)
+    else:
+        return obj
+    ref = refs.get(key)
+    if ref is None:
+        ref = refs[key] = generic.Reference(idnum=key[0], generation=key[1], pdf=resolver)
+    result.container_ref = ref
+    return result

@@ -297,6 +297,32 @@ def test_the_reference_map_of_every_revision_is_pyhankos(document):
     assert all(isinstance(m, dict) for m in expected)
 
 
+def _indirect_values(value):
+    if isinstance(value, generic.IndirectObject):
+        yield value
+    elif isinstance(value, generic.DictionaryObject):
+        for item in value.values():
+            yield from _indirect_values(item)
+    elif isinstance(value, generic.ArrayObject):
+        for item in value:
+            yield from _indirect_values(item)
+
+
+def test_objects_seen_from_a_revision_are_pyhankos_copies():
+    data = stamped_times(structured_pdf(), 2)
+    plain = PdfFileReader(BytesIO(data), strict=False)
+    ours = pdf_module._read(data, strict=False)
+    for revision in range(plain.xrefs.total_revisions):
+        theirs_view, mine_view = HistoricalResolver(plain, revision), ours.get_historical_resolver(revision)
+        for ref in plain.xrefs.explicit_refs_in_revision(revision):
+            mine, theirs = mine_view.get_object(ref), theirs_view.get_object(ref)
+            assert mine == theirs and type(mine) is type(theirs)
+            assert mine.container_ref == theirs.container_ref
+            if isinstance(mine, generic.DictionaryObject | generic.ArrayObject):
+                assert mine.container_ref.pdf is mine_view
+            assert all(v.reference.pdf is mine_view for v in _indirect_values(mine))
+
+
 def test_the_structured_file_verifies_its_stamps():
     report = verify(stamped_times(structured_pdf(), 2))
     assert report.indication == TOTAL_PASSED, explain(report)
