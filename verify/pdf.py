@@ -33,7 +33,13 @@ or annotations, within the DocMDP permissions. A change that breaks the signatur
 rule is TOTAL_FAILED (SIG_CONSTRAINTS_FAILURE); without such rules it is INDETERMINATE with the same
 sub-indication and the change named. The analysis is made once per file (``_FileChanges``): each
 incremental update is compared with the revision before it, and a signature is judged by the updates
-after it, so n signatures cost n comparisons, not n²/2 as with pyHanko's ``review_file``.
+after it, so n signatures cost n comparisons, not n²/2 as with pyHanko's ``review_file``. The map of
+the paths to every object that each comparison needs is made from the references each object version
+holds, read once per file (``verify.pdf_paths``), and a historical object version is read once.
+
+What a file's signatures share (``verify.pdf_reuse``, per file, never across documents): a certificate
+path that passed is validated once per (signer certificate, validation time, usage); a signature's
+CMS certificates are extracted once; the signed byte ranges are digested in one pass over the file.
 
 Seals: when the SignerInfo carries the unsigned attribute ``seal_attribute_oid`` (a GB/T 38540 /
 GM/T 0031 SESeal, see ``seal_service.pdf``), the seal is parsed and verified at the trusted signing
