@@ -8,7 +8,9 @@
   are worked out again each time.
 - The certificates of a signature's CMS (the signer's certificate found and checked against its
   signing-certificate attribute, ETSI EN 319 102-1 5.2.3.4) are extracted once per SignedData, not
-  once by the CMS validation and again by the PDF signature object.
+  once by the CMS validation and again by the PDF signature object, and once per content: signatures
+  whose certificates, signer identifier and signing-certificate attribute are the same bytes share
+  the result (a failure is worked out again each time).
 
 - The digests of the signed byte ranges are computed in one pass over the file (``prime_digests``):
   a revision's first range is a prefix of the next revision's, so one running hash per algorithm
@@ -42,6 +44,7 @@ class FileScope:
 
     paths: dict[tuple, tuple[object, object]] = dataclasses.field(default_factory=dict)
     cert_info: dict[int, tuple[object, object]] = dataclasses.field(default_factory=dict)
+    cert_info_by_content: dict[tuple[bytes, ...], object] = dataclasses.field(default_factory=dict)
     path_validations: int = 0  # validations actually run (the others were reused)
 
 
@@ -60,16 +63,36 @@ def scope() -> Iterator[FileScope]:
 
 
 def extract_certs_for_validation(signed_data):
-    """pyHanko's ``extract_certs_for_validation``, once per SignedData within a file scope (the same
-    result or the same SignatureValidationError)."""
+    """pyHanko's ``extract_certs_for_validation``, once per SignedData and once per content within a
+    file scope (the same result, or the library's own SignatureValidationError)."""
     shared = _SCOPE.get()
     if shared is None:
         return _library_extract(signed_data)
     found = shared.cert_info.get(id(signed_data))
     if found is None or found[0] is not signed_data:
-        found = (signed_data, _library_extract(signed_data))  # (errors are raised, not kept)
-        shared.cert_info[id(signed_data)] = found
+        content = _cert_content(signed_data)
+        info = shared.cert_info_by_content.get(content) if content is not None else None
+        if info is None:
+            info = _library_extract(signed_data)  # (errors are raised, not kept)
+            if content is not None:
+                shared.cert_info_by_content[content] = info
+        found = shared.cert_info[id(signed_data)] = (signed_data, info)
     return found[1]
+
+
+def _cert_content(signed_data) -> tuple[bytes, ...] | None:
+    """What pyHanko's certificate extraction reads, as bytes: the certificates, the signer identifier
+    and the signing-certificate attribute; None when it cannot be read (pyHanko then says why)."""
+    try:
+        (signer_info,) = signed_data["signer_infos"]
+        attr = generic_cms.get_signing_cert_attr(signer_info["signed_attrs"])
+        return (
+            signed_data["certificates"].dump(),
+            signer_info["sid"].dump(),
+            b"" if attr is None else attr.dump(),
+        )
+    except Exception:  # noqa: BLE001  (left to pyHanko's own reading and errors)
+        return None
 
 
 async def validate_cert_usage(
