@@ -13,7 +13,10 @@ one match; comments, the end of the input and anything else unusual are left to 
 input's reads are budgeted (``counting``), each shortcut charges the budget the reads pyHanko would
 have made (``charge``), or leaves the token to pyHanko when they do not fit, so the budget stops
 parsing at the same point. A name without ``#`` escapes, made only of regular printable ASCII, is
-made at once (pyHanko decodes it byte by byte to the same string).
+made at once (pyHanko decodes it byte by byte to the same string). Numbers and indirect references
+(``12 0 R``, recognised by pyHanko's own 20-byte look-ahead pattern) are read with one match when
+nothing is budgeted; a reference whose separators are not plain PDF whitespace, object number 0, and
+everything in content streams are left to pyHanko.
 
 Names (RFC 5280 7.1) are compared by their LDAP-prepared form (asn1crypto's ``hashable``) computed
 once per distinct DER, instead of preparing every attribute again for each issuer/serial match pyHanko
@@ -40,6 +43,9 @@ _NOT_WHITESPACE = re.compile(rb"[^ \n\r\t\f\x00]*")
 _WHITESPACE = re.compile(rb"[ \n\r\t\f\x00]*")
 _PLAIN_NAME = re.compile(rb"[^\x00-\x20\x7f-\xff#()<>\[\]{}/%]*")  # regular printable ASCII, no escapes
 _pyhanko_decode_name = generic._decode_name
+_pyhanko_read_object = generic.read_object
+_REFERENCE = re.compile(rb"(\d+)[ \t\n\r\f]+(\d+)[ \t\n\r\f]+R[^a-zA-Z]")  # within pyHanko's INDIRECT_PATTERN
+_DIGITS, _SIGNS = b"0123456789", b"+-."
 _rfc5280_name_eq = x509.Name.__eq__
 _asn1crypto_hashable = x509.Name.hashable
 _NOT_STRICT = (ValueError, TypeError, UnicodeError)
@@ -115,6 +121,39 @@ def read_non_whitespace(stream, seek_back: bool = False, allow_eof: bool = False
     return whole[at : at + 1]
 
 
+_NOT_CONTENT = generic.ContentOpReading.NO
+
+
+def read_object(stream, container_ref, as_metadata_stream=False, in_content_stream=_NOT_CONTENT):
+    """pyHanko's ``read_object``; a number or an indirect reference outside content streams is read
+    with one match from the verifier's own unbudgeted input (the same object, the stream left at the
+    same place)."""
+    whole = _whole(stream)
+    start = stream.tell() if whole is not None else 0
+    if (
+        whole is None
+        or getattr(stream, "counting", True)
+        or in_content_stream is not _NOT_CONTENT
+        or start >= len(whole)
+        or whole[start] not in _DIGITS + _SIGNS
+    ):
+        return _pyhanko_read_object(stream, container_ref, as_metadata_stream, in_content_stream)
+    if whole[start] in _DIGITS and generic.INDIRECT_PATTERN.match(whole, start, start + 20):
+        found = _REFERENCE.match(whole, start, start + 20)
+        if found is None or int(found[1]) <= 0:
+            return _pyhanko_read_object(stream, container_ref, as_metadata_stream, in_content_stream)
+        stream.seek(found.end() - 1)
+        result = generic.IndirectObject(int(found[1]), int(found[2]), container_ref.get_pdf_handler())
+    else:
+        after = generic.NumberObject.NumberPattern.search(whole, start)
+        end = after.start() if after is not None else len(whole)
+        digits = whole[start:end].decode("ascii")
+        stream.seek(end)
+        result = generic.FloatObject(digits) if "." in digits else generic.NumberObject(digits)
+    result.container_ref = container_ref
+    return result
+
+
 def decode_name(name_bytes: bytes):
     """pyHanko's ``_decode_name`` (the bytes of a name after its "/"), at once for plain ASCII names."""
     if _PLAIN_NAME.fullmatch(name_bytes):
@@ -162,5 +201,6 @@ def install() -> None:
     generic.read_non_whitespace = misc.read_non_whitespace = read_non_whitespace
     misc.read_until_whitespace = read_until_whitespace
     generic._decode_name = decode_name
+    generic.read_object = read_object
     x509.Name.__eq__ = name_equal
     x509.Name.hashable = property(name_hashable)

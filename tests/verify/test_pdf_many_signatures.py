@@ -23,8 +23,8 @@ from pyhanko.pdf_utils.writer import PdfFileWriter
 from tests.seal_service.test_pdf import make_pdf, make_pki, make_png, make_sm2, stamp_rsa, stamp_with_spec
 from tests.verify.pki_fixtures import hierarchy, make_crl
 from tests.verify.test_pdf_verify import change_page_content, explain, verify
+from verify import parse_speed, pdf_reuse
 from verify import pdf as pdf_module
-from verify import pdf_reuse
 from verify.report import (
     INDETERMINATE_INDICATION,
     REVOKED,
@@ -349,6 +349,52 @@ def test_objects_read_with_the_token_shortcuts_are_pyhankos(document):
             assert mine == theirs and type(mine) is type(theirs), ref
             if isinstance(theirs, generic.StreamObject):
                 assert mine.encoded_data == theirs.encoded_data
+
+
+class _Whole(BytesIO):
+    """An input the token shortcuts may read (as the verifier's own, once its budget is over)."""
+
+    def __init__(self, data: bytes):
+        super().__init__(data)
+        self.whole, self.counting = data, False
+
+
+def _read_with(stream, reader):
+    try:
+        value = reader(stream, generic.Reference(7, 0, None))
+        return type(value), value, stream.tell()
+    except Exception as exc:  # noqa: BLE001  (the same error is expected of both)
+        return type(exc), None, None
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        b"12 0 R ",
+        b"12 0 R]",
+        b"12  3\n R/Next",
+        b"12 0 Rx",
+        b"12 0\x0bR ",
+        b"0 0 R ",
+        b"123456789012 0 R ",
+        b"12 0 R",
+        b"42",
+        b"42 ",
+        b"-3.5]",
+        b"+.5>>",
+        b"1,5 ",
+        b"1.2.3 ",
+        b"12 0 obj",
+        b"/Name#20x ",
+        b"(text) ",
+    ],
+)
+def test_numbers_and_references_are_read_as_pyhanko_reads_them(token):
+    mine = _read_with(_Whole(token), parse_speed.read_object)
+    theirs = _read_with(BytesIO(token), parse_speed._pyhanko_read_object)
+    assert mine[0] is theirs[0] and mine[1:] == theirs[1:]
+    if isinstance(mine[1], generic.IndirectObject):
+        assert (mine[1].idnum, mine[1].generation) == (theirs[1].idnum, theirs[1].generation)
 
 
 def test_comments_and_escaped_names_are_read_as_pyhanko_reads_them():
