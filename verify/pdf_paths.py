@@ -41,6 +41,11 @@ class ReferencePaths:
         self._versions: dict[tuple, object] = {}
         self._edges: dict[tuple, tuple[_Edge, ...]] = {}
 
+    def release(self) -> None:
+        """Forgets every object version read (see ``_ForgivingReader.release``)."""
+        self._versions.clear()
+        self._edges.clear()
+
     def paths(self, resolver: HistoricalResolver) -> Mapping[generic.Reference, set[RawPdfPath]]:
         """Every path from the trailer of ``resolver``'s revision to each indirect object, as pyHanko's
         ``_load_reverse_xref_cache`` makes it: {Reference: {RawPdfPath}} (each set made when asked

@@ -11,6 +11,8 @@ token readers read the same objects as pyHanko's.
 
 from __future__ import annotations
 
+import gc
+import weakref
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
 
@@ -149,6 +151,26 @@ def test_a_byte_range_past_the_end_of_the_file_is_left_to_pyhanko():
     [entry] = pdf_module._signature_fields(pdf_module._read(data + b"%", strict=False), 50)
     pdf_reuse.prime_digests(data[:-100], [entry.sig])
     assert entry.sig.external_digests == {}
+
+
+def test_the_objects_of_a_verified_file_are_freed_when_it_ends_not_by_a_garbage_collection(monkeypatch):
+    data = stamped_times(make_pdf(), 3)
+    seen = []
+    opened = pdf_module._open
+
+    def keep(data):
+        reader, checks = opened(data)
+        seen.append(weakref.ref(reader.root))
+        return reader, checks
+
+    monkeypatch.setattr(pdf_module, "_open", keep)
+    gc.collect()
+    gc.disable()
+    try:
+        assert verify(data).indication == TOTAL_PASSED
+        assert seen and seen[0]() is None  # freed by reference counting, no collection needed
+    finally:
+        gc.enable()
 
 
 # --------------------------------------------------------------------------- the reference map
