@@ -326,7 +326,7 @@ class _Inputs:
             ("CRL", crls, inputs.crls),
             ("OCSP response", ocsps, inputs.ocsps),
         ):
-            load = _given_certificate if kind in ("trust anchor", "certificate") else _load
+            load = _given
             for der in items:
                 try:
                     target.append(load(kind, bytes(der)))
@@ -401,10 +401,10 @@ class _Inputs:
 
 
 @functools.lru_cache(maxsize=1024)
-def _given_certificate(kind: str, der: bytes) -> x509.Certificate:
-    """The caller's trust anchors and certificates, parsed once per process (the same CA certificates
-    come with every request; what path validation computes from them, such as key identifiers, is kept
-    with them). A document's own certificates are not kept."""
+def _given(kind: str, der: bytes):
+    """The caller's trust anchors, certificates, CRLs and OCSP responses, parsed once per process (the
+    same CA certificates and CRLs come with every request; what path validation works out from them,
+    such as key identifiers and a CRL's extensions, is kept with them). A document's own are not kept."""
     return _load(kind, der)
 
 
