@@ -45,7 +45,6 @@ class FileScope:
     paths: dict[tuple, tuple[object, object]] = dataclasses.field(default_factory=dict)
     cert_info: dict[int, tuple[object, object]] = dataclasses.field(default_factory=dict)
     cert_info_by_content: dict[tuple[bytes, ...], object] = dataclasses.field(default_factory=dict)
-    path_validations: int = 0  # validations actually run (the others were reused)
 
 
 _SCOPE: ContextVar[FileScope | None] = ContextVar("pdf_file_scope", default=None)
@@ -109,7 +108,6 @@ async def validate_cert_usage(
     found = shared.paths.get(key)
     if found is not None and found[0] is validation_context:
         return CertvalidatorOperationResult(success_result=found[1])
-    shared.path_validations += 1
     result = await _library_usage(*args)
     if result.success_result is not None:
         shared.paths[key] = (validation_context, result.success_result)
