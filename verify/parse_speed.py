@@ -7,6 +7,17 @@ verifier's own) are read here: the span up to ``>``, whitespace dropped, an odd 
 as pyHanko does. Anything unusual (a comment, a non-hex byte, no ``>``) is left to pyHanko, so
 results and errors are pyHanko's own.
 
+Tokens: names, keywords and object headers are read up to their delimiter with one regular
+expression match instead of one ``read(1)`` per byte, and whitespace before a token is skipped in
+one match; comments, the end of the input and anything else unusual are left to pyHanko. While the
+input's reads are budgeted (``counting``), each shortcut charges the budget the reads pyHanko would
+have made (``charge``), or leaves the token to pyHanko when they do not fit, so the budget stops
+parsing at the same point. A name without ``#`` escapes, made only of regular printable ASCII, is
+made at once (pyHanko decodes it byte by byte to the same string). Numbers and indirect references
+(``12 0 R``, recognised by pyHanko's own 20-byte look-ahead pattern) are read with one match when
+nothing is budgeted; a reference whose separators are not plain PDF whitespace, object number 0, and
+everything in content streams are left to pyHanko.
+
 Names (RFC 5280 7.1) are compared by their LDAP-prepared form (asn1crypto's ``hashable``) computed
 once per distinct DER, instead of preparing every attribute again for each issuer/serial match pyHanko
 makes, or each time a validation context indexes its certificates; byte-identical names are equal
@@ -17,12 +28,24 @@ from __future__ import annotations
 
 import binascii
 import functools
+import re
 
 from asn1crypto import x509
-from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils import generic, misc
 from pyhanko.pdf_utils.misc import PDF_WHITESPACE
 
 _pyhanko_read_hex = generic.read_hex_string_from_stream
+_pyhanko_until_delimiter = misc.read_until_delimiter
+_pyhanko_until_whitespace = misc.read_until_whitespace
+_pyhanko_non_whitespace = misc.read_non_whitespace
+_TOKEN = re.compile(rb"[^ \n\r\t\f\x00()<>\[\]{}/%]*")  # up to PDF whitespace or a delimiter
+_NOT_WHITESPACE = re.compile(rb"[^ \n\r\t\f\x00]*")
+_WHITESPACE = re.compile(rb"[ \n\r\t\f\x00]*")
+_PLAIN_NAME = re.compile(rb"[^\x00-\x20\x7f-\xff#()<>\[\]{}/%]*")  # regular printable ASCII, no escapes
+_pyhanko_decode_name = generic._decode_name
+_pyhanko_read_object = generic.read_object
+_REFERENCE = re.compile(rb"(\d+)[ \t\n\r\f]+(\d+)[ \t\n\r\f]+R[^a-zA-Z]")  # within pyHanko's INDIRECT_PATTERN
+_DIGITS, _SIGNS = b"0123456789", b"+-."
 _rfc5280_name_eq = x509.Name.__eq__
 _asn1crypto_hashable = x509.Name.hashable
 _NOT_STRICT = (ValueError, TypeError, UnicodeError)
@@ -44,6 +67,98 @@ def read_hex_string(stream):
         return _pyhanko_read_hex(stream)
     stream.seek(end + 1)
     return generic.pdf_string(value)
+
+
+def _whole(stream) -> bytes | None:
+    """The stream's whole input when the token shortcuts may read it (the verifier's own streams)."""
+    whole = getattr(stream, "whole", None)
+    return whole if isinstance(whole, bytes) else None
+
+
+def _charged(stream, reads: int) -> bool:
+    """False when the stream's read budget cannot take ``reads`` more (pyHanko then reads itself)."""
+    return not getattr(stream, "counting", False) or stream.charge(reads)
+
+
+def read_until_delimiter(stream) -> bytes:
+    """pyHanko's ``read_until_delimiter``: the bytes up to PDF whitespace or a delimiter, the stream left
+    at that byte."""
+    whole = _whole(stream)
+    start = stream.tell() if whole is not None else 0
+    if whole is None or start >= len(whole):
+        return _pyhanko_until_delimiter(stream)
+    end = _TOKEN.match(whole, start).end()
+    if not _charged(stream, end - start + 1):
+        return _pyhanko_until_delimiter(stream)
+    stream.seek(end)
+    return whole[start:end]
+
+
+def read_until_whitespace(stream, maxchars: int | None = None) -> bytes:
+    """pyHanko's ``read_until_whitespace``: the bytes up to PDF whitespace, which is consumed."""
+    whole = _whole(stream)
+    start = stream.tell() if whole is not None else 0
+    if whole is None or maxchars is not None or start >= len(whole):
+        return _pyhanko_until_whitespace(stream, maxchars)
+    end = _NOT_WHITESPACE.match(whole, start).end()
+    if not _charged(stream, end - start + 1):
+        return _pyhanko_until_whitespace(stream, maxchars)
+    stream.seek(min(end + 1, len(whole)))
+    return whole[start:end]
+
+
+def read_non_whitespace(stream, seek_back: bool = False, allow_eof: bool = False) -> bytes:
+    """pyHanko's ``read_non_whitespace``: the next byte that is not whitespace (consumed unless
+    ``seek_back``); comments and the end of the input are left to pyHanko."""
+    whole = _whole(stream)
+    start = stream.tell() if whole is not None else 0
+    if whole is None or start >= len(whole):
+        return _pyhanko_non_whitespace(stream, seek_back, allow_eof)
+    at = _WHITESPACE.match(whole, start).end()
+    if at >= len(whole) or whole[at] == 0x25 or not _charged(stream, at - start + 1):  # "%": a comment
+        return _pyhanko_non_whitespace(stream, seek_back, allow_eof)
+    stream.seek(at if seek_back else at + 1)
+    return whole[at : at + 1]
+
+
+_NOT_CONTENT = generic.ContentOpReading.NO
+
+
+def read_object(stream, container_ref, as_metadata_stream=False, in_content_stream=_NOT_CONTENT):
+    """pyHanko's ``read_object``; a number or an indirect reference outside content streams is read
+    with one match from the verifier's own unbudgeted input (the same object, the stream left at the
+    same place)."""
+    whole = _whole(stream)
+    start = stream.tell() if whole is not None else 0
+    if (
+        whole is None
+        or getattr(stream, "counting", True)
+        or in_content_stream is not _NOT_CONTENT
+        or start >= len(whole)
+        or whole[start] not in _DIGITS + _SIGNS
+    ):
+        return _pyhanko_read_object(stream, container_ref, as_metadata_stream, in_content_stream)
+    if whole[start] in _DIGITS and generic.INDIRECT_PATTERN.match(whole, start, start + 20):
+        found = _REFERENCE.match(whole, start, start + 20)
+        if found is None or int(found[1]) <= 0:
+            return _pyhanko_read_object(stream, container_ref, as_metadata_stream, in_content_stream)
+        stream.seek(found.end() - 1)
+        result = generic.IndirectObject(int(found[1]), int(found[2]), container_ref.get_pdf_handler())
+    else:
+        after = generic.NumberObject.NumberPattern.search(whole, start)
+        end = after.start() if after is not None else len(whole)
+        digits = whole[start:end].decode("ascii")
+        stream.seek(end)
+        result = generic.FloatObject(digits) if "." in digits else generic.NumberObject(digits)
+    result.container_ref = container_ref
+    return result
+
+
+def decode_name(name_bytes: bytes):
+    """pyHanko's ``_decode_name`` (the bytes of a name after its "/"), at once for plain ASCII names."""
+    if _PLAIN_NAME.fullmatch(name_bytes):
+        return generic.NameObject("/" + name_bytes.decode("ascii"))
+    return _pyhanko_decode_name(name_bytes)
 
 
 def name_equal(self: x509.Name, other) -> bool:
@@ -78,8 +193,14 @@ def _prepared(der: bytes) -> tuple:
 
 
 def install() -> None:
-    """Route pyHanko's object parser through :func:`read_hex_string` and asn1crypto's Name equality
-    and ``hashable`` through :func:`name_equal` and :func:`name_hashable` (idempotent)."""
+    """Route pyHanko's object parser through :func:`read_hex_string`, the token readers above and
+    :func:`decode_name`, and asn1crypto's Name equality and ``hashable`` through :func:`name_equal`
+    and :func:`name_hashable` (idempotent)."""
     generic.read_hex_string_from_stream = read_hex_string
+    generic.read_until_delimiter = misc.read_until_delimiter = read_until_delimiter
+    generic.read_non_whitespace = misc.read_non_whitespace = read_non_whitespace
+    misc.read_until_whitespace = read_until_whitespace
+    generic._decode_name = decode_name
+    generic.read_object = read_object
     x509.Name.__eq__ = name_equal
     x509.Name.hashable = property(name_hashable)

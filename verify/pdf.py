@@ -33,7 +33,13 @@ or annotations, within the DocMDP permissions. A change that breaks the signatur
 rule is TOTAL_FAILED (SIG_CONSTRAINTS_FAILURE); without such rules it is INDETERMINATE with the same
 sub-indication and the change named. The analysis is made once per file (``_FileChanges``): each
 incremental update is compared with the revision before it, and a signature is judged by the updates
-after it, so n signatures cost n comparisons, not n²/2 as with pyHanko's ``review_file``.
+after it, so n signatures cost n comparisons, not n²/2 as with pyHanko's ``review_file``. The map of
+the paths to every object that each comparison needs is made from the references each object version
+holds, read once per file (``verify.pdf_paths``), and a historical object version is read once.
+
+What a file's signatures share (``verify.pdf_reuse``, per file, never across documents): a certificate
+path that passed is validated once per (signer certificate, validation time, usage); a signature's
+CMS certificates are extracted once; the signed byte ranges are digested in one pass over the file.
 
 Seals: when the SignerInfo carries the unsigned attribute ``seal_attribute_oid`` (a GB/T 38540 /
 GM/T 0031 SESeal, see ``seal_service.pdf``), the seal is parsed and verified at the trusted signing
@@ -98,7 +104,7 @@ from pyhanko_certvalidator import ValidationContext
 
 from core.errors import DomainError, ErrorCode, ErrorKind
 from core.threads import run_sync
-from verify import parse_speed
+from verify import parse_speed, pdf_reuse
 from verify.certificates import (
     ENCODING,
     LenientCertificate,
@@ -107,6 +113,7 @@ from verify.certificates import (
     readable_name,
 )
 from verify.fetching import fetcher_backend
+from verify.pdf_paths import MappedResolver, ReferencePaths, remember_history
 from verify.report import (
     FAILED,
     FORMAT_FAILURE,
@@ -132,6 +139,7 @@ from verify.ses import PARSE_ERRORS, digest, hash_algorithm, parse_seal, verify_
 from verify.sm2_validation import SM2_CONTEXT_KWARGS
 
 parse_speed.install()
+pdf_reuse.install()
 
 logger = logging.getLogger(__name__)
 
@@ -184,7 +192,8 @@ async def averify_pdf(
     inputs = None
     try:
         inputs = _Inputs.build(trust_anchors, other_certs, crls, ocsps, fetch_revocation)
-        return await _verify(bytes(data), inputs, seal_attribute_oid, max_signatures)
+        with pdf_reuse.scope():
+            return await _verify(bytes(data), inputs, seal_attribute_oid, max_signatures)
     except DomainError:
         raise
     except Exception as exc:  # hostile input gets a report, never a traceback
@@ -317,7 +326,7 @@ class _Inputs:
             ("CRL", crls, inputs.crls),
             ("OCSP response", ocsps, inputs.ocsps),
         ):
-            load = _given_certificate if kind in ("trust anchor", "certificate") else _load
+            load = _given
             for der in items:
                 try:
                     target.append(load(kind, bytes(der)))
@@ -392,10 +401,10 @@ class _Inputs:
 
 
 @functools.lru_cache(maxsize=1024)
-def _given_certificate(kind: str, der: bytes) -> x509.Certificate:
-    """The caller's trust anchors and certificates, parsed once per process (the same CA certificates
-    come with every request; what path validation computes from them, such as key identifiers, is kept
-    with them). A document's own certificates are not kept."""
+def _given(kind: str, der: bytes):
+    """The caller's trust anchors, certificates, CRLs and OCSP responses, parsed once per process (the
+    same CA certificates and CRLs come with every request; what path validation works out from them,
+    such as key identifiers and a CRL's extensions, is kept with them). A document's own are not kept."""
     return _load(kind, der)
 
 
@@ -418,7 +427,40 @@ def _load(kind: str, der: bytes):
 
 class _ForgivingReader(PdfFileReader):
     """pyHanko's non-strict reader; ``/Encrypt null`` in a trailer is no encryption (ISO 32000-1 7.3.9:
-    a dictionary entry whose value is null is the same as an absent entry)."""
+    a dictionary entry whose value is null is the same as an absent entry). Its revisions share one
+    map of the references each object version holds (``verify.pdf_paths``)."""
+
+    def __init__(self, stream, strict: bool = True):
+        self.reference_paths = ReferencePaths(self)
+        self._plain: bool | None = None  # not encrypted (known once historical versions are read)
+        super().__init__(stream, strict=strict)
+
+    def get_object(self, ref, revision=None, **options):
+        """pyHanko's ``get_object``; a historical version (``revision``) of an unencrypted file is read
+        once per file."""
+        if revision is not None and self._plain is None:
+            self._plain = not self.encrypt_dict  # (what makes pyHanko's security handler)
+        if revision is None or not self._plain:
+            return super().get_object(ref, revision, **options)
+        return self.reference_paths.read(ref, revision, **options)
+
+    def get_historical_resolver(self, revision: int) -> HistoricalResolver:
+        """pyHanko's view of ``revision`` (made once), with the file's reference map."""
+        resolver = self._historical_resolver_cache.get(revision)
+        if resolver is None:
+            resolver = self._historical_resolver_cache[revision] = MappedResolver(self, revision)
+        return resolver
+
+    def release(self) -> None:
+        """Drops the objects read from the file and the revisions' views of them. They refer to the
+        reader and it to them, so without this they wait for a garbage collection, which then walks
+        every object a many-revision file made; released, they are freed as the verification ends."""
+        for resolver in self._historical_resolver_cache.values():
+            resolver.cache.clear()
+            resolver._indirect_object_access_cache = None
+        self._historical_resolver_cache.clear()
+        self.resolved_objects.clear()
+        self.reference_paths.release()
 
     @property
     def encrypt_dict(self):
@@ -438,7 +480,8 @@ class _ReadBudget(BytesIO):
     def __init__(self, data: bytes, budget: int):
         super().__init__(data)
         self.budget, self.reads = budget, 0
-        self.whole = data  # hex strings are read from it in one slice (verify/parse_speed.py)
+        self.whole = data  # hex strings and tokens are read from it in one slice (verify/parse_speed.py)
+        self.counting = True  # (the token shortcuts charge what pyHanko would read: ``charge``)
         self.read = self._counted_read  # an instance attribute, so that it can be dropped
 
     def _counted_read(self, size: int | None = -1) -> bytes:
@@ -447,8 +490,16 @@ class _ReadBudget(BytesIO):
             raise _ParseLimit(self.reads - 1)
         return BytesIO.read(self, size)
 
+    def charge(self, reads: int) -> bool:
+        """Counts ``reads`` read calls made at once; False (nothing counted) past the budget."""
+        if self.reads + reads > self.budget:
+            return False
+        self.reads += reads
+        return True
+
     def unbudgeted(self) -> None:
         del self.read
+        self.counting = False
 
 
 class _ParseLimit(Exception):
@@ -472,6 +523,7 @@ def _read(data: bytes, strict: bool) -> PdfFileReader:
             "parsing stopped there"
         ) from None
     stream.unbudgeted()
+    remember_history(reader.xrefs)
     return reader
 
 
@@ -567,6 +619,13 @@ async def _verify(data: bytes, inputs: _Inputs, seal_oid: str | None, max_signat
         checks.append(Check("validation inputs", INDETERMINATE, "; ".join(inputs.problems)))
     if reader is None:
         return await _verify_byte_ranges(data, inputs, checks, max_signatures)
+    try:
+        return await _verify_read(data, reader, checks, inputs, seal_oid, max_signatures)
+    finally:
+        reader.release()
+
+
+async def _verify_read(data: bytes, reader, checks: list[Check], inputs: _Inputs, seal_oid, max_signatures):
     if any(c.result == INDETERMINATE for c in checks if c.name == "encryption"):
         return Report.from_checks(checks)
     checks += inputs.add_dss(reader)
@@ -574,6 +633,7 @@ async def _verify(data: bytes, inputs: _Inputs, seal_oid: str | None, max_signat
     if not entries:
         checks.append(Check("signatures", FAILED, "the PDF has no signature", FORMAT_FAILURE))
         return Report.from_checks(checks)
+    pdf_reuse.prime_digests(data, [e.sig for e in entries if e.sig is not None])
     results: list[_Result] = [None] * len(entries)
     poe, changes = None, _FileChanges(reader)
     for index in reversed(range(len(entries))):
@@ -776,6 +836,17 @@ async def _verify_entry(
 
 
 @functools.lru_cache(maxsize=4096)
+def _name_text(kind: type, der: bytes) -> str:
+    return readable_name(kind.load(der))
+
+
+def _readable(name: x509.Name) -> str:
+    """`readable_name`, worked out once per process for each distinct name (each signature shows its
+    signer, issuer and chain)."""
+    return _name_text(type(name), name.dump())
+
+
+@functools.lru_cache(maxsize=4096)
 def _lenient_parts(der: bytes) -> tuple[str, ...]:
     """`lenient_names` of a certificate's DER, worked out once per process (the same signer and CA
     certificates recur across documents)."""
@@ -838,9 +909,7 @@ async def _signature(
     ]
     seal_check, seal = _seal(sig, seal_oid, trusted or poe, inputs)
     checks.append(seal_check)
-    signer = SignerInfo(
-        readable_name(cert.subject), format(cert.serial_number, "x"), readable_name(cert.issuer)
-    )
+    signer = SignerInfo(_readable(cert.subject), format(cert.serial_number, "x"), _readable(cert.issuer))
     return _Result(checks, signer=signer, signed_at=trusted or claimed, seal=seal)
 
 
@@ -943,7 +1012,7 @@ def _chain(status, signing_time: datetime | None) -> Check:
     indic = status.trust_problem_indic
     if indic is None and path is not None:
         certs = reversed(list(path.iter_certs(include_root=True)))
-        names = " ← ".join(readable_name(c.subject) for c in certs)
+        names = " ← ".join(_readable(c.subject) for c in certs)
         return Check("certificate chain", PASSED, f"trusted at {moment}: {names}")
     revoked = status.revocation_details
     if revoked is not None:
@@ -968,7 +1037,7 @@ def _chain(status, signing_time: datetime | None) -> Check:
     return Check(
         "certificate chain",
         result,
-        f"no trusted path for {readable_name(cert.subject)} at {moment} ({name})",
+        f"no trusted path for {_readable(cert.subject)} at {moment} ({name})",
         name,
     )
 
@@ -1027,7 +1096,7 @@ def _time_stamp(ts, poe: datetime | None) -> Check:
             )
         return Check("time stamp", SKIPPED, "no signature time stamp; /M is the signer's own claim")
     when = ts.timestamp.isoformat()
-    tsa = readable_name(ts.signing_cert.subject)
+    tsa = _readable(ts.signing_cert.subject)
     if not ts.intact:
         return Check(
             "time stamp", FAILED, f"the time stamp ({when}) does not match the signature", HASH_FAILURE
