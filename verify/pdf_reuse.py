@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from pyhanko.sign.general import get_pyca_cryptography_hash
 from pyhanko.sign.validation import generic_cms
@@ -140,9 +141,9 @@ def prime_digests(data: bytes, signatures) -> None:
             by_algorithm.setdefault(sig.external_md_algorithm, []).append((ranges, sig))
     view = memoryview(data)
     for algorithm, found in by_algorithm.items():
-        try:
+        try:  # an unknown name has no class in cryptography's hashes; a known one may lack a backend
             running = hashes.Hash(get_pyca_cryptography_hash(algorithm))
-        except (ValueError, KeyError, NotImplementedError):
+        except (AttributeError, UnsupportedAlgorithm):
             continue  # (pyHanko reports what it cannot compute)
         done = 0
         for (first, start, length), sig in sorted(found, key=lambda item: item[0][0]):

@@ -147,6 +147,14 @@ def test_byte_range_digests_from_one_pass_are_pyhankos():
     assert len({e.sig.compute_digest() for e in primed}) == 4
 
 
+def test_a_digest_algorithm_without_an_implementation_is_left_to_pyhanko(monkeypatch):
+    data = stamp_rsa(make_pdf())
+    [entry] = pdf_module._signature_fields(pdf_module._read(data, strict=False), 50)
+    monkeypatch.setattr(entry.sig, "external_md_algorithm", "1.2.3.4", raising=False)  # nobody implements it
+    pdf_reuse.prime_digests(data, [entry.sig])
+    assert entry.sig.external_digests == {}
+
+
 def test_a_byte_range_past_the_end_of_the_file_is_left_to_pyhanko():
     data = stamp_rsa(make_pdf())
     [entry] = pdf_module._signature_fields(pdf_module._read(data + b"%", strict=False), 50)
