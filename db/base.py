@@ -171,8 +171,8 @@ class Database:
     @contextmanager
     def connection(self) -> Iterator[Connection | None]:
         """One pooled connection for several short transactions in a row (:meth:`transaction` with
-        ``connection=``): one checkout instead of one per transaction. Hold it
-        only for work that takes milliseconds: it is one of the pool's connections meanwhile.
+        ``connection=``): one checkout instead of one per transaction. Hold it only for work that
+        takes milliseconds: it is one of the pool's connections meanwhile.
 
         On SQLite it yields None (each transaction then checks out its own): a writer there queues
         first and takes a connection second, and a connection held while queueing would invert that

@@ -438,11 +438,17 @@ class _ForgivingReader(PdfFileReader):
     def get_object(self, ref, revision=None, **options):
         """pyHanko's ``get_object``; a historical version (``revision``) of an unencrypted file is read
         once per file."""
-        if revision is not None and self._plain is None:
-            self._plain = not self.encrypt_dict  # (what makes pyHanko's security handler)
-        if revision is None or not self._plain:
+        if revision is None or not self.plain:
             return super().get_object(ref, revision, **options)
         return self.reference_paths.read(ref, revision, **options)
+
+    @property
+    def plain(self) -> bool:
+        """Not encrypted (read once asked for: pyHanko makes its security handler from the same
+        dictionary, after the cross-reference sections are read)."""
+        if self._plain is None:
+            self._plain = not self.encrypt_dict
+        return self._plain
 
     def get_historical_resolver(self, revision: int) -> HistoricalResolver:
         """pyHanko's view of ``revision`` (made once), with the file's reference map."""

@@ -257,22 +257,19 @@ def _remembered(method):
 class MappedResolver(HistoricalResolver):
     """pyHanko's view of one revision, its reference map made by the file's ``ReferencePaths``
     (``reader.reference_paths``) and its copies of objects made with one Reference per containing
-    object instead of one per value; encrypted files keep pyHanko's own walk and copies."""
-
-    def __init__(self, reader: PdfFileReader, revision: int):
-        super().__init__(reader, revision)
-        self._plain = not reader.encrypt_dict  # (what makes pyHanko's security handler)
+    object instead of one per value; encrypted files (``not reader.plain``) keep pyHanko's own walk
+    and copies."""
 
     def _load_reverse_xref_cache(self):
         if self._indirect_object_access_cache is not None:
             return
-        if not self._plain:
+        if not self.reader.plain:
             super()._load_reverse_xref_cache()
             return
         self._indirect_object_access_cache = self.reader.reference_paths.paths(self)
 
     def _subsume_object(self, obj):
-        if not self._plain:
+        if not self.reader.plain:
             return super()._subsume_object(obj)
         return _copy_into(self, obj, {})
 

@@ -97,7 +97,7 @@ def _cert_content(signed_data) -> tuple[bytes, ...] | None:
 
 async def validate_cert_usage(
     cert, validation_context, key_usage_settings, paths, pkix_validation_params=None
-):  # noqa: E501
+):
     """pyHanko's ``validate_cert_usage``; within a file scope, a path that passed for this certificate,
     context and usage is returned again without validating (the lazy ``paths`` iterator is then not
     started)."""

@@ -10,7 +10,7 @@ in docs/indications.md.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -52,12 +52,7 @@ class Check:
         return Check(f"{prefix}{self.name}", self.result, self.detail, self.sub_indication)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "result": self.result,
-            "detail": self.detail,
-            "sub_indication": self.sub_indication,
-        }
+        return asdict(self)
 
 
 def derive_indication(checks: list[Check]) -> tuple[str, str | None]:
@@ -115,19 +110,8 @@ class SealInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form: every field but ``picture``, times in ISO 8601."""
-        return {
-            "es_id": self.es_id,
-            "name": self.name,
-            "type": self.type,
-            "version": self.version,
-            "vendor": self.vendor,
-            "valid_start": _iso(self.valid_start),
-            "valid_end": _iso(self.valid_end),
-            "create_date": _iso(self.create_date),
-            "picture_type": self.picture_type,
-            "width_mm": self.width_mm,
-            "height_mm": self.height_mm,
-        }
+        values = ((f.name, getattr(self, f.name)) for f in fields(self) if f.name != "picture")
+        return {name: _iso(v) if isinstance(v, datetime) else v for name, v in values}
 
 
 def _fields(info: SignerInfo | SealInfo) -> str:
