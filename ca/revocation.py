@@ -95,7 +95,7 @@ class CaRevocation:
                 ).where(
                     IssuedCertificate.ca_id == ca_id,
                     IssuedCertificate.shard == shard,
-                    IssuedCertificate.status == "revoked",
+                    IssuedCertificate.revoked_at.is_not(None),  # ix_certificates_revoked
                 )
             ).all()
             der = crl_builder.build_crl(
