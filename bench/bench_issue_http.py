@@ -1,29 +1,33 @@
 """Certificate issuance over HTTP: `longtrust serve` with 1 and 2 workers against `cfssl serve`, and on
 PostgreSQL against the same server on SQLite.
 
-Run: `.venv/bin/python -m bench.bench_issue_http [seconds] [postgresql]`. wrk (2 threads, 16 connections,
-keep-alive) posts the same RSA-2048 (and SM2) CSR for S seconds to: a fresh server with one worker, cfssl's
+Run: `.venv/bin/python -m bench.bench_issue_http [seconds] [postgresql]`. All servers run at once, each
+on a fresh database: one worker, two workers, (with `postgresql`) two workers on SQLite, and cfssl's
 `serve` signing endpoint (`/api/v1/cfssl/sign`, RSA-2048 CA made with openssl, no storage: it keeps
-nothing), and a fresh server with two workers, in that order, in the same run. Lines: 2 workers ÷ cfssl
-(RSA; ours also writes the intent, the certificate and the audit events), and workers 2 ÷ workers 1 (the
-issue's bar is 1.5 on PostgreSQL). With `postgresql` the servers run on a fresh PostgreSQL database each,
-and a fresh two-worker server on SQLite follows: PostgreSQL ÷ SQLite at 2 workers (bar 0.9), same
-requests, same work. OCSP is measured by bench/bench_ocsp.py.
+nothing). wrk (2 threads, 16 connections, keep-alive) posts the same RSA-2048 (and SM2) CSR to each
+in turn for S seconds (4), five rounds, interleaved. Lines: 2 workers ÷ cfssl (RSA; ours also writes the
+intent, the certificate and the audit events), workers 2 ÷ workers 1 (the issue's bar is 1.5 on
+PostgreSQL), and PostgreSQL ÷ SQLite at 2 workers (bar 0.9): same requests, same work. OCSP is
+measured by bench/bench_ocsp.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
 from bench.bench_mixed import database
-from bench.live_server import free_port, server, wrk
+from bench.live_server import Target, free_port, interleaved, ratio_line, server
 from tests.ca.csrs import make_csr
 
 USCC = "91440300708461136T"
@@ -32,15 +36,16 @@ CFSSL_CONFIG = {
 }
 
 
-def ours(workers: int, kind: str, seconds: int) -> dict[str, dict]:
-    """wrk stats of RSA and SM2 issuance against a fresh server with ``workers`` workers."""
-    stats = {}
+@contextmanager
+def ours(workers: int, kind: str) -> Iterator[dict[str, Target]]:
+    """RSA and SM2 issuance targets on a fresh server with ``workers`` workers."""
     with database(kind) as env, server(workers=workers, env=env) as (base, admin, _):
         auth = {"Authorization": f"Bearer {admin}"}
         operator = httpx.post(
             base + "/api/v1/tokens", headers=auth, json={"role": "ca-operator", "name": "bench"}
         ).json()["token"]
         headers = {"Authorization": f"Bearer {operator}", "Content-Type": "application/json"}
+        targets = {}
         for algorithm in ("rsa", "sm2"):
             body = json.dumps(
                 {
@@ -49,17 +54,13 @@ def ours(workers: int, kind: str, seconds: int) -> dict[str, dict]:
                     "credit_code": USCC,
                 }
             ).encode()
-            stats[algorithm] = wrk(
-                f"{base}/api/v1/cas/{algorithm}-issuing/certificates",
-                body=body,
-                headers=headers,
-                seconds=seconds,
-            )
-    return stats
+            targets[algorithm] = Target(f"{base}/api/v1/cas/{algorithm}-issuing/certificates", body, headers)
+        yield targets
 
 
-def cfssl(seconds: int) -> dict:
-    """wrk stats of `cfssl serve`'s sign endpoint with an RSA-2048 CA, same CSR."""
+@contextmanager
+def cfssl() -> Iterator[Target]:
+    """`cfssl serve`'s sign endpoint with an RSA-2048 CA, same CSR."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         subprocess.run(
@@ -102,50 +103,58 @@ def cfssl(seconds: int) -> dict:
                     if time.monotonic() > deadline:
                         raise SystemExit("cfssl serve did not start") from None
                     time.sleep(0.2)
-            return wrk(url, body=body, headers={"Content-Type": "application/json"}, seconds=seconds)
+            yield Target(url, body, {"Content-Type": "application/json"})
         finally:
             proc.terminate()
             proc.wait(timeout=10)
 
 
-def _check(name: str, stats: dict) -> None:
-    if stats["non2xx"] or stats["errors"] or not stats["rps"]:
-        raise SystemExit(
-            f"{name}: {stats['non2xx']} non-2xx answers, {stats['errors']} errors, {stats['rps']}/s"
-        )
-
-
-def main(seconds: int = 8, kind: str = "sqlite") -> None:
-    one = ours(1, kind, seconds)
-    peer = cfssl(seconds)
-    two = ours(2, kind, seconds)
-    sqlite = ours(2, "sqlite", seconds) if kind != "sqlite" else None
-    runs = [(f"{kind} 1 worker", one), (f"{kind} 2 workers", two), ("sqlite 2 workers", sqlite or {})]
-    _check("cfssl", peer)
-    for title, run in runs:
-        for algorithm, stats in run.items():
-            _check(f"{title} {algorithm}", stats)
-    print(f"issuance over HTTP on {kind}, wrk 2 threads 16 connections, {seconds} s each, same run")
-    rsa = two["rsa"]["rps"]
+def main(seconds: int = 4, kind: str = "sqlite", rounds: int = 5) -> None:
+    with contextlib.ExitStack() as stack:
+        one = stack.enter_context(ours(1, kind))
+        two = stack.enter_context(ours(2, kind))
+        sqlite = stack.enter_context(ours(2, "sqlite")) if kind != "sqlite" else {}
+        targets = {("one", a): t for a, t in one.items()} | {("two", a): t for a, t in two.items()}
+        targets |= {("sqlite", a): t for a, t in sqlite.items()}
+        targets[("cfssl", "rsa")] = stack.enter_context(cfssl())
+        runs = interleaved(targets, seconds, rounds)
+    rps = {key: [r["rps"] for r in results] for key, results in runs.items()}
     print(
-        f"issue RSA, 2 workers {rsa:7.0f}/s p99 {two['rsa']['p99'] / 1000:6.1f} ms   baseline cfssl serve "
-        f"(no storage) {peer['rps']:7.0f}/s p99 {peer['p99'] / 1000:6.1f} ms  ratio {rsa / peer['rps']:4.2f}x"
+        f"issuance over HTTP on {kind}: all servers up at once, wrk 2 threads 16 connections, "
+        f"{rounds} interleaved rounds of {seconds} s; medians, ratios per round (min-max)"
+    )
+    p99 = statistics.median(r["p99"] for r in runs[("two", "rsa")]) / 1000
+    print(
+        ratio_line(
+            "issue RSA, 2 workers",
+            rps[("two", "rsa")],
+            "cfssl serve (no storage)",
+            rps[("cfssl", "rsa")],
+            extra=f"p99 {p99:.1f} ms",
+        )
     )
     for algorithm in ("rsa", "sm2"):
-        r2, r1 = two[algorithm]["rps"], one[algorithm]["rps"]
-        verdict = "ok" if r2 / r1 >= 1.5 else "BELOW 1.5"
         print(
-            f"issue {algorithm.upper():<3}, 2 workers {r2:7.0f}/s   baseline 1 worker {r1:7.0f}/s   "
-            f"ratio {r2 / r1:4.2f}x {verdict}"
+            ratio_line(
+                f"issue {algorithm.upper()}, 2 workers",
+                rps[("two", algorithm)],
+                "1 worker",
+                rps[("one", algorithm)],
+                target=1.5,
+            )
         )
     for algorithm in ("rsa", "sm2") if sqlite else ():
-        theirs, mine = sqlite[algorithm]["rps"], two[algorithm]["rps"]
-        verdict = "ok" if mine / theirs >= 0.9 else "BELOW 0.9"
         print(
-            f"issue {algorithm.upper():<3}, {kind} 2 workers {mine:7.0f}/s   baseline sqlite 2 workers "
-            f"{theirs:7.0f}/s   ratio {mine / theirs:4.2f}x {verdict}"
+            ratio_line(
+                f"issue {algorithm.upper()}, {kind} 2 workers",
+                rps[("two", algorithm)],
+                "sqlite 2 workers",
+                rps[("sqlite", algorithm)],
+                target=0.9,
+            )
         )
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 8, "postgresql" if "postgresql" in sys.argv else "sqlite")
+    numbers = [int(a) for a in sys.argv[1:] if a.isdigit()]
+    main(*numbers[:1], kind="postgresql" if "postgresql" in sys.argv else "sqlite")

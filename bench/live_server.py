@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -145,4 +146,60 @@ def wrk(
         ).stdout
     stats = json.loads(out.split("JSON ", 1)[1].splitlines()[0])
     stats["rps"] = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    stats["output"] = out
     return stats
+
+
+@dataclass
+class Target:
+    """One request for wrk to repeat: URL, body and headers."""
+
+    url: str
+    body: bytes
+    headers: dict
+
+
+def interleaved(targets: dict, seconds: int, rounds: int = 5, warmup: int = 2) -> dict[object, list[dict]]:
+    """wrk stats per target for each of ``rounds`` rounds; every round drives each target in turn
+    (the order rotating), so a target and its baseline are measured seconds apart and a drift in the
+    machine's speed slows both. Each target is warmed up first. Raises SystemExit on any non-2xx
+    answer or socket error."""
+    keys = list(targets)
+    for key in keys:
+        _drive(key, targets[key], warmup)
+    runs: dict[object, list[dict]] = {key: [] for key in keys}
+    for round_ in range(rounds):
+        shift = round_ % len(keys)
+        for key in keys[shift:] + keys[:shift]:
+            runs[key].append(_drive(key, targets[key], seconds))
+    return runs
+
+
+def _drive(key, target: Target, seconds: int) -> dict:
+    stats = wrk(target.url, body=target.body, headers=target.headers, seconds=seconds)
+    if stats["non2xx"] or stats["errors"] or not stats["rps"]:
+        raise SystemExit(
+            f"{key}: {stats['non2xx']} non-2xx answers, {stats['errors']} errors, {stats['rps']}/s\n"
+            + stats["output"]
+        )
+    return stats
+
+
+def ratio_line(
+    name: str,
+    rates: list[float],
+    baseline: str,
+    baseline_rates: list[float],
+    target: float | None = None,
+    extra: str = "",
+) -> str:
+    """One line: medians of both sides, the median of the per-round ratios and their range, and the
+    verdict against ``target``."""
+    ratios = [a / b for a, b in zip(rates, baseline_rates, strict=True)]
+    ratio = statistics.median(ratios)
+    verdict = "" if target is None else ("  ok" if ratio >= target else f"  BELOW {target}")
+    return (
+        f"{name:<34} {statistics.median(rates):7.0f}/s {extra}  baseline {baseline} "
+        f"{statistics.median(baseline_rates):7.0f}/s  ratio {ratio:4.2f}x "
+        f"({min(ratios):.2f}-{max(ratios):.2f}){verdict}"
+    )

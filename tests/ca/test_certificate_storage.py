@@ -1,9 +1,11 @@
-"""How issuance touches PostgreSQL: completing an intent is a HOT update (no indexed column changes),
-and only the unique (ca_id, serial_hex) index can serve the lookup of one serial, even in a generic
-plan made while the table is empty (a prepared statement's plan)."""
+"""How issuance touches PostgreSQL: completing an intent is a HOT update (no indexed column changes)
+that keeps the row whole (no TOAST for a row of RSA size), and only the unique (ca_id, serial_hex)
+index can serve the lookup of one serial, even in a generic plan made while the table is empty (a
+prepared statement's plan)."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 import pytest
@@ -36,7 +38,7 @@ def _intent(serial: str) -> dict:
         "subject": "CN=x",
         "credit_code": None,
         "status": "intent",
-        "tbs_der": b"\x30\x00",
+        "tbs_der": os.urandom(900),  # an RSA-2048 TBS's size; random bytes do not compress
         "not_before": now,
         "not_after": now,
         "requester": "test",
@@ -44,18 +46,23 @@ def _intent(serial: str) -> dict:
     }
 
 
-def test_completing_an_intent_is_a_heap_only_update(pg):
+def test_completing_an_intent_is_a_heap_only_update_that_keeps_the_row_whole(pg):
     with pg.engine.begin() as conn:
         conn.execute(_ADD_INTENT, [_intent(f"{n:02x}") for n in range(20)])
+    stored = {"c_ca": "ca", "c_serial": "07", "certificate_der": os.urandom(1300)}
     with pg.engine.begin() as conn:
-        conn.execute(_STORE_CERTIFICATE, {"c_ca": "ca", "c_serial": "07", "certificate_der": b"\x30\x01"})
+        conn.execute(_STORE_CERTIFICATE, stored)
         counts = conn.execute(
             text(
                 "SELECT pg_stat_get_xact_tuples_updated('certificates'::regclass),"
                 " pg_stat_get_xact_tuples_hot_updated('certificates'::regclass)"
             )
         ).one()
+        toast = conn.execute(
+            text("SELECT pg_relation_size(reltoastrelid) FROM pg_class WHERE oid = 'certificates'::regclass")
+        ).scalar_one()
     assert tuple(counts) == (1, 1)
+    assert toast == 0
 
 
 def test_a_generic_plan_finds_a_serial_through_its_unique_index(pg):
