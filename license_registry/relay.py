@@ -34,6 +34,10 @@ def backoff_s(attempts: int, base_s: float, cap_s: float, rng: random.Random) ->
     return step / 2 + rng.uniform(0, step / 2)
 
 
+def _keys(events: list[tuple[int, dict]]) -> dict[int, str]:
+    return {event_id: event["idempotency_key"] for event_id, event in events}
+
+
 REFUSED = "refused by the hub: the license's issuer code belongs to another region"
 
 
@@ -80,10 +84,10 @@ class HubRelay:
             posting = poster.submit(self._post, events) if events else None
             while posting is not None:
                 following = self._claim() if len(events) >= self.batch_size else []
-                ids, results, failure = posting.result()
+                keys, results, failure = posting.result()
                 events = following
                 posting = poster.submit(self._post, events) if events else None
-                total += self._settle(ids, results, failure)
+                total += self._settle(keys, results, failure)
         return total
 
     def run_forever(self, stop_event: threading.Event, interval_s: float = 5.0) -> None:
@@ -95,20 +99,21 @@ class HubRelay:
                 log.exception("hub relay round failed")
             stop_event.wait(interval_s)
 
-    def _post(self, events: list[tuple[int, dict]]) -> tuple[list[int], dict, str]:
-        """(event ids, the hub's results by idempotency key, what to record where it gave none)."""
+    def _post(self, events: list[tuple[int, dict]]) -> tuple[dict[int, str], dict, str]:
+        """(event id → idempotency key, the hub's results by idempotency key, what to record where it
+        gave none)."""
         try:
             results = self.hub.report(self.region, [e for _, e in events])
         except HubRefused:
             if len(events) > 1:
                 return self._post_one_by_one(events)
-            return [i for i, _ in events], {}, REFUSED
+            return _keys(events), {}, REFUSED
         except HubUnavailable as exc:
             log.warning("hub delivery failed for %d events: %s", len(events), exc)
-            return [i for i, _ in events], {}, str(exc)
-        return [i for i, _ in events], results, "the hub did not answer for this event"
+            return _keys(events), {}, str(exc)
+        return _keys(events), results, "the hub did not answer for this event"
 
-    def _post_one_by_one(self, events: list[tuple[int, dict]]) -> tuple[list[int], dict, str]:
+    def _post_one_by_one(self, events: list[tuple[int, dict]]) -> tuple[dict[int, str], dict, str]:
         """After a batch was refused for another region's issuer code: each event on its own, so the
         refused ones back off and the rest are delivered."""
         results, failure = {}, REFUSED
@@ -120,72 +125,82 @@ class HubRelay:
             except HubUnavailable as exc:
                 failure = str(exc)
                 break
-        return [i for i, _ in events], results, failure
+        return _keys(events), results, failure
 
     def close(self) -> None:
         self.hub.close()
 
     def _claim(self) -> list[tuple[int, dict]]:
+        """Lease the next due events with one statement (the oldest first; ``FOR UPDATE SKIP
+        LOCKED`` on PostgreSQL, so relays in other workers take other events)."""
         now = self.clock.now()
+        due = (
+            select(OutboxEvent.id)
+            .where(OutboxEvent.delivered_at.is_(None), OutboxEvent.next_attempt_at <= now)
+            .order_by(OutboxEvent.id)
+            .limit(self.batch_size)
+            .with_for_update(skip_locked=True)
+        )
         with self.db.unit_of_work() as s:
             rows = s.execute(
-                select(
+                update(OutboxEvent)
+                .execution_options(synchronize_session=False)  # no ORM objects are loaded here
+                .where(OutboxEvent.id.in_(due.scalar_subquery()))
+                .values(attempts=OutboxEvent.attempts + 1, next_attempt_at=now + self.lease)
+                .returning(
                     OutboxEvent.id,
                     OutboxEvent.idempotency_key,
                     OutboxEvent.kind,
                     OutboxEvent.created_at,
                     OutboxEvent.payload_json,
                 )
-                .where(OutboxEvent.delivered_at.is_(None), OutboxEvent.next_attempt_at <= now)
-                .order_by(OutboxEvent.id)
-                .limit(self.batch_size)
-                .with_for_update(skip_locked=True)
             ).all()
-            if rows:  # lease the batch with one statement
-                s.execute(
-                    update(OutboxEvent)
-                    .where(OutboxEvent.id.in_([r.id for r in rows]))
-                    .values(attempts=OutboxEvent.attempts + 1, next_attempt_at=now + self.lease)
-                )
-            return [
-                (
-                    r.id,
-                    {
-                        "idempotency_key": r.idempotency_key,
-                        "kind": r.kind,
-                        "at": r.created_at.isoformat(),
-                        "payload": json.loads(r.payload_json),
-                    },
-                )
-                for r in rows
-            ]
+        return [
+            (
+                r.id,
+                {
+                    "idempotency_key": r.idempotency_key,
+                    "kind": r.kind,
+                    "at": r.created_at.isoformat(),
+                    "payload": json.loads(r.payload_json),
+                },
+            )
+            for r in sorted(rows, key=lambda r: r.id)  # RETURNING keeps no order
+        ]
 
-    def _settle(self, ids: list[int], results: dict[str, tuple[str, str]], failure: str) -> int:
-        now = self.clock.now()
+    def _settle(self, keys: dict[int, str], results: dict[str, tuple[str, str]], failure: str) -> int:
+        """Mark what the hub took as delivered (one statement); give each other event its back-off.
+        ``keys``: event id → idempotency key of the batch."""
+        now, table = self.clock.now(), OutboxEvent.__table__
+        taken = [i for i, key in keys.items() if results.get(key, ("",))[0] in DELIVERED]
         with self.db.unit_of_work() as s:
-            pending = s.execute(
-                select(OutboxEvent.id, OutboxEvent.idempotency_key, OutboxEvent.attempts).where(
-                    OutboxEvent.id.in_(ids), OutboxEvent.delivered_at.is_(None)
-                )
-            ).all()
-            delivered = [r.id for r in pending if results.get(r.idempotency_key, ("",))[0] in DELIVERED]
-            if delivered:
-                s.execute(
-                    update(OutboxEvent)
-                    .where(OutboxEvent.id.in_(delivered))
+            delivered = (
+                s.connection()
+                .execute(
+                    update(table)
+                    .where(table.c.id.in_(taken), table.c.delivered_at.is_(None))
                     .values(delivered_at=now, last_error=None)
                 )
-            for r in pending:
-                result, detail = results.get(r.idempotency_key, ("", failure))
-                if result in DELIVERED:
-                    continue
-                delay = backoff_s(r.attempts, self.base_delay_s, self.max_delay_s, self.rng)
-                s.execute(
-                    update(OutboxEvent)
-                    .where(OutboxEvent.id == r.id)
-                    .values(
-                        last_error=f"{result}: {detail}" if result else detail,
-                        next_attempt_at=now + timedelta(seconds=delay),
-                    )
+                .rowcount
+            )
+            if len(taken) < len(keys):
+                self._back_off(s, set(keys) - set(taken), keys, results, failure, now)
+        return delivered
+
+    def _back_off(self, s, ids: set[int], keys: dict[int, str], results: dict, failure: str, now) -> None:
+        pending = s.execute(
+            select(OutboxEvent.id, OutboxEvent.attempts).where(
+                OutboxEvent.id.in_(ids), OutboxEvent.delivered_at.is_(None)
+            )
+        ).all()
+        for event_id, attempts in pending:
+            result, detail = results.get(keys[event_id], ("", failure))
+            delay = backoff_s(attempts, self.base_delay_s, self.max_delay_s, self.rng)
+            s.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.id == event_id)
+                .values(
+                    last_error=f"{result}: {detail}" if result else detail,
+                    next_attempt_at=now + timedelta(seconds=delay),
                 )
-        return len(delivered)
+            )
