@@ -37,9 +37,11 @@ after it, so n signatures cost n comparisons, not n²/2 as with pyHanko's ``revi
 the paths to every object that each comparison needs is made from the references each object version
 holds, read once per file (``verify.pdf_paths``), and a historical object version is read once.
 
-What a file's signatures share (``verify.pdf_reuse``, per file, never across documents): a certificate
-path that passed is validated once per (signer certificate, validation time, usage); a signature's
-CMS certificates are extracted once; the signed byte ranges are digested in one pass over the file.
+What a file's signatures share (``verify.pdf_reuse``): a certificate path that passed is validated
+once per (signer certificate, validation time, usage), and kept by the process for other files with
+the same trust material and validation second that hold the path's certificates themselves; a
+signature's CMS certificates are extracted once; the signed byte ranges are digested in one pass over
+the file. No result of a document is kept.
 
 Seals: when the SignerInfo carries the unsigned attribute ``seal_attribute_oid`` (a GB/T 38540 /
 GM/T 0031 SESeal, see ``seal_service.pdf``), the seal is parsed and verified at the trusted signing
@@ -63,6 +65,7 @@ Measured on a loaded 2-core machine: hostile 17-28 MB files at the limits take 2
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import re
 from collections.abc import Sequence
@@ -316,6 +319,7 @@ class _Inputs:
     fetch: bool = False
     problems: list[str] = field(default_factory=list)
     _contexts: dict[datetime | None, ValidationContext] = field(default_factory=dict)
+    material: list[bytes] = field(default_factory=list)  # digests of the anchors, CRLs and OCSPs
 
     @classmethod
     def build(cls, anchors, certs, crls, ocsps, fetch: bool = False) -> _Inputs:
@@ -326,12 +330,14 @@ class _Inputs:
             ("CRL", crls, inputs.crls),
             ("OCSP response", ocsps, inputs.ocsps),
         ):
-            load = _given
             for der in items:
                 try:
-                    target.append(load(kind, bytes(der)))
+                    target.append(_given(kind, bytes(der)))
                 except PARSE_ERRORS as exc:
                     inputs.problems.append(f"{kind} ignored: {exc}")
+                    continue
+                if kind != "certificate":
+                    inputs.material.append(_given_digest(bytes(der)))
         return inputs
 
     def add_dss(self, reader: PdfFileReader) -> list[Check]:
@@ -352,7 +358,10 @@ class _Inputs:
             count = 0
             try:
                 for ref in dss.get(key, generic.ArrayObject()).get_object():
-                    target.append(_load(kind, ref.get_object().data))
+                    data = ref.get_object().data
+                    target.append(_load(kind, data))
+                    if kind != "certificate":
+                        self.material.append(hashlib.sha256(data).digest())
                     count += 1
             except (*_READ_ERRORS, *PARSE_ERRORS) as exc:
                 problems.append(f"{key}: {_describe(exc)}")
@@ -377,6 +386,20 @@ class _Inputs:
             await context.aclose()
 
     def _new_context(self, moment: datetime | None) -> ValidationContext:
+        context = self._context(moment)
+        if not self.fetch:  # fetched revocation data is not part of the fingerprint
+            pdf_reuse.register(context, self._fingerprint(context, moment))
+        return context
+
+    def _fingerprint(self, context: ValidationContext, moment: datetime | None) -> bytes:
+        """What decides a path's validation in ``context`` besides the certificates it is built from:
+        trust anchors, CRLs and OCSP responses (by digest), whether the time was given, and the
+        validation time to the second."""
+        seconds = int(context.moment.timestamp())
+        head = f"{moment is None}:{seconds}".encode()
+        return hashlib.sha256(head + b"".join(sorted(self.material))).digest()
+
+    def _context(self, moment: datetime | None) -> ValidationContext:
         return ValidationContext(
             trust_roots=list(self.anchors),
             other_certs=list(self.certs),
@@ -398,6 +421,12 @@ class _Inputs:
             [c.dump() for c in (*self.certs, *extra)],
             fetch_revocation=self.fetch,
         )
+
+
+@functools.lru_cache(maxsize=1024)
+def _given_digest(der: bytes) -> bytes:
+    """SHA-256 of a caller's trust anchor, CRL or OCSP response, once per process (as ``_given``)."""
+    return hashlib.sha256(der).digest()
 
 
 @functools.lru_cache(maxsize=1024)

@@ -17,6 +17,15 @@
   goes through the file once, and each signature's digest is a copy of it at the end of its first
   range, continued over its second range (pyHanko reads the whole range again for each signature).
 
+- Across requests, a path that passed is also kept by the process (``PATHS``, bounded), keyed by what
+  decides it: the signer certificate, the usage, the PKIX parameters and the context's trust
+  material fingerprint (``register``: trust anchors, CRLs and OCSP responses by digest, including the
+  document's DSS, and the validation time to the second; contexts that may fetch revocation data
+  have none and are never shared). A kept path serves another document only if that document's
+  context holds every certificate of the path itself, so a verdict never rests on certificates that
+  only an earlier document carried. A new CRL or trust anchor (the truth version moving on) is a
+  new fingerprint, so nothing validated under the old material is used under the new.
+
 The first two live in a ``FileScope`` made for one file (``scope()``); outside one, pyHanko works as it does.
 The names pyHanko looks these functions up by are wrapped by ``install()`` (idempotent).
 """
@@ -24,6 +33,8 @@ The names pyHanko looks these functions up by are wrapped by ``install()`` (idem
 from __future__ import annotations
 
 import dataclasses
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -44,11 +55,46 @@ class FileScope:
     parameters), and CMS certificate extraction by SignedData object."""
 
     paths: dict[tuple, tuple[object, object]] = dataclasses.field(default_factory=dict)
+    fingerprints: dict[int, tuple[object, bytes]] = dataclasses.field(default_factory=dict)
     cert_info: dict[int, tuple[object, object]] = dataclasses.field(default_factory=dict)
     cert_info_by_content: dict[tuple[bytes, ...], object] = dataclasses.field(default_factory=dict)
 
 
 _SCOPE: ContextVar[FileScope | None] = ContextVar("pdf_file_scope", default=None)
+
+
+class ProcessPaths:
+    """Validated paths kept across files: at most ``size``, the least recently used dropped first."""
+
+    def __init__(self, size: int = 4096):
+        self.size = size
+        self._paths: OrderedDict[tuple, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple):
+        with self._lock:
+            path = self._paths.get(key)
+            if path is not None:
+                self._paths.move_to_end(key)
+            return path
+
+    def put(self, key: tuple, path) -> None:
+        with self._lock:
+            self._paths[key] = path
+            self._paths.move_to_end(key)
+            while len(self._paths) > self.size:
+                self._paths.popitem(last=False)
+
+
+PATHS = ProcessPaths()
+
+
+def register(context, fingerprint: bytes) -> None:
+    """Within a file scope: ``context``'s trust material is ``fingerprint`` (see the module's text), so
+    paths validated in it may be kept by the process and may serve it."""
+    shared = _SCOPE.get()
+    if shared is not None:
+        shared.fingerprints[id(context)] = (context, fingerprint)
 
 
 @contextmanager
@@ -105,14 +151,37 @@ async def validate_cert_usage(
     args = (cert, validation_context, key_usage_settings, paths, pkix_validation_params)
     if shared is None:
         return await _library_usage(*args)
-    key = (id(validation_context), cert.dump(), _usage_key(key_usage_settings), repr(pkix_validation_params))
+    asked = (cert.dump(), _usage_key(key_usage_settings), repr(pkix_validation_params))
+    key = (id(validation_context), *asked)
     found = shared.paths.get(key)
     if found is not None and found[0] is validation_context:
         return CertvalidatorOperationResult(success_result=found[1])
+    registered = shared.fingerprints.get(id(validation_context))
+    kept = (registered[1], *asked) if registered is not None and registered[0] is validation_context else None
+    path = PATHS.get(kept) if kept is not None else None
+    if path is not None and _holds(validation_context, path, asked[0]):
+        shared.paths[key] = (validation_context, path)
+        return CertvalidatorOperationResult(success_result=path)
     result = await _library_usage(*args)
     if result.success_result is not None:
         shared.paths[key] = (validation_context, result.success_result)
+        if kept is not None:
+            PATHS.put(kept, result.success_result)
     return result
+
+
+def _holds(context, path, leaf: bytes) -> bool:
+    """Whether every certificate of ``path`` between its trust anchor and ``leaf`` (DER, the
+    certificate validated) is in ``context``'s registry."""
+    registry = context.certificate_registry
+    for cert in path.iter_certs(include_root=False):
+        der = cert.dump()
+        if der == leaf:
+            continue
+        held = registry.retrieve_by_issuer_serial(cert.issuer_serial)
+        if held is None or held.dump() != der:
+            return False
+    return True
 
 
 def _usage_key(settings) -> tuple:

@@ -62,7 +62,8 @@ def stamp_by(data: bytes, signer, cert_der: bytes, chain_der: list[bytes], index
 
 
 def count_path_validations(monkeypatch) -> list[int]:
-    """Counts the certificate path validations pyHanko actually runs."""
+    """Counts the certificate path validations pyHanko actually runs (none kept from other tests)."""
+    monkeypatch.setattr(pdf_reuse, "PATHS", pdf_reuse.ProcessPaths())
     runs = [0]
     library = pdf_reuse._library_usage
 
