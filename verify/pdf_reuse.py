@@ -165,9 +165,21 @@ async def validate_cert_usage(
     result = await _library_usage(*args)
     if result.success_result is not None:
         shared.paths[key] = (validation_context, result.success_result)
-        if kept is not None:
+        if kept is not None and _parsed_through(result.success_result):
             PATHS.put(kept, result.success_result)
     return result
+
+
+def _parsed_through(path) -> bool:
+    """Parse every certificate of ``path`` through; False if one cannot be (then it is not kept).
+    asn1crypto parses on first access, filling a list in place: a path that other threads read must
+    hold nothing left to parse."""
+    try:
+        for cert in path.iter_certs(include_root=True):
+            cert.native  # noqa: B018
+    except (ValueError, TypeError, KeyError):
+        return False
+    return True
 
 
 def _holds(context, path, leaf: bytes) -> bool:
