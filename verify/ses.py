@@ -148,8 +148,14 @@ def _guard(der: bytes, what: str) -> bytes:
 
 
 def parse_seal(der: bytes) -> ParsedSeal:
-    """Parse a SESeal (v1, v4 or v5); raise DomainError(invalid) for anything else."""
-    der = _guard(der, "seal")
+    """Parse a SESeal (v1, v4 or v5); raise DomainError(invalid) for anything else. A seal comes
+    with every stamp it made, so the same bytes are parsed once per process (ParsedSeal is
+    immutable; the most recent 256 are kept)."""
+    return _parse_seal(_guard(der, "seal"))
+
+
+@lru_cache(maxsize=256)
+def _parse_seal(der: bytes) -> ParsedSeal:
     try:
         top = a.read_single(der)
         a.check_structure(top)
