@@ -84,6 +84,18 @@ def serve(workers: int = 2, env: dict | None = None):
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+            _keep_if_failing(log)
+
+
+def _keep_if_failing(log: Path) -> None:
+    """A server log that records an error outlives the run (in the temporary folder's parent)."""
+    text = log.read_text(errors="replace")
+    if "Traceback" in text or "ERROR" in text:
+        kept = (
+            Path(tempfile.gettempdir()) / f"longtrust-bench-{time.strftime('%H%M%S')}-{log.parent.name}.log"
+        )
+        kept.write_text(text)
+        print(f"the server logged errors: {kept}", file=sys.stderr)
 
 
 @contextmanager

@@ -188,9 +188,13 @@ class Database:
     def transaction(self, connection: Connection | None = None) -> Iterator[Connection]:
         """One transaction on a bare Connection (no ORM session), for hot paths that write with Core
         statements: commits on success, rolls back on any exception, under the same writer queue as
-        :meth:`unit_of_work`. ``connection`` is one from :meth:`connection` (else one is checked out)."""
-        checkout = nullcontext(connection) if connection is not None else self.engine.connect()
-        with self._writer(), checkout as conn:
+        :meth:`unit_of_work`. ``connection`` is one from :meth:`connection` (else one is checked out,
+        once this writer's turn has come: a connection taken while queueing would leave the writer at
+        the head of the queue without one when the queue is longer than the pool)."""
+        with (
+            self._writer(),
+            nullcontext(connection) if connection is not None else self.engine.connect() as conn,
+        ):
             try:
                 yield conn
                 conn.commit()
