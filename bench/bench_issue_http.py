@@ -133,26 +133,13 @@ def main(seconds: int = 4, kind: str = "sqlite", rounds: int = 5) -> None:
             extra=f"p99 {p99:.1f} ms",
         )
     )
-    for algorithm in ("rsa", "sm2"):
-        print(
-            ratio_line(
-                f"issue {algorithm.upper()}, 2 workers",
-                rps[("two", algorithm)],
-                "1 worker",
-                rps[("one", algorithm)],
-                target=1.5,
-            )
-        )
-    for algorithm in ("rsa", "sm2") if sqlite else ():
-        print(
-            ratio_line(
-                f"issue {algorithm.upper()}, {kind} 2 workers",
-                rps[("two", algorithm)],
-                "sqlite 2 workers",
-                rps[("sqlite", algorithm)],
-                target=0.9,
-            )
-        )
+    comparisons = [("2 workers", "one", "1 worker", 1.5)]
+    if sqlite:
+        comparisons.append((f"{kind} 2 workers", "sqlite", "sqlite 2 workers", 0.9))
+    for label, base, base_name, target in comparisons:
+        for algorithm in ("rsa", "sm2"):
+            line = f"issue {algorithm.upper()}, {label}"
+            print(ratio_line(line, rps[("two", algorithm)], base_name, rps[(base, algorithm)], target=target))
 
 
 if __name__ == "__main__":
