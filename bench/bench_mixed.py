@@ -5,9 +5,10 @@ One asyncio httpx load generator (on the same machine as the server) keeps C req
 slot cycling through the mix: RSA and SM2 certificate issuance, SM2 data stamps, an RSA PDF stamp,
 PDF verification of a stamped document and pre-signed OCSP (GET). It prints, per run, the throughput,
 p50 and p99 of every operation and, measured in the same script, the ratios workers 2 ÷ workers 1 on
-each database and PostgreSQL ÷ SQLite at 2 workers. Runs go SQLite 1, SQLite 2, PostgreSQL 1,
-PostgreSQL 2; each PostgreSQL run gets a fresh database (createdb / dropdb). Any error or non-2xx
-answer fails the run. bench/soak.py runs the same load for minutes.
+each database and PostgreSQL ÷ SQLite at 2 workers. The four servers (SQLite 1 and 2 workers,
+PostgreSQL 1 and 2, each PostgreSQL one on a fresh database, createdb / dropdb) run at once and take
+turns in four interleaved rounds of S/4 seconds, after a warm-up, so a drift in the machine's speed
+weighs on all alike. Any error or non-2xx answer fails the run. bench/soak.py runs the same load for minutes.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import secrets
 import subprocess
@@ -67,6 +69,13 @@ class Stats:
     @property
     def total(self) -> int:
         return sum(len(v) for v in self.latencies.values())
+
+    def add(self, other: Stats) -> None:
+        """Count ``other`` (a further stretch of the same load) in these stats."""
+        self.seconds += other.seconds
+        for name, values in other.latencies.items():
+            self.latencies.setdefault(name, []).extend(values)
+        self.errors += other.errors
 
     def rate(self, operation: str | None = None) -> float:
         count = self.total if operation is None else len(self.latencies.get(operation, ()))
@@ -205,11 +214,22 @@ def database(kind: str) -> Iterator[dict | None]:
         subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--force", name], check=True)
 
 
-def run(kind: str, workers: int, seconds: float, concurrency: int) -> Stats:
-    with database(kind) as env, serve(workers, env) as live:
-        requests = workload(live, env)
-        drive(live, requests, min(3.0, seconds), concurrency)  # warm-up: caches, connections
-        return drive(live, requests, seconds, concurrency)
+def interleaved(configs: list[tuple[str, int]], seconds: float, concurrency: int, rounds: int = 4):
+    """Stats per (kind, workers) over ``rounds`` rounds of seconds / rounds each, every server up."""
+    with contextlib.ExitStack() as stack:
+        targets = {}
+        for kind, workers in configs:
+            env = stack.enter_context(database(kind))
+            live = stack.enter_context(serve(workers, env))
+            targets[kind, workers] = live, workload(live, env)
+        for live, requests in targets.values():
+            drive(live, requests, min(3.0, seconds), concurrency)  # warm-up: caches, connections
+        results = {key: Stats() for key in targets}
+        for round_ in range(rounds):
+            shift = round_ % len(configs)
+            for key in configs[shift:] + configs[:shift]:
+                results[key].add(drive(*targets[key], seconds / rounds, concurrency))
+        return results
 
 
 def print_stats(title: str, stats: Stats) -> None:
@@ -238,11 +258,9 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
     kinds = ["sqlite"] + ([] if args.no_postgres else ["postgresql"])
-    results = {}
-    for kind in kinds:
-        for workers in (1, 2):
-            results[kind, workers] = stats = run(kind, workers, args.seconds, args.concurrency)
-            print_stats(f"{kind}, {workers} worker(s), {args.concurrency} in flight", stats)
+    results = interleaved([(k, w) for k in kinds for w in (1, 2)], args.seconds, args.concurrency)
+    for (kind, workers), stats in results.items():
+        print_stats(f"{kind}, {workers} worker(s), {args.concurrency} in flight", stats)
     failed = any(s.errors for s in results.values())
     print("-- ratios measured in this run (load generator on the same machine) --")
     for kind in kinds:
