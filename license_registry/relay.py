@@ -171,26 +171,25 @@ class HubRelay:
     def _settle(self, keys: dict[int, str], results: dict[str, tuple[str, str]], failure: str) -> int:
         """Mark what the hub took as delivered (one statement); give each other event its back-off.
         ``keys``: event id → idempotency key of the batch."""
-        now, table = self.clock.now(), OutboxEvent.__table__
+        now = self.clock.now()
         taken = [i for i, key in keys.items() if results.get(key, ("",))[0] in DELIVERED]
+        left = {i: key for i, key in keys.items() if results.get(key, ("",))[0] not in DELIVERED}
         with self.db.unit_of_work() as s:
-            delivered = (
-                s.connection()
-                .execute(
-                    update(table)
-                    .where(table.c.id.in_(taken), table.c.delivered_at.is_(None))
-                    .values(delivered_at=now, last_error=None)
-                )
-                .rowcount
-            )
-            if len(taken) < len(keys):
-                self._back_off(s, set(keys) - set(taken), keys, results, failure, now)
+            delivered = s.execute(
+                update(OutboxEvent)
+                .execution_options(synchronize_session=False)  # no ORM objects are loaded here
+                .where(OutboxEvent.id.in_(taken), OutboxEvent.delivered_at.is_(None))
+                .values(delivered_at=now, last_error=None)
+            ).rowcount
+            if left:
+                self._back_off(s, left, results, failure, now)
         return delivered
 
-    def _back_off(self, s, ids: set[int], keys: dict[int, str], results: dict, failure: str, now) -> None:
+    def _back_off(self, s, keys: dict[int, str], results: dict, failure: str, now) -> None:
+        """Each event of ``keys`` (id → idempotency key) not delivered meanwhile waits its back-off."""
         pending = s.execute(
             select(OutboxEvent.id, OutboxEvent.attempts).where(
-                OutboxEvent.id.in_(ids), OutboxEvent.delivered_at.is_(None)
+                OutboxEvent.id.in_(list(keys)), OutboxEvent.delivered_at.is_(None)
             )
         ).all()
         for event_id, attempts in pending:
