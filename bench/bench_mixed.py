@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import functools
 import json
 import secrets
 import subprocess
@@ -29,7 +30,7 @@ from itertools import cycle
 import httpx
 from asn1crypto import pem, x509
 
-from bench.live_server import Live, approved, serve
+from bench.live_server import Live, approved, interleaved, serve
 from tests.ca.csrs import make_csr, ocsp_request
 from tests.seal_service.test_pdf import make_pdf, make_png
 
@@ -214,22 +215,32 @@ def database(kind: str) -> Iterator[dict | None]:
         subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--force", name], check=True)
 
 
-def interleaved(configs: list[tuple[str, int]], seconds: float, concurrency: int, rounds: int = 4):
-    """Stats per (kind, workers) over ``rounds`` rounds of seconds / rounds each, every server up."""
+def stretch(live: Live, requests: dict[str, Request], concurrency: int, seconds: float) -> dict:
+    """One stretch of the mix, as bench.live_server.interleaved takes a target's run."""
+    stats = drive(live, requests, seconds, concurrency)
+    return {
+        "rps": stats.rate(),
+        "errors": len(stats.errors),
+        "output": "\n".join(stats.errors[:5]),
+        "stats": stats,
+    }
+
+
+def in_rounds(configs: list[tuple[str, int]], seconds: float, concurrency: int, rounds: int = 4):
+    """Stats per (kind, workers) over ``rounds`` interleaved rounds of seconds / rounds each, every
+    server up at once (bench.live_server.interleaved)."""
     with contextlib.ExitStack() as stack:
         targets = {}
         for kind, workers in configs:
             env = stack.enter_context(database(kind))
             live = stack.enter_context(serve(workers, env))
-            targets[kind, workers] = live, workload(live, env)
-        for live, requests in targets.values():
-            drive(live, requests, min(3.0, seconds), concurrency)  # warm-up: caches, connections
-        results = {key: Stats() for key in targets}
-        for round_ in range(rounds):
-            shift = round_ % len(configs)
-            for key in configs[shift:] + configs[:shift]:
-                results[key].add(drive(*targets[key], seconds / rounds, concurrency))
-        return results
+            targets[kind, workers] = functools.partial(stretch, live, workload(live, env), concurrency)
+        runs = interleaved(targets, seconds / rounds, rounds, warmup=min(3.0, seconds))
+    results = {key: Stats() for key in runs}
+    for key, stretches in runs.items():
+        for run in stretches:
+            results[key].add(run["stats"])
+    return results
 
 
 def print_stats(title: str, stats: Stats) -> None:
@@ -258,7 +269,7 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
     kinds = ["sqlite"] + ([] if args.no_postgres else ["postgresql"])
-    results = interleaved([(k, w) for k in kinds for w in (1, 2)], args.seconds, args.concurrency)
+    results = in_rounds([(k, w) for k in kinds for w in (1, 2)], args.seconds, args.concurrency)
     for (kind, workers), stats in results.items():
         print_stats(f"{kind}, {workers} worker(s), {args.concurrency} in flight", stats)
     failed = any(s.errors for s in results.values())

@@ -13,6 +13,7 @@ events.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import secrets
 import tempfile
@@ -145,33 +146,32 @@ def outbox_rows(n: int) -> list[dict]:
     ]
 
 
-def interleaved(
+def in_turns(
     db: Database, hub_url: str, token: str, baseline_token: str, n: int
 ) -> tuple[float, float, float]:
     """(relay seconds, of which waiting on the hub, baseline seconds) over ROUNDS rounds of n/ROUNDS
     events each side, the side that goes first alternating."""
-    relay, relay_s, baseline_s = TimedRelay(db, hub_url, token), 0.0, 0.0
+    relay, spent = TimedRelay(db, hub_url, token), [0.0, 0.0]
     with httpx.Client(timeout=60) as client:
-        for region, headers in ((BASELINE_REGION, {"Authorization": f"Bearer {baseline_token}"}),):
-            client.post(f"{hub_url}/hub/v1/reports", headers=headers, json={"region": region, "events": []})
-        relay.relay.hub._client.post(
-            f"{hub_url}/hub/v1/reports",
-            headers=relay.relay.hub._headers,
-            json={"region": REGION, "events": []},
-        )  # both connections warm
+        warm = {"region": BASELINE_REGION, "events": []}  # both connections warm
+        client.post(
+            f"{hub_url}/hub/v1/reports", headers={"Authorization": f"Bearer {baseline_token}"}, json=warm
+        )
+        relay.relay.hub.report(REGION, [])
+        relay.waited = 0.0
         for round_ in range(ROUNDS):
             share = n // ROUNDS + (n % ROUNDS if round_ == ROUNDS - 1 else 0)
             with db.unit_of_work() as s:
                 s.execute(insert(OutboxEvent), outbox_rows(share))
             theirs = license_events(BASELINE_REGION, share)
-            if round_ % 2 == 0:
-                baseline_s += baseline_seconds(client, hub_url, baseline_token, theirs)
-                relay_s += relay.drain_seconds()
-            else:
-                relay_s += relay.drain_seconds()
-                baseline_s += baseline_seconds(client, hub_url, baseline_token, theirs)
+            sides = (
+                relay.drain_seconds,
+                functools.partial(baseline_seconds, client, hub_url, baseline_token, theirs),
+            )
+            for side in (1, 0) if round_ % 2 == 0 else (0, 1):
+                spent[side] += sides[side]()
     relay.relay.close()
-    return relay_s, relay.waited, baseline_s
+    return spent[0], relay.waited, spent[1]
 
 
 def main(n: int, postgres: bool) -> None:
@@ -187,7 +187,7 @@ def main(n: int, postgres: bool) -> None:
             db = Database(region_db_url)
             try:
                 upgrade(db)
-                elapsed, waited, baseline_elapsed = interleaved(db, hub.url, token, baseline_token, n)
+                elapsed, waited, baseline_elapsed = in_turns(db, hub.url, token, baseline_token, n)
                 with db.read() as s:
                     pending = s.scalar(select(func.count()).where(OutboxEvent.delivered_at.is_(None)))
             finally:

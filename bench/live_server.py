@@ -171,7 +171,9 @@ class Target:
     headers: dict
 
 
-def interleaved(targets: dict, seconds: int, rounds: int = 5, warmup: int = 2) -> dict[object, list[dict]]:
+def interleaved(
+    targets: dict, seconds: float, rounds: int = 5, warmup: float = 2
+) -> dict[object, list[dict]]:
     """wrk stats per target for each of ``rounds`` rounds; every round drives each target in turn
     (the order rotating), so a target and its baseline are measured seconds apart and a drift in the
     machine's speed slows both. Each target is warmed up first. Raises SystemExit on any non-2xx
@@ -187,7 +189,7 @@ def interleaved(targets: dict, seconds: int, rounds: int = 5, warmup: int = 2) -
     return runs
 
 
-def _drive(key, target, seconds: int) -> dict:
+def _drive(key, target, seconds: float) -> dict:
     """wrk stats of a :class:`Target`, or what a callable target returns for ``seconds`` (a dict
     with "rps", for a baseline that is not HTTP)."""
     if callable(target):
