@@ -26,6 +26,16 @@ def by_id(driver, element_id: str):
     return wait_for(lambda: driver.find_elements(By.ID, element_id), WAIT_S, f"#{element_id}")[0]
 
 
+def text_of(driver, element_id: str) -> str:
+    """The element's text, or "" while the page that held it is being replaced (a form posted)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    try:
+        return by_id(driver, element_id).text
+    except StaleElementReferenceException:
+        return ""
+
+
 def css(driver, selector: str) -> list:
     from selenium.webdriver.common.by import By
 
@@ -178,7 +188,7 @@ def test_make_a_seal_with_an_image_approve_it_and_grant_it(server, browser, shot
     tokens = httpx.get(server.url + "/api/v1/tokens", headers=server.admin(), timeout=30).json()["items"]
     assert seal_id in next(t for t in tokens if t["token_id"] == system["token_id"])["seals"]
     by_id(browser, "suspend").click()
-    assert by_id(browser, "seal-status").text == "suspended"
+    wait_for(lambda: text_of(browser, "seal-status") == "suspended", WAIT_S, "the seal shown suspended")
 
 
 def _license_setup(server) -> str:
