@@ -141,6 +141,16 @@ _PLACE = (
     .where(AuditEvent.__table__.c.id == bindparam("eid"))
     .values(seq=bindparam("s"))
 )
+# On PostgreSQL a batch is placed, and its nodes added, by one statement each with the rows as arrays:
+# the driver's executemany costs about 17 us per row, a fifth of the batch's whole cost per event.
+_PG_PLACE = text(
+    "UPDATE audit_events AS e SET seq = u.s"
+    " FROM unnest(CAST(:eids AS bigint[]), CAST(:seqs AS bigint[])) AS u(eid, s) WHERE e.id = u.eid"
+)
+_PG_ADD_NODES = text(
+    "INSERT INTO audit_tree (level, idx, hash)"
+    " SELECT * FROM unnest(CAST(:levels AS integer[]), CAST(:idxs AS bigint[]), CAST(:hashes AS bytea[]))"
+)
 
 
 def record(session: Session | Connection, actor: str, action: str, target: str, **details) -> str:
@@ -266,11 +276,23 @@ def sequence(session: Session, batch: int = SEQUENCE_BATCH) -> int:
     if not rows:
         return 0
     start = tree_size(session)
-    conn = session.connection()
-    conn.execute(_PLACE, [{"eid": r[0], "s": start + i + 1} for i, r in enumerate(rows)])
     nodes = merkle.new_nodes(start, [merkle.leaf_hash(r[1]) for r in rows], node_source(session))
-    conn.execute(_ADD_NODE, [{"level": lv, "idx": i, "hash": h} for (lv, i), h in nodes.items()])
+    _store(session.connection(), [r[0] for r in rows], start, nodes)
     return len(rows)
+
+
+def _store(conn: Connection, event_ids: list[int], start: int, nodes: dict[merkle.Node, bytes]) -> None:
+    """Give the events ``start + 1``, ``start + 2``, ... in order and add the tree's new nodes."""
+    seqs = range(start + 1, start + len(event_ids) + 1)
+    if conn.dialect.name == "postgresql":
+        conn.execute(_PG_PLACE, {"eids": event_ids, "seqs": list(seqs)})
+        levels, idxs = zip(*nodes, strict=True)  # (a batch has at least one leaf)
+        conn.execute(
+            _PG_ADD_NODES, {"levels": list(levels), "idxs": list(idxs), "hashes": list(nodes.values())}
+        )
+        return
+    conn.execute(_PLACE, [{"eid": e, "s": s} for e, s in zip(event_ids, seqs, strict=True)])
+    conn.execute(_ADD_NODE, [{"level": lv, "idx": i, "hash": h} for (lv, i), h in nodes.items()])
 
 
 # --- verification --------------------------------------------------------------------------------
