@@ -9,12 +9,16 @@ query (share URLs and query strings can carry secrets) and never any header.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import logging.config
 import re
 import secrets
 import time
 from contextvars import ContextVar
+
+from pythonjsonlogger.json import JsonEncoder
+from pythonjsonlogger.orjson import OrjsonFormatter
 
 from app import metrics
 
@@ -25,6 +29,17 @@ access_log = logging.getLogger("longtrust.access")
 # without reading the OS's random source on every request.
 _ID_PREFIX = secrets.token_hex(8)
 _ID_COUNTER = itertools.count()
+
+
+class JsonLines(OrjsonFormatter):
+    """python-json-logger's orjson formatter; a record orjson refuses (an integer beyond 64 bits, such
+    as a certificate serial number) is written by the standard json module instead of being lost."""
+
+    def jsonify_log_record(self, log_data) -> str:
+        try:
+            return super().jsonify_log_record(log_data)
+        except TypeError:
+            return json.dumps(log_data, cls=JsonEncoder, ensure_ascii=False)
 
 
 class RequestIdFilter(logging.Filter):
@@ -40,7 +55,7 @@ def logging_config(fmt: str = "json", level: str = "INFO") -> dict:
     (``fmt="json"``: timestamp, level, logger, message, request_id and any extra fields) or plain text."""
     formatter = (
         {
-            "()": "pythonjsonlogger.orjson.OrjsonFormatter",
+            "()": "app.observability.JsonLines",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
             "timestamp": False,

@@ -142,7 +142,7 @@ _PLACE = (
     .values(seq=bindparam("s"))
 )
 # On PostgreSQL a batch is placed, and its nodes added, by one statement each with the rows as arrays:
-# the driver's executemany costs about 17 us per row, a fifth of the batch's whole cost per event.
+# the driver's executemany took about 17 µs per row, most of what a batch cost.
 _PG_PLACE = text(
     "UPDATE audit_events AS e SET seq = u.s"
     " FROM unnest(CAST(:eids AS bigint[]), CAST(:seqs AS bigint[])) AS u(eid, s) WHERE e.id = u.eid"

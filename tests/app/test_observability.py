@@ -155,7 +155,8 @@ def test_ocsp_answers_are_logged_one_in_n_and_all_counted(settings, services, ca
     assert _moved(before, after, "longtrust_ocsp_requests_total", outcome="ok") == 7
 
 
-def test_log_lines_are_one_json_object_each():
+@pytest.mark.parametrize("serial", [7, 2**127 + 1], ids=["small", "beyond-64-bits"])
+def test_log_lines_are_one_json_object_each(serial):
     formatter_spec = dict(logging_config("json")["formatters"]["main"])
     factory = formatter_spec.pop("()")
     module, _, name = factory.rpartition(".")
@@ -167,13 +168,13 @@ def test_log_lines_are_one_json_object_each():
     logger = logging.getLogger("longtrust.test-json")
     logger.addHandler(handler)
     try:
-        logger.warning("two\nlines", extra={"route": "/livez"})
+        logger.warning("two\nlines", extra={"route": "/livez", "serial": serial})
     finally:
         logger.removeHandler(handler)
     [line] = stream.getvalue().splitlines()
     record = json.loads(line)
     assert record["message"] == "two\nlines" and record["level"] == "WARNING" and record["route"] == "/livez"
-    assert record["request_id"] == "-"
+    assert record["request_id"] == "-" and record["serial"] == serial
 
 
 def test_docs_are_served_from_bundled_assets(client):
