@@ -26,6 +26,7 @@ from ca.schemas import (
 )
 from ca.service import CAService, to_pem
 from core.errors import DomainError, ErrorCode, ErrorKind, not_found
+from core.principal import Principal
 from core.threads import in_thread
 
 OCSP_REQUEST = "application/ocsp-request"
@@ -147,8 +148,8 @@ def build_router(ca: CAService, require, approvals) -> APIRouter:
         )
         return {"items": items, "next_cursor": next_cursor}
 
-    @router.post("/api/v1/cas/{ca_id}/certificates", status_code=201, response_model=IssuedOut, tags=["ca"])
-    def issue(ca_id: str, body: IssueIn, principal=require("ca.issue")):
+    def issue_checked(ca_id: str, body: IssueIn, authorise: Callable[[], Principal]) -> IssuedOut:
+        principal = authorise()  # before the request is acted on
         view = ca.issue(
             ca_id,
             _csr_bytes(body.csr_pem),
@@ -160,6 +161,12 @@ def build_router(ca: CAService, require, approvals) -> APIRouter:
         return IssuedOut(
             serial_hex=view.serial_hex, certificate_pem=view.certificate_pem, chain_pem=view.chain_pem
         )
+
+    @router.post("/api/v1/cas/{ca_id}/certificates", status_code=201, response_model=IssuedOut, tags=["ca"])
+    async def issue(ca_id: str, body: IssueIn, authorise=require("ca.issue", deferred=True)):
+        # One worker thread checks the caller and issues. A second thread hop for the check cost a
+        # sixth of the throughput (SM2, PostgreSQL, 2 workers): every hop hands the GIL between threads.
+        return await in_thread(issue_checked, ca_id, body, authorise)
 
     @router.get(
         "/api/v1/cas/{ca_id}/certificates/{serial}",
