@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import JSONResponse
 
+from core.principal import Principal
 from core.threads import in_thread
 from license_registry.schemas import (
     BacklogOut,
@@ -51,12 +54,8 @@ def build_router(registry: RegistryService, require) -> APIRouter:
     def get_type(type_code: str, _=require("license.read")):
         return registry.get_type(type_code)
 
-    @router.post("/api/v1/licenses", status_code=201, response_model=LicenseDocument)
-    def issue(
-        body: IssueIn,
-        principal=require("license.issue"),
-        idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=200),
-    ):
+    def issue_checked(body: IssueIn, authorise: Callable[[], Principal], idempotency_key: str | None):
+        principal = authorise()  # before the request is acted on
         document = registry.issue(
             body.type_code,
             body.holder.model_dump(),
@@ -68,6 +67,16 @@ def build_router(registry: RegistryService, require) -> APIRouter:
             idempotency_key,
         )
         return _document(document, 201)
+
+    @router.post("/api/v1/licenses", status_code=201, response_model=LicenseDocument)
+    async def issue(
+        body: IssueIn,
+        authorise=require("license.issue", deferred=True),
+        idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=200),
+    ):
+        # One worker thread checks the caller and issues (one thread hop per request, as certificate
+        # issuance and data stamps do).
+        return await in_thread(issue_checked, body, authorise, idempotency_key)
 
     @router.get("/api/v1/licenses", response_model=LicenseList)
     def query(
