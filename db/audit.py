@@ -144,11 +144,11 @@ _PLACE = (
 # On PostgreSQL a batch is placed, and its nodes added, by one statement each with the rows as arrays:
 # the driver's executemany took about 17 µs per row, most of what a batch cost.
 _PG_PLACE = text(
-    "UPDATE audit_events AS e SET seq = u.s"
+    f"UPDATE {AuditEvent.__tablename__} AS e SET seq = u.s"
     " FROM unnest(CAST(:eids AS bigint[]), CAST(:seqs AS bigint[])) AS u(eid, s) WHERE e.id = u.eid"
 )
 _PG_ADD_NODES = text(
-    "INSERT INTO audit_tree (level, idx, hash)"
+    f"INSERT INTO {AuditNode.__tablename__} (level, idx, hash)"
     " SELECT * FROM unnest(CAST(:levels AS integer[]), CAST(:idxs AS bigint[]), CAST(:hashes AS bytea[]))"
 )
 

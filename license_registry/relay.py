@@ -172,8 +172,8 @@ class HubRelay:
         """Mark what the hub took as delivered (one statement); give each other event its back-off.
         ``keys``: event id → idempotency key of the batch."""
         now = self.clock.now()
-        taken = [i for i, key in keys.items() if results.get(key, ("",))[0] in DELIVERED]
         left = {i: key for i, key in keys.items() if results.get(key, ("",))[0] not in DELIVERED}
+        taken = [i for i in keys if i not in left]
         with self.db.unit_of_work() as s:
             delivered = s.execute(
                 update(OutboxEvent)
