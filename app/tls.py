@@ -10,21 +10,25 @@ header rewrites ``scope["client"]``: the trusted-proxy check needs the address t
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from pathlib import Path
 
 from asn1crypto import pem
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from app.http_writes import HeadWithBody
+
 TLS_EXTENSION = "tls"
 PEER_EXTENSION = "longtrust.tcp_peer"
 
 
 class _PeerDetails:
-    """Mixin: wraps the connection's application so every request's scope carries the details."""
+    """Mixin: wraps the connection's application so every request's scope carries the details, and
+    its transport so each response leaves in one write (app/http_writes.py)."""
 
     def connection_made(self, transport) -> None:
-        super().connection_made(transport)
+        super().connection_made(HeadWithBody(transport, asyncio.get_running_loop()))
         extra = {PEER_EXTENSION: self.client[0] if self.client else None}
         ssl_object = transport.get_extra_info("ssl_object")
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
