@@ -1,16 +1,20 @@
 """The one boundary between blocking code and the event loop.
 
 ``in_thread`` runs blocking work (database, signing, parsing) from async code in a worker thread,
-so the loop keeps serving; ``run_sync`` runs a coroutine to completion from sync code, also when
-the caller is itself inside a running loop (then on a shared worker thread with its own loop).
+so the loop keeps serving; :class:`BatchThreads` runs short calls of one kind in batches on a few
+threads of their own; ``run_sync`` runs a coroutine to completion from sync code, also when the
+caller is itself inside a running loop (then on a shared worker thread with its own loop).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
+import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from typing import TypeVar
 
 import anyio.to_thread
@@ -39,3 +43,94 @@ def run_sync(make_coro: Callable[[], Awaitable[T]]) -> T:
         return asyncio.run(make_coro())
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="run-sync") as pool:
         return pool.submit(lambda: asyncio.run(make_coro())).result()
+
+
+class BatchThreads:
+    """Short blocking calls of one kind (a data stamp, say), answered in batches by ``threads``
+    threads of their own instead of a thread each.
+
+    A free thread takes every call waiting at that moment and runs them one after another, each in
+    the context (contextvars) of the request that made it, inside ``batch()`` and each inside
+    ``each()``: what those provide (one generation read, one commit) is shared by the batch. A
+    call's exception goes to its own caller; an exception leaving ``batch()`` (its commit failing)
+    goes to every caller of that batch that had not failed already, and none of them gets a result.
+    With per-call threads a short call's cost is mostly handing the GIL and the CPU between many
+    threads; here a batch costs a few hand-offs. Two threads let one batch commit while the next is
+    worked on. Threads end after ``idle_s`` seconds without work and start again when needed."""
+
+    def __init__(
+        self,
+        batch: Callable[[], AbstractContextManager] = nullcontext,
+        each: Callable[[], AbstractContextManager] = nullcontext,
+        threads: int = 2,
+        name: str = "batch",
+        idle_s: float = 30.0,
+    ):
+        self._batch, self._each = batch, each
+        self._size, self._name, self._idle_s = threads, name, idle_s
+        self._turn = threading.Condition()
+        self._waiting: list[tuple[contextvars.Context, Callable[[], object], asyncio.Future]] = []
+        self._running = self._free = 0
+
+    async def call(self, fn: Callable[..., T], *args) -> T:
+        """``fn(*args)``, run in a batch on one of the threads; its result or exception."""
+        future = asyncio.get_running_loop().create_future()
+        with self._turn:
+            self._waiting.append((contextvars.copy_context(), functools.partial(fn, *args), future))
+            if self._free:
+                self._turn.notify()
+            elif self._running < self._size:
+                self._running += 1
+                threading.Thread(target=self._serve, name=self._name, daemon=True).start()
+        return await future
+
+    def _serve(self) -> None:
+        while (batch := self._next()) is not None:
+            outcomes = self._run(batch)
+            by_loop: dict[asyncio.AbstractEventLoop, list] = {}
+            for (_, _, future), outcome in zip(batch, outcomes, strict=True):
+                by_loop.setdefault(future.get_loop(), []).append((future, outcome))
+            for loop, settled in by_loop.items():
+                loop.call_soon_threadsafe(_settle, settled)
+
+    def _next(self) -> list | None:
+        """The calls waiting now (after waiting up to idle_s for one), or None: this thread ends."""
+        with self._turn:
+            if not self._waiting:
+                self._free += 1
+                self._turn.wait_for(lambda: self._waiting, timeout=self._idle_s)
+                self._free -= 1
+            if not self._waiting:
+                self._running -= 1
+                return None
+            batch, self._waiting = self._waiting, []
+            return batch
+
+    def _run(self, batch: list) -> list[tuple[bool, object]]:
+        outcomes: list[tuple[bool, object]] = []
+        try:
+            with self._batch():
+                for context, fn, _ in batch:
+                    outcomes.append(context.run(_attempt, self._each, fn))
+        except BaseException as exc:  # the batch's own step failed: no caller gets a result
+            outcomes += [(False, exc)] * (len(batch) - len(outcomes))
+            outcomes = [(False, exc) if ok else (ok, value) for ok, value in outcomes]
+        return outcomes
+
+
+def _attempt(each: Callable[[], AbstractContextManager], fn: Callable[[], object]) -> tuple[bool, object]:
+    try:
+        with each():
+            return True, fn()
+    except Exception as exc:
+        return False, exc
+
+
+def _settle(settled: list[tuple[asyncio.Future, tuple[bool, object]]]) -> None:
+    for future, (ok, value) in settled:
+        if future.done():  # the request was cancelled (its client went away)
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)

@@ -12,12 +12,17 @@ Guarantees: a caller returns only after its rows are committed; if the batch's t
 nothing of it is written and every caller of that batch gets the exception (no silent loss, no
 partial batch). Each statement's rows are written in the order their callers arrived, and the
 statements in the order they first appear in the batch (a stamp row, then its audit event).
+
+A thread that answers several requests in turn (core.threads.BatchThreads) gathers their rows
+instead: inside :meth:`GroupCommit.gathered` a write only adds its rows, and they are written as one
+caller's when the block ends; the requests are answered after that.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from sqlalchemy import Connection, Executable
 
@@ -46,11 +51,41 @@ class GroupCommit:
         self._lock = threading.Lock()
         self._pending: list[_Waiting] = []
         self._committing = False
+        self._gathering = threading.local()
+
+    @contextmanager
+    def gathered(self) -> Iterator[None]:
+        """On this thread, :meth:`write` inside the block adds its rows to the block's and returns at
+        once; when the block ends they are written (as by :meth:`write`, which may raise). Nothing is
+        written if the block raises."""
+        rows: list[Row] = []
+        self._gathering.rows = rows
+        try:
+            yield
+        finally:
+            self._gathering.rows = None
+        if rows:
+            self.write(rows)
+
+    @contextmanager
+    def one_of_gathered(self) -> Iterator[None]:
+        """One request inside :meth:`gathered`: if it raises, the rows it added are taken out."""
+        rows = self._gathering.rows
+        kept = len(rows)
+        try:
+            yield
+        except BaseException:
+            del rows[kept:]
+            raise
 
     def write(self, rows: Sequence[Row]) -> None:
         """Insert ``rows`` ((Core INSERT statement, its parameters), in order) and return once they
-        are committed. Raises what the batch's transaction raised (a SQLAlchemy or driver error); then
-        none of the batch's rows were written."""
+        are committed (inside :meth:`gathered`: once added). Raises what the batch's transaction
+        raised (a SQLAlchemy or driver error); then none of the batch's rows were written."""
+        gathering = getattr(self._gathering, "rows", None)
+        if gathering is not None:
+            gathering.extend(rows)
+            return
         me = _Waiting(rows)
         with self._lock:
             self._pending.append(me)

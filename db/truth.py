@@ -10,7 +10,9 @@ older one, so a change made by any worker, host or the CLI is honoured on the ne
 Reading the generation: on SQLite, ``PRAGMA data_version`` on a connection held for the purpose tells
 without I/O whether any other connection committed since the last look, and only then is the row
 read; on PostgreSQL the row is read over a held autocommit connection (one primary-key lookup).
-Inside :meth:`Generation.request` the value is read at most once per request.
+Inside :meth:`Generation.request` the value is read at most once per request; requests answered
+together on one thread (core.threads.BatchThreads) share one read made after all of them arrived
+(:meth:`Generation.shared_read`).
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ class Generation:
         self._conn = None
         self._data_version: int | None = None
         self._value: tuple[int, ...] = ()
+        self._shared = threading.local()  # .value: this thread's shared read, inside shared_read()
 
     def watch(self, *topics: Topic) -> Callable[[], tuple[int, ...]]:
         """A function giving the generations of ``topics`` (all when none), for a VersionedCache."""
@@ -96,7 +99,9 @@ class Generation:
         slot = _in_request.get()
         if slot:
             return slot[0]
-        value = self._value if self._value and not self._check else self._read()
+        value = getattr(self._shared, "value", None)
+        if value is None:
+            value = self._fresh()
         if slot is not None:
             slot.append(value)
         return value
@@ -109,6 +114,20 @@ class Generation:
             yield
         finally:
             _in_request.reset(token)
+
+    @contextmanager
+    def shared_read(self) -> Iterator[None]:
+        """Scope on this thread in which every request answered takes the generation read as the
+        scope begins: for requests that all arrived before that (a batch), it is as fresh as a read
+        of their own. Raises the database driver's error when the database cannot be reached."""
+        self._shared.value = self._fresh()
+        try:
+            yield
+        finally:
+            self._shared.value = None
+
+    def _fresh(self) -> tuple[int, ...]:
+        return self._value if self._value and not self._check else self._read()
 
     def _read(self) -> tuple[int, ...]:
         """The generation from a read that began after this call did. Concurrent callers share

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from core.errors import DomainError, ErrorCode, ErrorKind, invalid
 from core.jsontext import MAX_JSON_DEPTH, json_nested_deeper_than
 from core.principal import Principal
-from core.threads import in_thread
+from core.threads import BatchThreads, in_thread
 from seal_service import batch, images
 from seal_service import placements as placing
 from seal_service.listing import list_seals
@@ -251,10 +251,13 @@ def build_router(seals: SealService, require, approvals) -> APIRouter:
             data_hash_hex=result.data_hash_hex,
         )
 
+    # A data stamp costs little beyond its signature: handing each to a thread of its own cost more
+    # than the stamp (SM2, PostgreSQL, 2 workers: 11-12% fewer stamps/s than in batches).
+    data_stamps = BatchThreads(seals.stamps_together, seals.one_stamp, name="data-stamps")
+
     @router.post("/api/v1/seals/{seal_id}/stamp/data", response_model=DataStampOut)
     async def stamp_data(seal_id: str, request: Request, authorise=require("seal.stamp", deferred=True)):
-        # One worker thread checks the caller, parses and stamps (a stamp costs little beyond its
-        # signature, so a second thread hop for the check would be a large share of it).
-        return await in_thread(stamp_json, seal_id, await request.body(), authorise)
+        # The caller is checked, the body parsed and the stamp made in one batch thread.
+        return await data_stamps.call(stamp_json, seal_id, await request.body(), authorise)
 
     return router

@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -480,6 +482,18 @@ class SealService:
         return ValidationContext(
             trust_roots=[root], other_certs=chain + tsa, crls=crls, allow_fetching=False, **SM2_CONTEXT_KWARGS
         )
+
+    @contextmanager
+    def stamps_together(self) -> Iterator[None]:
+        """Scope for data stamps answered one after another on one thread (core.threads.BatchThreads):
+        one generation read made as it begins (db.truth) and one commit of their records as it ends
+        (db.group_commit). Raises what that read or commit raises."""
+        with self.db.generation.shared_read(), self._stamps.gathered():
+            yield
+
+    def one_stamp(self) -> AbstractContextManager[None]:
+        """One stamp inside :meth:`stamps_together`: its record goes if it fails."""
+        return self._stamps.one_of_gathered()
 
     def _record_stamp(
         self, seal: UsableSeal, kind: str, document_hash: str, level: str | None, principal

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import threading
 
 import pytest
 
-from core.threads import in_thread, run_sync
+from core.threads import BatchThreads, in_thread, run_sync
 
 
 async def _thread_name() -> str:
@@ -32,3 +34,80 @@ def test_run_sync_works_outside_and_inside_a_running_loop():
         return run_sync(_thread_name)  # a sync call made from async code must not re-enter the loop
 
     assert asyncio.run(main()).startswith("run-sync")
+
+
+def test_batch_threads_answer_each_call_with_its_own_result_or_error_in_its_own_context():
+    marker = contextvars.ContextVar("marker")
+    batches = BatchThreads(threads=1, name="test-batch")
+
+    async def one(i):
+        marker.set(i)
+        return await batches.call(lambda: (marker.get(), threading.current_thread().name))
+
+    async def main():
+        answers = await asyncio.gather(*(one(i) for i in range(5)))
+        assert answers == [(i, "test-batch") for i in range(5)]
+        assert await batches.call(divmod, 7, 2) == (3, 1)
+        with pytest.raises(ZeroDivisionError):
+            await batches.call(divmod, 1, 0)
+
+    asyncio.run(main())
+
+
+def test_calls_that_arrive_while_a_batch_runs_form_the_next_batch_in_their_order():
+    batches_seen: list[list[int]] = []
+    first_running, go_on = threading.Event(), threading.Event()
+
+    @contextlib.contextmanager
+    def batch():
+        batches_seen.append([])
+        yield
+
+    def work(i):
+        batches_seen[-1].append(i)
+        if i == 0:
+            first_running.set()
+            assert go_on.wait(30)
+        return i
+
+    async def main():
+        calls = BatchThreads(batch, threads=1)
+        first = asyncio.ensure_future(calls.call(work, 0))
+        assert await in_thread(first_running.wait, 30)
+        rest = [asyncio.ensure_future(calls.call(work, i)) for i in range(1, 10)]
+        await asyncio.sleep(0)  # one turn of the loop: every call above is now waiting
+        go_on.set()
+        return await asyncio.gather(first, *rest)
+
+    assert asyncio.run(main()) == list(range(10))
+    assert batches_seen == [[0], list(range(1, 10))]
+
+
+def test_a_batch_that_fails_as_it_ends_fails_its_calls_but_a_failed_call_keeps_its_error():
+    @contextlib.contextmanager
+    def batch():
+        yield
+        raise RuntimeError("the batch's commit failed")
+
+    def refuse():
+        raise PermissionError("not allowed")
+
+    async def main():
+        calls = BatchThreads(batch, threads=1)
+        return await asyncio.gather(calls.call(divmod, 7, 2), calls.call(refuse), return_exceptions=True)
+
+    done, refused = asyncio.run(main())
+    assert isinstance(done, RuntimeError) and isinstance(refused, PermissionError)
+
+
+def test_idle_batch_threads_end_and_start_again_when_needed():
+    calls = BatchThreads(threads=2, name="short-lived", idle_s=0.05)
+
+    async def main():
+        assert await calls.call(divmod, 9, 4) == (2, 1)
+        (thread,) = [t for t in threading.enumerate() if t.name == "short-lived"]
+        await in_thread(thread.join, 30)
+        assert not thread.is_alive()  # it ended on its own, idle
+        assert await calls.call(divmod, 9, 2) == (4, 1)
+
+    asyncio.run(main())

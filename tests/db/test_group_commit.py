@@ -3,6 +3,7 @@ committed, and a failed transaction fails every writer of its batch and writes n
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -133,3 +134,33 @@ def test_connections_held_for_later_transactions_never_starve_the_writer_queue(d
         for future in done:
             future.result(timeout=30)
     assert _subjects(db) == ["first"] + [f"later-{i:02d}" for i in range(capacity)]
+
+
+def test_gathered_rows_are_committed_once_when_the_block_ends_without_those_of_a_failed_request(db):
+    writes = GroupCommit(db)
+    commits = []
+
+    def count(_conn):
+        commits.append(1)
+
+    event.listen(db.engine, "commit", count)
+    try:
+        with writes.gathered():
+            for subject in ("kept-1", "failed", "kept-2"):
+                with contextlib.suppress(ValueError), writes.one_of_gathered():
+                    writes.write([event_row("tester", "test.gathered", subject)])
+                    if subject == "failed":
+                        raise ValueError("this request fails after its write")
+            assert "kept-1" not in _subjects(db)  # added, not yet written
+        assert [s for s in _subjects(db) if s in ("kept-1", "failed", "kept-2")] == ["kept-1", "kept-2"]
+        assert len(commits) == 1
+    finally:
+        event.remove(db.engine, "commit", count)
+
+
+def test_a_gathered_block_that_raises_writes_nothing(db):
+    writes = GroupCommit(db)
+    with pytest.raises(KeyError), writes.gathered():
+        writes.write([event_row("tester", "test.gathered", "never-written")])
+        raise KeyError("the batch fails")
+    assert "never-written" not in _subjects(db)

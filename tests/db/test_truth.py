@@ -138,3 +138,26 @@ def test_concurrent_readers_share_reads_yet_each_sees_what_was_committed_before_
             reader.join()
         other.dispose()
     assert seen_by_readers and max(seen_by_readers) <= committed
+
+
+def test_a_shared_read_is_made_when_its_scope_begins_and_serves_every_request_inside(db):
+    """Requests answered together in a batch (core.threads.BatchThreads) all arrived before the
+    batch began: one read made then sees every change committed before any of them asked."""
+    other = Database(db.url)
+    try:
+        before = db.generation.current()
+        with other.unit_of_work() as s:
+            bump(s, Topic.SEALS)  # committed before the batch begins
+        with db.generation.shared_read():
+            with other.unit_of_work() as s:
+                bump(s, Topic.KEYS)  # committed after it began: for the next batch
+            seen = []
+            for _ in range(3):
+                with db.generation.request():
+                    seen.append(db.generation.current())
+        assert seen[0] == seen[1] == seen[2]
+        assert seen[0][Topic.SEALS - 1] > before[Topic.SEALS - 1]
+        assert seen[0][Topic.KEYS - 1] == before[Topic.KEYS - 1]
+        assert db.generation.current()[Topic.KEYS - 1] > before[Topic.KEYS - 1]  # scope over
+    finally:
+        other.dispose()
