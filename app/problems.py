@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from core.errors import DomainError, ErrorCode, ErrorKind
 from db.base import UNAVAILABLE_ERRORS, database_unavailable
@@ -89,6 +90,15 @@ def install(app: FastAPI) -> None:
 
     for kind in (*UNAVAILABLE_ERRORS, DBAPIError):
         app.add_exception_handler(kind, _database)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _client_gone(req: Request, _exc: ClientDisconnect):
+        # The caller closed the connection before its body was complete (a client timing out, a
+        # load generator stopping): nothing failed here and no answer can reach it.
+        log.info("client closed the connection before the body of %s %s arrived", req.method, req.url.path)
+        return problem(
+            400, "bad request", "the request ended before its body was complete", ErrorCode.BAD_REQUEST
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(req: Request, exc: Exception):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.conftest import auth
@@ -105,3 +107,36 @@ def test_trust_list_is_public_and_lists_our_anchors(client):
     kinds = {(a["kind"], a["id"]) for a in body["anchors"]}
     assert {("ca-root", "sm2-root"), ("ca-intermediate", "sm2-issuing"), ("seal-maker", "sm2")} <= kinds
     assert all(a["certificate_pem"].startswith("-----BEGIN CERTIFICATE-----") for a in body["anchors"])
+
+
+def test_a_client_that_goes_away_mid_body_is_no_server_error(client, caplog):
+    """A caller closing the connection before its body is complete (a client timing out, a load
+    generator stopping) is logged as such, not as an unhandled error with a traceback."""
+    sent = []
+    received = iter([{"type": "http.request", "body": b"%PDF-1.7\n", "more_body": True}])
+
+    async def receive():
+        return next(received, {"type": "http.disconnect"})
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/v1/verify/pdf",
+        "raw_path": b"/api/v1/verify/pdf",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"content-type", b"application/pdf")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    with caplog.at_level("INFO"):
+        asyncio.run(client.app(scope, receive, send))
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 400
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+    assert "client closed the connection" in caplog.text
