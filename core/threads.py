@@ -9,6 +9,7 @@ caller is itself inside a running loop (then on a shared worker thread with its 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import threading
@@ -91,7 +92,8 @@ class BatchThreads:
             for (_, _, future), outcome in zip(batch, outcomes, strict=True):
                 by_loop.setdefault(future.get_loop(), []).append((future, outcome))
             for loop, settled in by_loop.items():
-                loop.call_soon_threadsafe(_settle, settled)
+                with contextlib.suppress(RuntimeError):  # that loop is closed: no caller is left
+                    loop.call_soon_threadsafe(_settle, settled)
 
     def _next(self) -> list | None:
         """The calls waiting now (after waiting up to idle_s for one), or None: this thread ends."""

@@ -111,3 +111,20 @@ def test_idle_batch_threads_end_and_start_again_when_needed():
         assert await calls.call(divmod, 9, 2) == (4, 1)
 
     asyncio.run(main())
+
+
+def test_a_call_whose_loop_has_closed_does_not_stop_the_batch_thread():
+    calls = BatchThreads(threads=1, name="outlives-a-loop")
+    release = threading.Event()
+
+    async def abandoned():
+        asyncio.ensure_future(calls.call(release.wait, 30))
+        await asyncio.sleep(0)  # the call is handed to the batch thread; its loop then closes
+
+    asyncio.run(abandoned())
+    release.set()
+
+    async def later():
+        return await asyncio.wait_for(calls.call(divmod, 9, 2), 30)
+
+    assert asyncio.run(later()) == (4, 1)
