@@ -1,5 +1,6 @@
 """TLS ended by `longtrust serve` itself: uvicorn's SSL options and an HTTP protocol that hands the
-connection's verified client certificate and TCP peer to the application.
+connection's verified client certificate and TCP peer to the application (and writes each response
+in one call: app/http_writes.py).
 
 uvicorn verifies the client certificate against ``--client-ca`` during the handshake but does not pass
 it on, so the protocol classes below put it into the ASGI scope as the ASGI TLS extension does

@@ -69,8 +69,12 @@ class GroupCommit:
 
     @contextmanager
     def one_of_gathered(self) -> Iterator[None]:
-        """One request inside :meth:`gathered`: if it raises, the rows it added are taken out."""
-        rows = self._gathering.rows
+        """One request inside :meth:`gathered`: if it raises, the rows it added are taken out
+        (outside :meth:`gathered` its writes are committed as they come, so there is nothing to do)."""
+        rows = getattr(self._gathering, "rows", None)
+        if rows is None:
+            yield
+            return
         kept = len(rows)
         try:
             yield

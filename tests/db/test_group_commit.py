@@ -164,3 +164,10 @@ def test_a_gathered_block_that_raises_writes_nothing(db):
         writes.write([event_row("tester", "test.gathered", "never-written")])
         raise KeyError("the batch fails")
     assert "never-written" not in _subjects(db)
+
+
+def test_outside_a_gathered_block_a_request_s_write_commits_as_it_comes(db):
+    writes = GroupCommit(db)
+    with writes.one_of_gathered():
+        writes.write([event_row("tester", "test.gathered", "committed-at-once")])
+        assert "committed-at-once" in _subjects(db)
