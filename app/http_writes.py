@@ -10,7 +10,8 @@ second write was about a twentieth of the worker's time (bench/bench_ocsp.py).
 (it starts ``HTTP/`` and ends with the blank line) is held and goes out with the next write in one
 ``writelines`` call (one ``sendmsg`` with both buffers). A head that no write follows in the same
 event-loop turn (a streamed response that awaits before its first chunk, a HEAD answer) is written
-on the loop's next turn; ``close()`` writes a held head first. Bytes and their order are unchanged.
+on the loop's next turn (unless the connection is closing by then); ``close()``, ``writelines`` and
+``write_eof`` write a held head first, ``abort()`` drops it. Bytes and their order are unchanged.
 """
 
 from __future__ import annotations
@@ -40,14 +41,27 @@ class HeadWithBody:
         else:
             self._transport.write(data)
 
+    def writelines(self, parts) -> None:
+        self._flush()
+        self._transport.writelines(parts)
+
     def _flush(self) -> None:
         if self._head is not None:
             head, self._head = self._head, None
-            self._transport.write(head)
+            if not self._transport.is_closing():  # a connection lost meanwhile takes no more writes
+                self._transport.write(head)
+
+    def write_eof(self) -> None:
+        self._flush()
+        self._transport.write_eof()
 
     def close(self) -> None:
         self._flush()
         self._transport.close()
+
+    def abort(self) -> None:
+        self._head = None
+        self._transport.abort()
 
     def __getattr__(self, name: str):
         return getattr(self._transport, name)

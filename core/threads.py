@@ -47,17 +47,19 @@ def run_sync(make_coro: Callable[[], Awaitable[T]]) -> T:
 
 
 class BatchThreads:
-    """Short blocking calls of one kind (a data stamp, say), answered in batches by ``threads``
-    threads of their own instead of a thread each.
+    """Short blocking calls of one kind (a data stamp, an issuance), answered in batches by
+    ``threads`` threads of their own instead of a thread each.
 
     A free thread takes every call waiting at that moment and runs them one after another, each in
     the context (contextvars) of the request that made it, inside ``batch()`` and each inside
     ``each()``: what those provide (one generation read, one commit) is shared by the batch. A
-    call's exception goes to its own caller; an exception leaving ``batch()`` (its commit failing)
-    goes to every caller of that batch that had not failed already, and none of them gets a result.
-    With per-call threads a short call's cost is mostly handing the GIL and the CPU between many
-    threads; here a batch costs a few hand-offs. Two threads let one batch commit while the next is
-    worked on. Threads end after ``idle_s`` seconds without work and start again when needed."""
+    call's exception goes to its own caller. Each caller is answered when its call returns, or,
+    with ``answer_after_batch``, once ``batch()`` has ended (when it commits what the calls wrote);
+    an exception leaving ``batch()`` then goes to every caller of that batch that had not failed
+    already, and none of them gets a result. With per-call threads a short call's cost is mostly
+    handing the GIL and the CPU between many threads; here a batch costs a few hand-offs. Two
+    threads let one batch commit while the next is worked on. Threads end after ``idle_s`` seconds
+    without work and start again when needed."""
 
     def __init__(
         self,
@@ -66,34 +68,40 @@ class BatchThreads:
         threads: int = 2,
         name: str = "batch",
         idle_s: float = 30.0,
+        answer_after_batch: bool = False,
     ):
         self._batch, self._each = batch, each
         self._size, self._name, self._idle_s = threads, name, idle_s
+        self._after_batch = answer_after_batch
         self._turn = threading.Condition()
         self._waiting: list[tuple[contextvars.Context, Callable[[], object], asyncio.Future]] = []
         self._running = self._free = 0
 
     async def call(self, fn: Callable[..., T], *args) -> T:
-        """``fn(*args)``, run in a batch on one of the threads; its result or exception."""
+        """``fn(*args)``, run in a batch on one of the threads; its result or exception. Raises
+        RuntimeError when no thread can be started (then ``fn`` is not run)."""
         future = asyncio.get_running_loop().create_future()
+        entry = (contextvars.copy_context(), functools.partial(fn, *args), future)
         with self._turn:
-            self._waiting.append((contextvars.copy_context(), functools.partial(fn, *args), future))
+            self._waiting.append(entry)
             if self._free:
                 self._turn.notify()
             elif self._running < self._size:
-                self._running += 1
-                threading.Thread(target=self._serve, name=self._name, daemon=True).start()
+                self._start(entry)
         return await future
+
+    def _start(self, entry) -> None:
+        self._running += 1
+        try:
+            threading.Thread(target=self._serve, name=self._name, daemon=True).start()
+        except BaseException:  # e.g. the process's thread limit: this call is not run
+            self._running -= 1
+            self._waiting.remove(entry)
+            raise
 
     def _serve(self) -> None:
         while (batch := self._next()) is not None:
-            outcomes = self._run(batch)
-            by_loop: dict[asyncio.AbstractEventLoop, list] = {}
-            for (_, _, future), outcome in zip(batch, outcomes, strict=True):
-                by_loop.setdefault(future.get_loop(), []).append((future, outcome))
-            for loop, settled in by_loop.items():
-                with contextlib.suppress(RuntimeError):  # that loop is closed: no caller is left
-                    loop.call_soon_threadsafe(_settle, settled)
+            self._answer(batch)  # in a call of its own, so an idle thread keeps no batch alive
 
     def _next(self) -> list | None:
         """The calls waiting now (after waiting up to idle_s for one), or None: this thread ends."""
@@ -108,31 +116,50 @@ class BatchThreads:
             batch, self._waiting = self._waiting, []
             return batch
 
-    def _run(self, batch: list) -> list[tuple[bool, object]]:
-        outcomes: list[tuple[bool, object]] = []
+    def _answer(self, batch: list) -> None:
+        held: list[tuple[asyncio.Future, tuple[bool, object]]] = []
+        ran = 0
         try:
             with self._batch():
-                for context, fn, _ in batch:
-                    outcomes.append(context.run(_attempt, self._each, fn))
-        except BaseException as exc:  # the batch's own step failed: no caller gets a result
-            outcomes += [(False, exc)] * (len(batch) - len(outcomes))
-            outcomes = [(False, exc) if ok else (ok, value) for ok, value in outcomes]
-        return outcomes
+                for context, fn, future in batch:
+                    outcome = context.run(_attempt, self._each, fn)
+                    ran += 1
+                    if self._after_batch:
+                        held.append((future, outcome))
+                    else:
+                        _deliver([(future, outcome)])
+        except BaseException as exc:  # the batch's own step failed: no waiting caller gets a result
+            held = [(f, (False, exc) if ok else (ok, v)) for f, (ok, v) in held]
+            held += [(f, (False, exc)) for _, _, f in batch[ran:]]
+        _deliver(held)
 
 
 def _attempt(each: Callable[[], AbstractContextManager], fn: Callable[[], object]) -> tuple[bool, object]:
     try:
         with each():
             return True, fn()
-    except Exception as exc:
+    except BaseException as exc:  # the call's own failure, whatever it is, is its caller's answer
         return False, exc
+
+
+def _deliver(outcomes: list[tuple[asyncio.Future, tuple[bool, object]]]) -> None:
+    """Hand each outcome to its future's loop (one wake-up per loop)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list] = {}
+    for future, outcome in outcomes:
+        by_loop.setdefault(future.get_loop(), []).append((future, outcome))
+    for loop, settled in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # that loop is closed: no caller is left
+            loop.call_soon_threadsafe(_settle, settled)
 
 
 def _settle(settled: list[tuple[asyncio.Future, tuple[bool, object]]]) -> None:
     for future, (ok, value) in settled:
         if future.done():  # the request was cancelled (its client went away)
             continue
-        if ok:
-            future.set_result(value)
-        else:
-            future.set_exception(value)
+        try:
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+        except TypeError:  # StopIteration, which a future cannot carry: the caller still gets one
+            future.set_exception(RuntimeError(f"the call failed: {value!r}"))

@@ -111,3 +111,24 @@ def test_closing_writes_a_held_head_first():
     loop.run_until_complete(asyncio.sleep(0))  # the scheduled flush finds nothing left to write
     assert len(transport.calls) == 1
     loop.close()
+
+
+def test_a_held_head_is_dropped_when_the_connection_is_lost_before_it_goes_out():
+    loop = asyncio.new_event_loop()
+    transport = Transport()
+    wrapped = HeadWithBody(transport, loop)
+    wrapped.write(b"HTTP/1.1 200 OK\r\n\r\n")
+    transport.closed = True  # the peer reset the connection before the next turn of the loop
+    loop.run_until_complete(asyncio.sleep(0))
+    assert transport.calls == []
+    loop.close()
+
+
+def test_writelines_after_a_held_head_keeps_the_order():
+    loop = asyncio.new_event_loop()
+    transport = Transport()
+    wrapped = HeadWithBody(transport, loop)
+    wrapped.write(b"HTTP/1.1 200 OK\r\n\r\n")
+    wrapped.writelines([b"a", b"b"])
+    assert b"".join(b"".join(call) for call in transport.calls) == b"HTTP/1.1 200 OK\r\n\r\nab"
+    loop.close()

@@ -93,7 +93,7 @@ def test_a_batch_that_fails_as_it_ends_fails_its_calls_but_a_failed_call_keeps_i
         raise PermissionError("not allowed")
 
     async def main():
-        calls = BatchThreads(batch, threads=1)
+        calls = BatchThreads(batch, threads=1, answer_after_batch=True)
         return await asyncio.gather(calls.call(divmod, 7, 2), calls.call(refuse), return_exceptions=True)
 
     done, refused = asyncio.run(main())
@@ -128,3 +128,51 @@ def test_a_call_whose_loop_has_closed_does_not_stop_the_batch_thread():
         return await asyncio.wait_for(calls.call(divmod, 9, 2), 30)
 
     assert asyncio.run(later()) == (4, 1)
+
+
+def test_without_answer_after_batch_each_caller_is_answered_when_its_call_returns():
+    second_may_end = threading.Event()
+
+    def second():
+        assert second_may_end.wait(30)
+        return "second"
+
+    async def main():
+        calls = BatchThreads(threads=1)
+        first_answer = asyncio.ensure_future(calls.call(str, "first"))
+        second_answer = asyncio.ensure_future(calls.call(second))
+        assert await asyncio.wait_for(first_answer, 30) == "first"  # while the second still runs
+        second_may_end.set()
+        return await second_answer
+
+    assert asyncio.run(main()) == "second"
+
+
+@pytest.mark.parametrize("after_batch", [False, True])
+def test_a_call_raising_stop_iteration_fails_alone(after_batch):
+    async def main():
+        calls = BatchThreads(threads=1, answer_after_batch=after_batch)
+        return await asyncio.wait_for(
+            asyncio.gather(calls.call(next, iter(())), calls.call(str, "ok"), return_exceptions=True), 30
+        )
+
+    stopped, ok = asyncio.run(main())
+    assert isinstance(stopped, RuntimeError) and ok == "ok"
+
+
+def test_a_thread_that_cannot_start_fails_its_call_which_then_never_runs(monkeypatch):
+    ran = []
+    calls = BatchThreads(threads=1, name="cannot-start")
+
+    def refuse_to_start(_thread):
+        raise RuntimeError("can't start new thread")
+
+    async def main():
+        with monkeypatch.context() as patched:
+            patched.setattr(threading.Thread, "start", refuse_to_start)
+            with pytest.raises(RuntimeError, match="can't start"):
+                await calls.call(ran.append, "refused")
+        return await asyncio.wait_for(calls.call(ran.append, "later"), 30)
+
+    asyncio.run(main())
+    assert ran == ["later"]
