@@ -43,6 +43,10 @@ class _Waiting:
         self.error: BaseException | None = None
 
 
+class _Gathering(threading.local):
+    rows: list[Row] | None = None  # this thread's rows, inside GroupCommit.gathered
+
+
 class GroupCommit:
     """Batches the writes of concurrent threads of this process into shared transactions on ``db``."""
 
@@ -51,7 +55,7 @@ class GroupCommit:
         self._lock = threading.Lock()
         self._pending: list[_Waiting] = []
         self._committing = False
-        self._gathering = threading.local()
+        self._gathering = _Gathering()
 
     @contextmanager
     def gathered(self) -> Iterator[None]:
@@ -71,7 +75,7 @@ class GroupCommit:
     def one_of_gathered(self) -> Iterator[None]:
         """One request inside :meth:`gathered`: if it raises, the rows it added are taken out
         (outside :meth:`gathered` its writes are committed as they come, so there is nothing to do)."""
-        rows = getattr(self._gathering, "rows", None)
+        rows = self._gathering.rows
         if rows is None:
             yield
             return
@@ -86,7 +90,7 @@ class GroupCommit:
         """Insert ``rows`` ((Core INSERT statement, its parameters), in order) and return once they
         are committed (inside :meth:`gathered`: once added). Raises what the batch's transaction
         raised (a SQLAlchemy or driver error); then none of the batch's rows were written."""
-        gathering = getattr(self._gathering, "rows", None)
+        gathering = self._gathering.rows
         if gathering is not None:
             gathering.extend(rows)
             return

@@ -68,6 +68,10 @@ def bump(session: Session, *topics: Topic) -> None:
     session.execute(statement)
 
 
+class _SharedRead(threading.local):
+    value: tuple[int, ...] | None = None  # this thread's read, inside Generation.shared_read
+
+
 class Generation:
     """This process's view of the generation (thread-safe)."""
 
@@ -82,7 +86,7 @@ class Generation:
         self._conn = None
         self._data_version: int | None = None
         self._value: tuple[int, ...] = ()
-        self._shared = threading.local()  # .value: this thread's shared read, inside shared_read()
+        self._shared = _SharedRead()
 
     def watch(self, *topics: Topic) -> Callable[[], tuple[int, ...]]:
         """A function giving the generations of ``topics`` (all when none), for a VersionedCache."""
@@ -99,7 +103,7 @@ class Generation:
         slot = _in_request.get()
         if slot:
             return slot[0]
-        value = getattr(self._shared, "value", None)
+        value = self._shared.value
         if value is None:
             value = self._fresh()
         if slot is not None:

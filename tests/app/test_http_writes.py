@@ -93,42 +93,48 @@ def test_a_head_not_followed_in_the_same_turn_goes_out_first_and_alone():
     assert written.endswith(b"\r\n\r\npart one, part two")
 
 
-@pytest.mark.parametrize("data", [b"body without a head\r\n\r\n", b"HTTP/1.1 200 OK\r\nx: y"])
-def test_other_writes_pass_straight_through(data):
+HEAD = b"HTTP/1.1 200 OK\r\n\r\n"
+
+
+@pytest.fixture
+def loop():
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+def holding(loop) -> tuple[Transport, HeadWithBody]:
+    """A recording transport and its wrapper, which holds a response head written to it."""
     transport = Transport()
-    HeadWithBody(transport, asyncio.new_event_loop()).write(data)
+    wrapped = HeadWithBody(transport, loop)
+    wrapped.write(HEAD)
+    assert transport.calls == []
+    return transport, wrapped
+
+
+@pytest.mark.parametrize("data", [b"body without a head\r\n\r\n", b"HTTP/1.1 200 OK\r\nx: y"])
+def test_other_writes_pass_straight_through(data, loop):
+    transport = Transport()
+    HeadWithBody(transport, loop).write(data)
     assert transport.calls == [[data]]
 
 
-def test_closing_writes_a_held_head_first():
-    loop = asyncio.new_event_loop()
-    transport = Transport()
-    wrapped = HeadWithBody(transport, loop)
-    wrapped.write(b"HTTP/1.1 204 No Content\r\n\r\n")
-    assert transport.calls == []
+def test_closing_writes_a_held_head_first(loop):
+    transport, wrapped = holding(loop)
     wrapped.close()
-    assert transport.calls == [[b"HTTP/1.1 204 No Content\r\n\r\n"]] and transport.closed
+    assert transport.calls == [[HEAD]] and transport.closed
     loop.run_until_complete(asyncio.sleep(0))  # the scheduled flush finds nothing left to write
     assert len(transport.calls) == 1
-    loop.close()
 
 
-def test_a_held_head_is_dropped_when_the_connection_is_lost_before_it_goes_out():
-    loop = asyncio.new_event_loop()
-    transport = Transport()
-    wrapped = HeadWithBody(transport, loop)
-    wrapped.write(b"HTTP/1.1 200 OK\r\n\r\n")
+def test_a_held_head_is_dropped_when_the_connection_is_lost_before_it_goes_out(loop):
+    transport, _ = holding(loop)
     transport.closed = True  # the peer reset the connection before the next turn of the loop
     loop.run_until_complete(asyncio.sleep(0))
     assert transport.calls == []
-    loop.close()
 
 
-def test_writelines_after_a_held_head_keeps_the_order():
-    loop = asyncio.new_event_loop()
-    transport = Transport()
-    wrapped = HeadWithBody(transport, loop)
-    wrapped.write(b"HTTP/1.1 200 OK\r\n\r\n")
+def test_writelines_after_a_held_head_keeps_the_order(loop):
+    transport, wrapped = holding(loop)
     wrapped.writelines([b"a", b"b"])
-    assert b"".join(b"".join(call) for call in transport.calls) == b"HTTP/1.1 200 OK\r\n\r\nab"
-    loop.close()
+    assert b"".join(b"".join(call) for call in transport.calls) == HEAD + b"ab"
