@@ -3,7 +3,7 @@ around the issuance core."""
 
 from __future__ import annotations
 
-import contextlib
+from collections.abc import Generator
 from datetime import timedelta
 
 from asn1crypto import x509
@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 
 from ca.csr import parse_csr
-from ca.issuance_core import IssuanceRequest, IssuanceToken
+from ca.issuance_core import IssuanceRequest
 from ca.models import IssuedCertificate
 from ca.records import (
     CaContext,
@@ -22,7 +22,8 @@ from ca.records import (
     to_pem,
 )
 from core.errors import ErrorCode, conflict, invalid
-from db.audit import change_with_event, record
+from core.threads import drive
+from db.audit import Change, record, write_steps
 from policies.profiles import Profile
 
 _TABLE = IssuedCertificate.__table__
@@ -61,12 +62,35 @@ class CaIssuance:
         credit_code: str | None = None,
         validity_days: int | None = None,
     ) -> IssuedView:
-        """Certify the key of a PKCS#10 request (proof of possession checked) under a profile."""
+        """Certify the key of a PKCS#10 request (proof of possession checked) under a profile.
+        Raises ApiError (4xx) for a request or CA that cannot be served."""
+        steps = self.issue_steps(ca_id, csr, profile_name, actor, credit_code, validity_days)
+        return write_steps(self.db, steps)
+
+    def issue_steps(
+        self,
+        ca_id: str,
+        csr: bytes,
+        profile_name: str,
+        actor: str,
+        credit_code: str | None = None,
+        validity_days: int | None = None,
+    ) -> Generator[Change, None, IssuedView]:
+        """:meth:`issue` as a call in steps (core.threads.BatchThreads): it yields the intent's
+        Change, then the certificate's, each to be committed before it goes on."""
         self.context(ca_id)
         self._profile(profile_name)
         request = parse_csr(csr)
-        return self.issue_for_key(
-            ca_id, request.public_key_info, request.subject, profile_name, actor, credit_code, validity_days
+        return (
+            yield from self._issue_steps(
+                ca_id,
+                request.public_key_info,
+                request.subject,
+                profile_name,
+                actor,
+                credit_code,
+                validity_days,
+            )
         )
 
     def issue_for_key(
@@ -80,6 +104,19 @@ class CaIssuance:
         validity_days: int | None = None,
     ) -> IssuedView:
         """Certify a key we hold ourselves (keys/), e.g. a seal holder's, without a request."""
+        steps = self._issue_steps(ca_id, spki, subject, profile_name, actor, credit_code, validity_days)
+        return write_steps(self.db, steps)
+
+    def _issue_steps(
+        self,
+        ca_id: str,
+        spki,
+        subject: x509.Name,
+        profile_name: str,
+        actor: str,
+        credit_code: str | None,
+        validity_days: int | None,
+    ) -> Generator[Change, None, IssuedView]:
         ctx = self.context(ca_id)
         if ctx.status != "active":
             raise conflict(f"CA {ca_id} is {ctx.status}: it issues nothing", ErrorCode.CA_REVOKED)
@@ -108,7 +145,7 @@ class CaIssuance:
             now + timedelta(days=validity_days or profile.max_validity_days), ctx.certificate.not_valid_after
         )
         request = IssuanceRequest(profile, subject, spki, now, not_after, credit_code)
-        cert_der = self._sign_into(None, ctx, request, actor)
+        cert_der = yield from self._sign_steps(ctx, request, actor)
         return IssuedView(
             ca_id,
             serial_hex(x509.Certificate.load(cert_der).serial_number),
@@ -124,71 +161,57 @@ class CaIssuance:
             raise invalid(f"unknown profile {name!r}; one of {names}", ErrorCode.UNKNOWN_PROFILE)
         return profile
 
-    def _write(
-        self, session, connection, change, params: dict, actor: str, action: str, target: str, **details
-    ):
-        """``change`` and its audit event as one unit of work: in the caller's session (committed
-        there), else one atomic write on the hot path (Core statements: ORM bookkeeping is not free)."""
-        if session is None:
-            change_with_event(self.db, change, params, actor, action, target, connection, **details)
-            return
-        session.execute(change, params)
-        record(session, actor, action, target, **details)
-        session.commit()
-
     def _sign_into(self, session, ctx: CaContext, request: IssuanceRequest, actor: str) -> bytes:
-        """The issuance cycle: the core builds and lints, the intent is committed, the core signs
-        exactly the linted TBS and checks it, the certificate is stored.
+        """The issuance cycle in the caller's session (CA set-up): each step committed there."""
 
-        With ``session`` the steps share the caller's session (CA set-up); without, intent and
-        result are two units of work on one pooled connection, so signing holds no write lock."""
+        def write(change: Change) -> None:
+            try:
+                session.execute(change.statement, change.params)
+                record(session, change.actor, change.action, change.target, **change.details)
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                raise
+
+        return drive(self._sign_steps(ctx, request, actor), write)
+
+    def _sign_steps(
+        self, ctx: CaContext, request: IssuanceRequest, actor: str
+    ) -> Generator[Change, None, bytes]:
+        """The issuance cycle: the core builds and lints, the intent is committed (the first Change
+        yielded), the core signs exactly the linted TBS and checks it, the certificate is stored
+        (the second). Signing holds no write lock: it runs between the two units of work."""
         token = self.issuance.prepare(ctx.issuing, request)
         try:
-            with contextlib.nullcontext() if session is not None else self.db.connection() as connection:
-                return self._record_and_sign(session, connection, ctx, token, actor)
+            key, subject_text = serial_hex(token.serial), _subject_text(request.subject)
+            target, profile_name = f"{ctx.id}/{key}", request.profile.name
+            intent = {
+                "ca_id": ctx.id,
+                "serial_hex": key,
+                "shard": token.shard,
+                "profile": profile_name,
+                "subject": subject_text,
+                "credit_code": request.credit_code,
+                "status": "intent",
+                "tbs_der": token.tbs,
+                "not_before": token.not_before,
+                "not_after": token.not_after,
+                "requester": actor,
+                "created_at": request.now,
+            }
+            try:
+                yield Change(
+                    _ADD_INTENT, intent, actor, "certificate.sign-intent", target, {"profile": profile_name}
+                )
+            except IntegrityError:
+                raise conflict("serial collision; retry the request", ErrorCode.SERIAL_COLLISION) from None
+            cert_der = self.issuance.issue(token)
+            stored = {"c_ca": ctx.id, "c_serial": key, "certificate_der": cert_der}
+            details = {"profile": profile_name, "subject": subject_text, "credit_code": request.credit_code}
+            yield Change(_STORE_CERTIFICATE, stored, actor, "certificate.issue", target, details)
+            return cert_der
         finally:
             self.issuance.discard(token)  # a token that was signed is already gone: nothing happens
-
-    def _record_and_sign(self, session, connection, ctx: CaContext, token: IssuanceToken, actor: str):
-        request = token.request
-        key, subject_text = serial_hex(token.serial), _subject_text(request.subject)
-        target, profile_name = f"{ctx.id}/{key}", request.profile.name
-        intent = {
-            "ca_id": ctx.id,
-            "serial_hex": key,
-            "shard": token.shard,
-            "profile": profile_name,
-            "subject": subject_text,
-            "credit_code": request.credit_code,
-            "status": "intent",
-            "tbs_der": token.tbs,
-            "not_before": token.not_before,
-            "not_after": token.not_after,
-            "requester": actor,
-            "created_at": request.now,
-        }
-        try:
-            self._write(
-                session,
-                connection,
-                _ADD_INTENT,
-                intent,
-                actor,
-                "certificate.sign-intent",
-                target,
-                profile=profile_name,
-            )
-        except IntegrityError:
-            if session is not None:
-                session.rollback()
-            raise conflict("serial collision; retry the request", ErrorCode.SERIAL_COLLISION) from None
-        cert_der = self.issuance.issue(token)  # outside any write lock when this is its own unit of work
-        stored = {"c_ca": ctx.id, "c_serial": key, "certificate_der": cert_der}
-        details = {"profile": profile_name, "subject": subject_text, "credit_code": request.credit_code}
-        self._write(
-            session, connection, _STORE_CERTIFICATE, stored, actor, "certificate.issue", target, **details
-        )
-        return cert_der
 
     def _is_ca_key(self, spki) -> bool:
         key = spki["public_key"].dump()

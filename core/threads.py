@@ -12,8 +12,9 @@ import asyncio
 import contextlib
 import contextvars
 import functools
+import inspect
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from typing import TypeVar
@@ -46,6 +47,22 @@ def run_sync(make_coro: Callable[[], Awaitable[T]]) -> T:
         return pool.submit(lambda: asyncio.run(make_coro())).result()
 
 
+def drive(steps: Generator[object, None, T], do: Callable[[object], None]) -> T:
+    """Run a call in steps alone (see :class:`BatchThreads`): ``do(unit)`` for each unit it yields,
+    the exception ``do`` raised thrown back in where it yielded; returns what ``steps`` returns."""
+    failure: BaseException | None = None
+    while True:
+        try:
+            unit = steps.send(None) if failure is None else steps.throw(failure)
+        except StopIteration as stop:
+            return stop.value
+        try:
+            do(unit)
+            failure = None
+        except Exception as exc:  # noqa: BLE001 - the call decides what its unit's failure means
+            failure = exc
+
+
 class BatchThreads:
     """Short blocking calls of one kind (a data stamp, an issuance), answered in batches by
     ``threads`` threads of their own instead of a thread each.
@@ -59,7 +76,15 @@ class BatchThreads:
     already, and none of them gets a result. With per-call threads a short call's cost is mostly
     handing the GIL and the CPU between many threads; here a batch costs a few hand-offs. Two
     threads let one batch commit while the next is worked on. Threads end after ``idle_s`` seconds
-    without work and start again when needed."""
+    without work and start again when needed.
+
+    With ``together``, a call may return a generator (a call in steps, say an issuance's intent,
+    then its certificate): each value it yields is a unit of work it needs done before it goes on.
+    The batch's calls are stepped in lockstep: the units all of them yielded at one step go to one
+    ``together(units)``, which does them (one transaction instead of one each) and returns, in
+    their order, None or the exception of each unit; each generator is then resumed, the exception
+    thrown in where its unit failed. What a generator returns is its call's result; each step runs
+    in the call's context, inside ``each()``."""
 
     def __init__(
         self,
@@ -69,8 +94,9 @@ class BatchThreads:
         name: str = "batch",
         idle_s: float = 30.0,
         answer_after_batch: bool = False,
+        together: Callable[[list], list[BaseException | None]] | None = None,
     ):
-        self._batch, self._each = batch, each
+        self._batch, self._each, self._together = batch, each, together
         self._size, self._name, self._idle_s = threads, name, idle_s
         self._after_batch = answer_after_batch
         self._turn = threading.Condition()
@@ -118,20 +144,75 @@ class BatchThreads:
 
     def _answer(self, batch: list) -> None:
         held: list[tuple[asyncio.Future, tuple[bool, object]]] = []
-        ran = 0
+        settled: set[asyncio.Future] = set()
+
+        def settle(future: asyncio.Future, outcome: tuple[bool, object]) -> None:
+            settled.add(future)
+            if self._after_batch:
+                held.append((future, outcome))
+            else:
+                _deliver([(future, outcome)])
+
         try:
             with self._batch():
-                for context, fn, future in batch:
-                    outcome = context.run(_attempt, self._each, fn)
-                    ran += 1
-                    if self._after_batch:
-                        held.append((future, outcome))
-                    else:
-                        _deliver([(future, outcome)])
+                self._run(batch, settle)
         except BaseException as exc:  # the batch's own step failed: no waiting caller gets a result
             held = [(f, (False, exc) if ok else (ok, v)) for f, (ok, v) in held]
-            held += [(f, (False, exc)) for _, _, f in batch[ran:]]
+            held += [(f, (False, exc)) for _, _, f in batch if f not in settled]
         _deliver(held)
+
+    def _run(self, batch: list, settle: Callable) -> None:
+        """Each call's outcome to ``settle`` as soon as it is known; calls in steps in lockstep."""
+        stepping: list[_Stepped] = []
+        for context, fn, future in batch:
+            ok, value = context.run(_attempt, self._each, fn)
+            if ok and self._together is not None and inspect.isgenerator(value):
+                stepping.append(_Stepped(context, value, future))
+            else:
+                settle(future, (ok, value))
+        while stepping:
+            for call in stepping:
+                call.advance(self._each)
+                if call.outcome is not None:
+                    settle(call.future, call.outcome)
+            stepping = [call for call in stepping if call.outcome is None]
+            if stepping:
+                failures = _together(self._together, [call.unit for call in stepping])
+                for call, failure in zip(stepping, failures, strict=True):
+                    call.failure = failure
+
+
+class _Stepped:
+    """A call in steps: its generator, and after each step the unit it asked for or its outcome."""
+
+    __slots__ = ("context", "failure", "future", "generator", "outcome", "unit")
+
+    def __init__(self, context: contextvars.Context, generator: Generator, future: asyncio.Future):
+        self.context, self.generator, self.future = context, generator, future
+        self.unit: object = None
+        self.failure: BaseException | None = None  # its last unit's, thrown in at the next step
+        self.outcome: tuple[bool, object] | None = None
+
+    def advance(self, each: Callable[[], AbstractContextManager]) -> None:
+        ok, value = self.context.run(_attempt, each, self._step)
+        if not ok:
+            self.outcome = (False, value)
+
+    def _step(self) -> None:
+        failure, self.failure = self.failure, None
+        try:
+            self.unit = self.generator.send(None) if failure is None else self.generator.throw(failure)
+        except StopIteration as stop:
+            self.outcome = (True, stop.value)
+
+
+def _together(
+    together: Callable[[list], list[BaseException | None]], units: list
+) -> list[BaseException | None]:
+    try:
+        return together(units)
+    except BaseException as exc:  # not one unit's failure: each unit's call gets it
+        return [exc] * len(units)
 
 
 def _attempt(each: Callable[[], AbstractContextManager], fn: Callable[[], object]) -> tuple[bool, object]:

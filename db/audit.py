@@ -30,10 +30,11 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -54,11 +55,15 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from core.threads import drive
 from db import merkle
 from db.base import Base, Database, UTCDateTime, utcnow
+from db.group_commit import write_rows
 
+T = TypeVar("T")
 FORMAT = "longtrust.audit.v1"
 SEQUENCE_BATCH = 5000
 _PG_SEQUENCER_LOCK = 0x4C54_4153  # advisory lock key: one sequencer at a time on PostgreSQL
@@ -220,6 +225,69 @@ def change_with_event(
             finally:
                 conn.commit()  # ends SQLAlchemy's own bookkeeping; the statement committed itself
     return merkle.leaf_hash(row["canonical"]).hex()
+
+
+@dataclass(frozen=True)
+class Change:
+    """A state change and its audit event, one unit of work: ``statement`` (a Core INSERT or
+    UPDATE, a module-level constant) run with ``params``, and the event ``action`` by ``actor`` on
+    ``target`` with ``details`` (as :func:`record` writes it)."""
+
+    statement: Executable
+    params: dict
+    actor: str
+    action: str
+    target: str
+    details: dict = field(default_factory=dict)
+
+    def write(self, db: Database, connection: Connection | None = None) -> str:
+        """Write it alone, committed on return (:func:`change_with_event`); the event's leaf hash."""
+        return change_with_event(
+            db, self.statement, self.params, self.actor, self.action, self.target, connection, **self.details
+        )
+
+
+def changes_with_events(db: Database, changes: list[Change]) -> list[BaseException | None]:
+    """Write ``changes`` in one transaction (one executemany per statement, each change before the
+    events); returns, in their order, None or the exception of each change (the
+    ``together`` of core.threads.BatchThreads for calls that yield Changes).
+
+    If a change breaks a constraint (IntegrityError, raised before anything commits), each change is
+    then written alone, so that only the one at fault fails. Any other error fails every change of
+    the call: a commit whose outcome is unknown is not tried again."""
+    if len(changes) > 1:
+        rows = [(c.statement, c.params) for c in changes] + [
+            event_row(c.actor, c.action, c.target, **c.details) for c in changes
+        ]
+        try:
+            with db.transaction() as conn:
+                write_rows(conn, rows)
+            return [None] * len(changes)
+        except IntegrityError:
+            pass
+        except Exception as exc:  # noqa: BLE001 - handed to every change's caller
+            return [exc] * len(changes)
+    return [_alone(db, change) for change in changes]
+
+
+def _alone(db: Database, change: Change) -> BaseException | None:
+    try:
+        change.write(db)
+    except Exception as exc:  # noqa: BLE001 - handed to the change's caller
+        return exc
+    return None
+
+
+def write_steps(db: Database, steps: Generator[Change, None, T]) -> T:
+    """Run a call in steps alone: each Change it yields is written at once (:meth:`Change.write`,
+    on one pooled connection), its exception thrown back in if it fails; returns what ``steps``
+    returns (core.threads.drive)."""
+    with db.connection() as connection:
+        return drive(steps, functools.partial(_write_on, db, connection))
+
+
+def _write_on(db: Database, connection: Connection | None, change: Change) -> None:
+    change.write(db, connection)
 
 
 # --- the sequencer --------------------------------------------------------------------------------

@@ -112,7 +112,7 @@ class GroupCommit:
         error = None
         try:
             with self.db.transaction() as conn:
-                _insert(conn, batch)
+                write_rows(conn, [row for waiting in batch for row in waiting.rows])
         except BaseException as exc:  # every caller of the batch gets it; no caller is left waiting
             error = exc
         with self._lock:
@@ -128,12 +128,11 @@ class GroupCommit:
             following.wake.set()
 
 
-def _insert(conn: Connection, batch: list[_Waiting]) -> None:
-    """One executemany per statement, in the order the statements first appear; parameters in the
-    callers' order."""
+def write_rows(conn: Connection, rows: Sequence[Row]) -> None:
+    """Execute ``rows`` ((statement, parameters), in order) with one executemany per statement, in
+    the order the statements first appear; each statement's parameters in their order."""
     by_statement: dict[Executable, list[dict]] = {}
-    for waiting in batch:
-        for statement, parameters in waiting.rows:
-            by_statement.setdefault(statement, []).append(parameters)
+    for statement, parameters in rows:
+        by_statement.setdefault(statement, []).append(parameters)
     for statement, parameters in by_statement.items():
         conn.execute(statement, parameters)

@@ -128,7 +128,11 @@ def test_bad_requests_are_refused_before_approval(client, token, services, seal_
 def _events(services, subject: str) -> list[AuditEvent]:
     with services.db.read() as s:
         return list(
-            s.scalars(select(AuditEvent).where(AuditEvent.subject == subject).order_by(AuditEvent.seq))
+            s.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.subject == subject)
+                .order_by(AuditEvent.seq.nulls_last(), AuditEvent.id)
+            )
         )
 
 

@@ -213,11 +213,12 @@ def recovery_body(ca_id: str, serial: str, recipient_pem: str) -> dict:
 
 
 def recovery_steps(services, request_id: str, case: str) -> list[tuple[str, str]]:
-    """(actor, action) of the audit events about one recovery, in sequence order."""
+    """(actor, action) of the audit events about one recovery, in log order: sequenced ones by
+    position, then those still waiting for the sequencer in the order it will take them."""
     with services.db.read() as s:
         return [
             (e.actor, e.action)
-            for e in s.scalars(select(AuditEvent).order_by(AuditEvent.seq))
+            for e in s.scalars(select(AuditEvent).order_by(AuditEvent.seq.nulls_last(), AuditEvent.id))
             if e.subject == request_id or (e.action.endswith("release") and case in e.details)
         ]
 

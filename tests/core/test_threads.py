@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import inspect
 import threading
 
 import pytest
 
 from core.threads import BatchThreads, in_thread, run_sync
+from tests.core.batches import in_one_batch
 
 
 async def _thread_name() -> str:
@@ -176,3 +178,53 @@ def test_a_thread_that_cannot_start_fails_its_call_which_then_never_runs(monkeyp
 
     asyncio.run(main())
     assert ran == ["later"]
+
+
+def test_calls_in_steps_have_each_step_done_together_and_each_failure_goes_to_its_own_call():
+    marker = contextvars.ContextVar("marker")
+    done: list[list[str]] = []
+
+    def together(units):
+        done.append(units)
+        return [ValueError(u) if u.startswith("bad") else None for u in units]
+
+    def in_steps(name, steps):
+        marker.set(name)
+        outcome = []
+        for step in range(steps):
+            try:
+                yield f"{name}.{step}"
+            except ValueError as failed:
+                outcome.append(f"failed {failed}")
+            assert marker.get() == name  # every step runs in the call's own context
+        return outcome or f"{name} done"
+
+    answers = in_one_batch(
+        BatchThreads(threads=1, together=together),
+        (in_steps, "a", 2),
+        (in_steps, "bad", 1),
+        (in_steps, "c", 3),
+        (divmod, 7, 2),
+    )
+    assert answers == ["a done", ["failed bad.0"], "c done", (3, 1)]
+    assert done == [["a.0", "bad.0", "c.0"], ["a.1", "c.1"], ["c.2"]]
+
+
+def test_a_step_that_cannot_be_done_together_fails_every_call_of_that_step():
+    def together(units):
+        raise ConnectionError("database gone")
+
+    def in_steps(name):
+        yield name
+        return name
+
+    answers = in_one_batch(BatchThreads(threads=1, together=together), (in_steps, "a"), (in_steps, "b"))
+    assert [type(a) for a in answers] == [ConnectionError, ConnectionError]
+
+
+def test_without_together_a_generator_is_a_call_s_result():
+    def in_steps():
+        yield 1
+
+    (answer,) = in_one_batch(BatchThreads(threads=1), (in_steps,))
+    assert inspect.isgenerator(answer)

@@ -1,0 +1,94 @@
+"""Issuances answered in one batch (as the HTTP route answers them): each step of the cycle is one
+transaction for the whole batch, and a request that cannot be written fails alone."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+from asn1crypto import pem, x509
+from sqlalchemy import event, select
+
+from ca.builder import random_serial
+from ca.models import IssuedCertificate
+from core.errors import DomainError, ErrorCode
+from core.threads import BatchThreads
+from db.audit import AuditEvent, changes_with_events
+from tests.ca.csrs import make_csr
+from tests.core.batches import in_one_batch
+
+USCC = "11100000000013338W"
+
+
+@pytest.fixture
+def commits(services):
+    """The number of transactions committed on the services' database that wrote something."""
+    counted, wrote = [0], [False]
+
+    def statement(_conn, _cursor, sql, *_args):
+        if sql.lstrip().upper().startswith(("INSERT", "UPDATE", "WITH")):
+            wrote[0] = True
+
+    def commit(_conn):
+        if wrote[0]:
+            counted[0] += 1
+        wrote[0] = False
+
+    engine = services.db.engine
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    yield counted
+    event.remove(engine, "before_cursor_execute", statement)
+    event.remove(engine, "commit", commit)
+
+
+def _issue_in_one_batch(services, count: int) -> list:
+    ca = services.ca
+    calls = BatchThreads(threads=1, together=functools.partial(changes_with_events, ca.db))
+    requests = [
+        (ca.issue_steps, "sm2-issuing", make_csr("sm2"), "organization-signing", "test", USCC)
+        for _ in range(count)
+    ]
+    return in_one_batch(calls, *requests)
+
+
+def _events(services) -> list[tuple[str, str]]:
+    with services.db.read() as s:
+        return list(s.execute(select(AuditEvent.action, AuditEvent.subject).order_by(AuditEvent.id)).tuples())
+
+
+def test_a_batch_of_issuances_commits_its_intents_together_then_its_certificates(services, commits):
+    before = _events(services)
+    issued = _issue_in_one_batch(services, 4)
+    assert commits[0] == 2
+    targets = [f"sm2-issuing/{view.serial_hex}" for view in issued]
+    added = _events(services)[len(before) :]
+    assert added == [("certificate.sign-intent", t) for t in targets] + [
+        ("certificate.issue", t) for t in targets
+    ]
+    for view in issued:
+        stored = services.ca.get("sm2-issuing", view.serial_hex)
+        assert stored.status == "good" and stored.certificate_pem == view.certificate_pem
+        der = x509.Certificate.load(pem.unarmor(view.certificate_pem.encode())[2])
+        assert der.serial_number == int(view.serial_hex, 16)
+
+
+def test_a_serial_collision_in_a_batch_fails_that_request_alone(services, monkeypatch):
+    taken = services.ca.issue(
+        "sm2-issuing", make_csr("sm2"), "organization-signing", "test", credit_code=USCC
+    )
+    serials = iter([int(taken.serial_hex, 16)])
+    monkeypatch.setattr("ca.issuance_core.random_serial", lambda: next(serials, None) or random_serial())
+    before = _events(services)
+    collided, *issued = _issue_in_one_batch(services, 3)
+    assert isinstance(collided, DomainError) and collided.code == ErrorCode.SERIAL_COLLISION
+    assert [view.status for view in issued] == ["good", "good"]
+    added = _events(services)[len(before) :]
+    assert (
+        sorted(action for action, _ in added) == ["certificate.issue"] * 2 + ["certificate.sign-intent"] * 2
+    )
+    assert f"sm2-issuing/{taken.serial_hex}" not in {subject for _, subject in added}
+    with services.db.read() as s:
+        statuses = s.scalars(select(IssuedCertificate.status).where(IssuedCertificate.ca_id == "sm2-issuing"))
+        assert "intent" not in set(statuses)
+    assert services.ca.get("sm2-issuing", taken.serial_hex).certificate_pem == taken.certificate_pem
