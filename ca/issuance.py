@@ -7,7 +7,7 @@ from collections.abc import Generator
 from datetime import timedelta
 
 from asn1crypto import x509
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import Executable, bindparam, insert, text, update
 from sqlalchemy.exc import IntegrityError
 
 from ca.csr import parse_csr
@@ -48,6 +48,21 @@ _STORE_CERTIFICATE = (
     .where(_TABLE.c.ca_id == bindparam("c_ca"), _TABLE.c.serial_hex == bindparam("c_serial"))
     .values(certificate_der=bindparam("certificate_der"), status="good")
 )
+
+# Several certificates stored by one statement on PostgreSQL (audit.Change.bulk).
+_PG_STORE_CERTIFICATES = text(
+    f"UPDATE {_TABLE.name} AS t SET certificate_der = u.der, status = 'good'"
+    " FROM unnest(CAST(:cas AS varchar[]), CAST(:serials AS varchar[]), CAST(:ders AS bytea[]))"
+    " AS u(ca, serial, der) WHERE t.ca_id = u.ca AND t.serial_hex = u.serial"
+)
+
+
+def _store_certificates(params: list[dict]) -> tuple[Executable, dict]:
+    return _PG_STORE_CERTIFICATES, {
+        "cas": [p["c_ca"] for p in params],
+        "serials": [p["c_serial"] for p in params],
+        "ders": [p["certificate_der"] for p in params],
+    }
 
 
 class CaIssuance:
@@ -208,7 +223,9 @@ class CaIssuance:
             cert_der = self.issuance.issue(token)
             stored = {"c_ca": ctx.id, "c_serial": key, "certificate_der": cert_der}
             details = {"profile": profile_name, "subject": subject_text, "credit_code": request.credit_code}
-            yield Change(_STORE_CERTIFICATE, stored, actor, "certificate.issue", target, details)
+            yield Change(
+                _STORE_CERTIFICATE, stored, actor, "certificate.issue", target, details, _store_certificates
+            )
             return cert_der
         finally:
             self.issuance.discard(token)  # a token that was signed is already gone: nothing happens

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -231,7 +231,10 @@ def change_with_event(
 class Change:
     """A state change and its audit event, one unit of work: ``statement`` (a Core INSERT or
     UPDATE, a module-level constant) run with ``params``, and the event ``action`` by ``actor`` on
-    ``target`` with ``details`` (as :func:`record` writes it)."""
+    ``target`` with ``details`` (as :func:`record` writes it). ``bulk``: on PostgreSQL, several
+    changes of this statement written together are one statement, ``bulk([params, ...])`` →
+    (statement, parameters); else an executemany, which psycopg runs with a busy wait (see
+    db.base) unless the statement is an INSERT."""
 
     statement: Executable
     params: dict
@@ -239,6 +242,7 @@ class Change:
     action: str
     target: str
     details: dict = field(default_factory=dict)
+    bulk: Callable[[list[dict]], tuple[Executable, dict]] | None = None
 
     def write(self, db: Database, connection: Connection | None = None) -> str:
         """Write it alone, committed on return (:func:`change_with_event`); the event's leaf hash."""
@@ -256,7 +260,7 @@ def changes_with_events(db: Database, changes: list[Change]) -> list[BaseExcepti
     then written alone, so that only the one at fault fails. Any other error fails every change of
     the call: a commit whose outcome is unknown is not tried again."""
     if len(changes) > 1:
-        rows = [(c.statement, c.params) for c in changes] + [
+        rows = _change_rows(db, changes) + [
             event_row(c.actor, c.action, c.target, **c.details) for c in changes
         ]
         try:
@@ -268,6 +272,21 @@ def changes_with_events(db: Database, changes: list[Change]) -> list[BaseExcepti
         except Exception as exc:  # noqa: BLE001 - handed to every change's caller
             return [exc] * len(changes)
     return [_alone(db, change) for change in changes]
+
+
+def _change_rows(db: Database, changes: list[Change]) -> list[tuple[Executable, dict]]:
+    """The changes' (statement, parameters), in order of first appearance; in bulk where it can be."""
+    by_statement: dict[Executable, list[Change]] = {}
+    for change in changes:
+        by_statement.setdefault(change.statement, []).append(change)
+    rows = []
+    for statement, group in by_statement.items():
+        bulk = group[0].bulk
+        if db.is_postgres and bulk is not None and len(group) > 1:
+            rows.append(bulk([change.params for change in group]))
+        else:
+            rows += [(statement, change.params) for change in group]
+    return rows
 
 
 def _alone(db: Database, change: Change) -> BaseException | None:

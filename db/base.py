@@ -75,6 +75,11 @@ def make_engine(url: str, *, for_writes: bool = True, connect_timeout_s: float =
     engine = create_engine(
         url, pool_size=20, max_overflow=30, pool_timeout=connect_timeout_s, connect_args=connect_args
     )
+    # Several rows of one INSERT go as one multi-row statement ("insertmanyvalues", as SQLAlchemy
+    # already does for psycopg2), not through psycopg's pipelined executemany, which polls for
+    # read-or-write and so spins, holding the GIL, until the server has answered: with it, a worker
+    # spent 1.2 ms more CPU per certificate issued (2 workers, 8-row batches).
+    engine.dialect.use_insertmanyvalues_wo_returning = True
     _ping_when_idle(engine)
     return engine
 
