@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import copy
 import functools
 import inspect
 import threading
@@ -49,18 +50,45 @@ def run_sync(make_coro: Callable[[], Awaitable[T]]) -> T:
 
 def drive(steps: Generator[object, None, T], do: Callable[[object], None]) -> T:
     """Run a call in steps alone (see :class:`BatchThreads`): ``do(unit)`` for each unit it yields,
-    the exception ``do`` raised thrown back in where it yielded; returns what ``steps`` returns."""
-    failure: BaseException | None = None
-    while True:
+    the exception ``do`` raised thrown back in where it yielded; returns what ``steps`` returns.
+    ``steps`` is closed however this ends, so its ``finally`` blocks run."""
+    with contextlib.closing(steps):
+        failure: BaseException | None = None
+        while True:
+            done, value = _resume(steps, failure)
+            if done:
+                return value
+            try:
+                do(value)
+                failure = None
+            except Exception as exc:  # noqa: BLE001 - the call decides what its unit's failure means
+                failure = exc
+
+
+def _resume(steps: Generator, failure: BaseException | None) -> tuple[bool, object]:
+    """Run ``steps`` on to its next unit, ``failure`` thrown in first: (False, the unit), or
+    (True, what it returned)."""
+    try:
+        unit = steps.send(None) if failure is None else steps.throw(failure)
+    except StopIteration as stop:
+        return True, stop.value
+    return False, unit
+
+
+def each_its_own(exc: BaseException, count: int) -> list[BaseException]:
+    """``count`` copies of ``exc`` (same type, arguments, cause and traceback so far), one for each
+    caller it fails: one object raised in several requests would gather all their frames."""
+    copies = []
+    for _ in range(count):
         try:
-            unit = steps.send(None) if failure is None else steps.throw(failure)
-        except StopIteration as stop:
-            return stop.value
-        try:
-            do(unit)
-            failure = None
-        except Exception as exc:  # noqa: BLE001 - the call decides what its unit's failure means
-            failure = exc
+            copied = copy.copy(exc)
+        except Exception:  # noqa: BLE001 - an exception that cannot be copied is shared as it is
+            copied = exc
+        else:
+            copied.__cause__, copied.__context__ = exc.__cause__, exc.__context__
+            copied.__traceback__ = exc.__traceback__
+        copies.append(copied)
+    return copies
 
 
 class BatchThreads:
@@ -126,8 +154,17 @@ class BatchThreads:
             raise
 
     def _serve(self) -> None:
-        while (batch := self._next()) is not None:
-            self._answer(batch)  # in a call of its own, so an idle thread keeps no batch alive
+        while self._answer_next():
+            pass
+
+    def _answer_next(self) -> bool:
+        """Answer the next batch; False when this thread is to end. A call of its own, so that an
+        idle thread keeps nothing of its last batch (bodies, contexts) alive."""
+        batch = self._next()
+        if batch is None:
+            return False
+        self._answer(batch)
+        return True
 
     def _next(self) -> list | None:
         """The calls waiting now (after waiting up to idle_s for one), or None: this thread ends."""
@@ -157,8 +194,9 @@ class BatchThreads:
             with self._batch():
                 self._run(batch, settle)
         except BaseException as exc:  # the batch's own step failed: no waiting caller gets a result
-            held = [(f, (False, exc) if ok else (ok, v)) for f, (ok, v) in held]
-            held += [(f, (False, exc)) for _, _, f in batch if f not in settled]
+            failed = [f for f, (ok, _) in held if ok] + [f for _, _, f in batch if f not in settled]
+            held = [(f, (ok, v)) for f, (ok, v) in held if not ok]
+            held += [(f, (False, e)) for f, e in zip(failed, each_its_own(exc, len(failed)), strict=True)]
         _deliver(held)
 
     def _run(self, batch: list, settle: Callable) -> None:
@@ -170,16 +208,20 @@ class BatchThreads:
                 stepping.append(_Stepped(context, value, future))
             else:
                 settle(future, (ok, value))
-        while stepping:
+        try:
+            while stepping:
+                for call in stepping:
+                    call.advance(self._each)
+                    if call.outcome is not None:
+                        settle(call.future, call.outcome)
+                stepping = [call for call in stepping if call.outcome is None]
+                if stepping:
+                    failures = _together(self._together, [call.unit for call in stepping])
+                    for call, failure in zip(stepping, failures, strict=True):
+                        call.failure = failure
+        finally:  # calls cut short (the batch failed): their finally blocks run now, in their context
             for call in stepping:
-                call.advance(self._each)
-                if call.outcome is not None:
-                    settle(call.future, call.outcome)
-            stepping = [call for call in stepping if call.outcome is None]
-            if stepping:
-                failures = _together(self._together, [call.unit for call in stepping])
-                for call, failure in zip(stepping, failures, strict=True):
-                    call.failure = failure
+                call.context.run(_attempt, nullcontext, call.generator.close)
 
 
 class _Stepped:
@@ -200,10 +242,11 @@ class _Stepped:
 
     def _step(self) -> None:
         failure, self.failure = self.failure, None
-        try:
-            self.unit = self.generator.send(None) if failure is None else self.generator.throw(failure)
-        except StopIteration as stop:
-            self.outcome = (True, stop.value)
+        done, value = _resume(self.generator, failure)
+        if done:
+            self.outcome = (True, value)
+        else:
+            self.unit = value
 
 
 def _together(
@@ -212,7 +255,7 @@ def _together(
     try:
         return together(units)
     except BaseException as exc:  # not one unit's failure: each unit's call gets it
-        return [exc] * len(units)
+        return each_its_own(exc, len(units))
 
 
 def _attempt(each: Callable[[], AbstractContextManager], fn: Callable[[], object]) -> tuple[bool, object]:

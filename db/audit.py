@@ -55,10 +55,10 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from core.threads import drive
+from core.threads import drive, each_its_own
 from db import merkle
 from db.base import Base, Database, UTCDateTime, utcnow
 from db.group_commit import write_rows
@@ -244,10 +244,10 @@ class Change:
     details: dict = field(default_factory=dict)
     bulk: Callable[[list[dict]], tuple[Executable, dict]] | None = None
 
-    def write(self, db: Database, connection: Connection | None = None) -> str:
+    def write(self, db: Database) -> str:
         """Write it alone, committed on return (:func:`change_with_event`); the event's leaf hash."""
         return change_with_event(
-            db, self.statement, self.params, self.actor, self.action, self.target, connection, **self.details
+            db, self.statement, self.params, self.actor, self.action, self.target, **self.details
         )
 
 
@@ -256,9 +256,10 @@ def changes_with_events(db: Database, changes: list[Change]) -> list[BaseExcepti
     events); returns, in their order, None or the exception of each change (the
     ``together`` of core.threads.BatchThreads for calls that yield Changes).
 
-    If a change breaks a constraint (IntegrityError, raised before anything commits), each change is
-    then written alone, so that only the one at fault fails. Any other error fails every change of
-    the call: a commit whose outcome is unknown is not tried again."""
+    If a change breaks a constraint or holds a value the database refuses (IntegrityError,
+    DataError: raised by a statement, before anything commits), each change is then written alone,
+    so that only the one at fault fails. Any other error fails every change of the call: a commit
+    whose outcome is unknown is not tried again."""
     if len(changes) > 1:
         rows = _change_rows(db, changes) + [
             event_row(c.actor, c.action, c.target, **c.details) for c in changes
@@ -267,10 +268,10 @@ def changes_with_events(db: Database, changes: list[Change]) -> list[BaseExcepti
             with db.transaction() as conn:
                 write_rows(conn, rows)
             return [None] * len(changes)
-        except IntegrityError:
+        except (IntegrityError, DataError):
             pass
         except Exception as exc:  # noqa: BLE001 - handed to every change's caller
-            return [exc] * len(changes)
+            return each_its_own(exc, len(changes))
     return [_alone(db, change) for change in changes]
 
 
@@ -298,15 +299,9 @@ def _alone(db: Database, change: Change) -> BaseException | None:
 
 
 def write_steps(db: Database, steps: Generator[Change, None, T]) -> T:
-    """Run a call in steps alone: each Change it yields is written at once (:meth:`Change.write`,
-    on one pooled connection), its exception thrown back in if it fails; returns what ``steps``
-    returns (core.threads.drive)."""
-    with db.connection() as connection:
-        return drive(steps, functools.partial(_write_on, db, connection))
-
-
-def _write_on(db: Database, connection: Connection | None, change: Change) -> None:
-    change.write(db, connection)
+    """Run a call in steps alone: each Change it yields is written at once (:meth:`Change.write`),
+    its exception thrown back in if it fails; returns what ``steps`` returns (core.threads.drive)."""
+    return drive(steps, lambda change: change.write(db))
 
 
 # --- the sequencer --------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, Executable
 
+from core.threads import each_its_own
 from db.base import Database
 
 Row = tuple[Executable, dict]
@@ -121,8 +122,9 @@ class GroupCommit:
                 self._committing = False
             else:
                 following.leads = True
-        for waiting in batch:
-            waiting.error = error
+        errors = each_its_own(error, len(batch)) if error is not None else [None] * len(batch)
+        for waiting, own in zip(batch, errors, strict=True):
+            waiting.error = own
             waiting.wake.set()
         if following is not None:
             following.wake.set()

@@ -8,6 +8,7 @@ import functools
 import pytest
 from asn1crypto import pem, x509
 from sqlalchemy import event, select
+from sqlalchemy.exc import DataError
 
 from ca.builder import random_serial
 from ca.models import IssuedCertificate
@@ -106,3 +107,16 @@ def test_a_serial_collision_in_a_batch_fails_that_request_alone(services, monkey
         statuses = s.scalars(select(IssuedCertificate.status).where(IssuedCertificate.ca_id == "sm2-issuing"))
         assert "intent" not in set(statuses)
     assert services.ca.get("sm2-issuing", taken.serial_hex).certificate_pem == taken.certificate_pem
+
+
+def test_a_value_the_database_refuses_fails_that_request_alone(services):
+    if not services.db.is_postgres:
+        pytest.skip("SQLite stores any text, a NUL character included")
+    refused_name = {"country_name": "CN", "organization_name": "测试局", "common_name": "测试\x00局"}
+    ca = services.ca
+    calls = BatchThreads(threads=1, together=functools.partial(changes_with_events, ca.db))
+    good = (ca.issue_steps, "sm2-issuing", make_csr("sm2"), "organization-signing", "test", USCC)
+    bad = (ca.issue_steps, "sm2-issuing", make_csr("sm2", refused_name), "organization-signing", "test", USCC)
+    first, refused, last = in_one_batch(calls, good, bad, good)
+    assert isinstance(refused, DataError)
+    assert first.status == last.status == "good"

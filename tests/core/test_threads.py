@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import gc
 import inspect
 import threading
+import time
+import weakref
 
 import pytest
 
@@ -220,6 +223,43 @@ def test_a_step_that_cannot_be_done_together_fails_every_call_of_that_step():
 
     answers = in_one_batch(BatchThreads(threads=1, together=together), (in_steps, "a"), (in_steps, "b"))
     assert [type(a) for a in answers] == [ConnectionError, ConnectionError]
+    assert answers[0] is not answers[1]  # each request raises its own: tracebacks do not mix
+    assert [a.args for a in answers] == [("database gone",)] * 2
+
+
+def test_calls_cut_short_by_a_failed_batch_are_closed_at_once():
+    closed = []
+
+    def together(units):
+        return [None]  # one answer for two units: the batch fails
+
+    def in_steps(name):
+        try:
+            yield name
+            yield name
+        finally:
+            closed.append(name)
+
+    answers = in_one_batch(BatchThreads(threads=1, together=together), (in_steps, "a"), (in_steps, "b"))
+    assert [type(a) for a in answers] == [ValueError, ValueError]
+    assert sorted(closed) == ["a", "b"]
+
+
+def test_an_idle_batch_thread_keeps_nothing_of_its_last_batch():
+    class Result:
+        pass
+
+    calls = BatchThreads(threads=1, idle_s=120)
+
+    async def main():
+        return weakref.ref(await calls.call(Result))
+
+    answered = asyncio.run(main())
+    deadline = time.monotonic() + 30  # the thread drops the batch as it goes idle; it idles 120 s
+    while answered() is not None and time.monotonic() < deadline:
+        gc.collect()
+        time.sleep(0.01)
+    assert answered() is None
 
 
 def test_without_together_a_generator_is_a_call_s_result():
