@@ -25,6 +25,7 @@ from db import merkle
 from db.audit import (
     AuditCheckpoint,
     AuditEvent,
+    AuditNode,
     ChainProblem,
     at_text,
     checkpoint_message,
@@ -163,8 +164,12 @@ class AuditLog:
     def leaf(self, index: int) -> dict:
         """``{index, leaf_hash_hex, event}`` of the 0-based leaf ``index``; not_found past the tree."""
         with self.db.read() as s:
-            ev = s.scalars(select(AuditEvent).where(AuditEvent.seq == index + 1)).first()
-            if ev is None or index < 0:
+            ev = s.scalars(
+                select(AuditEvent)
+                .join(AuditNode, AuditNode.event_id == AuditEvent.id)
+                .where(AuditNode.level == 0, AuditNode.idx == index)
+            ).first()
+            if ev is None:
                 raise not_found(f"the audit log has no leaf {index}")
             leaf = merkle.leaf_hash(ev.canonical).hex()
         return {"index": index, "leaf_hash_hex": leaf, "event": _event(ev)}

@@ -10,9 +10,21 @@ one process sequences at a time (PostgreSQL: ``pg_try_advisory_xact_lock``; SQLi
 transaction itself). A crash before the sequencer commits loses nothing: the events stay
 unsequenced and the next run takes them.
 
-Events (table ``audit_events``): ``id`` (insertion order), ``seq`` (1-based position in the log once
-sequenced, NULL before; the Merkle leaf index is ``seq - 1``), ``at``, ``actor``, ``action``,
-``subject``, ``details`` (canonical JSON text) and ``canonical`` (the bytes the leaf hash covers).
+Events (table ``audit_events``) are written once and never updated: ``id`` (insertion order),
+``at``, ``actor``, ``action``, ``subject``, ``details`` (canonical JSON text) and ``canonical`` (the
+bytes the leaf hash covers). An event's position is held by its leaf: the tree's node ``(0, i)``
+names the event at 0-based leaf index ``i`` (``event_id``), and ``AuditEvent.seq`` (``i + 1``, None
+before sequencing) is read from there.
+
+Which events wait: those with no leaf and an id above the sequencer's low-water mark (table
+``audit_sequencer``), below which every event is in the tree or never will be. On PostgreSQL an id
+is taken before its transaction commits, so an unseen id below the newest seen one may belong to a
+transaction still running. The mark therefore moves up to the newest id seen at one run only at a
+later run that finds none of the transactions then running (their virtual transaction ids in
+``pg_locks``, as ``CREATE INDEX CONCURRENTLY`` waits for them) still running; ids come from a
+sequence, whose values rise with time. That needs the sequencer's transaction at READ COMMITTED
+(each statement sees what committed before it). On SQLite the sequencer's write transaction sees
+every committed event and no writer runs beside it.
 
 Canonical bytes of an event: the UTF-8 encoding of the JSON array of six strings
 ``["longtrust.audit.v1", at, actor, action, subject, details]`` serialised as RFC 8785 (JCS) does
@@ -37,6 +49,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from sqlalchemy import (
+    DDL,
     BigInteger,
     Connection,
     Executable,
@@ -48,15 +61,15 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    event,
     func,
     insert,
     or_,
     select,
     text,
-    update,
 )
 from sqlalchemy.exc import DataError, IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, column_property, mapped_column
 
 from core.threads import drive, each_its_own
 from db import merkle
@@ -71,19 +84,12 @@ _PG_SEQUENCER_LOCK = 0x4C54_4153  # advisory lock key: one sequencer at a time o
 
 class AuditEvent(Base):
     __tablename__ = "audit_events"
-    __table_args__ = (
-        Index(
-            "ix_audit_events_unsequenced",
-            "id",
-            postgresql_where=text("seq IS NULL"),
-            sqlite_where=text("seq IS NULL"),
-        ),
-    )
+    # SQLite would give the id of a deleted last row again, below the sequencer's low-water mark.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
-    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True, nullable=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(100), index=True)
@@ -111,9 +117,51 @@ class AuditNode(Base):
 
     __tablename__ = "audit_tree"
 
+    __table_args__ = (
+        Index(
+            "ix_audit_tree_event",
+            "event_id",
+            unique=True,
+            postgresql_where=text("event_id IS NOT NULL"),
+            sqlite_where=text("event_id IS NOT NULL"),
+        ),
+    )
+
     level: Mapped[int] = mapped_column(Integer, primary_key=True)
     idx: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     hash: Mapped[bytes] = mapped_column(LargeBinary)
+    event_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # leaves only: their event
+
+
+# 1-based position of an event in the log, None before it is sequenced (read only).
+AuditEvent.seq = column_property(
+    select(AuditNode.idx + 1)
+    .where(AuditNode.level == 0, AuditNode.event_id == AuditEvent.id)
+    .correlate_except(AuditNode)
+    .scalar_subquery()
+)
+
+
+class AuditSequencer(Base):
+    """The sequencer's state (one row): ``low_water`` (every event with a lower or equal id is in the
+    tree or never will be); ``candidate``, the newest event id seen at an earlier run, and
+    ``waits_for``, the virtual transaction ids (JSON list) running then: once none of them runs,
+    the mark may move up to ``candidate`` (see the module docstring)."""
+
+    __tablename__ = "audit_sequencer"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    low_water: Mapped[int] = mapped_column(BigInteger)
+    candidate: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    waits_for: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+# However the table comes to exist (a migration or create_all), it holds its one row.
+event.listen(
+    AuditSequencer.__table__,
+    "after_create",
+    DDL("INSERT INTO audit_sequencer (id, low_water) VALUES (1, 0)"),
+)
 
 
 def details_text(details: dict) -> str:
@@ -141,20 +189,26 @@ _EVENT_COLUMNS = ("at", "actor", "action", "subject", "details", "canonical")
 _APPEND = insert(AuditEvent.__table__).inline()  # no RETURNING: nothing reads the event's id
 _APPEND_AFTER = _APPEND.values({c: bindparam("audit_" + c) for c in _EVENT_COLUMNS})
 _ADD_NODE = insert(AuditNode.__table__)
-_PLACE = (
-    update(AuditEvent.__table__)
-    .where(AuditEvent.__table__.c.id == bindparam("eid"))
-    .values(seq=bindparam("s"))
-)
-# On PostgreSQL a batch is placed, and its nodes added, by one statement each with the rows as arrays:
-# the driver's executemany took about 17 µs per row, most of what a batch cost.
-_PG_PLACE = text(
-    f"UPDATE {AuditEvent.__tablename__} AS e SET seq = u.s"
-    " FROM unnest(CAST(:eids AS bigint[]), CAST(:seqs AS bigint[])) AS u(eid, s) WHERE e.id = u.eid"
-)
+# On PostgreSQL a batch's nodes are added by one statement with the rows as arrays: the driver's
+# executemany took about 17 µs per row, most of what a batch cost.
 _PG_ADD_NODES = text(
-    f"INSERT INTO {AuditNode.__tablename__} (level, idx, hash)"
-    " SELECT * FROM unnest(CAST(:levels AS integer[]), CAST(:idxs AS bigint[]), CAST(:hashes AS bytea[]))"
+    f"INSERT INTO {AuditNode.__tablename__} (level, idx, hash, event_id) SELECT * FROM unnest("
+    "CAST(:levels AS integer[]), CAST(:idxs AS bigint[]),"
+    " CAST(:hashes AS bytea[]), CAST(:events AS bigint[]))"
+)
+_WAITING = (
+    select(AuditEvent.id, AuditEvent.canonical)
+    .where(
+        AuditEvent.id > bindparam("low"),
+        ~select(AuditNode.idx).where(AuditNode.event_id == AuditEvent.id).exists(),
+    )
+    .order_by(AuditEvent.id)
+    .limit(bindparam("n"))
+)
+_PG_RUNNING = text("SELECT virtualxid FROM pg_locks WHERE locktype = 'virtualxid'")
+_PG_STILL_RUNNING = text(
+    "SELECT EXISTS (SELECT 1 FROM pg_locks"
+    " WHERE locktype = 'virtualxid' AND virtualxid = ANY(CAST(:waits_for AS text[])))"
 )
 
 
@@ -322,7 +376,7 @@ def sequencer_lock(session: Session) -> bool:
 
 def tree_size(session: Session) -> int:
     """How many events are sequenced (the Merkle tree's size)."""
-    return session.scalar(select(func.coalesce(func.max(AuditEvent.seq), 0)))
+    return session.scalar(select(func.coalesce(func.max(AuditNode.idx) + 1, 0)).where(AuditNode.level == 0))
 
 
 def node_source(session: Session) -> merkle.NodeSource:
@@ -345,36 +399,55 @@ def node_source(session: Session) -> merkle.NodeSource:
 
 
 def sequence(session: Session, batch: int = SEQUENCE_BATCH) -> int:
-    """Sequence up to ``batch`` unsequenced events (insertion order) in the caller's transaction;
-    returns how many (0 also when another process is sequencing)."""
+    """Sequence up to ``batch`` waiting events (insertion order) in the caller's transaction, which
+    must be READ COMMITTED on PostgreSQL; returns how many (0 also when another process is
+    sequencing). Moves the low-water mark on as the module docstring says."""
     if not sequencer_lock(session):
         return 0
-    rows = session.execute(
-        select(AuditEvent.id, AuditEvent.canonical)
-        .where(AuditEvent.seq.is_(None))
-        .order_by(AuditEvent.id)
-        .limit(batch)
-    ).all()
-    if not rows:
-        return 0
-    start = tree_size(session)
-    nodes = merkle.new_nodes(start, [merkle.leaf_hash(r[1]) for r in rows], node_source(session))
-    _store(session.connection(), [r[0] for r in rows], start, nodes)
+    conn = session.connection()
+    state = session.get(AuditSequencer, 1)
+    ripe = state.candidate is not None and not _still_running(conn, state.waits_for)
+    rows = conn.execute(_WAITING, {"low": state.low_water, "n": batch}).all()
+    if rows:
+        start = tree_size(session)
+        nodes = merkle.new_nodes(start, [merkle.leaf_hash(r[1]) for r in rows], node_source(session))
+        _store(conn, [r[0] for r in rows], start, nodes)
+    if ripe and (len(rows) < batch or rows[-1][0] >= state.candidate):
+        state.low_water, state.candidate, state.waits_for = state.candidate, None, None
+    if state.candidate is None:
+        newest = session.scalar(select(func.max(AuditEvent.id)))  # before the list of transactions
+        if newest is not None and newest > state.low_water:
+            state.candidate, state.waits_for = newest, json.dumps(_running(conn))
     return len(rows)
 
 
+def _running(conn: Connection) -> list[str]:
+    """Virtual ids of the transactions running now (none to wait for on SQLite)."""
+    return list(conn.execute(_PG_RUNNING).scalars()) if conn.dialect.name == "postgresql" else []
+
+
+def _still_running(conn: Connection, waits_for: str) -> bool:
+    waits = json.loads(waits_for)
+    return bool(waits) and bool(conn.execute(_PG_STILL_RUNNING, {"waits_for": waits}).scalar())
+
+
 def _store(conn: Connection, event_ids: list[int], start: int, nodes: dict[merkle.Node, bytes]) -> None:
-    """Give the events ``start + 1``, ``start + 2``, ... in order and add the tree's new nodes."""
-    seqs = range(start + 1, start + len(event_ids) + 1)
+    """Add the tree's new nodes, the leaves ``start``, ``start + 1``, ... naming ``event_ids``."""
+    events = [event_ids[i - start] if level == 0 else None for level, i in nodes]
     if conn.dialect.name == "postgresql":
-        conn.execute(_PG_PLACE, {"eids": event_ids, "seqs": list(seqs)})
         levels, idxs = zip(*nodes, strict=True)  # (a batch has at least one leaf)
         conn.execute(
-            _PG_ADD_NODES, {"levels": list(levels), "idxs": list(idxs), "hashes": list(nodes.values())}
+            _PG_ADD_NODES,
+            {"levels": list(levels), "idxs": list(idxs), "hashes": list(nodes.values()), "events": events},
         )
         return
-    conn.execute(_PLACE, [{"eid": e, "s": s} for e, s in zip(event_ids, seqs, strict=True)])
-    conn.execute(_ADD_NODE, [{"level": lv, "idx": i, "hash": h} for (lv, i), h in nodes.items()])
+    conn.execute(
+        _ADD_NODE,
+        [
+            {"level": lv, "idx": i, "hash": h, "event_id": e}
+            for ((lv, i), h), e in zip(nodes.items(), events, strict=True)
+        ],
+    )
 
 
 # --- verification --------------------------------------------------------------------------------
@@ -386,49 +459,57 @@ class ChainProblem:
     problem: str
 
 
-def _sequenced(session: Session, batch: int) -> Iterator[tuple[AuditEvent, bytes | None]]:
-    after = 0
+def _leaves(session: Session, batch: int) -> Iterator[tuple[int, bytes, AuditEvent | None]]:
+    """(leaf index, stored leaf hash, the event it names or None if that is gone), in leaf order."""
+    after = -1
     while True:
         rows = session.execute(
-            select(AuditEvent, AuditNode.hash)
-            .outerjoin(AuditNode, (AuditNode.level == 0) & (AuditNode.idx == AuditEvent.seq - 1))
-            .where(AuditEvent.seq > after)
-            .order_by(AuditEvent.seq)
+            select(AuditNode.idx, AuditNode.hash, AuditEvent)
+            .outerjoin(AuditEvent, AuditEvent.id == AuditNode.event_id)
+            .where(AuditNode.level == 0, AuditNode.idx > after)
+            .order_by(AuditNode.idx)
             .limit(batch)
         ).all()
         if not rows:
             return
         yield from rows
-        after = rows[-1][0].seq
+        after = rows[-1][0]
 
 
 def recompute(
     session: Session, sizes: set[int] = frozenset(), batch: int = 5000
 ) -> tuple[int, list[ChainProblem], dict[int, bytes]]:
-    """Walk the sequenced log recomputing every leaf hash from the events' readable fields and the
-    tree from them. Returns (events checked, problems, {size: recomputed root} for each of ``sizes``
-    the log reaches)."""
+    """Walk the tree's leaves recomputing every leaf hash from its event's readable fields and the
+    tree from them. Returns (leaves checked, problems, {size: recomputed root} for each of
+    ``sizes`` the log reaches). ``ChainProblem.seq`` is the 1-based position (leaf index + 1)."""
     problems: list[ChainProblem] = []
     tree, roots, count = merkle.CompactRange(), {}, 0
-    for ev, stored in _sequenced(session, batch):
+    for idx, stored, ev in _leaves(session, batch):
         count += 1
-        if ev.seq != tree.size + 1:
-            problems.append(ChainProblem(ev.seq, f"events {tree.size + 1}..{ev.seq - 1} are missing"))
-        canonical = event_canonical(ev)
-        leaf = merkle.leaf_hash(canonical)
-        if canonical != ev.canonical:
-            problems.append(ChainProblem(ev.seq, "content was changed after it was written"))
-        elif stored != leaf:
-            problems.append(
-                ChainProblem(
-                    ev.seq, "is not the event sequenced at this position (removed, reordered or replaced)"
-                )
-            )
-        while tree.size < ev.seq:  # a missing event still takes its place: later roots then differ
+        if idx != tree.size:
+            problems.append(ChainProblem(idx + 1, f"positions {tree.size + 1}..{idx} are missing"))
+        leaf = _check_leaf(idx + 1, stored, ev, problems)
+        while tree.size <= idx:  # a missing leaf still takes its place: later roots then differ
             tree.append(leaf)
         if tree.size in sizes:
             roots[tree.size] = tree.root()
     return count, problems, roots
+
+
+def _check_leaf(seq: int, stored: bytes, ev: AuditEvent | None, problems: list[ChainProblem]) -> bytes:
+    """The leaf hash recomputed from ``ev`` (of nothing if it is gone), noting what does not hold."""
+    if ev is None:
+        problems.append(ChainProblem(seq, "the event sequenced at this position is missing"))
+        return merkle.leaf_hash(b"")
+    canonical = event_canonical(ev)
+    leaf = merkle.leaf_hash(canonical)
+    if canonical != ev.canonical:
+        problems.append(ChainProblem(seq, "content was changed after it was written"))
+    elif stored != leaf:
+        problems.append(
+            ChainProblem(seq, "is not the event sequenced at this position (removed, reordered or replaced)")
+        )
+    return leaf
 
 
 def verify_chain(session: Session, batch: int = 5000) -> tuple[int, list[ChainProblem]]:

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import event, select
 
 from db import merkle
-from db.audit import AuditEvent, node_source, record, sequence, verify_chain
+from db.audit import AuditEvent, AuditSequencer, node_source, record, sequence, verify_chain
 from db.base import Database
 from tests.db import rfc9162
 
@@ -151,3 +151,38 @@ def test_concurrent_writers_and_sequencers_make_a_gap_free_log(db):
         assert verify_chain(s) == (2 * per_writer, [])
         leaves = [rfc9162.leaf(e.canonical) for e in events]
         assert merkle.root(len(leaves), node_source(s)) == rfc9162.mth(leaves)
+
+
+def test_an_event_committed_after_a_later_one_is_not_left_behind(db):
+    """An event's id is taken before its transaction commits: a later id committed first must not
+    move the sequencer's low-water mark past it while that transaction runs."""
+    if not db.is_postgres:
+        pytest.skip("SQLite has one writer at a time: ids commit in their order")
+    with db.unit_of_work() as early:
+        record(early, "tester", "thing.change", "early")  # its id is taken, its transaction runs on
+        _write(db, 3, who="later")
+        for _ in range(4):  # runs that see the later events and every time find `early` running
+            with db.unit_of_work() as s:
+                sequence(s)
+    _sequence_all(db)
+    events = _events(db)
+    assert [e.seq for e in events] == [1, 2, 3, 4]
+    assert [e.subject for e in events][-1] == "early"
+    with db.read() as s:
+        assert verify_chain(s) == (4, [])
+
+
+def test_the_low_water_mark_follows_the_log(db):
+    """The waiting events are looked for above the mark only, so it must catch up with the log once
+    the transactions that were running have ended."""
+    _write(db, 3)
+    with db.read() as s:
+        newest = s.scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1))
+    for _ in range(100):  # each run is a transaction; other sessions' transactions end meanwhile
+        with db.unit_of_work() as s:
+            sequence(s)
+            mark = s.get(AuditSequencer, 1).low_water
+        if mark == newest:
+            break
+    assert mark == newest
+    assert [e.seq for e in _events(db)] == [1, 2, 3]
