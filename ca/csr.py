@@ -71,6 +71,7 @@ def _parse(data: bytes) -> ParsedCsr:
     except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
         detail = f"certificate request is not valid DER (garbage or truncated): {exc}"
         raise invalid(detail, code=ErrorCode.BAD_CSR) from None
+    _check_subject_text(subject)
     if info["version"].native != "v1":
         raise invalid("certificate request version must be v1 (0)", code=ErrorCode.BAD_CSR)
     try:
@@ -83,6 +84,17 @@ def _parse(data: bytes) -> ParsedCsr:
     else:
         _check_with_cryptography(der, kind, bits)
     return ParsedCsr(der, subject, spki, kind, bits, user_id)
+
+
+def _check_subject_text(subject: x509.Name) -> None:
+    """No C0 control character or DEL in a subject's text: nothing legitimate needs one, a viewer
+    may hide it, and PostgreSQL refuses a NUL in text."""
+    for rdn in subject.chosen:
+        for attribute in rdn:
+            value = attribute["value"].native
+            if isinstance(value, str) and any(c < " " or c == "\x7f" for c in value):
+                name = attribute["type"].native
+                raise invalid(f"the subject's {name} holds a control character", code=ErrorCode.BAD_CSR)
 
 
 def _der(data: bytes) -> bytes:

@@ -20,6 +20,7 @@ from ca.csr import parse_csr, sm2_point_problem
 from core.errors import DomainError, ErrorKind
 from core.oids import DEFAULT_SM2_ID
 from keys.sm2 import SM2PrivateKey
+from tests.ca.csrs import make_csr
 
 SUBJECT = cx509.Name(
     [
@@ -156,6 +157,12 @@ def test_tampered_subject_is_rejected(rsa_key, sm2_key):
         tampered = der.replace("某市".encode(), "某县".encode(), 1)
         assert tampered != der
         rejected(tampered, "does not verify")
+
+
+@pytest.mark.parametrize("character", ["\x00", "\n", "\x1b", "\x7f"])
+def test_a_control_character_in_the_subject_is_rejected(character):
+    subject = {"country_name": "CN", "organization_name": "测试局", "common_name": f"测试{character}局"}
+    rejected(make_csr("sm2", subject), "control character")
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@ transaction for the whole batch, and a request that cannot be written fails alon
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import pytest
@@ -109,14 +110,21 @@ def test_a_serial_collision_in_a_batch_fails_that_request_alone(services, monkey
     assert services.ca.get("sm2-issuing", taken.serial_hex).certificate_pem == taken.certificate_pem
 
 
+def _with_refused_event(steps):
+    """An issuance whose intent's event names a subject PostgreSQL refuses (text holding a NUL)."""
+    change = next(steps)
+    yield dataclasses.replace(change, target=change.target + "\x00")
+    return (yield from steps)
+
+
 def test_a_value_the_database_refuses_fails_that_request_alone(services):
     if not services.db.is_postgres:
         pytest.skip("SQLite stores any text, a NUL character included")
-    refused_name = {"country_name": "CN", "organization_name": "测试局", "common_name": "测试\x00局"}
     ca = services.ca
     calls = BatchThreads(threads=1, together=functools.partial(changes_with_events, ca.db))
-    good = (ca.issue_steps, "sm2-issuing", make_csr("sm2"), "organization-signing", "test", USCC)
-    bad = (ca.issue_steps, "sm2-issuing", make_csr("sm2", refused_name), "organization-signing", "test", USCC)
+    args = ("sm2-issuing", make_csr("sm2"), "organization-signing", "test", USCC)
+    good = (ca.issue_steps, *args)
+    bad = (lambda: _with_refused_event(ca.issue_steps(*args)),)
     first, refused, last = in_one_batch(calls, good, bad, good)
     assert isinstance(refused, DataError)
     assert first.status == last.status == "good"
