@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from core.errors import DomainError, ErrorCode, invalid, not_found
 from db import merkle
 from db.audit import (
+    SEQUENCE_BATCH,
     AuditCheckpoint,
     AuditEvent,
     AuditNode,
@@ -78,7 +79,9 @@ class AuditLog:
             return False
         for _ in range(MAX_BATCHES_PER_RUN):
             with self.db.unit_of_work() as s:
-                if not sequence(s):
+                # A batch short of full took every event waiting: under load, going on until none
+                # waits would sequence a few events at a time without pause.
+                if sequence(s) < SEQUENCE_BATCH:
                     break
         return self._checkpoint(key_ref)
 

@@ -10,13 +10,13 @@ import json
 import pytest
 from asn1crypto import pem, x509
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, func, select, update
 
 from app.checkpoints import AuditLog
 from app.hub import create_hub_app
 from app.settings import Settings
 from core.clock import SystemClock
-from db.audit import AuditCheckpoint, AuditEvent, AuditNode
+from db.audit import AuditCheckpoint, AuditEvent, AuditNode, record
 from db.base import Base, Database
 from keys.kek import KeyEncryptor
 from keys.service import KeyService
@@ -54,6 +54,29 @@ def auditor(token, services):
     headers = auth(token("auditor"))
     services.audit.run()  # the sequencer's periodic run
     return headers
+
+
+def test_a_run_sequences_what_waits_in_one_batch_and_stops(services):
+    """A run that found fewer events than a batch holds took them all: it does not look again (under
+    load it would otherwise go on sequencing a few events at a time)."""
+    services.audit.run()
+    with services.db.unit_of_work() as s:
+        for i in range(3):
+            record(s, "tester", "thing.change", f"x{i}")
+    looks: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        if statement.startswith("SELECT audit_events.id, audit_events.canonical"):
+            looks.append(statement)
+
+    event.listen(services.db.engine, "before_cursor_execute", seen)
+    try:
+        services.audit.run()
+    finally:
+        event.remove(services.db.engine, "before_cursor_execute", seen)
+    assert len(looks) == 1
+    with services.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.seq.is_(None))) == 0
 
 
 def test_checkpoint_leaves_and_proofs_verify(client, auditor):
