@@ -284,7 +284,7 @@ def audit_verify(data_dir: DataDir = None) -> None:
     with open_services(data_dir) as services:
         count, pending, problems = services.audit.verify()
     for p in problems:
-        typer.echo(f"event {p.seq}: {p.problem}", err=True)
+        typer.echo(f"event {p.seq}: {p.problem}" if p.seq is not None else p.problem, err=True)
     if problems:
         typer.echo(f"audit log TAMPERED: {len(problems)} problem(s) in {count} events", err=True)
         raise typer.Exit(1)

@@ -7,6 +7,7 @@ default ID, then with the empty ID that OpenSSL 3.0's CLI uses unless given ``di
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from asn1crypto import core as asn1_core
@@ -86,15 +87,23 @@ def _parse(data: bytes) -> ParsedCsr:
     return ParsedCsr(der, subject, spki, kind, bits, user_id)
 
 
+# C0 and C1 controls, DEL, and the bidirectional embeddings, overrides and isolates.
+_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def _check_subject_text(subject: x509.Name) -> None:
-    """No C0 control character or DEL in a subject's text: nothing legitimate needs one, a viewer
-    may hide it, and PostgreSQL refuses a NUL in text."""
+    """No control or bidirectional formatting character in a subject's text: nothing legitimate
+    needs one (a line break included: a name is one line), a viewer may hide it or show the text
+    reordered, and PostgreSQL refuses a NUL in text."""
     for rdn in subject.chosen:
         for attribute in rdn:
             value = attribute["value"].native
-            if isinstance(value, str) and any(c < " " or c == "\x7f" for c in value):
+            if isinstance(value, str) and _HIDDEN.search(value):
                 name = attribute["type"].native
-                raise invalid(f"the subject's {name} holds a control character", code=ErrorCode.BAD_CSR)
+                raise invalid(
+                    f"the subject's {name} holds a control or bidirectional formatting character",
+                    code=ErrorCode.BAD_CSR,
+                )
 
 
 def _der(data: bytes) -> bytes:

@@ -20,11 +20,12 @@ Which events wait: those with no leaf and an id above the sequencer's low-water 
 ``audit_sequencer``), below which every event is in the tree or never will be. On PostgreSQL an id
 is taken before its transaction commits, so an unseen id below the newest seen one may belong to a
 transaction still running. The mark therefore moves up to the newest id seen at one run only at a
-later run that finds none of the transactions then running (their virtual transaction ids in
-``pg_locks``, as ``CREATE INDEX CONCURRENTLY`` waits for them) still running; ids come from a
-sequence, whose values rise with time. That needs the sequencer's transaction at READ COMMITTED
-(each statement sees what committed before it). On SQLite the sequencer's write transaction sees
-every committed event and no writer runs beside it.
+later run that finds none of this database's transactions then running (their virtual transaction
+ids in ``pg_locks``, as ``CREATE INDEX CONCURRENTLY`` waits for them) still running, and no prepared
+transaction. That needs ids handed out in the order they are taken (the sequence at CACHE 1) and the
+sequencer's transaction at READ COMMITTED (each statement sees what committed before it); it
+refuses to run otherwise. On SQLite the sequencer's write transaction sees every committed event
+and no writer runs beside it. Verification reports an event at or below the mark in no leaf.
 
 Canonical bytes of an event: the UTF-8 encoding of the JSON array of six strings
 ``["longtrust.audit.v1", at, actor, action, subject, details]`` serialised as RFC 8785 (JCS) does
@@ -200,15 +201,40 @@ _WAITING = (
     select(AuditEvent.id, AuditEvent.canonical)
     .where(
         AuditEvent.id > bindparam("low"),
-        ~select(AuditNode.idx).where(AuditNode.event_id == AuditEvent.id).exists(),
+        # (the bound on the leaves too: else PostgreSQL may read every leaf for the anti-join)
+        ~select(AuditNode.idx)
+        .where(AuditNode.event_id > bindparam("low"), AuditNode.event_id == AuditEvent.id)
+        .exists(),
     )
     .order_by(AuditEvent.id)
     .limit(bindparam("n"))
 )
-_PG_RUNNING = text("SELECT virtualxid FROM pg_locks WHERE locktype = 'virtualxid'")
+# What the low-water mark relies on (module docstring): each statement sees what committed before it,
+# and ids are handed out in the order they are taken (a sequence cache would hand out ids reserved
+# earlier, in transactions that begin later).
+_PG_PRECONDITIONS = text(
+    "SELECT current_setting('transaction_isolation'),"
+    " (SELECT seqcache FROM pg_sequence"
+    f" WHERE seqrelid = CAST(pg_get_serial_sequence('{AuditEvent.__tablename__}', 'id') AS regclass))"
+)
+# Transactions of this database only: no other can write its events.
+_PG_RUNNING = text(
+    "SELECT l.virtualxid FROM pg_locks AS l JOIN pg_stat_activity AS a ON a.pid = l.pid"
+    " WHERE l.locktype = 'virtualxid' AND a.datname = current_database()"
+)
+# A prepared transaction (two-phase commit) holds no virtual id: while any exists, wait.
 _PG_STILL_RUNNING = text(
     "SELECT EXISTS (SELECT 1 FROM pg_locks"
     " WHERE locktype = 'virtualxid' AND virtualxid = ANY(CAST(:waits_for AS text[])))"
+    " OR EXISTS (SELECT 1 FROM pg_prepared_xacts)"
+)
+_UNPLACED = (
+    select(AuditEvent.id)
+    .where(
+        AuditEvent.id <= select(AuditSequencer.low_water).where(AuditSequencer.id == 1).scalar_subquery(),
+        ~select(AuditNode.idx).where(AuditNode.event_id == AuditEvent.id).exists(),
+    )
+    .order_by(AuditEvent.id)
 )
 
 
@@ -405,6 +431,7 @@ def sequence(session: Session, batch: int = SEQUENCE_BATCH) -> int:
     if not sequencer_lock(session):
         return 0
     conn = session.connection()
+    _check_preconditions(conn)
     state = session.get(AuditSequencer, 1)
     ripe = state.candidate is not None and not _still_running(conn, state.waits_for)
     rows = conn.execute(_WAITING, {"low": state.low_water, "n": batch}).all()
@@ -414,11 +441,24 @@ def sequence(session: Session, batch: int = SEQUENCE_BATCH) -> int:
         _store(conn, [r[0] for r in rows], start, nodes)
     if ripe and (len(rows) < batch or rows[-1][0] >= state.candidate):
         state.low_water, state.candidate, state.waits_for = state.candidate, None, None
+    elif ripe:  # a full batch holds the lowest waiting ids: none waits at or below its last
+        state.low_water = rows[-1][0]
     if state.candidate is None:
         newest = session.scalar(select(func.max(AuditEvent.id)))  # before the list of transactions
         if newest is not None and newest > state.low_water:
             state.candidate, state.waits_for = newest, json.dumps(_running(conn))
     return len(rows)
+
+
+def _check_preconditions(conn: Connection) -> None:
+    """RuntimeError if PostgreSQL is set up so that the low-water mark could pass a waiting event."""
+    if conn.dialect.name != "postgresql":
+        return
+    isolation, cache = conn.execute(_PG_PRECONDITIONS).one()
+    if isolation != "read committed":
+        raise RuntimeError(f"the audit sequencer needs READ COMMITTED transactions, not {isolation}")
+    if cache != 1:
+        raise RuntimeError(f"the audit events' id sequence must have CACHE 1, not {cache}")
 
 
 def _running(conn: Connection) -> list[str]:
@@ -455,7 +495,7 @@ def _store(conn: Connection, event_ids: list[int], start: int, nodes: dict[merkl
 
 @dataclass
 class ChainProblem:
-    seq: int
+    seq: int | None  # the 1-based position; None for an event that has none
     problem: str
 
 
@@ -493,6 +533,10 @@ def recompute(
             tree.append(leaf)
         if tree.size in sizes:
             roots[tree.size] = tree.root()
+    for (event_id,) in session.execute(_UNPLACED):
+        problems.append(
+            ChainProblem(None, f"event id {event_id} is below the sequencer's low-water mark but in no leaf")
+        )
     return count, problems, roots
 
 

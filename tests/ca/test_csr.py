@@ -159,10 +159,19 @@ def test_tampered_subject_is_rejected(rsa_key, sm2_key):
         rejected(tampered, "does not verify")
 
 
-@pytest.mark.parametrize("character", ["\x00", "\n", "\x1b", "\x7f"])
+@pytest.mark.parametrize("character", ["\x00", "\n", "\x1b", "\x7f", "\x9b", "\u202e", "\u2067"])
 def test_a_control_character_in_the_subject_is_rejected(character):
     subject = {"country_name": "CN", "organization_name": "测试局", "common_name": f"测试{character}局"}
-    rejected(make_csr("sm2", subject), "control character")
+    rejected(make_csr("sm2", subject), "control or bidirectional")
+
+
+def test_ordinary_subject_text_is_accepted():
+    subject = {
+        "country_name": "CN",
+        "organization_name": "某市 (测试) 局·A&B",
+        "common_name": "测试局 — 业务章",
+    }
+    assert parse_csr(make_csr("sm2", subject)).key_type == "sm2"
 
 
 @pytest.mark.slow

@@ -8,13 +8,14 @@ import json
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import create_engine, delete, event, make_url, select, text
 
 from db import merkle
-from db.audit import AuditEvent, AuditSequencer, node_source, record, sequence, verify_chain
+from db.audit import AuditEvent, AuditNode, AuditSequencer, node_source, record, sequence, verify_chain
 from db.base import Database
 from tests.db import rfc9162
 
@@ -172,17 +173,81 @@ def test_an_event_committed_after_a_later_one_is_not_left_behind(db):
         assert verify_chain(s) == (4, [])
 
 
+def _mark(db: Database, batch: int = 5000) -> int:
+    with db.unit_of_work() as s:
+        sequence(s, batch)
+        return s.get(AuditSequencer, 1).low_water
+
+
+def _newest(db: Database) -> int:
+    with db.read() as s:
+        return s.scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1))
+
+
+@contextmanager
+def _open_transaction_elsewhere(db: Database):
+    """On PostgreSQL, a transaction left open in another database of the same server."""
+    if not db.is_postgres:
+        yield
+        return
+    engine = create_engine(make_url(db.url).set(database="postgres", query={}))
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))  # the transaction has begun and stays open
+            yield
+    finally:
+        engine.dispose()
+
+
 def test_the_low_water_mark_follows_the_log(db):
     """The waiting events are looked for above the mark only, so it must catch up with the log once
-    the transactions that were running have ended."""
+    the transactions of this database that were running have ended (those of others do not count)."""
     _write(db, 3)
-    with db.read() as s:
-        newest = s.scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1))
-    for _ in range(100):  # each run is a transaction; other sessions' transactions end meanwhile
-        with db.unit_of_work() as s:
-            sequence(s)
-            mark = s.get(AuditSequencer, 1).low_water
-        if mark == newest:
-            break
+    newest = _newest(db)
+    with _open_transaction_elsewhere(db):
+        for _ in range(100):  # each run is a transaction; other sessions' transactions end meanwhile
+            mark = _mark(db)
+            if mark == newest:
+                break
     assert mark == newest
     assert [e.seq for e in _events(db)] == [1, 2, 3]
+
+
+def test_the_mark_moves_with_each_full_batch(db):
+    """A backlog larger than a batch is read once: each full batch moves the mark past it."""
+    _write(db, 40)
+    newest = _newest(db)
+    for _ in range(40):
+        mark = _mark(db, batch=1)
+        if mark:
+            break
+    assert 0 < mark < newest  # not only once the last batch of the backlog is sequenced
+
+
+def test_an_event_below_the_mark_without_a_leaf_is_reported(db):
+    _write(db, 3)
+    newest = _newest(db)
+    for _ in range(100):
+        if _mark(db) == newest:
+            break
+    with db.unit_of_work() as s:  # the newest leaf removed: the log looks whole, one event shorter
+        s.execute(delete(AuditNode).where(AuditNode.level == 0, AuditNode.idx == 2))
+    with db.read() as s:
+        count, problems = verify_chain(s)
+    assert count == 2
+    assert [(p.seq, f"event id {newest} is below" in p.problem) for p in problems] == [(None, True)]
+
+
+def test_the_sequencer_refuses_settings_that_would_let_its_mark_pass_an_event(db):
+    if not db.is_postgres:
+        pytest.skip("PostgreSQL settings")
+    _write(db, 1)
+    with pytest.raises(RuntimeError, match="READ COMMITTED"), db.unit_of_work() as s:
+        s.connection().exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        sequence(s)
+    with db.unit_of_work() as s:
+        name = s.scalar(text("SELECT pg_get_serial_sequence('audit_events', 'id')"))
+        s.connection().exec_driver_sql(f"ALTER SEQUENCE {name} CACHE 20")
+    with pytest.raises(RuntimeError, match="CACHE 1"), db.unit_of_work() as s:
+        sequence(s)
+    assert [e.seq for e in _events(db)] == [None]
