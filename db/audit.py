@@ -70,7 +70,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.exc import DataError, IntegrityError
-from sqlalchemy.orm import Mapped, Session, column_property, mapped_column
+from sqlalchemy.orm import Mapped, Session, column_property, defer, mapped_column
 
 from core.threads import drive, each_its_own
 from db import merkle
@@ -505,6 +505,7 @@ def _leaves(session: Session, batch: int) -> Iterator[tuple[int, bytes, AuditEve
     while True:
         rows = session.execute(
             select(AuditNode.idx, AuditNode.hash, AuditEvent)
+            .options(defer(AuditEvent.seq))  # known here: no look-up of it per leaf
             .outerjoin(AuditEvent, AuditEvent.id == AuditNode.event_id)
             .where(AuditNode.level == 0, AuditNode.idx > after)
             .order_by(AuditNode.idx)
@@ -521,7 +522,8 @@ def recompute(
 ) -> tuple[int, list[ChainProblem], dict[int, bytes]]:
     """Walk the tree's leaves recomputing every leaf hash from its event's readable fields and the
     tree from them. Returns (leaves checked, problems, {size: recomputed root} for each of
-    ``sizes`` the log reaches). ``ChainProblem.seq`` is the 1-based position (leaf index + 1)."""
+    ``sizes`` the log reaches). ``ChainProblem.seq`` is the 1-based position (leaf index + 1), None
+    for an event at or below the sequencer's low-water mark that is in no leaf."""
     problems: list[ChainProblem] = []
     tree, roots, count = merkle.CompactRange(), {}, 0
     for idx, stored, ev in _leaves(session, batch):
