@@ -44,7 +44,10 @@ def test_init_is_idempotent_and_audit_detects_tampering(tmp_path):
     assert "intact" in run("audit", "verify", data_dir=data).stdout
 
     with sqlite3.connect(data / "longtrust.db") as conn:
-        conn.execute("UPDATE audit_events SET actor = 'mallory' WHERE seq = 3")
+        conn.execute(
+            "UPDATE audit_events SET actor = 'mallory'"
+            " WHERE id = (SELECT event_id FROM audit_tree WHERE level = 0 AND idx = 2)"
+        )
     bad = run("audit", "verify", data_dir=data, check=False)
     assert bad.returncode == 1
     assert "TAMPERED" in bad.stderr and "event 3" in bad.stderr
@@ -99,7 +102,11 @@ def test_audit_checkpoints_reveal_a_cut_off_log(tmp_path, monkeypatch):
     assert "no new events" in run("audit", "checkpoint", data_dir=data).stdout
     assert "intact" in run("audit", "verify", data_dir=data).stdout
     with sqlite3.connect(data / "longtrust.db") as conn:
-        (last,) = conn.execute("SELECT max(seq) FROM audit_events").fetchone()
-        conn.execute("DELETE FROM audit_events WHERE seq = ?", (last,))
+        # the newest event and its leaf
+        last, event_id = conn.execute(
+            "SELECT idx + 1, event_id FROM audit_tree WHERE level = 0 ORDER BY idx DESC LIMIT 1"
+        ).fetchone()
+        conn.execute("DELETE FROM audit_events WHERE id = ?", (event_id,))
+        conn.execute("DELETE FROM audit_tree WHERE level = 0 AND idx = ?", (last - 1,))
     cut = run("audit", "verify", data_dir=data, check=False)
     assert cut.returncode == 1 and f"event {last}:" in cut.stderr and "cut off" in cut.stderr
