@@ -52,6 +52,7 @@ from typing import TypeVar
 from sqlalchemy import (
     DDL,
     BigInteger,
+    ColumnElement,
     Connection,
     Executable,
     Index,
@@ -197,14 +198,19 @@ _PG_ADD_NODES = text(
     "CAST(:levels AS integer[]), CAST(:idxs AS bigint[]),"
     " CAST(:hashes AS bytea[]), CAST(:events AS bigint[]))"
 )
+
+
+def _no_leaf(*bounds: ColumnElement[bool]) -> ColumnElement[bool]:
+    """True for an event that no leaf names (``bounds`` narrow the leaves looked at)."""
+    return ~select(AuditNode.idx).where(*bounds, AuditNode.event_id == AuditEvent.id).exists()
+
+
 _WAITING = (
     select(AuditEvent.id, AuditEvent.canonical)
     .where(
         AuditEvent.id > bindparam("low"),
         # (the bound on the leaves too: else PostgreSQL may read every leaf for the anti-join)
-        ~select(AuditNode.idx)
-        .where(AuditNode.event_id > bindparam("low"), AuditNode.event_id == AuditEvent.id)
-        .exists(),
+        _no_leaf(AuditNode.event_id > bindparam("low")),
     )
     .order_by(AuditEvent.id)
     .limit(bindparam("n"))
@@ -232,7 +238,7 @@ _UNPLACED = (
     select(AuditEvent.id)
     .where(
         AuditEvent.id <= select(AuditSequencer.low_water).where(AuditSequencer.id == 1).scalar_subquery(),
-        ~select(AuditNode.idx).where(AuditNode.event_id == AuditEvent.id).exists(),
+        _no_leaf(),
     )
     .order_by(AuditEvent.id)
 )

@@ -184,6 +184,17 @@ def _newest(db: Database) -> int:
         return s.scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1))
 
 
+def _mark_after_catching_up(db: Database) -> tuple[int, int]:
+    """(mark, newest event id) once the mark has reached the newest event, or after 100 runs (each
+    a transaction: other sessions' transactions end meanwhile)."""
+    newest = _newest(db)
+    for _ in range(100):
+        mark = _mark(db)
+        if mark == newest:
+            break
+    return mark, newest
+
+
 @contextmanager
 def _open_transaction_elsewhere(db: Database):
     """On PostgreSQL, a transaction left open in another database of the same server."""
@@ -203,12 +214,8 @@ def test_the_low_water_mark_follows_the_log(db):
     """The waiting events are looked for above the mark only, so it must catch up with the log once
     the transactions of this database that were running have ended (those of others do not count)."""
     _write(db, 3)
-    newest = _newest(db)
     with _open_transaction_elsewhere(db):
-        for _ in range(100):  # each run is a transaction; other sessions' transactions end meanwhile
-            mark = _mark(db)
-            if mark == newest:
-                break
+        mark, newest = _mark_after_catching_up(db)
     assert mark == newest
     assert [e.seq for e in _events(db)] == [1, 2, 3]
 
@@ -226,10 +233,8 @@ def test_the_mark_moves_with_each_full_batch(db):
 
 def test_an_event_below_the_mark_without_a_leaf_is_reported(db):
     _write(db, 3)
-    newest = _newest(db)
-    for _ in range(100):
-        if _mark(db) == newest:
-            break
+    mark, newest = _mark_after_catching_up(db)
+    assert mark == newest
     with db.unit_of_work() as s:  # the newest leaf removed: the log looks whole, one event shorter
         s.execute(delete(AuditNode).where(AuditNode.level == 0, AuditNode.idx == 2))
     with db.read() as s:
