@@ -116,6 +116,7 @@ from verify.certificates import (
     readable_name,
 )
 from verify.fetching import fetcher_backend
+from verify.pdf_added_field import AddedFields
 from verify.pdf_paths import MappedResolver, ReferencePaths, remember_history
 from verify.report import (
     FAILED,
@@ -782,6 +783,7 @@ class _FileChanges(DiffPolicy):
         self.policy = policy
         self.revisions = xrefs.total_revisions
         self.written = [len(xrefs.explicit_refs_in_revision(r)) for r in range(self.revisions)]
+        self._added_fields = AddedFields(reader)
         self.remaining = MAX_DIFF_OBJECTS
         self._charged: set[tuple[int, MDPPerm | None]] = set()
         self._steps: dict[tuple[int, MDPPerm | None], DiffResult | SuspiciousModification] = {}
@@ -829,6 +831,10 @@ class _FileChanges(DiffPolicy):
 
     def _step(self, reader, revision: int, doc_mdp: MDPPerm | None) -> DiffResult | SuspiciousModification:
         key = (revision, doc_mdp)
+        if key not in self._steps and doc_mdp is None and reader.plain:
+            found = self._added_fields.judge(revision)
+            if found is not None:
+                self._steps[key] = found
         if key not in self._steps:
             try:
                 self._steps[key] = self.apply(
