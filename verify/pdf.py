@@ -36,6 +36,9 @@ incremental update is compared with the revision before it, and a signature is j
 after it, so n signatures cost n comparisons, not n²/2 as with pyHanko's ``review_file``. The map of
 the paths to every object that each comparison needs is made from the references each object version
 holds, read once per file (``verify.pdf_paths``), and a historical object version is read once.
+An update that only adds one signed signature field, as each stamp after the first writes, is judged
+directly (``verify.pdf_added_field``), with the verdict pyHanko's ``apply`` gives it; every other
+update, and every update while a DocMDP permission is in force, goes to pyHanko.
 
 What a file's signatures share (``verify.pdf_reuse``): a certificate path that passed is validated
 once per (signer certificate, validation time, usage), and kept by the process for other files with

@@ -53,8 +53,14 @@ class AddedFields:
 
     def __init__(self, reader: PdfFileReader):
         """``reader``: verify.pdf's reader, whose ``reference_paths`` reads each object version once."""
-        self.reader, self.paths = reader, reader.reference_paths
+        self.reader, self.paths, self.xrefs = reader, reader.reference_paths, reader.xrefs
         self._refs: dict[tuple[int, int, int | None], tuple[generic.Reference, ...]] = {}
+        self._uses: list[dict[generic.Reference, tuple[generic.Reference, ...]] | None] = []
+        self._watched: set[generic.Reference] | None = None
+        self.streams = {
+            self.xrefs.get_xref_container_info(r).stream_ref for r in range(self.xrefs.total_revisions)
+        }
+        self.streams.discard(None)
 
     def judge(self, revision: int) -> DiffResult | None:
         """pyHanko's verdict on revision ``revision`` (≥ 1) against the one before when it only adds
@@ -67,6 +73,43 @@ class AddedFields:
     def read(self, ref: generic.Reference, revision: int):
         """``ref`` as ``revision`` sees it, not copied."""
         return self.paths.value(ref, revision)
+
+    def uses(self, revision: int) -> dict[generic.Reference, tuple[generic.Reference, ...]]:
+        """{object: the watched objects it refers to} over the objects ``revision`` defines (reachable
+        or not) but its cross-reference streams, which are trailers. Watched are the catalogs,
+        information and form dictionaries the trailers and catalogs of every revision name, and the
+        cross-reference streams. Worked out revision after revision from the objects each one
+        writes, each object version read once. Declines when an object was freed."""
+        while len(self._uses) <= revision:
+            self._uses.append(self._next_uses(len(self._uses)))
+        found = self._uses[revision]
+        _need(found is not None)
+        return found
+
+    def _next_uses(self, revision: int):
+        before = self._uses[-1] if revision else {}
+        if before is None or self.xrefs.refs_freed_in_revision(revision):
+            return None
+        written = self.xrefs.explicit_refs_in_revision(revision) - self.streams
+        found = {ref: targets for ref, targets in before.items() if ref not in written}
+        watched = self._watched_objects()
+        for ref in written:
+            targets = tuple(t for t in self.refs(ref, revision) if t in watched)
+            if targets:
+                found[ref] = targets
+        return found
+
+    def _watched_objects(self) -> set[generic.Reference]:
+        if self._watched is None:
+            watched = set(self.streams)
+            for revision in range(self.xrefs.total_revisions):
+                trailer = self.reader.trailer.flatten(revision)
+                watched |= {_ref(trailer.raw_get(k)) for k in ("/Root", "/Info") if k in trailer}
+                form = _get(self.read(_ref(trailer.raw_get("/Root")), revision), "/AcroForm", None)
+                if isinstance(form, generic.IndirectObject):
+                    watched.add(form.reference)
+            self._watched = watched
+        return self._watched
 
     def refs(self, ref: generic.Reference, revision: int) -> tuple[generic.Reference, ...]:
         """The references ``ref`` holds as ``revision`` sees it."""
@@ -216,18 +259,9 @@ class _Update:
         (its ``/AcroForm``, which named it)."""
         streams = {self.xrefs.get_xref_container_info(r).stream_ref for r in range(self.old + 1)}
         watched = {root, form, info, *streams} - {None}
-        seen = []
-        for ref in self._objects(streams):
-            seen += [(ref, target) for target in self.fields.refs(ref, self.old) if target in watched]
+        uses = self.fields.uses(self.old).items()
+        seen = [(ref, target) for ref, targets in uses for target in targets if target in watched]
         _need(seen == [(root, form)])
-
-    def _objects(self, streams: set) -> Iterator[generic.Reference]:
-        """Every object the revision before defines, reachable or not, but its trailers."""
-        defined: set[generic.Reference] = set()
-        for revision in range(self.old + 1):
-            _need(not self.xrefs.refs_freed_in_revision(revision))
-            defined |= self.xrefs.explicit_refs_in_revision(revision)
-        return iter(sorted(defined - streams, key=lambda r: (r.idnum, r.generation)))
 
 
 class _Declined(Exception):
