@@ -1,4 +1,4 @@
-"""Two shortcuts on the PDF verification path that give the libraries' own results faster.
+"""Shortcuts on the PDF verification path that give the libraries' own results faster.
 
 Hex strings (ISO 32000-1 7.3.4.3) are read in one slice instead of pyHanko's byte-by-byte tokens.
 A signature's /Contents is a hex string of several kilobytes; pyHanko reads it one byte per call,
@@ -16,7 +16,10 @@ parsing at the same point. A name without ``#`` escapes, made only of regular pr
 made at once (pyHanko decodes it byte by byte to the same string). Numbers and indirect references
 (``12 0 R``, recognised by pyHanko's own 20-byte look-ahead pattern) are read with one match when
 nothing is budgeted; a reference whose separators are not plain PDF whitespace, object number 0, and
-everything in content streams are left to pyHanko.
+everything in content streams are left to pyHanko. A dictionary made only of such plain tokens (and
+booleans, null, hex strings, literal strings without escapes or parentheses, arrays and dictionaries
+of them, no key twice) is read with one match per token; a stream's payload after it is read by
+pyHanko's own code. Any other dictionary is read by pyHanko from its first byte.
 
 Names (RFC 5280 7.1) are compared by their LDAP-prepared form (asn1crypto's ``hashable``) computed
 once per distinct DER, instead of preparing every attribute again for each issuer/serial match pyHanko
@@ -135,8 +138,14 @@ def read_object(stream, container_ref, as_metadata_stream=False, in_content_stre
         or getattr(stream, "counting", True)
         or in_content_stream is not _NOT_CONTENT
         or start >= len(whole)
-        or whole[start] not in _DIGITS + _SIGNS
     ):
+        return _pyhanko_read_object(stream, container_ref, as_metadata_stream, in_content_stream)
+    if whole.startswith(b"<<", start) and not as_metadata_stream:
+        result = _dictionary(stream, whole, start, container_ref)
+        if result is not None:
+            result.container_ref = container_ref
+            return result
+    if whole[start] not in _DIGITS + _SIGNS:
         return _pyhanko_read_object(stream, container_ref, as_metadata_stream, in_content_stream)
     if whole[start] in _DIGITS and generic.INDIRECT_PATTERN.match(whole, start, start + 20):
         found = _REFERENCE.match(whole, start, start + 20)
@@ -152,6 +161,110 @@ def read_object(stream, container_ref, as_metadata_stream=False, in_content_stre
         result = generic.FloatObject(digits) if "." in digits else generic.NumberObject(digits)
     result.container_ref = container_ref
     return result
+
+
+# One token of a dictionary or array after optional PDF whitespace; "num" is only a number's first byte.
+_PLAIN_TOKEN = re.compile(
+    rb"[ \n\r\t\f\x00]*(?:(?P<open><<)|(?P<close>>>)|(?P<lb>\[)|(?P<rb>\])"
+    rb"|/(?P<name>[^ \n\r\t\f\x00()<>\[\]{}/%]*)|(?P<hex><)|\((?P<lit>[^\\()]*)\)"
+    rb"|(?P<word>true|false|null)(?=[ \n\r\t\f\x00()<>\[\]{}/%])|(?P<num>[+\-.0-9]))"
+)
+_WORDS = {b"true": lambda: generic.BooleanObject(True), b"false": lambda: generic.BooleanObject(False)}
+_MAX_NESTING = 32
+
+
+class _Unusual(Exception):
+    """A token the dictionary reader leaves to pyHanko."""
+
+
+def _dictionary(stream, whole: bytes, start: int, container_ref):
+    """pyHanko's ``DictionaryObject.read_from_stream`` (a stream's payload read by pyHanko's own
+    ``_maybe_read_stream_payload``) for a dictionary made only of plain tokens: names, numbers,
+    references, booleans, null, hex strings, literal strings without escapes or parentheses, and
+    arrays and dictionaries of them, without repeated keys; None (the stream untouched) for anything
+    else, which pyHanko then reads itself, errors included."""
+    handler = container_ref.get_pdf_handler()
+    try:
+        data, end = _plain_dictionary(whole, start + 2, container_ref, handler, 0)
+    except (_Unusual, ValueError, ArithmeticError, binascii.Error):
+        return None
+    stream.seek(end)
+    payload = generic._maybe_read_stream_payload(stream, data, handler)
+    if payload is None:
+        return generic.DictionaryObject(data)
+    return generic.StreamObject(data, encoded_data=payload)
+
+
+def _plain_dictionary(whole: bytes, at: int, container_ref, handler, depth: int) -> tuple[dict, int]:
+    """The entries of a dictionary whose "<<" ends before ``at``, and the offset after its ">>"."""
+    data: dict = {}
+    while True:
+        token = _PLAIN_TOKEN.match(whole, at)
+        if token is None:
+            raise _Unusual
+        if token["close"] is not None:
+            return data, token.end()
+        if token["name"] is None:
+            raise _Unusual
+        key = decode_name(token["name"])
+        if key in data:
+            raise _Unusual
+        data[key], at = _plain_value(whole, token.end(), container_ref, handler, depth)
+
+
+def _plain_value(whole: bytes, at: int, container_ref, handler, depth: int):
+    """The object at ``at`` (after optional whitespace), read as pyHanko's ``read_object`` reads it."""
+    token = _PLAIN_TOKEN.match(whole, at)
+    if token is None or depth > _MAX_NESTING:
+        raise _Unusual
+    kind, end = token.lastgroup, token.end()
+    if kind == "open":
+        data, end = _plain_dictionary(whole, end, container_ref, handler, depth + 1)
+        value = generic.DictionaryObject(data)
+    elif kind == "lb":
+        value = generic.ArrayObject()
+        while (item := _PLAIN_TOKEN.match(whole, end)) is not None and item["rb"] is None:
+            element, end = _plain_value(whole, end, container_ref, handler, depth + 1)
+            value.append(element)
+        if item is None:
+            raise _Unusual
+        end = item.end()
+    elif kind == "name":
+        value = decode_name(token["name"])
+    elif kind == "hex":
+        value, end = _plain_hex(whole, token.start("hex"))
+    elif kind == "lit":
+        value = generic.pdf_string(token["lit"])
+    elif kind == "word":
+        value = _WORDS.get(token["word"], generic.NullObject)()
+    elif kind == "num":
+        value, end = _plain_number(whole, token.start("num"), handler)
+    else:
+        raise _Unusual
+    value.container_ref = container_ref
+    return value, end
+
+
+def _plain_hex(whole: bytes, start: int):
+    """``read_hex_string`` of the string at ``start`` (its "<") and the offset after it."""
+    end = whole.find(b">", start + 1)
+    digits = whole[start + 1 : end].translate(None, PDF_WHITESPACE) if end >= 0 else b"%"
+    if b"%" in digits or b"<" in digits:
+        raise _Unusual
+    return generic.pdf_string(binascii.unhexlify(digits + b"0" * (len(digits) % 2))), end + 1
+
+
+def _plain_number(whole: bytes, start: int, handler):
+    """The number or indirect reference at ``start``, as :func:`read_object` reads it."""
+    if whole[start] in _DIGITS and generic.INDIRECT_PATTERN.match(whole, start, start + 20):
+        found = _REFERENCE.match(whole, start, start + 20)
+        if found is None or int(found[1]) <= 0:
+            raise _Unusual
+        return generic.IndirectObject(int(found[1]), int(found[2]), handler), found.end() - 1
+    after = generic.NumberObject.NumberPattern.search(whole, start)
+    end = after.start() if after is not None else len(whole)
+    digits = whole[start:end].decode("ascii")
+    return (generic.FloatObject(digits) if "." in digits else generic.NumberObject(digits)), end
 
 
 def decode_name(name_bytes: bytes):

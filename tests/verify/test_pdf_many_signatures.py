@@ -434,14 +434,48 @@ def _read_with(stream, reader):
         b"12 0 obj",
         b"/Name#20x ",
         b"(text) ",
+        b"<< /A 1 /B [1 2 0 R /N -.5 [true false null]] /C << /D (x y) >> /E <41 42 4> /F/G>> ",
+        b"<</Type/XObject/Length 3>>\nstream\nabc\nendstream\nendobj",
+        b"<< /Length 2 >> stream\r\nabc\nendstream",
+        b"<< /A (\xe4\xb8\xad) /B <FEFF4E2D> /C () /D <> /E /#41 >>",
+        b"<< /A 1 /A 2 >> ",
+        b"<< /A (a\\)b) >> ",
+        b"<< /A (a(b)c) >> ",
+        b"<< /A 1 % note\n >> ",
+        b"<< /A >> ",
+        b"<< 1 2 >> ",
+        b"<< /A 1 >x",
+        b"<< /A trueX >> ",
+        b"<< /A 1.2.3 >> ",
+        b"<< /A 1,5 >> ",
+        b"<< /A <4G> >> ",
+        b"<< /A [1 2 >> ",
+        b"<< /A 0 0 R >> ",
+        b"<< /A 12 0\x0bR >> ",
+        b"<< /A << /B 1 >> ",
     ],
 )
-def test_numbers_and_references_are_read_as_pyhanko_reads_them(token):
+def test_numbers_references_and_dictionaries_are_read_as_pyhanko_reads_them(token):
     mine = _read_with(_Whole(token), parse_speed.read_object)
     theirs = _read_with(BytesIO(token), parse_speed._pyhanko_read_object)
     assert mine[0] is theirs[0] and mine[1:] == theirs[1:]
     if isinstance(mine[1], generic.IndirectObject):
         assert (mine[1].idnum, mine[1].generation) == (theirs[1].idnum, theirs[1].generation)
+    if isinstance(mine[1], generic.StreamObject):
+        assert mine[1].encoded_data == theirs[1].encoded_data
+    if isinstance(mine[1], generic.DictionaryObject):
+        for key in theirs[1]:
+            value, expected = mine[1].raw_get(key), theirs[1].raw_get(key)
+            assert type(value) is type(expected) and value.container_ref == expected.container_ref, key
+
+
+def test_a_plain_dictionary_is_read_at_once_and_an_unusual_one_by_pyhanko(monkeypatch):
+    calls = []
+    monkeypatch.setattr(parse_speed, "_pyhanko_read_object", lambda *args: calls.append(args))
+    plain = _read_with(_Whole(b"<< /A [1 2 0 R] /B << /C (x) >> >>"), parse_speed.read_object)
+    assert plain[1] == {"/A": [1, generic.IndirectObject(2, 0, None)], "/B": {"/C": "x"}} and not calls
+    _read_with(_Whole(b"<< /A (a\\)b) >>"), parse_speed.read_object)
+    assert len(calls) == 1
 
 
 def test_comments_and_escaped_names_are_read_as_pyhanko_reads_them():
