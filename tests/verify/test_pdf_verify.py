@@ -482,6 +482,22 @@ def test_xref_entries_are_counted_before_parsing(monkeypatch):
     assert parsed == []
 
 
+@pytest.mark.parametrize(
+    "text, declared",
+    [
+        (b"xref\n0 3\n", 3),
+        (b"startxref\n0 3", 0),
+        (b"axref 1 2 xref 3 4", 4),
+        (b"1xref 0 5\n%xref 0 6", 11),
+        (b"xrefxref 0 9", 0),
+        (b"Xref 0 2", 0),
+        (b"xref\r\n0 7 trailer xref 0 8", 15),
+    ],
+)
+def test_xref_subsections_not_after_a_letter_are_counted(text, declared):
+    assert pdf_module._declared_entries(b"%PDF-1.7\n" + text) == declared
+
+
 @pytest.mark.slow  # more than 3 s on 2 cores
 def test_xref_entries_are_bounded_while_parsing(monkeypatch):
     """A table whose first subsection declares one entry and a second one 400,000 escapes the count
