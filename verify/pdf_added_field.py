@@ -46,6 +46,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import DiffResult, ModificationLevel
 
 _MAX_PAGE_TREE_DEPTH = 64
+_MAX_USES = 16  # objects referring to watched ones kept per revision; past it, later ones are declined
 
 
 class AddedFields:
@@ -57,10 +58,8 @@ class AddedFields:
         self._refs: dict[tuple[int, int, int | None], tuple[generic.Reference, ...]] = {}
         self._uses: list[dict[generic.Reference, tuple[generic.Reference, ...]] | None] = []
         self._watched: set[generic.Reference] | None = None
-        self.streams = {
-            self.xrefs.get_xref_container_info(r).stream_ref for r in range(self.xrefs.total_revisions)
-        }
-        self.streams.discard(None)
+        revisions = range(self.xrefs.total_revisions)
+        self.streams = {self.xrefs.get_xref_container_info(r).stream_ref for r in revisions} - {None}
 
     def judge(self, revision: int) -> DiffResult | None:
         """pyHanko's verdict on revision ``revision`` (≥ 1) against the one before when it only adds
@@ -79,7 +78,8 @@ class AddedFields:
         or not) but its cross-reference streams, which are trailers. Watched are the catalogs,
         information and form dictionaries the trailers and catalogs of every revision name, and the
         cross-reference streams. Worked out revision after revision from the objects each one
-        writes, each object version read once. Declines when an object was freed."""
+        writes, each object version read once. Declines when an object was freed or more than
+        ``_MAX_USES`` objects refer to watched ones."""
         while len(self._uses) <= revision:
             self._uses.append(self._next_uses(len(self._uses)))
         found = self._uses[revision]
@@ -97,7 +97,7 @@ class AddedFields:
             targets = tuple(t for t in self.refs(ref, revision) if t in watched)
             if targets:
                 found[ref] = targets
-        return found
+        return found if len(found) <= _MAX_USES else None  # (a stamp's shape has one: kept short)
 
     def _watched_objects(self) -> set[generic.Reference]:
         if self._watched is None:
