@@ -59,17 +59,29 @@ def read_hex_string(stream):
     whole = getattr(stream, "whole", None)
     if not isinstance(whole, bytes):
         return _pyhanko_read_hex(stream)
-    start = stream.tell() + 1  # after "<"
-    end = whole.find(b">", start)
-    digits = whole[start:end].translate(None, PDF_WHITESPACE) if end >= 0 else b"%"
-    if b"%" in digits:
-        return _pyhanko_read_hex(stream)
     try:
-        value = binascii.unhexlify(digits + b"0" * (len(digits) % 2))
-    except binascii.Error:
+        value, end = _hex_at(whole, stream.tell())
+    except _Unusual:
         return _pyhanko_read_hex(stream)
-    stream.seek(end + 1)
-    return generic.pdf_string(value)
+    stream.seek(end)
+    return value
+
+
+def _hex_at(whole: bytes, start: int):
+    """The hex string whose "<" is at ``start`` and the offset after its ">"; _Unusual for a comment,
+    a byte that is not hex or no ">"."""
+    end = whole.find(b">", start + 1)
+    digits = whole[start + 1 : end].translate(None, PDF_WHITESPACE) if end >= 0 else b"%"
+    if b"%" in digits:
+        raise _Unusual
+    try:
+        return generic.pdf_string(binascii.unhexlify(digits + b"0" * (len(digits) % 2))), end + 1
+    except binascii.Error:
+        raise _Unusual from None
+
+
+class _Unusual(Exception):
+    """A token the shortcuts leave to pyHanko."""
 
 
 def _whole(stream) -> bytes | None:
@@ -128,9 +140,9 @@ _NOT_CONTENT = generic.ContentOpReading.NO
 
 
 def read_object(stream, container_ref, as_metadata_stream=False, in_content_stream=_NOT_CONTENT):
-    """pyHanko's ``read_object``; a number or an indirect reference outside content streams is read
-    with one match from the verifier's own unbudgeted input (the same object, the stream left at the
-    same place)."""
+    """pyHanko's ``read_object``; outside content streams, from the verifier's own unbudgeted input, a
+    number or an indirect reference is read with one match and a dictionary of plain tokens with one
+    match per token (:func:`_dictionary`): the same object, the stream left at the same place."""
     whole = _whole(stream)
     start = stream.tell() if whole is not None else 0
     if (
@@ -147,18 +159,11 @@ def read_object(stream, container_ref, as_metadata_stream=False, in_content_stre
             return result
     if whole[start] not in _DIGITS + _SIGNS:
         return _pyhanko_read_object(stream, container_ref, as_metadata_stream, in_content_stream)
-    if whole[start] in _DIGITS and generic.INDIRECT_PATTERN.match(whole, start, start + 20):
-        found = _REFERENCE.match(whole, start, start + 20)
-        if found is None or int(found[1]) <= 0:
-            return _pyhanko_read_object(stream, container_ref, as_metadata_stream, in_content_stream)
-        stream.seek(found.end() - 1)
-        result = generic.IndirectObject(int(found[1]), int(found[2]), container_ref.get_pdf_handler())
-    else:
-        after = generic.NumberObject.NumberPattern.search(whole, start)
-        end = after.start() if after is not None else len(whole)
-        digits = whole[start:end].decode("ascii")
-        stream.seek(end)
-        result = generic.FloatObject(digits) if "." in digits else generic.NumberObject(digits)
+    try:
+        result, end = _plain_number(whole, start, container_ref.get_pdf_handler())
+    except _Unusual:
+        return _pyhanko_read_object(stream, container_ref, as_metadata_stream, in_content_stream)
+    stream.seek(end)
     result.container_ref = container_ref
     return result
 
@@ -173,10 +178,6 @@ _WORDS = {b"true": lambda: generic.BooleanObject(True), b"false": lambda: generi
 _MAX_NESTING = 32
 
 
-class _Unusual(Exception):
-    """A token the dictionary reader leaves to pyHanko."""
-
-
 def _dictionary(stream, whole: bytes, start: int, container_ref):
     """pyHanko's ``DictionaryObject.read_from_stream`` (a stream's payload read by pyHanko's own
     ``_maybe_read_stream_payload``) for a dictionary made only of plain tokens: names, numbers,
@@ -186,7 +187,7 @@ def _dictionary(stream, whole: bytes, start: int, container_ref):
     handler = container_ref.get_pdf_handler()
     try:
         data, end = _plain_dictionary(whole, start + 2, container_ref, handler, 0)
-    except (_Unusual, ValueError, ArithmeticError, binascii.Error):
+    except (_Unusual, ValueError, ArithmeticError):  # (a number pyHanko refuses too)
         return None
     stream.seek(end)
     payload = generic._maybe_read_stream_payload(stream, data, handler)
@@ -232,7 +233,7 @@ def _plain_value(whole: bytes, at: int, container_ref, handler, depth: int):
     elif kind == "name":
         value = decode_name(token["name"])
     elif kind == "hex":
-        value, end = _plain_hex(whole, token.start("hex"))
+        value, end = _hex_at(whole, token.start("hex"))
     elif kind == "lit":
         value = generic.pdf_string(token["lit"])
     elif kind == "word":
@@ -243,15 +244,6 @@ def _plain_value(whole: bytes, at: int, container_ref, handler, depth: int):
         raise _Unusual
     value.container_ref = container_ref
     return value, end
-
-
-def _plain_hex(whole: bytes, start: int):
-    """``read_hex_string`` of the string at ``start`` (its "<") and the offset after it."""
-    end = whole.find(b">", start + 1)
-    digits = whole[start + 1 : end].translate(None, PDF_WHITESPACE) if end >= 0 else b"%"
-    if b"%" in digits or b"<" in digits:
-        raise _Unusual
-    return generic.pdf_string(binascii.unhexlify(digits + b"0" * (len(digits) % 2))), end + 1
 
 
 def _plain_number(whole: bytes, start: int, handler):
