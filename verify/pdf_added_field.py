@@ -21,8 +21,12 @@ stands for, and then gives pyHanko's verdict, ``DiffResult(FORM_FILLING, {name})
 - the form dictionary differs only in ``/Fields`` and the page only in ``/Annots``, each a direct array
   that gains the new field at its end; the page is a leaf of the page tree, every page's
   ``/Annots`` is an array of references (pyHanko refuses any other, changed or not), and every root
-  field of the revision before is a dictionary with ``/FT``, no ``/Kids`` and a partial name of its
-  own;
+  field of the revision before is a signature field with no ``/Kids`` and a partial name of its own
+  (pyHanko reviews the appearance of other kinds of field on every update);
+- every reference that an object of the revision before, or an object the update writes, holds
+  names an object defined in its revision (pyHanko fails on a dangling one, and an object defined
+  later would change what an older one shows); the rewritten objects are dictionaries, not streams,
+  and no page tree node is met twice;
 - the new field: ``/FT /Sig``, ``/Subtype /Widget``, a partial name of its own (no period), no
   ``/Kids``, ``/Parent``, ``/Lock`` or ``/SV``; its ``/V`` a new ``/Type /Sig`` dictionary without
   ``/Reference``;
@@ -94,10 +98,18 @@ class AddedFields:
         found = {ref: targets for ref, targets in before.items() if ref not in written}
         watched = self._watched_objects()
         for ref in written:
+            if not self.resolved(ref, revision):
+                return None
             targets = tuple(t for t in self.refs(ref, revision) if t in watched)
             if targets:
                 found[ref] = targets
         return found if len(found) <= _MAX_USES else None  # (a stamp's shape has one: kept short)
+
+    def resolved(self, ref: generic.Reference, revision: int) -> bool:
+        """Every reference ``ref`` holds (as ``revision`` sees it) names an object that revision
+        defines: pyHanko fails on one that does not, and an object defined later would change what
+        an older one shows."""
+        return all(self.paths.version(target, revision) is not None for target in self.refs(ref, revision))
 
     def _watched_objects(self) -> set[generic.Reference]:
         if self._watched is None:
@@ -148,6 +160,9 @@ class _Update:
         _need(self._appended(page, "/Annots") == field)
         for ref in rewritten:
             _need(set(self.fields.refs(ref, self.new)) & new <= (set() if ref == info else {field}))
+            kinds = type(self.read(ref, self.old)), type(self.read(ref, self.new))
+            _need(kinds == (generic.DictionaryObject, generic.DictionaryObject))  # (pyHanko refuses streams)
+        _need(all(self.fields.resolved(ref, self.new) for ref in rewritten | new))
         name = self._new_field(field, new)
         self._page_tree(root, page)
         self._old_fields(form, name)
@@ -187,7 +202,7 @@ class _Update:
         """The one reference the update appends to the direct array ``key`` of ``ref``, whose other
         entries it keeps as they were."""
         before, after = self.read(ref, self.old), self.read(ref, self.new)
-        _need(isinstance(before, generic.DictionaryObject) and type(before) is type(after))
+        _need(type(before) is type(after) is generic.DictionaryObject)
         _need(set(after) - {key} == set(before) - {key})
         _need(all(before.raw_get(k) == after.raw_get(k) for k in before if k != key))
         old_items = before.raw_get(key) if key in before else generic.ArrayObject()
@@ -217,7 +232,7 @@ class _Update:
     def _page_tree(self, root: generic.Reference, page: generic.Reference) -> None:
         """``page`` is a leaf of the page tree, whose every page's ``/Annots`` (in the update's
         revision) is absent or an array of references."""
-        leaves = list(self._leaves(_ref(_get(self.read(root, self.old), "/Pages")), set()))
+        leaves = list(self._leaves(_ref(_get(self.read(root, self.old), "/Pages")), set(), set()))
         _need(page in leaves)
         for leaf in leaves:
             annots = _get(self.read(leaf, self.new), "/Annots", None)
@@ -226,8 +241,10 @@ class _Update:
             _need(annots is None or isinstance(annots, generic.ArrayObject))
             _need(all(isinstance(a, generic.IndirectObject) for a in list(annots or ())))
 
-    def _leaves(self, node: generic.Reference, above: set) -> Iterator[generic.Reference]:
-        _need(node not in above and len(above) < _MAX_PAGE_TREE_DEPTH)
+    def _leaves(self, node: generic.Reference, above: set, seen: set) -> Iterator[generic.Reference]:
+        """The page tree's leaves under ``node``; declines a node met twice (pyHanko refuses it)."""
+        _need(node not in seen and len(above) < _MAX_PAGE_TREE_DEPTH)
+        seen.add(node)
         value = self.read(node, self.old)
         kind = _get(value, "/Type")
         if kind == "/Page":
@@ -239,15 +256,15 @@ class _Update:
             kids = self.read(kids.reference, self.old)
         _need(isinstance(kids, generic.ArrayObject))
         for kid in list(kids):
-            yield from self._leaves(_ref(kid), above | {node})
+            yield from self._leaves(_ref(kid), above | {node}, seen)
 
     def _old_fields(self, form: generic.Reference, name: str) -> None:
-        """Each root field of the revision before: a dictionary with a type, no kids and a partial
-        name of its own (not ``name``)."""
+        """Each root field of the revision before: a signature field (pyHanko reviews the appearance
+        of other kinds on every update), with no kids and a partial name of its own (not ``name``)."""
         names = {name}
         for item in list(_get(self.read(form, self.old), "/Fields")):
             value = self.read(_ref(item), self.old)
-            _need("/FT" in value and "/Kids" not in value)
+            _need(_get(value, "/FT", None) == "/Sig" and "/Kids" not in value)
             partial = _get(value, "/T", None)
             _need(isinstance(partial, generic.TextStringObject) and "." not in partial)
             _need(partial not in names)

@@ -194,15 +194,15 @@ def crafted(**changes) -> bytes:
     """A stamped file and an update written by hand in the shape of a stamp (no real signature: only
     the change analysis is compared), with ``changes``: ``field`` and ``signature`` entries over the
     new field's and signature dictionary's, ``page`` entries over the page's, ``page_refers_to_new``,
-    ``value_is_old`` (the field's /V the first stamp's signature dictionary), ``dangling`` (an update
-    before made the page refer to an object number this update then defines)."""
+    ``value_is_old`` (the field's /V the first stamp's signature dictionary), ``undefined`` (the
+    appearance refers to an object number no revision defines), ``before`` (a function of the
+    writer of an update made before this one) and ``dangling`` (this update adds first the object
+    whose number that update made the page refer to)."""
     name, d = generic.pdf_name, generic.DictionaryObject
     data = stamp_rsa(make_pdf())
-    if changes.get("dangling"):  # the page refers to an object number not yet defined
+    if changes.get("before"):  # an update before this one
         before = IncrementalPdfFileWriter(BytesIO(data))
-        page = before.root["/Pages"]["/Kids"][0]
-        page[name("/Dangling")] = generic.IndirectObject(before._lastobj_id + 1, 0, before)
-        before.update_container(page)
+        changes["before"](before)
         data = _written(before)
     writer = IncrementalPdfFileWriter(BytesIO(data))
     if changes.get("dangling"):  # which this update defines: a new object the page reaches
@@ -211,6 +211,9 @@ def crafted(**changes) -> bytes:
     page = page_ref.get_object()
     first_signature = writer.root["/AcroForm"]["/Fields"][0].raw_get("/V")
     appearance = writer.add_object(generic.StreamObject({name("/Subtype"): name("/Form")}, stream_data=b""))
+    if changes.get("undefined"):  # the appearance draws an object no revision defines
+        resources = d({name("/X"): generic.IndirectObject(9999, 0, writer)})
+        appearance.get_object()[name("/Resources")] = d({name("/XObject"): resources})
     signature = d({name("/Type"): name("/Sig"), name("/Contents"): generic.ByteStringObject(b"\0" * 8)})
     signature.update({name(k): v for k, v in changes.get("signature", {}).items()})
     field = d(
@@ -244,6 +247,40 @@ def _written(writer) -> bytes:
     return out.getvalue()
 
 
+def _next_number(writer) -> generic.IndirectObject:
+    """A reference to the number the next update's first object gets (this update's cross-reference
+    stream takes the one before)."""
+    return generic.IndirectObject(writer._lastobj_id + 2, 0, writer)
+
+
+def _dangle(writer) -> None:
+    page = writer.root["/Pages"]["/Kids"][0]
+    page[generic.pdf_name("/Dangling")] = _next_number(writer)
+    writer.update_container(page)
+
+
+def _catalog_dangles(writer) -> None:
+    """(pyHanko clears such an object at LTA_UPDATES, unreached from what the stamp rewrites; it
+    changes what the catalog refers to all the same, so it is not judged directly.)"""
+    writer.root[generic.pdf_name("/Extra")] = _next_number(writer)
+    writer.update_root()
+
+
+def _text_field(writer) -> None:
+    name = generic.pdf_name
+    text = {name("/FT"): name("/Tx"), name("/T"): generic.pdf_string("Text1")}
+    form = writer.root["/AcroForm"]
+    form["/Fields"].append(writer.add_object(generic.DictionaryObject(text)))
+    writer.update_container(form)
+
+
+def _page_twice(writer) -> None:
+    pages = writer.root["/Pages"]
+    pages["/Kids"].append(pages["/Kids"].raw_get(0))
+    pages[generic.pdf_name("/Count")] = generic.NumberObject(2)
+    writer.update_container(pages)
+
+
 def _new(writer):
     return writer.add_object(generic.DictionaryObject())
 
@@ -253,7 +290,11 @@ def _new(writer):
     [
         {"page": {"/Rotate": generic.NumberObject(90)}},
         {"page": {"/MediaBox": generic.ArrayObject([generic.NumberObject(n) for n in (0, 0, 99, 99)])}},
-        {"dangling": True},
+        {"before": _dangle, "dangling": True},
+        {"before": _catalog_dangles, "dangling": True},
+        {"undefined": True},
+        {"before": _text_field},
+        {"before": _page_twice},
         {"page_refers_to_new": True},
         {"field": {"/MK": _new}},
         {"field": {"/FT": generic.pdf_name("/Tx")}},
@@ -268,6 +309,10 @@ def _new(writer):
         "page rotated",
         "page resized",
         "existing object refers to a new one",
+        "catalog refers to a new object",
+        "appearance refers to no object",
+        "a text field before",
+        "a page twice in the page tree",
         "page refers to a new object",
         "field refers to a new object",
         "text field",
