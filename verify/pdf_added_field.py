@@ -13,7 +13,8 @@ revisions and walking every page: for a file of ten stamps, most of its change a
 stands for, and then gives pyHanko's verdict, ``DiffResult(FORM_FILLING, {name})``:
 
 - nothing freed, no object stream, no hybrid cross-reference section; the same ``/Root`` and
-  ``/Info`` in both trailers and no other reference there (so no ``/Encrypt``);
+  ``/Info`` in both trailers, two different objects, and no other reference there (so no
+  ``/Encrypt``); the information dictionary is neither the form dictionary nor the page;
 - the objects rewritten are the form dictionary, one page and at most the information dictionary;
   no object of the revision before, reachable or not, refers to the catalog, the information
   dictionary or a cross-reference stream, and only the catalog's ``/AcroForm`` to the form
@@ -156,6 +157,7 @@ class _Update:
         pages = rewritten - {form, info}
         _need(form in rewritten and len(pages) == 1)
         (page,) = pages
+        _need(info not in (root, form, page))  # (only the trailer may reach what is rewritten freely)
         field = self._appended(form, "/Fields")
         _need(self._appended(page, "/Annots") == field)
         for ref in rewritten:

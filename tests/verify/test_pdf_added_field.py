@@ -266,6 +266,12 @@ def _catalog_dangles(writer) -> None:
     writer.update_root()
 
 
+def _information_is_the_catalog(writer) -> None:
+    writer.set_info(generic.IndirectObject(writer.root_ref.idnum, writer.root_ref.generation, writer))
+    writer.root[generic.pdf_name("/Lang")] = generic.pdf_string("zh-CN")
+    writer.update_root()
+
+
 def _text_field(writer) -> None:
     name = generic.pdf_name
     text = {name("/FT"): name("/Tx"), name("/T"): generic.pdf_string("Text1")}
@@ -293,6 +299,7 @@ def _new(writer):
         {"before": _dangle, "dangling": True},
         {"before": _catalog_dangles, "dangling": True},
         {"undefined": True},
+        {"before": _information_is_the_catalog},
         {"before": _text_field},
         {"before": _page_twice},
         {"page_refers_to_new": True},
@@ -311,6 +318,7 @@ def _new(writer):
         "existing object refers to a new one",
         "catalog refers to a new object",
         "appearance refers to no object",
+        "information dictionary is the catalog",
         "a text field before",
         "a page twice in the page tree",
         "page refers to a new object",
