@@ -13,8 +13,9 @@ revisions and walking every page: for a file of ten stamps, most of its change a
 stands for, and then gives pyHanko's verdict, ``DiffResult(FORM_FILLING, {name})``:
 
 - nothing freed, no object stream, no hybrid cross-reference section; the same ``/Root`` and
-  ``/Info`` in both trailers, two different objects, and no other reference there (so no
-  ``/Encrypt``); the information dictionary is neither the form dictionary nor the page;
+  ``/Info`` in both trailers, two different objects, and no other reference there; every object the
+  cross-reference sections list as written resolves there; the information dictionary is neither
+  the form dictionary nor the page;
 - the objects rewritten are the form dictionary, one page and at most the information dictionary;
   no object of the revision before, reachable or not, refers to the catalog, the information
   dictionary or a cross-reference stream, and only the catalog's ``/AcroForm`` to the form
@@ -36,10 +37,10 @@ stands for, and then gives pyHanko's verdict, ``DiffResult(FORM_FILLING, {name})
   reached from the appearance (cleared at FORM_FILLING, as ``collect_dependencies`` finds it) or from
   nothing rewritten (an orphan, cleared at LTA_UPDATES), and the verdict is the same either way.
 
-Anything else, including an error while reading, gives None: the update is left to pyHanko. A
-DocMDP permission in force is also left to it (the caller's test): visible fields added after a
-certification are its to judge. tests/verify/test_pdf_added_field.py compares both on every update
-of the files it makes and of the files other tools made.
+Anything else, including an error while reading, gives None: the update is left to pyHanko. An
+encrypted file and a DocMDP permission in force are also left to it (the caller's tests): visible
+fields added after a certification are its to judge. tests/verify/test_pdf_added_field.py compares
+both on every update of the files it makes and of the files other tools made.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ class AddedFields:
         found = {ref: targets for ref, targets in before.items() if ref not in written}
         watched = self._watched_objects()
         for ref in written:
-            if not self.resolved(ref, revision):
+            if self.paths.version(ref, revision) != revision or not self.resolved(ref, revision):
                 return None
             targets = tuple(t for t in self.refs(ref, revision) if t in watched)
             if targets:
@@ -192,6 +193,7 @@ class _Update:
             if revision < xrefs.total_revisions:
                 _need(xrefs.get_xref_data(revision).hybrid is None)
         written = set(xrefs.explicit_refs_in_revision(self.new))
+        _need(all(self.fields.paths.version(ref, self.new) == self.new for ref in written))  # each one there
         stream = xrefs.get_xref_container_info(self.new).stream_ref
         if stream is not None:
             _need(stream.idnum >= self.old_size)
