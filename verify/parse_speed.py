@@ -210,12 +210,13 @@ def _plain_dictionary(whole: bytes, at: int, container_ref, handler, depth: int)
         key = decode_name(token["name"])
         if key in data:
             raise _Unusual
-        data[key], at = _plain_value(whole, token.end(), container_ref, handler, depth)
+        value = _PLAIN_TOKEN.match(whole, token.end())
+        data[key], at = _plain_value(whole, value, container_ref, handler, depth)
 
 
-def _plain_value(whole: bytes, at: int, container_ref, handler, depth: int):
-    """The object at ``at`` (after optional whitespace), read as pyHanko's ``read_object`` reads it."""
-    token = _PLAIN_TOKEN.match(whole, at)
+def _plain_value(whole: bytes, token, container_ref, handler, depth: int):
+    """The object whose first token (a ``_PLAIN_TOKEN`` match) is ``token``, read as pyHanko's
+    ``read_object`` reads it, and the offset after it."""
     if token is None or depth > _MAX_NESTING:
         raise _Unusual
     kind, end = token.lastgroup, token.end()
@@ -225,7 +226,7 @@ def _plain_value(whole: bytes, at: int, container_ref, handler, depth: int):
     elif kind == "lb":
         value = generic.ArrayObject()
         while (item := _PLAIN_TOKEN.match(whole, end)) is not None and item["rb"] is None:
-            element, end = _plain_value(whole, end, container_ref, handler, depth + 1)
+            element, end = _plain_value(whole, item, container_ref, handler, depth + 1)
             value.append(element)
         if item is None:
             raise _Unusual

@@ -278,8 +278,7 @@ class _Update:
         """No object of the revision before refers to the catalog, the information dictionary or a
         cross-reference stream (an old trailer), and only the catalog to the form dictionary, once
         (its ``/AcroForm``, which named it)."""
-        streams = {self.xrefs.get_xref_container_info(r).stream_ref for r in range(self.old + 1)}
-        watched = {root, form, info, *streams} - {None}
+        watched = {root, form, info, *self.fields.streams} - {None}
         uses = self.fields.uses(self.old).items()
         seen = [(ref, target) for ref, targets in uses for target in targets if target in watched]
         _need(seen == [(root, form)])
