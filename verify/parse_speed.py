@@ -17,9 +17,9 @@ made at once (pyHanko decodes it byte by byte to the same string). Numbers and i
 (``12 0 R``, recognised by pyHanko's own 20-byte look-ahead pattern) are read with one match when
 nothing is budgeted; a reference whose separators are not plain PDF whitespace, object number 0, and
 everything in content streams are left to pyHanko. A dictionary made only of such plain tokens (and
-booleans, null, hex strings, literal strings without escapes or parentheses, arrays and dictionaries
-of them, no key twice) is read with one match per token; a stream's payload after it is read by
-pyHanko's own code. Any other dictionary is read by pyHanko from its first byte.
+booleans, null, hex strings, literal strings without nested parentheses or line continuations,
+arrays and dictionaries of them, no key twice) is read with one match per token; a stream's payload
+after it is read by pyHanko's own code. Any other dictionary is read by pyHanko from its first byte.
 
 Names (RFC 5280 7.1) are compared by their LDAP-prepared form (asn1crypto's ``hashable``) computed
 once per distinct DER, instead of preparing every attribute again for each issuer/serial match pyHanko
@@ -168,10 +168,28 @@ def read_object(stream, container_ref, as_metadata_stream=False, in_content_stre
     return result
 
 
+# An escape in a literal string as pyHanko reads it (ISO 32000-1 7.3.4.2): a character it keeps
+# (n r t b f mean their control characters), or an octal code that no further digit follows unless
+# it has three digits (pyHanko reads up to three digits of 0-9 and fails on 8 and 9; a code above 255
+# fails in ``bytes`` here as there, and the dictionary is left to it). A line break after the
+# backslash, a bad escape and nested parentheses are left to it too.
+_ESCAPE = rb"\\(?:[nrtbf()\\ /%<>\[\]#_&$]|[0-7]{3}|[0-7]{1,2}(?![0-9]))"
+_ESCAPED = re.compile(rb"\\([0-7]{1,3}|.)", re.DOTALL)
+_ESCAPED_AS = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
+
+
+def _unescaped(escape: re.Match) -> bytes:
+    code = escape[1]
+    if code[:1].isdigit():
+        return bytes((int(code, 8),))
+    return _ESCAPED_AS.get(code, code)
+
+
 # One token of a dictionary or array after optional PDF whitespace; "num" is only a number's first byte.
 _PLAIN_TOKEN = re.compile(
     rb"[ \n\r\t\f\x00]*(?:(?P<open><<)|(?P<close>>>)|(?P<lb>\[)|(?P<rb>\])"
-    rb"|/(?P<name>[^ \n\r\t\f\x00()<>\[\]{}/%]*)|(?P<hex><)|\((?P<lit>[^\\()]*)\)"
+    rb"|/(?P<name>[^ \n\r\t\f\x00()<>\[\]{}/%]*)|(?P<hex><)"
+    rb"|\((?P<lit>[^\\()]*(?:" + _ESCAPE + rb"[^\\()]*)*)\)"
     rb"|(?P<word>true|false|null)(?=[ \n\r\t\f\x00()<>\[\]{}/%])|(?P<num>[+\-.0-9]))"
 )
 _WORDS = {b"true": lambda: generic.BooleanObject(True), b"false": lambda: generic.BooleanObject(False)}
@@ -181,7 +199,8 @@ _MAX_NESTING = 32
 def _dictionary(stream, whole: bytes, start: int, container_ref):
     """pyHanko's ``DictionaryObject.read_from_stream`` (a stream's payload read by pyHanko's own
     ``_maybe_read_stream_payload``) for a dictionary made only of plain tokens: names, numbers,
-    references, booleans, null, hex strings, literal strings without escapes or parentheses, and
+    references, booleans, null, hex strings, literal strings without nested parentheses whose
+    escapes pyHanko reads without error (``_ESCAPE``), and
     arrays and dictionaries of them, without repeated keys; None (the stream untouched) for anything
     else, which pyHanko then reads itself, errors included."""
     handler = container_ref.get_pdf_handler()
@@ -236,7 +255,8 @@ def _plain_value(whole: bytes, token, container_ref, handler, depth: int):
     elif kind == "hex":
         value, end = _hex_at(whole, token.start("hex"))
     elif kind == "lit":
-        value = generic.pdf_string(token["lit"])
+        text = token["lit"]
+        value = generic.pdf_string(_ESCAPED.sub(_unescaped, text) if b"\\" in text else text)
     elif kind == "word":
         value = _WORDS.get(token["word"], generic.NullObject)()
     elif kind == "num":

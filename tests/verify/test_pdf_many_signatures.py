@@ -453,6 +453,16 @@ def _read_with(stream, reader):
         b"<< /A 0 0 R >> ",
         b"<< /A 12 0\x0bR >> ",
         b"<< /A << /B 1 >> ",
+        b"<< /M (D\\07220261201103240Z) /P (pyHanko 0\\05638\\0560) >> ",
+        b"<< /A (\\n\\r\\t\\b\\f\\(\\)\\\\\\ \\/\\%\\<\\>\\[\\]\\#\\_\\&\\$) >> ",
+        b"<< /A (\\0728\\12x\\7) >> ",
+        b"<< /A (\\376\\377\\000A) >> ",
+        b"<< /A (\\78) >> ",
+        b"<< /A (\\129) >> ",
+        b"<< /A (\\477) >> ",
+        b"<< /A (a\\\nb) >> ",
+        b"<< /A (\\q) >> ",
+        b"<< /A (a\\",
     ],
 )
 def test_numbers_references_and_dictionaries_are_read_as_pyhanko_reads_them(token):
@@ -474,7 +484,9 @@ def test_a_plain_dictionary_is_read_at_once_and_an_unusual_one_by_pyhanko(monkey
     monkeypatch.setattr(parse_speed, "_pyhanko_read_object", lambda *args: calls.append(args))
     plain = _read_with(_Whole(b"<< /A [1 2 0 R] /B << /C (x) >> >>"), parse_speed.read_object)
     assert plain[1] == {"/A": [1, generic.IndirectObject(2, 0, None)], "/B": {"/C": "x"}} and not calls
-    _read_with(_Whole(b"<< /A (a\\)b) >>"), parse_speed.read_object)
+    escaped = _read_with(_Whole(b"<< /A (a\\)b\\056) >>"), parse_speed.read_object)
+    assert escaped[1] == {"/A": "a)b."} and not calls
+    _read_with(_Whole(b"<< /A (a(b)c) >>"), parse_speed.read_object)
     assert len(calls) == 1
 
 
