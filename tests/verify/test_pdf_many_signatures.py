@@ -12,6 +12,7 @@ token readers read the same objects as pyHanko's.
 from __future__ import annotations
 
 import gc
+import random
 import weakref
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
@@ -477,6 +478,32 @@ def test_numbers_references_and_dictionaries_are_read_as_pyhanko_reads_them(toke
         for key in theirs[1]:
             value, expected = mine[1].raw_get(key), theirs[1].raw_get(key)
             assert type(value) is type(expected) and value.container_ref == expected.container_ref, key
+
+
+# Bytes that make a literal string's escapes, octal codes, nesting and line breaks.
+_LITERAL_BYTES = [b"\\", b"0", b"1", b"3", b"4", b"7", b"8", b"9", b"n", b"x", b"(", b")", b"\n", b"\r", b" "]
+
+
+def test_literal_strings_are_read_as_pyhanko_reads_them():
+    """Every string of up to three of ``_LITERAL_BYTES`` (and 2,000 longer ones): the same value,
+    type and end, or the same error, with and without the dictionary reader."""
+    bodies = [b""] + [
+        a + b + c for a in _LITERAL_BYTES for b in [b"", *_LITERAL_BYTES] for c in [b"", *_LITERAL_BYTES]
+    ]
+    generator = random.Random(5)
+    bodies += [b"".join(generator.choices(_LITERAL_BYTES + [b"\\0", b"\\12"], k=6)) for _ in range(2000)]
+    read_at_once = 0
+    for body in set(bodies):
+        token = b"<< /A (" + body + b") /B 1 >> "
+        mine = _read_with(_Whole(token), parse_speed.read_object)
+        theirs = _read_with(BytesIO(token), parse_speed._pyhanko_read_object)
+        assert mine[0] is theirs[0] and mine[1:] == theirs[1:], body
+        if theirs[1] is not None:
+            assert type(mine[1]["/A"]) is type(theirs[1]["/A"]), body
+        read_at_once += (
+            parse_speed._dictionary(_Whole(token), token, 0, generic.Reference(7, 0, None)) is not None
+        )
+    assert read_at_once > len(set(bodies)) // 4  # most of them without pyHanko's reader
 
 
 def test_a_plain_dictionary_is_read_at_once_and_an_unusual_one_by_pyhanko(monkeypatch):
