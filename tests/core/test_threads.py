@@ -41,6 +41,45 @@ def test_run_sync_works_outside_and_inside_a_running_loop():
     assert asyncio.run(main()).startswith("run-sync")
 
 
+def test_run_sync_keeps_one_loop_per_thread_and_isolates_each_call():
+    marker = contextvars.ContextVar("marker", default="unset")
+    cancelled = []
+
+    async def loop_and_marker():
+        seen = marker.get()
+        marker.set("inside")  # stays in the call's own copy of the context
+        return asyncio.get_running_loop(), seen
+
+    async def leaves_a_task():
+        async def forever():
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                cancelled.append(True)
+                raise
+
+        asyncio.get_running_loop().create_task(forever())
+        await asyncio.sleep(0)  # it has started
+
+    async def fails():
+        raise ZeroDivisionError
+
+    marker.set("first")
+    loop, seen = run_sync(loop_and_marker)
+    assert seen == "first" and marker.get() == "first"
+    marker.set("second")
+    assert run_sync(loop_and_marker) == (loop, "second")  # the same loop, the caller's context now
+    run_sync(leaves_a_task)
+    assert cancelled == [True] and not asyncio.all_tasks(loop)
+    with pytest.raises(ZeroDivisionError):
+        run_sync(fails)
+    other = []
+    thread = threading.Thread(target=lambda: other.append(run_sync(loop_and_marker)[0]))
+    thread.start()
+    thread.join()
+    assert other[0] is not loop and not loop.is_closed()
+
+
 def test_batch_threads_answer_each_call_with_its_own_result_or_error_in_its_own_context():
     marker = contextvars.ContextVar("marker")
     batches = BatchThreads(threads=1, name="test-batch")
