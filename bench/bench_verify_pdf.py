@@ -5,8 +5,8 @@ Run from the project root: ``.venv/bin/python -m bench.bench_verify_pdf [--docum
 process, 4N over HTTP).
 Every timed verification is of a document not verified before in that process (each stamped anew, so
 its bytes differ), so no cached result of the same document counts. The two sides of each comparison
-take turns (document by document in process; in 8 rounds over HTTP, whose ratios are printed as their
-median and range), so a shared machine's load weighs on both alike.
+take turns in rounds (below), whose ratios are printed as their median and range, so a shared
+machine's load weighs on both alike.
 - In process, one thread, CPU time: ``verify_pdf`` (our report: chain to the trust anchor, integrity,
   change analysis, limits) against the baseline ``PdfFileReader`` + ``validate_pdf_signature`` for every
   signature with a ``ValidationContext`` built per file (same anchor, SM2-aware), on files made the
@@ -14,7 +14,7 @@ median and range), so a shared machine's load weighs on both alike.
   In each of N/8 rounds every side verifies one ten-signature file and then N/rounds one-signature
   files; the ratios (speed against pyHanko, 10 signatures ÷ 1) are taken per round, printed as their
   median and range.
-- Over HTTP: N documents stamped by the server's own RSA seal are each POSTed once to
+- Over HTTP, in 8 rounds: N documents stamped by the server's own RSA seal are each POSTed once to
   /api/v1/verify/pdf (8 in flight, must be TOTAL_PASSED); the baseline runs `pdfsig` on as many other
   documents stamped the same way, split between 2 processes (it checks every signature and the
   certificate, against its own NSS store).
@@ -62,8 +62,8 @@ def in_rounds(sides: dict, ten: list[list[bytes]], one: list[list[bytes]]) -> di
     own documents; so 1 and 10 signatures, ours and the baseline, are measured within seconds of
     each other and a shared machine's drift weighs on every figure of a round alike."""
     rounds = {(side, n): [] for side in sides for n in (1, 10)}
+    share = len(one[0]) // len(ten[0])
     for index in range(len(ten[0])):
-        share = len(one[0]) // len(ten[0])
         for position, (side, fn) in enumerate(sides.items()):
             rounds[side, 10].append(cpu_ms(fn, ten[position][index]))
             times = [cpu_ms(fn, d) for d in one[position][index * share : (index + 1) * share]]

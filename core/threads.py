@@ -36,8 +36,9 @@ def run_sync(make_coro: Callable[[], Awaitable[T]]) -> T:
 
     Outside an event loop it runs here, on this thread's own loop (kept between calls, as
     ``asyncio.Runner`` keeps one: making and closing a loop per call, as ``asyncio.run`` does, cost
-    about 0.2 ms, a twentieth of verifying a signed PDF). Each call runs in a copy of the caller's
-    context, like ``asyncio.run``, and tasks it leaves behind are cancelled before it returns.
+    0.2 ms or more, up to a tenth of verifying a one-signature PDF). Each call runs in a copy of
+    the caller's context, like ``asyncio.run``, and tasks it leaves behind are cancelled before it
+    returns.
     Inside a running loop (a sync function called from async code) it runs on a thread of its own,
     since a loop cannot be re-entered (a thread per call, so nested bridges never wait on each
     other for a worker)."""

@@ -200,9 +200,9 @@ def _dictionary(stream, whole: bytes, start: int, container_ref):
     """pyHanko's ``DictionaryObject.read_from_stream`` (a stream's payload read by pyHanko's own
     ``_maybe_read_stream_payload``) for a dictionary made only of plain tokens: names, numbers,
     references, booleans, null, hex strings, literal strings without nested parentheses whose
-    escapes pyHanko reads without error (``_ESCAPE``), and
-    arrays and dictionaries of them, without repeated keys; None (the stream untouched) for anything
-    else, which pyHanko then reads itself, errors included."""
+    escapes pyHanko reads without error (``_ESCAPE``), and arrays and dictionaries of them, without
+    repeated keys; None (the stream untouched) for anything else, which pyHanko then reads itself,
+    errors included."""
     handler = container_ref.get_pdf_handler()
     try:
         data, end = _plain_dictionary(whole, start + 2, container_ref, handler, 0)
