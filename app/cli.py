@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -173,7 +173,8 @@ def prepare_metrics_folder(data_dir: Path) -> Path:
 
 
 def run_server(what: str, factory: str, settings: Settings, host: str, port: int, workers: int = 1) -> None:
-    """Serve an app factory with uvicorn; its workers read settings (data folder too) from LONGTRUST_*."""
+    """Serve an app factory with uvicorn; its workers read settings (data folder too) from LONGTRUST_*
+    and, when there are several, each listens on a socket of its own (app.workers)."""
     import uvicorn
 
     from app.observability import logging_config
@@ -182,8 +183,7 @@ def run_server(what: str, factory: str, settings: Settings, host: str, port: int
     os.environ["LONGTRUST_DATA_DIR"] = str(settings.data_dir.resolve())
     scheme = "https" if settings.tls_cert else "http"
     typer.echo(f"{what} on {scheme}://{host}:{port} (data: {settings.data_dir.resolve()})")
-    uvicorn.run(
-        factory,
+    options = dict(
         factory=True,
         host=host,
         port=port,
@@ -193,6 +193,13 @@ def run_server(what: str, factory: str, settings: Settings, host: str, port: int
         log_config=logging_config(settings.log_format),
         **server_options(settings.tls_cert, settings.tls_key, settings.client_ca),
     )
+    if workers == 1:
+        uvicorn.run(factory, **options)
+        return
+    from app.workers import run_workers
+
+    with suppress(KeyboardInterrupt):  # (the supervisor has stopped its workers)
+        run_workers(uvicorn.Config(factory, **options))
 
 
 @token_cli.command("create")
