@@ -3,26 +3,16 @@ leaves no empty database behind."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-from tests.e2e.processes import ROOT, environment
+from tests.e2e.processes import environment, run_cli
 
 pytestmark = pytest.mark.slow
 
 
 def test_an_uninitialised_folder_points_to_init(tmp_path):
     env = environment(tmp_path / "empty", None)
-    result = subprocess.run(
-        [sys.executable, "-m", "app", "token", "list"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_cli("token", "list", env=env)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "run `longtrust init`" in lines[0], result.stderr

@@ -7,15 +7,13 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import psutil
 import pytest
 
-from tests.e2e.processes import ROOT, Process, cli, environment, free_port, wait_for
+from tests.e2e.processes import Process, cli, environment, free_port, run_cli, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -89,13 +87,6 @@ def test_a_port_in_use_stops_the_start(tmp_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = subprocess.run(
-            [sys.executable, "-m", "app", "serve", "--workers", "2", "--port", str(port)],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = run_cli("serve", "--workers", "2", "--port", str(port), env=env)
     assert done.returncode == 3
     assert f"cannot bind 127.0.0.1:{port}" in done.stdout + done.stderr

@@ -26,10 +26,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def cli(*args: str, env: dict) -> str:
-    result = subprocess.run(
+def run_cli(*args: str, env: dict) -> subprocess.CompletedProcess:
+    """``python -m app ARGS`` in the project root, whatever its exit status."""
+    return subprocess.run(
         [sys.executable, "-m", "app", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
     )
+
+
+def cli(*args: str, env: dict) -> str:
+    result = run_cli(*args, env=env)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
