@@ -30,6 +30,10 @@ def _listening(port: int) -> set[int]:
     return found
 
 
+def _two(sockets: set[int]) -> set[int] | None:
+    return sockets if len(sockets) == 2 else None
+
+
 def _connect_all(port: int) -> list[socket.socket]:
     """``CONNECTIONS`` keep-alive connections, each answered once (a pool's connections)."""
     connections = []
@@ -58,8 +62,9 @@ def test_each_worker_listens_on_its_own_socket_and_a_dead_one_is_replaced(tmp_pa
     cli("init", env=env)
     server = Process(["serve", "--workers", "2"], env, free_port(), tmp_path / "server.log").start()
     try:
-        first = _listening(server.port)
-        assert len(first) == 2  # one socket each; uvicorn alone gives both workers the same one
+        # Each worker listens once its application has started (the first may answer before the
+        # second listens); uvicorn alone gives both workers one socket, so this would never hold.
+        first = wait_for(lambda: _two(_listening(server.port)), 60, "a socket for each worker")
         connections = _connect_all(server.port)
         owners = _owners(server, connections)
         # The kernel spreads them by a hash of their addresses: fewer than 4 of 32 on one worker
@@ -69,10 +74,12 @@ def test_each_worker_listens_on_its_own_socket_and_a_dead_one_is_replaced(tmp_pa
             connection.close()
         busiest = owners.most_common(1)[0][0]
         os.kill(busiest, signal.SIGKILL)
-        again = wait_for(
-            lambda: len(_listening(server.port) - first) == 1 and _listening(server.port), 60, "a new worker"
-        )
-        assert len(again) == 2
+
+        def replaced() -> set[int] | None:  # the survivor's socket and the new worker's
+            found = _two(_listening(server.port))
+            return found if found and len(found & first) == 1 else None
+
+        wait_for(replaced, 60, "a new worker listening in place of the killed one")
         for connection in _connect_all(server.port):  # none waits on the dead worker's socket
             connection.close()
     finally:
