@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 from asn1crypto import pem, x509
 
+from app.settings import Settings
 from bench.live_server import free_port, serve, wrk
 from tests.ca.csrs import make_csr, ocsp_request
 
@@ -70,7 +71,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--no-access-log", action="store_true", help="LONGTRUST_ACCESS_LOG=false")
-    parser.add_argument("--log-every", type=int, default=1, help="LONGTRUST_OCSP_LOG_EVERY")
+    default_every = Settings.model_fields["ocsp_log_every"].default
+    parser.add_argument("--log-every", type=int, default=default_every, help="LONGTRUST_OCSP_LOG_EVERY")
     args = parser.parse_args()
     env = {"LONGTRUST_OCSP_LOG_EVERY": str(args.log_every)}
     if args.no_access_log:
@@ -110,6 +112,7 @@ def main() -> None:
             cfssl.terminate()
             cfssl.wait(timeout=10)
     logged = "no access log" if args.no_access_log else f"access log of one answer in {args.log_every}"
+    logged += " (the default)" if args.log_every == default_every and not args.no_access_log else ""
     print(
         f"pre-signed OCSP, wrk 2 threads 16 connections keep-alive, {args.rounds} rounds of {args.seconds} s,"
         f" {logged} (cfssl ocspserve logs no answered request)"
