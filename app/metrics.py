@@ -57,9 +57,19 @@ def outcome(status: int) -> str:
     return "ok" if status < 400 else "refused" if status < 500 else "failed"
 
 
-def observe_request(method: str, route: str, status: int, seconds: float) -> None:
-    """Count one answered request; ``route`` is the template (``/api/v1/seals/{seal_id}``)."""
-    count, latency, operation = _children(method, route, status)
+def ocsp_outcome(response_status: str) -> str:
+    """The outcome of an OCSP answer by its responseStatus (RFC 6960 §4.2.1): ``ok`` (successful),
+    ``failed`` (internalError, tryLater: the responder's side) or ``refused`` (the caller's)."""
+    if response_status == "successful":
+        return "ok"
+    return "failed" if response_status in ("internalError", "tryLater") else "refused"
+
+
+def observe_request(method: str, route: str, status: int, seconds: float, result: str | None = None) -> None:
+    """Count one answered request; ``route`` is the template (``/api/v1/seals/{seal_id}``). ``result``
+    (``ok``, ``refused`` or ``failed``) overrides the outcome the HTTP status gives, for a protocol
+    that answers its errors with HTTP 200 (OCSP)."""
+    count, latency, operation = _children(method, route, status, result)
     count.inc()
     latency.observe(seconds)
     if operation is not None:
@@ -67,12 +77,12 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
 
 
 @functools.lru_cache(maxsize=4096)
-def _children(method: str, route: str, status: int) -> tuple:
+def _children(method: str, route: str, status: int, result: str | None) -> tuple:
     """The labelled metrics one answer moves (looked up once: labels() costs more than inc())."""
     operation = OPERATIONS.get((method, route))
     if operation is not None:
         counter, labels = operation
-        operation = counter.labels(**labels, outcome=outcome(status))
+        operation = counter.labels(**labels, outcome=result or outcome(status))
     return REQUESTS.labels(method, route, str(status)), LATENCY.labels(method, route), operation
 
 

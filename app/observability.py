@@ -21,6 +21,7 @@ from pythonjsonlogger.json import JsonEncoder
 from pythonjsonlogger.orjson import OrjsonFormatter
 
 from app import metrics
+from ca.ocsp_endpoint import OCSP_STATUS
 
 REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="-")
 _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -100,7 +101,8 @@ def _request_id(scope) -> str:
 
 class Observe:
     """ASGI middleware: request id in and out, the metrics of every request and an access-log line
-    for one request in ``log_every`` (1: all; answers of 500 and above always)."""
+    for one request in ``log_every`` (1: all; answers of 500 and above, and OCSP answers other than
+    ``successful``, always)."""
 
     def __init__(self, app, access_log: bool = True, log_every: int = 1):
         self.app = app
@@ -132,21 +134,21 @@ class Observe:
     def _done(self, scope, status: int, seconds: float) -> None:
         route = getattr(scope.get("route"), "path", None) or "unmatched"
         method = scope.get("method", "")
-        metrics.observe_request(method, route, status, seconds)
-        if not self.access_log or (next(self._answered) % self.log_every and status < 500):
+        ocsp_status = scope.get(OCSP_STATUS)
+        result = None if ocsp_status is None else metrics.ocsp_outcome(ocsp_status)
+        metrics.observe_request(method, route, status, seconds, result)
+        usual = status < 500 and result in (None, "ok")
+        if not self.access_log or (next(self._answered) % self.log_every and usual):
             return
         client = scope.get("client") or ("-", 0)
-        access_log.info(
-            "%s %s %s",
-            method,
-            route,
-            status,
-            extra={
-                "method": method,
-                "route": route,
-                "status": status,
-                "duration_ms": round(seconds * 1000, 3),
-                "client": client[0],
-                "request_id": REQUEST_ID.get(),
-            },
-        )
+        extra = {
+            "method": method,
+            "route": route,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 3),
+            "client": client[0],
+            "request_id": REQUEST_ID.get(),
+        }
+        if ocsp_status is not None:
+            extra["ocsp_status"] = ocsp_status
+        access_log.info("%s %s %s", method, route, status, extra=extra)

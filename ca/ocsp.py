@@ -200,6 +200,22 @@ def unauthorized() -> bytes:
     return _response_status(6)
 
 
+_ERROR_ANSWERS = {
+    malformed_request(): "malformedRequest",
+    internal_error(): "internalError",
+    try_later(): "tryLater",
+    unauthorized(): "unauthorized",
+}
+
+
+def response_status(der: bytes) -> str:
+    """The responseStatus (RFC 6960 §4.2.1) of an OCSPResponse this responder made, by name:
+    ``successful`` or the error it answered with (``malformedRequest``, ``internalError``,
+    ``tryLater``, ``unauthorized``). An error answer is always one of the constants above, so no
+    parsing is needed on the hot path."""
+    return _ERROR_ANSWERS.get(der, "successful")
+
+
 class Responder:
     """A delegated responder (or the CA itself) with its encoding constants precomputed."""
 

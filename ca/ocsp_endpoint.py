@@ -16,7 +16,7 @@ import binascii
 import logging
 from dataclasses import dataclass
 
-from ca.ocsp import internal_error, try_later
+from ca.ocsp import internal_error, response_status, try_later
 from core.threads import in_thread
 from db.base import database_unavailable
 
@@ -27,6 +27,9 @@ OCSP_RESPONSE = b"application/ocsp-response"
 MAX_FAST_BODY = 64 * 1024  # larger bodies are left to the framework's body limit and parsing bounds
 GET_ROUTE = "/ocsp/{encoded:path}"
 POST_ROUTE = "/ocsp"
+# The answer's responseStatus (RFC 6960 §4.2.1) by name, for the access log and metrics: every OCSP
+# answer is HTTP 200, whatever it says.
+OCSP_STATUS = "longtrust.ocsp_status"
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,12 @@ def decode_get(encoded: str) -> bytes:
         return base64.b64decode(encoded.replace("-", "+").replace("_", "/") + "=" * (-len(encoded) % 4))
     except (binascii.Error, ValueError):
         return b""
+
+
+def answered(scope, der: bytes) -> bytes:
+    """``der`` (an OCSPResponse of this responder), its responseStatus noted in ``scope``."""
+    scope[OCSP_STATUS] = response_status(der)
+    return der
 
 
 def _header(scope, name: bytes) -> bytes | None:
@@ -103,18 +112,18 @@ class OcspEndpoint:
             return await self.app(scope, receive, send)
         if scope["method"] == "GET":
             scope["route"] = _Route(GET_ROUTE)
-            return await self._answer(send, decode_get(scope["path"][6:]), cacheable=True)
+            return await self._answer(scope, send, decode_get(scope["path"][6:]), cacheable=True)
         der = await _body(receive)
         if der is None:
             return None
         scope["route"] = _Route(POST_ROUTE)
-        return await self._answer(send, der, cacheable=False)
+        return await self._answer(scope, send, der, cacheable=False)
 
     def _fresh(self, request_der: bytes) -> bytes:
         with self.generation.request():
             return self.ocsp(request_der)
 
-    async def _answer(self, send, request_der: bytes, cacheable: bool) -> None:
+    async def _answer(self, scope, send, request_der: bytes, cacheable: bool) -> None:
         try:
             with self.generation.request():
                 der = self.held(request_der)
@@ -127,6 +136,7 @@ class OcspEndpoint:
             else:
                 log.exception("OCSP request failed")
                 der = internal_error()
+        answered(scope, der)
         headers = [(b"content-length", str(len(der)).encode()), (b"content-type", OCSP_RESPONSE)]
         if cacheable:
             headers.append((b"cache-control", b"public, max-age=300"))

@@ -10,7 +10,7 @@ from typing import Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from ca.listing import list_certificates
-from ca.ocsp_endpoint import decode_get
+from ca.ocsp_endpoint import answered, decode_get
 from ca.pairs import PairService, RecoveryService
 from ca.schemas import (
     CaOut,
@@ -222,12 +222,13 @@ def build_router(ca: CAService, require, approvals) -> APIRouter:
     @router.post("/ocsp", tags=["public"], **_binary(OCSP_RESPONSE))
     async def ocsp_post(request: Request):
         _require_media(request, OCSP_REQUEST)
-        return Response(await in_thread(ca.ocsp, await request.body()), media_type=OCSP_RESPONSE)
+        der = await in_thread(ca.ocsp, await request.body())
+        return Response(answered(request.scope, der), media_type=OCSP_RESPONSE)
 
     @router.get("/ocsp/{encoded:path}", tags=["public"], **_binary(OCSP_RESPONSE))
-    def ocsp_get(encoded: str):
+    def ocsp_get(encoded: str, request: Request):
         return Response(
-            ca.ocsp(decode_get(encoded)),
+            answered(request.scope, ca.ocsp(decode_get(encoded))),
             media_type=OCSP_RESPONSE,
             headers={"Cache-Control": "public, max-age=300"},
         )

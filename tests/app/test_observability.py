@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import logging
 
 import pytest
+from asn1crypto import pem, x509
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.container import build_services
 from app.main import create_app
 from app.observability import RequestIdFilter, logging_config
-from tests.ca.csrs import make_csr
+from tests.ca.csrs import make_csr, ocsp_request
 from tests.conftest import auth
 from tests.seal_service.test_pdf import make_png
 
@@ -98,13 +100,17 @@ def test_metrics_count_a_mixed_workload_without_identifiers(client, services, to
     assert client.post(
         "/ocsp", content=b"junk", headers={"Content-Type": "application/ocsp-request"}
     ).is_success
+    # The framework's OCSP route (a media type parameter it takes, the fast path does not).
+    assert client.post(
+        "/ocsp", content=b"junk", headers={"Content-Type": "application/ocsp-request; x=1"}
+    ).is_success
     after = _samples(client)
 
     assert _moved(before, after, "longtrust_certificates_issued_total", outcome="ok") == 1
     assert _moved(before, after, "longtrust_certificates_issued_total", outcome="refused") == 1
     assert _moved(before, after, "longtrust_stamps_total", kind="data", outcome="ok") == 1
     assert _moved(before, after, "longtrust_verifications_total", kind="certificate", outcome="ok") == 1
-    assert _moved(before, after, "longtrust_ocsp_requests_total", outcome="ok") == 1
+    assert _moved(before, after, "longtrust_ocsp_requests_total", outcome="refused") == 2
     assert _moved(before, after, "longtrust_key_signatures_total", algorithm="sm2-sm3") >= 3
     route = "/api/v1/cas/{ca_id}/certificates"
     assert (
@@ -139,20 +145,41 @@ def test_request_ids_in_and_out_and_an_access_log_without_secrets(client, token,
     )
 
 
-def test_ocsp_answers_are_logged_one_in_n_and_all_counted(settings, services, caplog):
+def _ocsp_request_for_issued(client, token) -> bytes:
+    issued = client.post(
+        "/api/v1/cas/rsa-issuing/certificates",
+        headers=auth(token("ca-operator")),
+        json={"csr_pem": make_csr("rsa").decode(), "profile": "organization-signing", "credit_code": USCC},
+    ).json()
+    cert, issuer = (
+        x509.Certificate.load(pem.unarmor(issued[k].encode())[2]) for k in ("certificate_pem", "chain_pem")
+    )
+    return ocsp_request(cert.serial_number, issuer)
+
+
+def test_ocsp_answers_are_logged_one_in_n_unless_refused_and_all_counted(settings, services, token, caplog):
     sampled = settings.model_copy(update={"ocsp_log_every": 3})
-    junk = {"content": b"junk", "headers": {"Content-Type": "application/ocsp-request"}}
+    media = {"Content-Type": "application/ocsp-request"}
     with TestClient(create_app(sampled, services), raise_server_exceptions=False) as c:
+        request = _ocsp_request_for_issued(c, token)
+        encoded = base64.urlsafe_b64encode(request).decode()
         before = _samples(c)
         with caplog.at_level(logging.INFO, logger="longtrust.access"):
-            answers = [c.post("/ocsp", **junk) for _ in range(7)]
+            answers = [c.post("/ocsp", content=request, headers=media) for _ in range(4)]
+            answers += [c.get(f"/ocsp/{encoded}") for _ in range(3)]
+            junk = [c.post("/ocsp", content=b"junk", headers=media), c.get("/ocsp/not-base64!")]
             c.get("/livez")
         after = _samples(c)
+    assert all(a.status_code == 200 for a in answers + junk)
     ids = {a.headers["x-request-id"] for a in answers}
     assert len(ids) == 7 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
-    routes = [r.route for r in caplog.records if r.name == "longtrust.access"]
-    assert routes.count("/ocsp") == 3 and routes.count("/livez") == 1  # answers 1, 4 and 7; the rest all
+    lines = [r for r in caplog.records if r.name == "longtrust.access"]
+    # Good answers 1, 4 and 7 of the sampled count; every malformedRequest; other routes all.
+    assert [r.ocsp_status for r in lines if r.route != "/livez"].count("successful") == 3
+    assert [r.ocsp_status for r in lines if r.route != "/livez"].count("malformedRequest") == 2
+    assert [r.route for r in lines].count("/livez") == 1
     assert _moved(before, after, "longtrust_ocsp_requests_total", outcome="ok") == 7
+    assert _moved(before, after, "longtrust_ocsp_requests_total", outcome="refused") == 2
 
 
 @pytest.mark.parametrize("serial", [7, 2**127 + 1], ids=["small", "beyond-64-bits"])
