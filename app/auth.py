@@ -59,8 +59,11 @@ def make_require(tokens: TokenService, limits: RateLimits, presented: Callable[[
         if deferred:
 
             async def later(request: Request, _declared=Security(BEARER)) -> Callable[[], Principal]:
-                return _check(request, action)
+                check = _check(request, action)
+                request.state.deferred_check = check
+                return check
 
+            later.check_for = lambda request: _check(request, action)
             return Depends(later)
 
         def dependency(request: Request, _declared=Security(BEARER)) -> Principal:

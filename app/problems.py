@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from core.errors import DomainError, ErrorCode, ErrorKind
+from core.threads import in_thread
 from db.base import UNAVAILABLE_ERRORS, database_unavailable
 
 log = logging.getLogger("longtrust")
@@ -48,13 +50,48 @@ def problem(status: int, title: str, detail: str, code: str | None = None, **ext
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
+def deferred_check(request: Request) -> Callable[[], object] | None:
+    """The deferred caller check of the request's route (app/auth.py, ``require(..., deferred=True)``),
+    or None.
+
+    A request refused before its route ran (a body that does not validate) is answered only after
+    this check, so that a caller without a valid credential gets 401 (and is counted as an
+    authentication failure) and one whose role may not gets 403, whatever the body. FastAPI parses
+    a JSON body before any dependency runs, so a check not made yet is made here; it raises 401 at
+    once when no credential was presented."""
+    check = getattr(request.state, "deferred_check", None)
+    if check is not None:
+        return check
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    for dependency in getattr(dependant, "dependencies", ()):
+        check_for = getattr(dependency.call, "check_for", None)
+        if check_for is not None:
+            return check_for(request)
+    return None
+
+
+async def _handled(request: Request, exc: Exception):
+    """``exc`` answered by the application's own handler for it (Starlette's look-up by class)."""
+    for cls in type(exc).__mro__:
+        handler = request.app.exception_handlers.get(cls)
+        if handler is not None:
+            return await handler(request, exc)
+    raise exc
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_req: Request, exc: DomainError):
         return problem(STATUS[exc.kind], exc.title, exc.detail, exc.code)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_req: Request, exc: RequestValidationError):
+    async def _validation(req: Request, exc: RequestValidationError):
+        try:
+            check = deferred_check(req)
+            if check is not None:
+                await in_thread(check)
+        except Exception as refused:  # the caller's refusal (401, 403, 429) comes before the body's
+            return await _handled(req, refused)
         errors = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
             for e in exc.errors()

@@ -45,6 +45,42 @@ def test_wrong_role_is_403(client, token):
     assert "verifier" in body["detail"]
 
 
+ISSUING_ROUTES = {
+    "/api/v1/cas/sm2-issuing/certificates": "ca-operator",
+    "/api/v1/licenses": "registry-operator",
+}
+
+
+@pytest.mark.parametrize("route", ISSUING_ROUTES)
+@pytest.mark.parametrize("body", [b"{}", b"{not json", b"[]"], ids=["missing-fields", "not-json", "list"])
+def test_the_caller_is_refused_before_the_body(client, token, route, body):
+    json_media = {"Content-Type": "application/json"}
+    for headers, status in [
+        ({}, 401),
+        ({"Authorization": "Bearer lt_bogus"}, 401),
+        (auth(token("verifier")), 403),
+        (auth(token(ISSUING_ROUTES[route])), 422),
+    ]:
+        r = client.post(route, headers={**json_media, **headers}, content=body)
+        problem = _is_problem(r, status)
+        assert status != 401 or r.headers["www-authenticate"] == "Bearer"
+        assert (status == 422) == problem["detail"].startswith("body")
+
+
+def test_a_bogus_token_with_a_bad_body_counts_as_an_authentication_failure(settings, services):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from app.rate_limits import RateLimits
+
+    strict = settings.model_copy(update={"rate_limit_auth_failures": "2/minute"})
+    services.limits = RateLimits(strict)
+    bogus = {"Authorization": "Bearer lt_bogus", "Content-Type": "application/json"}
+    with TestClient(create_app(strict, services), raise_server_exceptions=False) as c:
+        answers = [c.post("/api/v1/licenses", headers=bogus, content=b"{}").status_code for _ in range(3)]
+    assert answers == [401, 401, 429]
+
+
 def test_malformed_json_is_4xx_problem(client, token):
     headers = {**auth(token("ca-operator")), "Content-Type": "application/json"}
     r = client.post("/api/v1/cas/sm2-issuing/certificates", headers=headers, content=b"{not json")
