@@ -99,6 +99,15 @@ def _request_id(scope) -> str:
     return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
 
 
+def _plain_route(scope) -> str:
+    """The template of a route the framework matched without naming it in the scope (Starlette's
+    own routes: /openapi.json, /docs): its path, which has no parameters to hide; else
+    ``unmatched`` (no route, or a request refused before routing)."""
+    if "endpoint" in scope and not scope.get("path_params"):
+        return scope["path"]
+    return "unmatched"
+
+
 class Observe:
     """ASGI middleware: request id in and out, the metrics of every request and an access-log line
     for one request in ``log_every`` (1: all; answers of 500 and above, and OCSP answers other than
@@ -132,7 +141,7 @@ class Observe:
             REQUEST_ID.reset(token)
 
     def _done(self, scope, status: int, seconds: float) -> None:
-        route = getattr(scope.get("route"), "path", None) or "unmatched"
+        route = getattr(scope.get("route"), "path", None) or _plain_route(scope)
         method = scope.get("method", "")
         ocsp_status = scope.get(OCSP_STATUS)
         result = None if ocsp_status is None else metrics.ocsp_outcome(ocsp_status)

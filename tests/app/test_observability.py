@@ -134,12 +134,18 @@ def test_request_ids_in_and_out_and_an_access_log_without_secrets(client, token,
         given = client.get("/api/v1/keys", headers={**auth(secret), "X-Request-ID": "req-42"})
         fresh = client.get("/livez")
         hostile = client.get("/livez", headers={"X-Request-ID": "bad id\nwith newline"})
+        client.get("/openapi.json")
+        client.get("/no/such/route")
+        client.post(f"/api/v1/tokens/{secret}/revoke")  # a route parameter is never logged
     assert given.headers["x-request-id"] == "req-42"
     assert len(fresh.headers["x-request-id"]) == 32
     assert hostile.headers["x-request-id"] != "bad id\nwith newline"
     lines = [r for r in caplog.records if r.name == "longtrust.access"]
     keys_line = next(r for r in lines if r.route == "/api/v1/keys")
     assert keys_line.request_id == "req-42" and keys_line.status == 200 and keys_line.method == "GET"
+    routes = {r.route for r in lines}
+    assert {"/openapi.json", "unmatched", "/livez", "/api/v1/tokens/{token_id}/revoke"} <= routes
+    assert "/no/such/route" not in routes
     assert all(
         secret not in r.getMessage() and secret not in json.dumps(r.__dict__, default=str) for r in lines
     )
