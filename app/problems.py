@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError
@@ -70,6 +70,16 @@ def deferred_check(request: Request) -> Callable[[], object] | None:
     return None
 
 
+def _json_expected_but_not_sent(request: Request) -> bool:
+    """Whether the request's route takes a JSON body and the request declared another media type
+    (FastAPI then validates the raw bytes and would answer "not a valid dictionary")."""
+    body = getattr(request.scope.get("route"), "body_field", None)
+    if body is None or isinstance(body.field_info, params.Form):
+        return False
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return bool(media) and media != "application/json" and not media.endswith("+json")
+
+
 async def _handled(request: Request, exc: Exception):
     """``exc`` answered by the application's own handler for it (Starlette's look-up by class)."""
     for cls in type(exc).__mro__:
@@ -92,6 +102,10 @@ def install(app: FastAPI) -> None:
                 await in_thread(check)
         except Exception as refused:  # the caller's refusal (401, 403, 429) comes before the body's
             return await _handled(req, refused)
+        if _json_expected_but_not_sent(req):
+            return problem(
+                415, "unsupported media type", "send Content-Type: application/json", ErrorCode.MEDIA_TYPE
+            )
         errors = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
             for e in exc.errors()

@@ -81,6 +81,20 @@ def test_a_bogus_token_with_a_bad_body_counts_as_an_authentication_failure(setti
     assert answers == [401, 401, 429]
 
 
+@pytest.mark.parametrize("media", ["text/plain", "application/x-www-form-urlencoded"])
+def test_a_json_body_under_another_media_type_is_415(client, token, media):
+    body = b'{"csr_pem": "x", "profile": "organization-signing"}'
+    headers = {**auth(token("ca-operator")), "Content-Type": media}
+    r = client.post("/api/v1/cas/sm2-issuing/certificates", headers=headers, content=body)
+    assert "application/json" in _is_problem(r, 415)["detail"]
+    r = client.post(
+        "/api/v1/cas/sm2-issuing/certificates",
+        headers={**headers, "Content-Type": "application/json"},
+        content=body,
+    )
+    _is_problem(r, 400)  # the same body, declared as JSON, is read (and its CSR refused)
+
+
 def test_malformed_json_is_4xx_problem(client, token):
     headers = {**auth(token("ca-operator")), "Content-Type": "application/json"}
     r = client.post("/api/v1/cas/sm2-issuing/certificates", headers=headers, content=b"{not json")
