@@ -47,6 +47,7 @@ def make_require(tokens: TokenService, limits: RateLimits, presented: Callable[[
                 raise unauthenticated(refusal)
             if not access_policy().allows(principal.role, action):
                 raise forbidden(f"role {principal.role} may not {action}")
+            request.state.caller_checked = True
             return principal
 
         return run
@@ -60,7 +61,7 @@ def make_require(tokens: TokenService, limits: RateLimits, presented: Callable[[
 
             async def later(request: Request, _declared=Security(BEARER)) -> Callable[[], Principal]:
                 check = _check(request, action)
-                request.state.deferred_check = check
+                request.state.caller_check = check  # not run yet: app/problems.py runs it on a refusal
                 return check
 
             later.check_for = lambda request: _check(request, action)
@@ -69,6 +70,8 @@ def make_require(tokens: TokenService, limits: RateLimits, presented: Callable[[
         def dependency(request: Request, _declared=Security(BEARER)) -> Principal:
             return _check(request, action)()
 
+        # A body FastAPI cannot parse is refused before any dependency runs (app/problems.py).
+        dependency.check_for = lambda request: _check(request, action)
         return Depends(dependency)
 
     return require

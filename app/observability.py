@@ -8,6 +8,7 @@ query (share URLs and query strings can carry secrets) and never any header.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -19,6 +20,7 @@ from contextvars import ContextVar
 
 from pythonjsonlogger.json import JsonEncoder
 from pythonjsonlogger.orjson import OrjsonFormatter
+from starlette.routing import Route
 
 from app import metrics
 from ca.ocsp_endpoint import OCSP_STATUS
@@ -100,12 +102,18 @@ def _request_id(scope) -> str:
 
 
 def _plain_route(scope) -> str:
-    """The template of a route the framework matched without naming it in the scope (Starlette's
-    own routes: /openapi.json, /docs): its path, which has no parameters to hide; else
-    ``unmatched`` (no route, or a request refused before routing)."""
-    if "endpoint" in scope and not scope.get("path_params"):
-        return scope["path"]
-    return "unmatched"
+    """The template of a route the framework matched without naming it in the scope: one of the
+    application's own parameterless routes (Starlette's: /openapi.json, /docs), by its path; else
+    ``unmatched`` (no route, a mount's files, or a request refused before routing). Nothing the
+    caller chose beyond those fixed paths reaches the log or the metrics' labels."""
+    path = scope.get("path")
+    return path if path in _fixed_paths(scope.get("app")) else "unmatched"
+
+
+@functools.lru_cache(maxsize=16)
+def _fixed_paths(app) -> frozenset[str]:
+    routes = getattr(app, "routes", ())
+    return frozenset(r.path for r in routes if type(r) is Route and not r.param_convertors)
 
 
 class Observe:
@@ -147,7 +155,8 @@ class Observe:
         result = None if ocsp_status is None else metrics.ocsp_outcome(ocsp_status)
         metrics.observe_request(method, route, status, seconds, result)
         usual = status < 500 and result in (None, "ok")
-        if not self.access_log or (next(self._answered) % self.log_every and usual):
+        # Only usual answers move the count, so refused ones cannot push good ones out of the log.
+        if not self.access_log or (usual and next(self._answered) % self.log_every):
             return
         client = scope.get("client") or ("-", 0)
         extra = {

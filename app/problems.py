@@ -50,16 +50,19 @@ def problem(status: int, title: str, detail: str, code: str | None = None, **ext
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
-def deferred_check(request: Request) -> Callable[[], object] | None:
-    """The deferred caller check of the request's route (app/auth.py, ``require(..., deferred=True)``),
-    or None.
+def caller_check(request: Request) -> Callable[[], object] | None:
+    """The caller check (app/auth.py ``require``) of the request's route that has not run yet, or None.
 
-    A request refused before its route ran (a body that does not validate) is answered only after
-    this check, so that a caller without a valid credential gets 401 (and is counted as an
-    authentication failure) and one whose role may not gets 403, whatever the body. FastAPI parses
-    a JSON body before any dependency runs, so a check not made yet is made here; it raises 401 at
-    once when no credential was presented."""
-    check = getattr(request.state, "deferred_check", None)
+    A request refused by the framework before its route ran (a body that does not parse or does not
+    validate) is answered only after this check, so that a caller without a valid credential gets
+    401 (and is counted as an authentication failure) and one whose role may not gets 403, whatever
+    the body holds. Routes with a deferred check have not run it yet; on the others it has run
+    unless FastAPI refused the body before any dependency ran (it parses a JSON body first). Raises
+    401 at once when no credential was presented. Bodies refused before routing (too large, nested
+    too deep) are refused before any check."""
+    if getattr(request.state, "caller_checked", False):
+        return None
+    check = getattr(request.state, "caller_check", None)
     if check is not None:
         return check
     dependant = getattr(request.scope.get("route"), "dependant", None)
@@ -70,14 +73,29 @@ def deferred_check(request: Request) -> Callable[[], object] | None:
     return None
 
 
+async def _caller_refusal(request: Request):
+    """The answer to the caller's refusal by :func:`caller_check` (401, 403, 429), or None."""
+    try:
+        check = caller_check(request)
+        if check is not None:
+            await in_thread(check)
+    except Exception as refused:  # noqa: BLE001 - answered by the application's handler for it
+        return await _handled(request, refused)
+    return None
+
+
 def _json_expected_but_not_sent(request: Request) -> bool:
-    """Whether the request's route takes a JSON body and the request declared another media type
-    (FastAPI then validates the raw bytes and would answer "not a valid dictionary")."""
+    """Whether the request's route takes a JSON body and the request sent its body under another
+    media type, or none (FastAPI then validates the raw bytes and would answer "not a valid
+    dictionary"). JSON is what FastAPI parses as JSON: ``application/json`` and ``application/*+json``."""
     body = getattr(request.scope.get("route"), "body_field", None)
     if body is None or isinstance(body.field_info, params.Form):
         return False
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    return bool(media) and media != "application/json" and not media.endswith("+json")
+    if not media:
+        return request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+    kind, _, subtype = media.partition("/")
+    return not (kind == "application" and (subtype == "json" or subtype.endswith("+json")))
 
 
 async def _handled(request: Request, exc: Exception):
@@ -96,12 +114,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(req: Request, exc: RequestValidationError):
-        try:
-            check = deferred_check(req)
-            if check is not None:
-                await in_thread(check)
-        except Exception as refused:  # the caller's refusal (401, 403, 429) comes before the body's
-            return await _handled(req, refused)
+        refusal = await _caller_refusal(req)
+        if refusal is not None:
+            return refusal
         if _json_expected_but_not_sent(req):
             return problem(
                 415, "unsupported media type", "send Content-Type: application/json", ErrorCode.MEDIA_TYPE
@@ -117,7 +132,11 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_req: Request, exc: StarletteHTTPException):
+    async def _http(req: Request, exc: StarletteHTTPException):
+        # 400: a body FastAPI could not parse (not UTF-8, a number too long), refused before the route
+        refusal = await _caller_refusal(req) if exc.status_code == 400 else None
+        if refusal is not None:
+            return refusal
         titles = {
             400: "bad request",
             404: "not found",

@@ -45,26 +45,31 @@ def test_wrong_role_is_403(client, token):
     assert "verifier" in body["detail"]
 
 
-ISSUING_ROUTES = {
-    "/api/v1/cas/sm2-issuing/certificates": "ca-operator",
-    "/api/v1/licenses": "registry-operator",
+ROLES = {
+    "/api/v1/cas/sm2-issuing/certificates": "ca-operator",  # the caller is checked in a batch thread
+    "/api/v1/licenses": "registry-operator",  # the same
+    "/api/v1/tokens": "security-admin",  # checked by a dependency, before the body's fields
 }
 
 
-@pytest.mark.parametrize("route", ISSUING_ROUTES)
-@pytest.mark.parametrize("body", [b"{}", b"{not json", b"[]"], ids=["missing-fields", "not-json", "list"])
+@pytest.mark.parametrize("route", ROLES)
+@pytest.mark.parametrize(
+    "body",
+    [b"{}", b"{not json", b"[]", b'{"csr_pem": "\xff"}', b'{"n": ' + b"9" * 5000 + b"}"],
+    ids=["missing-fields", "not-json", "list", "not-utf8", "long-number"],
+)
 def test_the_caller_is_refused_before_the_body(client, token, route, body):
     json_media = {"Content-Type": "application/json"}
     for headers, status in [
         ({}, 401),
         ({"Authorization": "Bearer lt_bogus"}, 401),
         (auth(token("verifier")), 403),
-        (auth(token(ISSUING_ROUTES[route])), 422),
+        (auth(token(ROLES[route])), None),  # the body's own refusal, last
     ]:
         r = client.post(route, headers={**json_media, **headers}, content=body)
-        problem = _is_problem(r, status)
+        _is_problem(r, status or r.status_code)
         assert status != 401 or r.headers["www-authenticate"] == "Bearer"
-        assert (status == 422) == problem["detail"].startswith("body")
+        assert status is not None or r.status_code in (400, 422)
 
 
 def test_a_bogus_token_with_a_bad_body_counts_as_an_authentication_failure(settings, services):
@@ -81,10 +86,10 @@ def test_a_bogus_token_with_a_bad_body_counts_as_an_authentication_failure(setti
     assert answers == [401, 401, 429]
 
 
-@pytest.mark.parametrize("media", ["text/plain", "application/x-www-form-urlencoded"])
+@pytest.mark.parametrize("media", ["text/plain", "application/x-www-form-urlencoded", "text/x+json", None])
 def test_a_json_body_under_another_media_type_is_415(client, token, media):
     body = b'{"csr_pem": "x", "profile": "organization-signing"}'
-    headers = {**auth(token("ca-operator")), "Content-Type": media}
+    headers = {**auth(token("ca-operator")), **({"Content-Type": media} if media else {})}
     r = client.post("/api/v1/cas/sm2-issuing/certificates", headers=headers, content=body)
     assert "application/json" in _is_problem(r, 415)["detail"]
     r = client.post(
