@@ -26,6 +26,7 @@ from app import metrics
 from ca.ocsp_endpoint import OCSP_STATUS
 
 REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="-")
+CLIENT_CLOSED = 499  # the status nginx logs for a request its client closed before the answer
 _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 access_log = logging.getLogger("longtrust.access")
 # A fresh id is this process's random prefix and a counter: unique like uuid4().hex (32 hex digits),
@@ -134,7 +135,7 @@ class Observe:
         rid = _request_id(scope)
         token = REQUEST_ID.set(rid)
         started = time.perf_counter()
-        status = [500]
+        status: list[int | None] = [None]
 
         async def send_with_id(message):
             if message["type"] == "http.response.start":
@@ -144,8 +145,12 @@ class Observe:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except BaseException:
+            status[0] = status[0] or 500
+            raise
         finally:
-            self._done(scope, status[0], time.perf_counter() - started)
+            # No answer and no error: the client left before it could be answered (nginx's 499).
+            self._done(scope, status[0] or CLIENT_CLOSED, time.perf_counter() - started)
             REQUEST_ID.reset(token)
 
     def _done(self, scope, status: int, seconds: float) -> None:

@@ -113,10 +113,10 @@ class OcspEndpoint:
         if scope["method"] == "GET":
             scope["route"] = _Route(GET_ROUTE)
             return await self._answer(scope, send, decode_get(scope["path"][6:]), cacheable=True)
-        der = await _body(receive)
-        if der is None:
-            return None
         scope["route"] = _Route(POST_ROUTE)
+        der = await _body(receive)
+        if der is None:  # the client left before its body was complete; nobody to answer
+            return None
         return await self._answer(scope, send, der, cacheable=False)
 
     def _fresh(self, request_der: bytes) -> bytes:

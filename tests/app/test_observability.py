@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import json
@@ -189,6 +190,27 @@ def test_ocsp_answers_are_logged_one_in_n_unless_refused_and_all_counted(setting
     assert [r.route for r in lines].count("/livez") == 1
     assert _moved(before, after, "longtrust_ocsp_requests_total", outcome="ok") == 6
     assert _moved(before, after, "longtrust_ocsp_requests_total", outcome="refused") == 4
+
+
+def test_a_client_that_leaves_before_its_answer_is_499_not_500(client):
+    messages = iter([{"type": "http.request", "body": b"\x30\x82", "more_body": True}])
+    sent = []
+
+    async def receive():
+        return next(messages, {"type": "http.disconnect"})
+
+    async def send(message):
+        sent.append(message)
+
+    headers = [(b"content-type", b"application/ocsp-request"), (b"content-length", b"100")]
+    scope = {"type": "http", "method": "POST", "path": "/ocsp", "headers": headers, "query_string": b""}
+    before = _samples(client)
+    asyncio.run(client.app(scope, receive, send))  # the OCSP fast path: it returns without answering
+    after = _samples(client)
+    labels = {"method": "POST", "route": "/ocsp"}
+    assert sent == []
+    assert _moved(before, after, "longtrust_http_requests_total", **labels, status="499") == 1
+    assert _moved(before, after, "longtrust_http_requests_total", **labels, status="500") == 0
 
 
 @pytest.mark.parametrize("serial", [7, 2**127 + 1], ids=["small", "beyond-64-bits"])
