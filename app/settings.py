@@ -66,8 +66,9 @@ class Settings(BaseSettings):
     metrics: Literal["on", "off"] = "on"
     log_format: Literal["json", "text"] = "json"
     access_log: bool = True
-    # Pre-signed OCSP answers are the hottest path: log one in N of them (all are counted in metrics),
-    # as EJBCA keeps its OCSP transaction log off by default; a line costs a third of an answer's CPU.
+    # OCSP is the hottest path: log one successful answer in N (every other answer is logged, all are
+    # counted in metrics), as EJBCA keeps its OCSP transaction log off by default; a line costs a
+    # third of an answer's CPU.
     ocsp_log_every: int = Field(default=10, ge=1)
     console_session_s: float = 8 * 3600.0  # a web console sign-in lasts this long (seconds)
 
