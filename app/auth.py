@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from fastapi import Depends, Request, Security
@@ -60,18 +61,16 @@ def make_require(tokens: TokenService, limits: RateLimits, presented: Callable[[
         if deferred:
 
             async def later(request: Request, _declared=Security(BEARER)) -> Callable[[], Principal]:
-                check = _check(request, action)
-                request.state.caller_check = check  # not run yet: app/problems.py runs it on a refusal
-                return check
+                return _check(request, action)
 
-            later.check_for = lambda request: _check(request, action)
-            return Depends(later)
+            call = later
+        else:
 
-        def dependency(request: Request, _declared=Security(BEARER)) -> Principal:
-            return _check(request, action)()
+            def call(request: Request, _declared=Security(BEARER)) -> Principal:
+                return _check(request, action)()
 
-        # A body FastAPI cannot parse is refused before any dependency runs (app/problems.py).
-        dependency.check_for = lambda request: _check(request, action)
-        return Depends(dependency)
+        # A request refused before its route ran is answered after this check (app/problems.py).
+        call.check_for = functools.partial(_check, action=action)
+        return Depends(call)
 
     return require

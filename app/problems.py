@@ -12,7 +12,7 @@ from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from core.errors import DomainError, ErrorCode, ErrorKind
+from core.errors import DomainError, ErrorCode, ErrorKind, media_type
 from core.threads import in_thread
 from db.base import UNAVAILABLE_ERRORS, database_unavailable
 
@@ -56,15 +56,13 @@ def caller_check(request: Request) -> Callable[[], object] | None:
     A request refused by the framework before its route ran (a body that does not parse or does not
     validate) is answered only after this check, so that a caller without a valid credential gets
     401 (and is counted as an authentication failure) and one whose role may not gets 403, whatever
-    the body holds. Routes with a deferred check have not run it yet; on the others it has run
-    unless FastAPI refused the body before any dependency ran (it parses a JSON body first). Raises
+    the body holds. A check that ran and passed marks the request (``caller_checked``); one that
+    did not run yet (a deferred check, or FastAPI refused the body before any dependency ran: it
+    parses a JSON body first) is made from the route's dependency (``check_for``). Raises
     401 at once when no credential was presented. Bodies refused before routing (too large, nested
     too deep) are refused before any check."""
     if getattr(request.state, "caller_checked", False):
         return None
-    check = getattr(request.state, "caller_check", None)
-    if check is not None:
-        return check
     dependant = getattr(request.scope.get("route"), "dependant", None)
     for dependency in getattr(dependant, "dependencies", ()):
         check_for = getattr(dependency.call, "check_for", None)
@@ -91,7 +89,7 @@ def _json_expected_but_not_sent(request: Request) -> bool:
     body = getattr(request.scope.get("route"), "body_field", None)
     if body is None or isinstance(body.field_info, params.Form):
         return False
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    media = media_type(request.headers.get("content-type"))
     if not media:
         return request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
     kind, _, subtype = media.partition("/")

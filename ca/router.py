@@ -26,7 +26,7 @@ from ca.schemas import (
     StatusOut,
 )
 from ca.service import CAService, to_pem
-from core.errors import DomainError, ErrorCode, ErrorKind, not_found
+from core.errors import DomainError, ErrorCode, ErrorKind, media_type, not_found
 from core.principal import Principal
 from core.threads import BatchThreads, in_thread
 from db.audit import changes_with_events
@@ -56,8 +56,7 @@ def _csr_bytes(text: str) -> bytes:
 
 
 def _require_media(request: Request, expected: str) -> None:
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media != expected:
+    if media_type(request.headers.get("content-type")) != expected:
         raise DomainError(
             ErrorKind.UNSUPPORTED_MEDIA, f"send Content-Type: {expected}", code=ErrorCode.MEDIA_TYPE
         )

@@ -212,6 +212,12 @@ def forbidden(detail: str) -> DomainError:
     return DomainError(ErrorKind.FORBIDDEN, detail)
 
 
+def media_type(content_type: str | None) -> str:
+    """The media type of a ``Content-Type`` value (RFC 9110 §8.3): ``type/subtype`` in lower case,
+    without parameters; "" when there is none."""
+    return (content_type or "").split(";")[0].strip().lower()
+
+
 def bearer_token(authorization: str | None) -> str:
     """The token of an ``Authorization: Bearer <token>`` header; 401 DomainError without one."""
     scheme, _, token = (authorization or "").partition(" ")

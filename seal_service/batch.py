@@ -10,7 +10,7 @@ import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.errors import DomainError, ErrorCode, ErrorKind, invalid
+from core.errors import DomainError, ErrorCode, ErrorKind, invalid, media_type
 
 MAX_DOCUMENTS = 100
 DOCUMENT_ERRORS = (ErrorKind.INVALID_INPUT, ErrorKind.UNPROCESSABLE, ErrorKind.CONFLICT, ErrorKind.TOO_LARGE)
@@ -25,7 +25,7 @@ class Document:
 
 def kind_of(document: Document) -> str | None:
     """ "pdf" or "ofd" from the part's media type, else from the bytes (%PDF- or a zip); None if neither."""
-    media = document.media_type.split(";")[0].strip().lower()
+    media = media_type(document.media_type)
     if media == "application/pdf" or document.data[:1024].lstrip().startswith(b"%PDF-"):
         return "pdf"
     if media in ("application/ofd", "application/zip") or document.data.startswith(b"PK\x03\x04"):

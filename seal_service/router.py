@@ -9,7 +9,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from core.errors import DomainError, ErrorCode, ErrorKind, invalid
+from core.errors import DomainError, ErrorCode, ErrorKind, invalid, media_type
 from core.jsontext import MAX_JSON_DEPTH, json_nested_deeper_than
 from core.principal import Principal
 from core.threads import BatchThreads, in_thread
@@ -45,8 +45,7 @@ PLACEMENTS_DOC = (
 
 
 def _require_media(request: Request, accepted: tuple[str, ...], what: str) -> None:
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media not in accepted:
+    if media_type(request.headers.get("content-type")) not in accepted:
         raise DomainError(
             ErrorKind.UNSUPPORTED_MEDIA,
             f"send the {what} with Content-Type: {accepted[0]}",

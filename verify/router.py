@@ -7,7 +7,7 @@ import base64
 from asn1crypto import pem
 from fastapi import APIRouter, Request
 
-from core.errors import DomainError, ErrorCode, ErrorKind, invalid
+from core.errors import DomainError, ErrorCode, ErrorKind, invalid, media_type
 from core.threads import in_thread
 from verify.report import Report
 from verify.schemas import CertificateIn, ReportOut, SealIn
@@ -32,8 +32,7 @@ def _pem_certs(text: str, field: str) -> list[bytes]:
 
 
 async def _body(request: Request, *media: str) -> bytes:
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind not in media:
+    if media_type(request.headers.get("content-type")) not in media:
         raise DomainError(
             ErrorKind.UNSUPPORTED_MEDIA, f"send Content-Type: {' or '.join(media)}", code=ErrorCode.MEDIA_TYPE
         )
