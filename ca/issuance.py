@@ -3,11 +3,12 @@ around the issuance core."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Generator
 from datetime import timedelta
 
 from asn1crypto import x509
-from sqlalchemy import Executable, bindparam, insert, text, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 
 from ca.csr import parse_csr
@@ -23,7 +24,7 @@ from ca.records import (
 )
 from core.errors import ErrorCode, conflict, invalid
 from core.threads import drive
-from db.audit import Change, record, write_steps
+from db.audit import Change, record, values_list, write_steps
 from policies.profiles import Profile
 
 _TABLE = IssuedCertificate.__table__
@@ -43,26 +44,36 @@ _INTENT_COLUMNS = (
 )
 # No RETURNING (nothing reads the new row's id); named parameters, as it may run inside a WITH clause.
 _ADD_INTENT = insert(_TABLE).inline().values({c: bindparam(c) for c in _INTENT_COLUMNS})
+_STORED_COLUMNS = ("c_ca", "c_serial", "certificate_der")
 _STORE_CERTIFICATE = (
     update(_TABLE)
     .where(_TABLE.c.ca_id == bindparam("c_ca"), _TABLE.c.serial_hex == bindparam("c_serial"))
     .values(certificate_der=bindparam("certificate_der"), status="good")
 )
 
-# Several certificates stored by one statement on PostgreSQL (audit.Change.bulk).
-_PG_STORE_CERTIFICATES = text(
-    f"UPDATE {_TABLE.name} AS t SET certificate_der = u.der, status = 'good'"
-    " FROM unnest(CAST(:cas AS varchar[]), CAST(:serials AS varchar[]), CAST(:ders AS bytea[]))"
-    " AS u(ca, serial, der) WHERE t.ca_id = u.ca AND t.serial_hex = u.serial"
-)
+
+# Several intents added, or certificates stored, by one statement on PostgreSQL (audit.Change.bulk).
+@functools.lru_cache(maxsize=64)
+def _pg_add_intents(rows: int) -> str:
+    columns = ", ".join(_INTENT_COLUMNS)
+    return f"INSERT INTO {_TABLE.name} ({columns}) VALUES {values_list(len(_INTENT_COLUMNS), rows)}"
 
 
-def _store_certificates(params: list[dict]) -> tuple[Executable, dict]:
-    return _PG_STORE_CERTIFICATES, {
-        "cas": [p["c_ca"] for p in params],
-        "serials": [p["c_serial"] for p in params],
-        "ders": [p["certificate_der"] for p in params],
-    }
+@functools.lru_cache(maxsize=64)
+def _pg_store_certificates(rows: int) -> str:
+    return (
+        f"UPDATE {_TABLE.name} AS t SET certificate_der = u.der, status = 'good'"
+        f" FROM (VALUES {values_list(len(_STORED_COLUMNS), rows)}) AS u(ca, serial, der)"
+        " WHERE t.ca_id = u.ca AND t.serial_hex = u.serial"
+    )
+
+
+def _add_intents(params: list[dict]) -> tuple[str, list]:
+    return _pg_add_intents(len(params)), [p[c] for p in params for c in _INTENT_COLUMNS]
+
+
+def _store_certificates(params: list[dict]) -> tuple[str, list]:
+    return _pg_store_certificates(len(params)), [p[c] for p in params for c in _STORED_COLUMNS]
 
 
 class CaIssuance:
@@ -216,7 +227,13 @@ class CaIssuance:
             }
             try:
                 yield Change(
-                    _ADD_INTENT, intent, actor, "certificate.sign-intent", target, {"profile": profile_name}
+                    _ADD_INTENT,
+                    intent,
+                    actor,
+                    "certificate.sign-intent",
+                    target,
+                    {"profile": profile_name},
+                    _add_intents,
                 )
             except IntegrityError:
                 raise conflict("serial collision; retry the request", ErrorCode.SERIAL_COLLISION) from None

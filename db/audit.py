@@ -304,13 +304,41 @@ def change_with_event(
             conn.execute(change, params)
             conn.execute(statement, row)
     else:
-        with nullcontext(connection) if connection is not None else db.engine.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT")
-            try:
-                conn.execute(_with_event(change), {**params, **{"audit_" + k: v for k, v in row.items()}})
-            finally:
-                conn.commit()  # ends SQLAlchemy's own bookkeeping; the statement committed itself
+        _one_statement(
+            db, _with_event(change), {**params, **{"audit_" + k: v for k, v in row.items()}}, connection
+        )
     return merkle.leaf_hash(row["canonical"]).hex()
+
+
+def _one_statement(
+    db: Database, statement: Executable | str, params: dict | tuple, connection: Connection | None = None
+) -> None:
+    """Run ``statement`` (a Core statement with named parameters, or driver SQL with ``%s`` ones)
+    on PostgreSQL in autocommit mode: it is its own transaction, and its fixed text lets the driver
+    prepare it once it has run a few times."""
+    with nullcontext(connection) if connection is not None else db.engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            if isinstance(statement, str):
+                conn.exec_driver_sql(statement, params)
+            else:
+                conn.execute(statement, params)
+        finally:
+            conn.commit()  # ends SQLAlchemy's own bookkeeping; the statement committed itself
+
+
+@functools.lru_cache(maxsize=256)
+def values_list(columns: int, rows: int) -> str:
+    """Driver SQL of a VALUES list of ``rows`` rows of ``columns`` ``%s`` parameters each. Such a list
+    is what a batch is written with: psycopg dumps an array's elements one by one in Python, and
+    the short text keeps the driver's cache of converted queries (up to 4 KiB) working."""
+    return ", ".join(["(" + ", ".join(["%s"] * columns) + ")"] * rows)
+
+
+@functools.lru_cache(maxsize=256)
+def _bulk_with_events(bulk_sql: str, rows: int) -> str:
+    events = f"INSERT INTO {AuditEvent.__tablename__} ({', '.join(_EVENT_COLUMNS)}) VALUES "
+    return f"WITH change AS ({bulk_sql}) {events}{values_list(len(_EVENT_COLUMNS), rows)}"
 
 
 @dataclass(frozen=True)
@@ -318,9 +346,10 @@ class Change:
     """A state change and its audit event, one unit of work: ``statement`` (a Core INSERT or
     UPDATE, a module-level constant) run with ``params``, and the event ``action`` by ``actor`` on
     ``target`` with ``details`` (as :func:`record` writes it). ``bulk``: on PostgreSQL, several
-    changes of this statement written together are one statement, ``bulk([params, ...])`` →
-    (statement, parameters); else an executemany, which psycopg runs with a busy wait (see
-    db.base) unless the statement is an INSERT."""
+    changes of this statement written together are one statement with their events,
+    ``bulk([params, ...])`` → (driver SQL with ``%s`` parameters that may stand in a WITH clause,
+    the list of their values; :func:`values_list` writes rows); without it, one executemany per
+    statement in a transaction."""
 
     statement: Executable
     params: dict
@@ -328,7 +357,7 @@ class Change:
     action: str
     target: str
     details: dict = field(default_factory=dict)
-    bulk: Callable[[list[dict]], tuple[Executable, dict]] | None = None
+    bulk: Callable[[list[dict]], tuple[str, list]] | None = None
 
     def write(self, db: Database) -> str:
         """Write it alone, committed on return (:func:`change_with_event`); the event's leaf hash."""
@@ -338,21 +367,20 @@ class Change:
 
 
 def changes_with_events(db: Database, changes: list[Change]) -> list[BaseException | None]:
-    """Write ``changes`` in one transaction (one executemany per statement, each change before the
-    events); returns, in their order, None or the exception of each change (the
-    ``together`` of core.threads.BatchThreads for calls that yield Changes).
+    """Write ``changes`` in one transaction (each change before the events); returns, in their
+    order, None or the exception of each change (the ``together`` of core.threads.BatchThreads for
+    calls that yield Changes).
+
+    On PostgreSQL, changes of one statement that has a ``bulk`` form are a single statement with
+    their events (as :func:`change_with_event` writes one); otherwise one executemany per statement.
 
     If a change breaks a constraint or holds a value the database refuses (IntegrityError,
     DataError: raised by a statement, before anything commits), each change is then written alone,
     so that only the one at fault fails. Any other error fails every change of the call: a commit
     whose outcome is unknown is not tried again."""
     if len(changes) > 1:
-        rows = _change_rows(db, changes) + [
-            event_row(c.actor, c.action, c.target, **c.details) for c in changes
-        ]
         try:
-            with db.transaction() as conn:
-                write_rows(conn, rows)
+            _write_together(db, changes)
             return [None] * len(changes)
         except (IntegrityError, DataError):
             pass
@@ -361,19 +389,16 @@ def changes_with_events(db: Database, changes: list[Change]) -> list[BaseExcepti
     return [_alone(db, change) for change in changes]
 
 
-def _change_rows(db: Database, changes: list[Change]) -> list[tuple[Executable, dict]]:
-    """The changes' (statement, parameters), in order of first appearance; in bulk where it can be."""
-    by_statement: dict[Executable, list[Change]] = {}
-    for change in changes:
-        by_statement.setdefault(change.statement, []).append(change)
-    rows = []
-    for statement, group in by_statement.items():
-        bulk = group[0].bulk
-        if db.is_postgres and bulk is not None and len(group) > 1:
-            rows.append(bulk([change.params for change in group]))
-        else:
-            rows += [(statement, change.params) for change in group]
-    return rows
+def _write_together(db: Database, changes: list[Change]) -> None:
+    events = [event_row(c.actor, c.action, c.target, **c.details) for c in changes]
+    first = changes[0]
+    if db.is_postgres and first.bulk is not None and all(c.statement is first.statement for c in changes):
+        sql, values = first.bulk([c.params for c in changes])
+        values += [row[column] for _, row in events for column in _EVENT_COLUMNS]
+        _one_statement(db, _bulk_with_events(sql, len(changes)), tuple(values))
+        return
+    with db.transaction() as conn:
+        write_rows(conn, [(c.statement, c.params) for c in changes] + events)
 
 
 def _alone(db: Database, change: Change) -> BaseException | None:

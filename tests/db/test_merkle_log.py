@@ -5,6 +5,7 @@ concurrent writers."""
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import sys
 import threading
@@ -20,6 +21,25 @@ from db.base import Database
 from tests.db import rfc9162
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def database_url(database_url):
+    """On PostgreSQL, a database of its own: the sequencer waits for every transaction of its
+    database, and tests running beside this one would otherwise keep theirs open in it."""
+    if not database_url.startswith("postgresql"):
+        yield database_url
+        return
+    name = "t_" + secrets.token_hex(6)
+    admin = create_engine(make_url(database_url).set(query={}), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name}"))
+        yield make_url(database_url).set(database=name, query={}).render_as_string(hide_password=False)
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+    finally:
+        admin.dispose()
 
 
 def _write(db: Database, n: int, who: str = "tester") -> None:
