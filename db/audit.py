@@ -335,6 +335,10 @@ def values_list(columns: int, rows: int) -> str:
     return ", ".join(["(" + ", ".join(["%s"] * columns) + ")"] * rows)
 
 
+# Changes written by one statement at most: PostgreSQL takes up to 65,535 parameters a statement.
+_MAX_BULK = 1000
+
+
 @functools.lru_cache(maxsize=256)
 def _bulk_with_events(bulk_sql: str, rows: int) -> str:
     events = f"INSERT INTO {AuditEvent.__tablename__} ({', '.join(_EVENT_COLUMNS)}) VALUES "
@@ -392,7 +396,8 @@ def changes_with_events(db: Database, changes: list[Change]) -> list[BaseExcepti
 def _write_together(db: Database, changes: list[Change]) -> None:
     events = [event_row(c.actor, c.action, c.target, **c.details) for c in changes]
     first = changes[0]
-    if db.is_postgres and first.bulk is not None and all(c.statement is first.statement for c in changes):
+    one_statement = len(changes) <= _MAX_BULK and all(c.statement is first.statement for c in changes)
+    if db.is_postgres and first.bulk is not None and one_statement:
         sql, values = first.bulk([c.params for c in changes])
         values += [row[column] for _, row in events for column in _EVENT_COLUMNS]
         _one_statement(db, _bulk_with_events(sql, len(changes)), tuple(values))

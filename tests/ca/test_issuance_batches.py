@@ -27,7 +27,7 @@ class Writes:
     calls."""
 
     def __init__(self):
-        self.commits = self.executemany = 0
+        self.commits = self.executemany = self.writes = 0
         self.wrote = False
 
 
@@ -38,6 +38,7 @@ def writes(services):
     def statement(_conn, _cursor, sql, *_args):
         if sql.lstrip().upper().startswith(("INSERT", "UPDATE", "WITH")):
             seen.wrote = True
+            seen.writes += 1
 
     def executemany(*_args):
         seen.executemany += 1
@@ -75,8 +76,8 @@ def test_a_batch_of_issuances_commits_its_intents_together_then_its_certificates
     before = _events(services)
     issued = _issue_in_one_batch(services, 4)
     assert writes.commits == 2
-    if services.db.is_postgres:  # each step's rows go as single statements (psycopg's executemany spins)
-        assert writes.executemany == 0
+    if services.db.is_postgres:  # each step is one statement: its rows and their events
+        assert writes.writes == 2 and writes.executemany == 0
     targets = [f"sm2-issuing/{view.serial_hex}" for view in issued]
     added = _events(services)[len(before) :]
     assert added == [("certificate.sign-intent", t) for t in targets] + [
@@ -87,6 +88,20 @@ def test_a_batch_of_issuances_commits_its_intents_together_then_its_certificates
         assert stored.status == "good" and stored.certificate_pem == view.certificate_pem
         der = x509.Certificate.load(pem.unarmor(view.certificate_pem.encode())[2])
         assert der.serial_number == int(view.serial_hex, 16)
+
+
+def test_a_batch_past_one_statement_s_parameters_is_written_in_one_transaction(services, writes, monkeypatch):
+    monkeypatch.setattr("db.audit._MAX_BULK", 2)  # (PostgreSQL takes 65,535 parameters a statement)
+    before = _events(services)
+    issued = _issue_in_one_batch(services, 3)
+    assert writes.commits == 2
+    if services.db.is_postgres:  # each step: its rows, then their events
+        assert writes.writes == 4
+    assert [view.status for view in issued] == ["good"] * 3
+    targets = [f"sm2-issuing/{view.serial_hex}" for view in issued]
+    assert _events(services)[len(before) :] == [("certificate.sign-intent", t) for t in targets] + [
+        ("certificate.issue", t) for t in targets
+    ]
 
 
 def test_a_serial_collision_in_a_batch_fails_that_request_alone(services, monkeypatch):
