@@ -1,23 +1,23 @@
 """Certificate issuance over HTTP: `longtrust serve` with 1 and 2 workers against `cfssl serve`, and on
 PostgreSQL against the same server on SQLite.
 
-Run: `.venv/bin/python -m bench.bench_issue_http [seconds] [postgresql]`. All servers run at once, each
-on a fresh database: one worker, two workers, (with `postgresql`) two workers on SQLite, and cfssl's
-`serve` signing endpoint (`/api/v1/cfssl/sign`, RSA-2048 CA made with openssl, no storage: it keeps
-nothing). wrk (2 threads, 16 connections, keep-alive) posts the same RSA-2048 (and SM2) CSR to each
-in turn for S seconds (4), five rounds, interleaved. Lines: 2 workers ÷ cfssl (RSA; ours also writes the
-intent, the certificate and the audit events), workers 2 ÷ workers 1 (the issue's bar is 1.5 on
-PostgreSQL), and PostgreSQL ÷ SQLite at 2 workers (bar 0.9): same requests, same work. OCSP is
-measured by bench/bench_ocsp.py.
+Run: `.venv/bin/python -m bench.bench_issue_http [seconds] [postgresql] [--rounds N]`. All servers
+run at once, each on a fresh database: one worker, two workers, (with `postgresql`) two workers on
+SQLite, and cfssl's `serve` signing endpoint (`/api/v1/cfssl/sign`, RSA-2048 CA made with openssl,
+no storage: it keeps nothing). wrk (2 threads, 16 connections, keep-alive) posts the same RSA-2048
+(and SM2) CSR to each in turn for S seconds (4), N rounds (5), interleaved. Lines: 2 workers ÷ cfssl
+(RSA; ours also writes the intent, the certificate and the audit events), workers 2 ÷ workers 1 (the
+issue's bar is 1.5 on PostgreSQL), and PostgreSQL ÷ SQLite at 2 workers (bar 0.9): same requests,
+same work. OCSP is measured by bench/bench_ocsp.py.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -143,5 +143,9 @@ def main(seconds: int = 4, kind: str = "sqlite", rounds: int = 5) -> None:
 
 
 if __name__ == "__main__":
-    numbers = [int(a) for a in sys.argv[1:] if a.isdigit()]
-    main(*numbers[:1], kind="postgresql" if "postgresql" in sys.argv else "sqlite")
+    arguments = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    arguments.add_argument("seconds", nargs="?", type=int, default=4, help="of each wrk run (4)")
+    arguments.add_argument("kind", nargs="?", choices=("sqlite", "postgresql"), default="sqlite")
+    arguments.add_argument("--rounds", type=int, default=5, help="interleaved rounds (5)")
+    options = arguments.parse_args()
+    main(options.seconds, options.kind, options.rounds)
