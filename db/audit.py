@@ -324,20 +324,25 @@ def _one_statement(
                 _with_server_placeholders(conn, statement, params)
             else:
                 conn.execute(statement, params)
-        finally:
-            conn.commit()  # ends SQLAlchemy's own bookkeeping; the statement committed itself
+        except BaseException:
+            conn.rollback()  # (the error raised is the statement's: a lost connection stays one)
+            raise
+        conn.commit()  # ends SQLAlchemy's own bookkeeping; the statement committed itself
 
 
 def _with_server_placeholders(conn: Connection, sql: str, params: tuple) -> None:
     """Execute ``sql`` with PostgreSQL's own ``$n`` placeholders (psycopg's RawCursor). psycopg
     parses a query's ``%s`` placeholders anew on each call once it has more than 50 of them, and a
-    batch's statement has 18 a change: that parse was about 30% of the statement's client CPU."""
+    batch's statement has 18 a change: that parse was about 30% of the statement's client CPU.
+    ValueError for a naive datetime, as db.base.UTCDateTime refuses one (no column type runs here)."""
+    if any(isinstance(v, datetime) and v.tzinfo is None for v in params):
+        raise ValueError("naive datetime given to a UTC column")
     driver = conn.connection.driver_connection
-    driver.cursor_factory = psycopg.RawCursor
+    kept, driver.cursor_factory = driver.cursor_factory, psycopg.RawCursor
     try:
         conn.exec_driver_sql(sql, params)
     finally:
-        driver.cursor_factory = psycopg.Cursor
+        driver.cursor_factory = kept
 
 
 @functools.lru_cache(maxsize=256)
@@ -385,9 +390,9 @@ class Change:
 
 
 def changes_with_events(db: Database, changes: list[Change]) -> list[BaseException | None]:
-    """Write ``changes`` in one transaction (each change before the events); returns, in their
-    order, None or the exception of each change (the ``together`` of core.threads.BatchThreads for
-    calls that yield Changes).
+    """Write ``changes`` and their events in one transaction (the events' ids in the changes'
+    order); returns, in their order, None or the exception of each change (the ``together`` of
+    core.threads.BatchThreads for calls that yield Changes).
 
     On PostgreSQL, changes of one statement that has a ``bulk`` form are a single statement with
     their events (as :func:`change_with_event` writes one); otherwise one executemany per statement.

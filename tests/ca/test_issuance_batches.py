@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import threading
+import time
 
 import pytest
 from asn1crypto import pem, x509
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 from sqlalchemy.exc import DataError
 
 from ca.builder import random_serial
@@ -16,6 +18,7 @@ from ca.models import IssuedCertificate
 from core.errors import DomainError, ErrorCode
 from core.threads import BatchThreads
 from db.audit import AuditEvent, changes_with_events
+from db.base import database_unavailable
 from tests.ca.csrs import make_csr
 from tests.core.batches import in_one_batch
 
@@ -143,3 +146,47 @@ def test_a_value_the_database_refuses_fails_that_request_alone(services):
     first, refused, last = in_one_batch(calls, good, bad, good)
     assert isinstance(refused, DataError)
     assert first.status == last.status == "good"
+
+
+def test_a_batch_whose_connection_is_lost_fails_as_database_unavailable(services):
+    """The caller of a batch step whose PostgreSQL session ends mid-statement gets the driver's
+    connection error (503 and Retry-After over HTTP), and nothing is written."""
+    if not services.db.is_postgres:
+        pytest.skip("a PostgreSQL session ended by the server")
+    db = services.db
+    before = _events(services)
+    with db.engine.connect() as blocker, db.engine.connect() as watcher:
+        blocker.execute(text("LOCK TABLE certificates IN SHARE MODE"))  # (reads go on)
+        watcher.execution_options(isolation_level="AUTOCOMMIT")  # a fresh view of the sessions each time
+        outcome = {}
+        batch = threading.Thread(target=lambda: outcome.update(issued=_issue_in_one_batch(services, 2)))
+        batch.start()
+        waiting = None
+        deadline = time.monotonic() + 30
+        while waiting is None and time.monotonic() < deadline:  # the batch's statement, queued on the lock
+            waiting = watcher.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND query LIKE 'WITH change AS (INSERT INTO certificates%'"
+                )
+            ).scalar()
+        assert waiting is not None
+        watcher.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": waiting})
+        batch.join(30)
+        blocker.rollback()
+    assert len(outcome["issued"]) == 2
+    assert all(database_unavailable(result) for result in outcome["issued"]), outcome["issued"]
+    assert _events(services) == before
+
+
+def test_a_naive_datetime_is_refused_as_a_utc_column_refuses_it(services):
+    """The batch statement on PostgreSQL runs no column type, so it makes UTCDateTime's check itself."""
+    steps = [services.ca.issue_steps("sm2-issuing", make_csr("sm2"), "organization-signing", "t", USCC)]
+    steps.append(services.ca.issue_steps("sm2-issuing", make_csr("sm2"), "organization-signing", "t", USCC))
+    intents = [next(s) for s in steps]
+    naive = intents[1].params["created_at"].replace(tzinfo=None)
+    intents[1] = dataclasses.replace(intents[1], params={**intents[1].params, "created_at": naive})
+    before = _events(services)
+    results = changes_with_events(services.db, intents)
+    assert all("naive datetime given to a UTC column" in str(result) for result in results)
+    assert _events(services) == before
