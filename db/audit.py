@@ -369,10 +369,10 @@ class Change:
     """A state change and its audit event, one unit of work: ``statement`` (a Core INSERT or
     UPDATE, a module-level constant) run with ``params``, and the event ``action`` by ``actor`` on
     ``target`` with ``details`` (as :func:`record` writes it). ``bulk``: on PostgreSQL, several
-    changes of this statement written together are one statement with their events,
+    changes of this statement written together are one statement with their events:
     ``bulk([params, ...])`` → (driver SQL with parameters ``$1`` ... ``$n`` that may stand in a
-    WITH clause, the list of their n values; :func:`values_list` writes rows); without it, one executemany per
-    statement in a transaction."""
+    WITH clause, the list of their n values; :func:`values_list` writes its rows). Without it,
+    they are one executemany per statement in a transaction."""
 
     statement: Executable
     params: dict
