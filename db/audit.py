@@ -330,13 +330,15 @@ def _one_statement(
         conn.commit()  # ends SQLAlchemy's own bookkeeping; the statement committed itself
 
 
+_UTC = UTCDateTime()
+
+
 def _with_server_placeholders(conn: Connection, sql: str, params: tuple) -> None:
     """Execute ``sql`` with PostgreSQL's own ``$n`` placeholders (psycopg's RawCursor). psycopg
     parses a query's ``%s`` placeholders anew on each call once it has more than 50 of them, and a
     batch's statement has 18 a change: that parse was about 30% of the statement's client CPU.
-    ValueError for a naive datetime, as db.base.UTCDateTime refuses one (no column type runs here)."""
-    if any(isinstance(v, datetime) and v.tzinfo is None for v in params):
-        raise ValueError("naive datetime given to a UTC column")
+    No column type runs here, so datetimes go through UTCDateTime's (ValueError for a naive one)."""
+    params = tuple(_UTC.process_bind_param(v, conn.dialect) if isinstance(v, datetime) else v for v in params)
     driver = conn.connection.driver_connection
     kept = driver.cursor_factory, driver.prepare_threshold
     driver.cursor_factory = psycopg.RawCursor
