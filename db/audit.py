@@ -44,7 +44,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Generator, Iterator
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -305,44 +305,40 @@ def change_with_event(
             conn.execute(change, params)
             conn.execute(statement, row)
     else:
-        _one_statement(
-            db, _with_event(change), {**params, **{"audit_" + k: v for k, v in row.items()}}, connection
-        )
+        with _autocommitted(db, connection) as conn:
+            conn.execute(_with_event(change), {**params, **{"audit_" + k: v for k, v in row.items()}})
     return merkle.leaf_hash(row["canonical"]).hex()
 
 
-def _one_statement(
-    db: Database, statement: Executable | str, params: dict | tuple, connection: Connection | None = None
-) -> None:
-    """Run ``statement`` (a Core statement with named parameters, or driver SQL with ``$n`` ones)
-    on PostgreSQL in autocommit mode: it is its own transaction, and its fixed text lets the driver
-    prepare it once it has run a few times."""
+@contextmanager
+def _autocommitted(db: Database, connection: Connection | None = None) -> Iterator[Connection]:
+    """A PostgreSQL connection in autocommit mode, where each statement is its own transaction
+    (``connection``: one from :meth:`Database.connection` to reuse). The error a statement raised
+    is raised as it is: a lost connection stays one (db.base.database_unavailable)."""
     with nullcontext(connection) if connection is not None else db.engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT")
         try:
-            if isinstance(statement, str):
-                _with_server_placeholders(conn, statement, params)
-            else:
-                conn.execute(statement, params)
+            yield conn
         except BaseException:
-            conn.rollback()  # (the error raised is the statement's: a lost connection stays one)
+            conn.rollback()
             raise
-        conn.commit()  # ends SQLAlchemy's own bookkeeping; the statement committed itself
+        conn.commit()  # ends SQLAlchemy's own bookkeeping; the statements committed themselves
 
 
 _UTC = UTCDateTime()
 
 
-def _with_server_placeholders(conn: Connection, sql: str, params: tuple) -> None:
+def _with_server_placeholders(conn: Connection, sql: str, params: tuple, prepare: bool) -> None:
     """Execute ``sql`` with PostgreSQL's own ``$n`` placeholders (psycopg's RawCursor). psycopg
     parses a query's ``%s`` placeholders anew on each call once it has more than 50 of them, and a
     batch's statement has 18 a change: that parse was about 30% of the statement's client CPU.
-    No column type runs here, so datetimes go through UTCDateTime's (ValueError for a naive one)."""
+    No column type runs here, so datetimes go through UTCDateTime's (ValueError for a naive one).
+    ``prepare``: whether psycopg may prepare the text once it has run 5 times."""
     params = tuple(_UTC.process_bind_param(v, conn.dialect) if isinstance(v, datetime) else v for v in params)
     driver = conn.connection.driver_connection
     kept = driver.cursor_factory, driver.prepare_threshold
     driver.cursor_factory = psycopg.RawCursor
-    if len(params) > _PREPARED_PARAMETERS_MAX:
+    if not prepare:
         driver.prepare_threshold = None
     try:
         conn.exec_driver_sql(sql, params)
@@ -350,13 +346,6 @@ def _with_server_placeholders(conn: Connection, sql: str, params: tuple) -> None
         driver.cursor_factory, driver.prepare_threshold = kept
 
 
-# Each batch size is a text of its own, which psycopg prepares once it has run 5 times (up to 100 a
-# connection): 82 such statements of 2 to 41 rows held 11.6 MB of one PostgreSQL backend's memory.
-# Statements past 16 changes (of 18 parameters) are not prepared: they are rare, and each is large.
-_PREPARED_PARAMETERS_MAX = 16 * 18
-
-
-@functools.lru_cache(maxsize=256)
 def values_list(columns: int, rows: int, first: int = 1) -> str:
     """Driver SQL of a VALUES list of ``rows`` rows of ``columns`` parameters each, ``$first``,
     ``$first + 1``, ... A batch is written with such a list, not with arrays: psycopg dumps an
@@ -365,6 +354,10 @@ def values_list(columns: int, rows: int, first: int = 1) -> str:
     return ", ".join("(" + ", ".join(f"${next(numbers)}" for _ in range(columns)) + ")" for _ in range(rows))
 
 
+# Each batch size is a text of its own, which psycopg prepares once it has run 5 times (up to 100 a
+# connection): 82 such statements of 2 to 41 rows held 11.6 MB of one PostgreSQL backend's memory.
+# Statements of more changes than this are not prepared: they are rare, and each is large.
+_PREPARED_CHANGES_MAX = 16
 # Changes written by one statement at most: PostgreSQL takes up to 65,535 parameters a statement.
 _MAX_BULK = 1000
 
@@ -431,7 +424,8 @@ def _write_together(db: Database, changes: list[Change]) -> None:
         sql, values = first.bulk([c.params for c in changes])
         statement = _bulk_with_events(sql, len(changes), len(values) + 1)
         values += [row[column] for _, row in events for column in _EVENT_COLUMNS]
-        _one_statement(db, statement, tuple(values))
+        with _autocommitted(db) as conn:
+            _with_server_placeholders(conn, statement, tuple(values), len(changes) <= _PREPARED_CHANGES_MAX)
         return
     with db.transaction() as conn:
         write_rows(conn, [(c.statement, c.params) for c in changes] + events)

@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
 from asn1crypto import pem, x509
@@ -14,10 +15,11 @@ from sqlalchemy import event, select, text
 from sqlalchemy.exc import DataError
 
 from ca.builder import random_serial
+from ca.issuance import _ADD_INTENT, _INTENT_COLUMNS, _add_intents
 from ca.models import IssuedCertificate
 from core.errors import DomainError, ErrorCode
 from core.threads import BatchThreads
-from db.audit import AuditEvent, changes_with_events
+from db.audit import AuditEvent, Change, changes_with_events
 from db.base import database_unavailable
 from tests.ca.csrs import make_csr
 from tests.core.batches import in_one_batch
@@ -190,3 +192,39 @@ def test_a_naive_datetime_is_refused_as_a_utc_column_refuses_it(services):
     results = changes_with_events(services.db, intents)
     assert all("naive datetime given to a UTC column" in str(result) for result in results)
     assert _events(services) == before
+
+
+def test_only_batch_statements_of_up_to_16_changes_are_prepared(services):
+    """psycopg prepares a text run 5 times; batch statements past 16 changes are each large and
+    rare, and are not kept prepared on the server."""
+    db = services.db
+    if not db.is_postgres:
+        pytest.skip("PostgreSQL's prepared statements")
+    now = datetime.now(UTC)
+    serials = iter(range(1, 1000))
+
+    def intent() -> Change:
+        serial = f"{next(serials):x}"
+        params = {c: None for c in _INTENT_COLUMNS} | {
+            "ca_id": "sm2-issuing",
+            "serial_hex": serial,
+            "shard": 0,
+            "profile": "organization-signing",
+            "subject": "CN=x",
+            "status": "intent",
+            "tbs_der": b"\x30",
+            "not_before": now,
+            "not_after": now,
+            "requester": "test",
+            "created_at": now,
+        }
+        return Change(_ADD_INTENT, params, "test", "certificate.sign-intent", serial, {}, _add_intents)
+
+    db.engine.dispose()  # one pooled connection from here on: each write below takes it in turn
+    for count in (16, 17):
+        for _ in range(6):
+            assert changes_with_events(db, [intent() for _ in range(count)]) == [None] * count
+    with db.engine.connect() as conn:
+        prepared = conn.exec_driver_sql("SELECT statement FROM pg_prepared_statements").scalars().all()
+        assert conn.connection.driver_connection.prepare_threshold == 5
+    assert [s.count("$") for s in prepared if "INSERT INTO certificates" in s] == [16 * 18]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, update
 
-from db import audit, merkle
+from db import merkle
 from db.audit import AuditEvent, AuditNode, record, sequence, verify_chain
 from db.base import Database
 
@@ -113,24 +113,3 @@ def test_a_sequencer_in_another_schema_does_not_stop_this_one(db, database_url):
             holder.rollback()
             holder.close()
             engine.dispose()
-
-
-def test_only_batch_statements_of_up_to_16_changes_are_prepared(db):
-    """psycopg prepares a text run 5 times; batch statements past 16 changes are each large and
-    rare, and are not kept prepared on the server."""
-    if not db.is_postgres:
-        pytest.skip("PostgreSQL's prepared statements")
-
-    def numbers(count: int) -> tuple[str, tuple]:
-        return "SELECT " + ", ".join(f"CAST(${i} AS integer)" for i in range(1, count + 1)), tuple(
-            range(count)
-        )
-
-    with db.engine.connect() as conn:
-        for count in (18 * 16, 18 * 17):
-            sql, params = numbers(count)
-            for _ in range(6):
-                audit._one_statement(db, sql, params, connection=conn)
-        prepared = conn.exec_driver_sql("SELECT statement FROM pg_prepared_statements").scalars().all()
-        assert [s.count("$") for s in prepared] == [18 * 16]
-        assert conn.connection.driver_connection.prepare_threshold == 5
