@@ -18,8 +18,12 @@ made at once (pyHanko decodes it byte by byte to the same string). Numbers and i
 nothing is budgeted; a reference whose separators are not plain PDF whitespace, object number 0, and
 everything in content streams are left to pyHanko. A dictionary made only of such plain tokens (and
 booleans, null, hex strings, literal strings without nested parentheses or line continuations,
-arrays and dictionaries of them, no key twice) is read with one match per token; a stream's payload
-after it is read by pyHanko's own code. Any other dictionary is read by pyHanko from its first byte.
+arrays and dictionaries of them, no key twice) is read with one match per token (a reference, one
+match in all); a stream's payload after it is read by pyHanko's own code. Any other dictionary is
+read by pyHanko from its first byte. Cross-reference streams and trailers are read this way too,
+while the reads are budgeted: such a dictionary is charged one read per byte it spans (pyHanko's own
+reading, with the token shortcuts, charges about as many: 192 for a stamp's 185-byte cross-reference
+stream dictionary), so there the budget may stop parsing a few reads away from where it would.
 
 Names (RFC 5280 7.1) are compared by their LDAP-prepared form (asn1crypto's ``hashable``) computed
 once per distinct DER, instead of preparing every attribute again for each issuer/serial match pyHanko
@@ -47,6 +51,7 @@ _WHITESPACE = re.compile(rb"[ \n\r\t\f\x00]*")
 _PLAIN_NAME = re.compile(rb"[^\x00-\x20\x7f-\xff#()<>\[\]{}/%]*")  # regular printable ASCII, no escapes
 _pyhanko_decode_name = generic._decode_name
 _pyhanko_read_object = generic.read_object
+_pyhanko_read_dictionary = generic.DictionaryObject.read_from_stream
 _REFERENCE = re.compile(rb"(\d+)[ \t\n\r\f]+(\d+)[ \t\n\r\f]+R[^a-zA-Z]")  # within pyHanko's INDIRECT_PATTERN
 _DIGITS, _SIGNS = b"0123456789", b"+-."
 _rfc5280_name_eq = x509.Name.__eq__
@@ -141,31 +146,37 @@ _NOT_CONTENT = generic.ContentOpReading.NO
 
 def read_object(stream, container_ref, as_metadata_stream=False, in_content_stream=_NOT_CONTENT):
     """pyHanko's ``read_object``; outside content streams, from the verifier's own unbudgeted input, a
-    number or an indirect reference is read with one match and a dictionary of plain tokens with one
-    match per token (:func:`_dictionary`): the same object, the stream left at the same place."""
+    number or an indirect reference is read with one match, and a dictionary as
+    :func:`read_dictionary` reads it: the same object, the stream left at the same place."""
     whole = _whole(stream)
     start = stream.tell() if whole is not None else 0
-    if (
-        whole is None
-        or getattr(stream, "counting", True)
-        or in_content_stream is not _NOT_CONTENT
-        or start >= len(whole)
-    ):
+    if whole is None or in_content_stream is not _NOT_CONTENT or start >= len(whole):
         return _pyhanko_read_object(stream, container_ref, as_metadata_stream, in_content_stream)
-    if whole.startswith(b"<<", start) and not as_metadata_stream:
-        result = _dictionary(stream, whole, start, container_ref)
-        if result is not None:
-            result.container_ref = container_ref
-            return result
-    if whole[start] not in _DIGITS + _SIGNS:
+    if whole.startswith(b"<<", start):
+        result = read_dictionary(stream, container_ref, as_metadata_stream)
+    elif whole[start] not in _DIGITS + _SIGNS or getattr(stream, "counting", True):
         return _pyhanko_read_object(stream, container_ref, as_metadata_stream, in_content_stream)
-    try:
-        result, end = _plain_number(whole, start, container_ref.get_pdf_handler())
-    except _Unusual:
-        return _pyhanko_read_object(stream, container_ref, as_metadata_stream, in_content_stream)
-    stream.seek(end)
+    else:
+        try:
+            result, end = _plain_number(whole, start, container_ref.get_pdf_handler())
+        except _Unusual:
+            return _pyhanko_read_object(stream, container_ref, as_metadata_stream, in_content_stream)
+        stream.seek(end)
     result.container_ref = container_ref
     return result
+
+
+def read_dictionary(stream, container_ref, as_metadata_stream=False, in_content_stream=_NOT_CONTENT):
+    """pyHanko's ``DictionaryObject.read_from_stream`` (which reads cross-reference streams and trailers
+    too); outside content streams, from the verifier's own input, a dictionary of plain tokens is read
+    with one match per token (:func:`_dictionary`). While the input's reads are counted, it is charged
+    one read per byte it spans, or left to pyHanko when that does not fit."""
+    whole = _whole(stream)
+    if whole is not None and in_content_stream is _NOT_CONTENT and not as_metadata_stream:
+        result = _dictionary(stream, whole, stream.tell(), container_ref)
+        if result is not None:
+            return result
+    return _pyhanko_read_dictionary(stream, container_ref, as_metadata_stream, in_content_stream)
 
 
 # An escape in a literal string as pyHanko reads it (ISO 32000-1 7.3.4.2): a character it keeps
@@ -190,7 +201,8 @@ _PLAIN_TOKEN = re.compile(
     rb"[ \n\r\t\f\x00]*(?:(?P<open><<)|(?P<close>>>)|(?P<lb>\[)|(?P<rb>\])"
     rb"|/(?P<name>[^ \n\r\t\f\x00()<>\[\]{}/%]*)|(?P<hex><)"
     rb"|\((?P<lit>[^\\()]*(?:" + _ESCAPE + rb"[^\\()]*)*)\)"
-    rb"|(?P<word>true|false|null)(?=[ \n\r\t\f\x00()<>\[\]{}/%])|(?P<num>[+\-.0-9]))"
+    rb"|(?P<word>true|false|null)(?=[ \n\r\t\f\x00()<>\[\]{}/%])"
+    rb"|(?P<ref>(?P<id>\d+)[ \t\n\r\f]+(?P<gen>\d+)[ \t\n\r\f]+R)(?=[^a-zA-Z])|(?P<num>[+\-.0-9]))"
 )
 _WORDS = {b"true": lambda: generic.BooleanObject(True), b"false": lambda: generic.BooleanObject(False)}
 _MAX_NESTING = 32
@@ -207,6 +219,8 @@ def _dictionary(stream, whole: bytes, start: int, container_ref):
     try:
         data, end = _plain_dictionary(whole, start + 2, container_ref, handler, 0)
     except (_Unusual, ValueError, ArithmeticError):  # (a number pyHanko refuses too)
+        return None
+    if not _charged(stream, end - start):
         return None
     stream.seek(end)
     payload = generic._maybe_read_stream_payload(stream, data, handler)
@@ -259,6 +273,10 @@ def _plain_value(whole: bytes, token, container_ref, handler, depth: int):
         value = generic.pdf_string(_ESCAPED.sub(_unescaped, text) if b"\\" in text else text)
     elif kind == "word":
         value = _WORDS.get(token["word"], generic.NullObject)()
+    elif kind == "ref":  # (as _REFERENCE, where pyHanko's 20-byte look-ahead finds it)
+        if end - token.start("ref") >= 20 or int(token["id"]) <= 0:
+            raise _Unusual
+        value = generic.IndirectObject(int(token["id"]), int(token["gen"]), handler)
     elif kind == "num":
         value, end = _plain_number(whole, token.start("num"), handler)
     else:
@@ -328,5 +346,6 @@ def install() -> None:
     misc.read_until_whitespace = read_until_whitespace
     generic._decode_name = decode_name
     generic.read_object = read_object
+    generic.DictionaryObject.read_from_stream = staticmethod(read_dictionary)
     x509.Name.__eq__ = name_equal
     x509.Name.hashable = property(name_hashable)

@@ -505,6 +505,8 @@ class _ForgivingReader(PdfFileReader):
 
     @property
     def encrypt_dict(self):
+        if self._plain:  # (pyHanko asks on every object read; the trailers do not change once read)
+            return None
         try:
             if isinstance(self.trailer.raw_get("/Encrypt"), generic.NullObject):
                 return None
@@ -565,6 +567,7 @@ def _read(data: bytes, strict: bool) -> PdfFileReader:
         ) from None
     stream.unbudgeted()
     remember_history(reader.xrefs)
+    reader.plain  # noqa: B018 - known from here on (see ``encrypt_dict``)
     return reader
 
 

@@ -453,6 +453,13 @@ def _read_with(stream, reader):
         b"<< /A [1 2 >> ",
         b"<< /A 0 0 R >> ",
         b"<< /A 12 0\x0bR >> ",
+        b"<< /A [1 0 R 2 0 R 3 0 R] /B 4 0 R>> ",
+        b"<< /A 12 0 Rx >> ",
+        b"<< /A 12 0 R/B 1 >> ",
+        b"<< /A 1234567890 12345678 R >> ",
+        b"<< /A 1234567890 1234567 R >> ",
+        b"<< /A 123456789 1234567 R >> ",
+        b"<< /A 12\n0\r\nR >> ",
         b"<< /A << /B 1 >> ",
         b"<< /M (D\\07220261201103240Z) /P (pyHanko 0\\05638\\0560) >> ",
         b"<< /A (\\n\\r\\t\\b\\f\\(\\)\\\\\\ \\/\\%\\<\\>\\[\\]\\#\\_\\&\\$) >> ",
@@ -504,6 +511,20 @@ def test_literal_strings_are_read_as_pyhanko_reads_them():
             parse_speed._dictionary(_Whole(token), token, 0, generic.Reference(7, 0, None)) is not None
         )
     assert read_at_once > len(set(bodies)) // 4  # most of them without pyHanko's reader
+
+
+def test_a_dictionary_read_while_reads_are_counted_is_charged_its_bytes(monkeypatch):
+    """Cross-reference stream dictionaries are read at once while the reads are budgeted, each byte
+    charged as one read; one that does not fit the budget is left to pyHanko's reader."""
+    data = b"<< /Type /XRef /Size 3 /W [1 2 1] /Root 1 0 R /Index [0 3] /Length 0 >>"
+    ref = generic.Reference(7, 0, None)
+    stream = pdf_module._ReadBudget(data, 1000)
+    assert parse_speed.read_dictionary(stream, ref) == parse_speed._pyhanko_read_dictionary(BytesIO(data), ref)
+    assert len(data) <= stream.reads < len(data) + 8  # (then a few reads of pyHanko's after ">>")
+    calls = []
+    monkeypatch.setattr(parse_speed, "_pyhanko_read_dictionary", lambda *args: calls.append(args))
+    parse_speed.read_dictionary(pdf_module._ReadBudget(data, len(data) - 1), ref)
+    assert len(calls) == 1
 
 
 def test_a_plain_dictionary_is_read_at_once_and_an_unusual_one_by_pyhanko(monkeypatch):
