@@ -24,7 +24,8 @@ from ca.records import (
 )
 from core.errors import ErrorCode, conflict, invalid
 from core.threads import drive
-from db.audit import Change, record, values_list, write_steps
+from db.audit import Change, record, write_steps
+from db.statements import values_list
 from policies.profiles import Profile
 
 _TABLE = IssuedCertificate.__table__
@@ -52,13 +53,8 @@ _STORE_CERTIFICATE = (
 )
 
 
-# Several intents added, or certificates stored, by one statement on PostgreSQL (audit.Change.bulk).
-@functools.lru_cache(maxsize=64)
-def _pg_add_intents(rows: int) -> str:
-    columns = ", ".join(_INTENT_COLUMNS)
-    return f"INSERT INTO {_TABLE.name} ({columns}) VALUES {values_list(len(_INTENT_COLUMNS), rows)}"
-
-
+# Several certificates stored by one statement on PostgreSQL (audit.Change.bulk); several intents,
+# plain INSERTs, are one statement anyway (db.statements).
 @functools.lru_cache(maxsize=64)
 def _pg_store_certificates(rows: int) -> str:
     return (
@@ -66,10 +62,6 @@ def _pg_store_certificates(rows: int) -> str:
         f" FROM (VALUES {values_list(len(_STORED_COLUMNS), rows)}) AS u(ca, serial, der)"
         " WHERE t.ca_id = u.ca AND t.serial_hex = u.serial"
     )
-
-
-def _add_intents(params: list[dict]) -> tuple[str, list]:
-    return _pg_add_intents(len(params)), [p[c] for p in params for c in _INTENT_COLUMNS]
 
 
 def _store_certificates(params: list[dict]) -> tuple[str, list]:
@@ -233,7 +225,6 @@ class CaIssuance:
                     "certificate.sign-intent",
                     target,
                     {"profile": profile_name},
-                    _add_intents,
                 )
             except IntegrityError:
                 raise conflict("serial collision; retry the request", ErrorCode.SERIAL_COLLISION) from None

@@ -44,12 +44,10 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Generator, Iterator
-from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
-import psycopg
 from sqlalchemy import (
     DDL,
     BigInteger,
@@ -75,9 +73,9 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Mapped, Session, column_property, defer, mapped_column
 
 from core.threads import drive, each_its_own
-from db import merkle
+from db import merkle, statements
 from db.base import Base, Database, UTCDateTime, utcnow
-from db.group_commit import write_rows
+from db.statements import PREPARED_ROWS_MAX, autocommitted, execute_driver_sql, insert_rows, values_list
 
 T = TypeVar("T")
 FORMAT = "longtrust.audit.v1"
@@ -305,61 +303,9 @@ def change_with_event(
             conn.execute(change, params)
             conn.execute(statement, row)
     else:
-        with _autocommitted(db, connection) as conn:
+        with autocommitted(db, connection) as conn:
             conn.execute(_with_event(change), {**params, **{"audit_" + k: v for k, v in row.items()}})
     return merkle.leaf_hash(row["canonical"]).hex()
-
-
-@contextmanager
-def _autocommitted(db: Database, connection: Connection | None = None) -> Iterator[Connection]:
-    """A PostgreSQL connection in autocommit mode, where each statement is its own transaction
-    (``connection``: one from :meth:`Database.connection` to reuse). The error a statement raised
-    is raised as it is: a lost connection stays one (db.base.database_unavailable)."""
-    with nullcontext(connection) if connection is not None else db.engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT")
-        try:
-            yield conn
-        except BaseException:
-            conn.rollback()
-            raise
-        conn.commit()  # ends SQLAlchemy's own bookkeeping; the statements committed themselves
-
-
-_UTC = UTCDateTime()
-
-
-def _with_server_placeholders(conn: Connection, sql: str, params: tuple, prepare: bool) -> None:
-    """Execute ``sql`` with PostgreSQL's own ``$n`` placeholders (psycopg's RawCursor). psycopg
-    parses a query's ``%s`` placeholders anew on each call once it has more than 50 of them, and a
-    batch's statement has 18 a change: that parse was about 30% of the statement's client CPU.
-    No column type runs here, so datetimes go through UTCDateTime's (ValueError for a naive one).
-    ``prepare``: whether psycopg may prepare the text once it has run 5 times."""
-    params = tuple(_UTC.process_bind_param(v, conn.dialect) if isinstance(v, datetime) else v for v in params)
-    driver = conn.connection.driver_connection
-    kept = driver.cursor_factory, driver.prepare_threshold
-    driver.cursor_factory = psycopg.RawCursor
-    if not prepare:
-        driver.prepare_threshold = None
-    try:
-        conn.exec_driver_sql(sql, params)
-    finally:
-        driver.cursor_factory, driver.prepare_threshold = kept
-
-
-def values_list(columns: int, rows: int, first: int = 1) -> str:
-    """Driver SQL of a VALUES list of ``rows`` rows of ``columns`` parameters each, ``$first``,
-    ``$first + 1``, ... A batch is written with such a list, not with arrays: psycopg dumps an
-    array's elements one by one in Python."""
-    numbers = iter(range(first, first + columns * rows))
-    return ", ".join("(" + ", ".join(f"${next(numbers)}" for _ in range(columns)) + ")" for _ in range(rows))
-
-
-# Each batch size is a text of its own, which psycopg prepares once it has run 5 times (up to 100 a
-# connection): 82 such statements of 2 to 41 rows held 11.6 MB of one PostgreSQL backend's memory.
-# Statements of more changes than this are not prepared: they are rare, and each is large.
-_PREPARED_CHANGES_MAX = 16
-# Changes written by one statement at most: PostgreSQL takes up to 65,535 parameters a statement.
-_MAX_BULK = 1000
 
 
 @functools.lru_cache(maxsize=256)
@@ -375,8 +321,9 @@ class Change:
     ``target`` with ``details`` (as :func:`record` writes it). ``bulk``: on PostgreSQL, several
     changes of this statement written together are one statement with their events:
     ``bulk([params, ...])`` → (driver SQL with parameters ``$1`` ... ``$n`` that may stand in a
-    WITH clause, the list of their n values; :func:`values_list` writes its rows). Without it,
-    they are one executemany per statement in a transaction."""
+    WITH clause, the list of their n values; db.statements.values_list writes its rows). Without it,
+    plain INSERTs are one such statement too (db.statements.insert_rows), and other statements one
+    executemany each in a transaction."""
 
     statement: Executable
     params: dict
@@ -399,7 +346,9 @@ def changes_with_events(db: Database, changes: list[Change]) -> list[BaseExcepti
     core.threads.BatchThreads for calls that yield Changes).
 
     On PostgreSQL, changes of one statement that has a ``bulk`` form are a single statement with
-    their events (as :func:`change_with_event` writes one); otherwise one executemany per statement.
+    their events (as :func:`change_with_event` writes one), and so are changes that are plain
+    INSERTs (db.statements.insert_rows); otherwise, and past a statement's parameters, one
+    executemany per statement in a transaction.
 
     If a change breaks a constraint or holds a value the database refuses (IntegrityError,
     DataError: raised by a statement, before anything commits), each change is then written alone,
@@ -419,16 +368,15 @@ def changes_with_events(db: Database, changes: list[Change]) -> list[BaseExcepti
 def _write_together(db: Database, changes: list[Change]) -> None:
     events = [event_row(c.actor, c.action, c.target, **c.details) for c in changes]
     first = changes[0]
-    one_statement = len(changes) <= _MAX_BULK and all(c.statement is first.statement for c in changes)
-    if db.is_postgres and first.bulk is not None and one_statement:
+    if db.is_postgres and first.bulk is not None and all(c.statement is first.statement for c in changes):
         sql, values = first.bulk([c.params for c in changes])
         statement = _bulk_with_events(sql, len(changes), len(values) + 1)
         values += [row[column] for _, row in events for column in _EVENT_COLUMNS]
-        with _autocommitted(db) as conn:
-            _with_server_placeholders(conn, statement, tuple(values), len(changes) <= _PREPARED_CHANGES_MAX)
-        return
-    with db.transaction() as conn:
-        write_rows(conn, [(c.statement, c.params) for c in changes] + events)
+        if len(values) <= statements.MAX_PARAMETERS:
+            with autocommitted(db) as conn:
+                execute_driver_sql(conn, statement, tuple(values), 2 * len(changes) <= PREPARED_ROWS_MAX)
+            return
+    insert_rows(db, [(c.statement, c.params) for c in changes] + events)
 
 
 def _alone(db: Database, change: Change) -> BaseException | None:

@@ -2,8 +2,9 @@
 
 A caller hands :meth:`GroupCommit.write` the rows of its record (for instance a stamp row and its
 audit event) and blocks until they are committed. The first caller to find no commit running leads:
-it takes every caller's rows that are pending at that moment, writes them with one ``executemany``
-per statement, commits once and answers every caller of that batch. Callers that arrive while a
+it takes every caller's rows that are pending at that moment, writes them all or nothing
+(db.statements.insert_rows: on PostgreSQL one statement, elsewhere one ``executemany`` per statement
+in one transaction) and answers every caller of that batch. Callers that arrive while a
 commit runs wait; when it ends the first of them leads the next batch with all that have gathered.
 No caller waits on a timer: a lone caller commits at once, and under load the batch grows with the
 commit's own duration (as PostgreSQL's ``commit_delay`` and MySQL's binary-log group commit do).
@@ -24,12 +25,9 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Executable
-
 from core.threads import each_its_own
 from db.base import Database
-
-Row = tuple[Executable, dict]
+from db.statements import Row, insert_rows
 
 
 class _Waiting:
@@ -112,8 +110,7 @@ class GroupCommit:
             batch, self._pending = self._pending, []
         error = None
         try:
-            with self.db.transaction() as conn:
-                write_rows(conn, [row for waiting in batch for row in waiting.rows])
+            insert_rows(self.db, [row for waiting in batch for row in waiting.rows])
         except BaseException as exc:  # every caller of the batch gets it; no caller is left waiting
             error = exc
         with self._lock:
@@ -128,13 +125,3 @@ class GroupCommit:
             waiting.wake.set()
         if following is not None:
             following.wake.set()
-
-
-def write_rows(conn: Connection, rows: Sequence[Row]) -> None:
-    """Execute ``rows`` ((statement, parameters), in order) with one executemany per statement, in
-    the order the statements first appear; each statement's parameters in their order."""
-    by_statement: dict[Executable, list[dict]] = {}
-    for statement, parameters in rows:
-        by_statement.setdefault(statement, []).append(parameters)
-    for statement, parameters in by_statement.items():
-        conn.execute(statement, parameters)

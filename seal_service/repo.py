@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from seal_service.models import Seal, SealMaker, StampRecord
 
-_ADD_STAMP = insert(StampRecord.__table__)
+_ADD_STAMP = insert(StampRecord.__table__).inline()  # no RETURNING: nothing reads the new row's id
 
 
 def maker(session: Session, algorithm: str) -> SealMaker | None:

@@ -15,7 +15,7 @@ from sqlalchemy import event, select, text
 from sqlalchemy.exc import DataError
 
 from ca.builder import random_serial
-from ca.issuance import _ADD_INTENT, _INTENT_COLUMNS, _add_intents
+from ca.issuance import _ADD_INTENT, _INTENT_COLUMNS
 from ca.models import IssuedCertificate
 from core.errors import DomainError, ErrorCode
 from core.threads import BatchThreads
@@ -96,7 +96,7 @@ def test_a_batch_of_issuances_commits_its_intents_together_then_its_certificates
 
 
 def test_a_batch_past_one_statement_s_parameters_is_written_in_one_transaction(services, writes, monkeypatch):
-    monkeypatch.setattr("db.audit._MAX_BULK", 2)  # (PostgreSQL takes 65,535 parameters a statement)
+    monkeypatch.setattr("db.statements.MAX_PARAMETERS", 20)  # (PostgreSQL's 65,535: 3,640 intents)
     before = _events(services)
     issued = _issue_in_one_batch(services, 3)
     assert writes.commits == 2
@@ -169,7 +169,7 @@ def test_a_batch_whose_connection_is_lost_fails_as_database_unavailable(services
             waiting = watcher.execute(
                 text(
                     "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                    " AND query LIKE 'WITH change AS (INSERT INTO certificates%'"
+                    " AND query LIKE 'WITH % AS (INSERT INTO certificates%'"
                 )
             ).scalar()
         assert waiting is not None
@@ -218,7 +218,7 @@ def test_only_batch_statements_of_up_to_16_changes_are_prepared(services):
             "requester": "test",
             "created_at": now,
         }
-        return Change(_ADD_INTENT, params, "test", "certificate.sign-intent", serial, {}, _add_intents)
+        return Change(_ADD_INTENT, params, "test", "certificate.sign-intent", serial, {})
 
     db.engine.dispose()  # one pooled connection from here on: each write below takes it in turn
     for count in (16, 17):

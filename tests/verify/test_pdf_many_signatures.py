@@ -519,7 +519,8 @@ def test_a_dictionary_read_while_reads_are_counted_is_charged_its_bytes(monkeypa
     data = b"<< /Type /XRef /Size 3 /W [1 2 1] /Root 1 0 R /Index [0 3] /Length 0 >>"
     ref = generic.Reference(7, 0, None)
     stream = pdf_module._ReadBudget(data, 1000)
-    assert parse_speed.read_dictionary(stream, ref) == parse_speed._pyhanko_read_dictionary(BytesIO(data), ref)
+    expected = parse_speed._pyhanko_read_dictionary(BytesIO(data), ref)
+    assert parse_speed.read_dictionary(stream, ref) == expected
     assert len(data) <= stream.reads < len(data) + 8  # (then a few reads of pyHanko's after ">>")
     calls = []
     monkeypatch.setattr(parse_speed, "_pyhanko_read_dictionary", lambda *args: calls.append(args))
