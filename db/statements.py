@@ -22,7 +22,7 @@ from contextlib import contextmanager, nullcontext
 from datetime import datetime
 
 import psycopg
-from sqlalchemy import Connection, Executable, Insert
+from sqlalchemy import BigInteger, Connection, Executable, Insert, Integer, LargeBinary, String, Text
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.engine.interfaces import BindTyping
 
@@ -47,8 +47,13 @@ def insert_rows(db: Database, rows: Sequence[Row]) -> None:
     statement, all or nothing, committed on return. On PostgreSQL, when every statement is a plain
     INSERT of a table whose rows name the same columns, one statement (module docstring); else one
     ``executemany`` per statement in a transaction (:func:`write_rows`). Raises what SQLAlchemy or
-    the driver raises (IntegrityError for a broken constraint); then none of the rows is written."""
-    one = _as_one_statement(rows) if db.is_postgres else None
+    the driver raises (IntegrityError for a broken constraint); then none of the rows is written.
+    The values must be of their column's Python type (str, bytes, int, an aware datetime): in one
+    statement no SQL type casts them."""
+    if not rows:
+        return
+    plain = db.is_postgres and not db.engine.get_execution_options().get("schema_translate_map")
+    one = _as_one_statement(rows) if plain else None
     if one is None:
         with db.transaction() as conn:
             write_rows(conn, rows)
@@ -74,7 +79,8 @@ def _by_statement(rows: Sequence[Row]) -> dict[Executable, list[dict]]:
 
 def _as_one_statement(rows: Sequence[Row]) -> tuple[str, tuple] | None:
     """(driver SQL, values) of ``rows`` as one PostgreSQL statement, or None when a statement is not
-    a plain INSERT of the columns its rows name, or the values exceed a statement's parameters."""
+    a plain INSERT of the columns its rows name, two statements insert into one table (the WITH
+    clauses' rows would not come first), or the values exceed a statement's parameters."""
     groups = _by_statement(rows)
     shape = []
     for statement, parameters in groups.items():
@@ -82,28 +88,33 @@ def _as_one_statement(rows: Sequence[Row]) -> tuple[str, tuple] | None:
         if not _plain_insert(statement, columns) or any(tuple(p) != columns for p in parameters):
             return None
         shape.append((statement.table.name, columns, len(parameters)))
+    if len({table for table, _, _ in shape}) < len(shape):
+        return None
     values = tuple(p[c] for parameters in groups.values() for p in parameters for c in p)
     if len(values) > MAX_PARAMETERS:
         return None
     return _one_statement(tuple(shape)), values
 
 
+# The types whose values psycopg sends as SQLAlchemy's psycopg dialect does, but for UTCDateTime's
+# check of a naive datetime, which execute_driver_sql makes.
+_PLAIN_TYPES = (String, Text, LargeBinary, Integer, BigInteger, UTCDateTime)
+
+
 @functools.lru_cache(maxsize=256)
 def _plain_insert(statement: Executable, columns: tuple[str, ...]) -> bool:
     """Whether ``statement`` with ``columns`` compiles to ``INSERT INTO table (columns) VALUES (...)``
-    and nothing else (no RETURNING, no SELECT, no values of its own), with no column whose type
-    converts a value other than as :func:`execute_driver_sql` does (UTCDateTime)."""
+    and nothing else (no RETURNING, no SELECT, no values or defaults of its own), each value bound
+    as one of ``_PLAIN_TYPES``."""
     if not isinstance(statement, Insert):
         return False
-    table = statement.table
-    if any(c not in table.c for c in columns):
+    compiled = statement.compile(dialect=_PG, column_keys=list(columns))
+    if set(compiled.binds) != set(columns) or any(
+        type(b.type) not in _PLAIN_TYPES for b in compiled.binds.values()
+    ):
         return False
-    for name in columns:
-        kind = table.c[name].type
-        if not isinstance(kind, UTCDateTime) and kind.dialect_impl(_PG).bind_processor(_PG) is not None:
-            return False
-    expected = _insert(table.name, columns, "(" + ", ".join(f"%({c})s" for c in columns) + ")")
-    return statement.compile(dialect=_PG, column_keys=list(columns)).string == expected
+    expected = _insert(statement.table.name, columns, "(" + ", ".join(f"%({c})s" for c in columns) + ")")
+    return compiled.string == expected
 
 
 def _insert(table: str, columns: tuple[str, ...], values: str) -> str:

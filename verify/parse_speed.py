@@ -23,7 +23,9 @@ match in all); a stream's payload after it is read by pyHanko's own code. Any ot
 read by pyHanko from its first byte. Cross-reference streams and trailers are read this way too,
 while the reads are budgeted: such a dictionary is charged one read per byte it spans (pyHanko's own
 reading, with the token shortcuts, charges about as many: 192 for a stamp's 185-byte cross-reference
-stream dictionary), so there the budget may stop parsing a few reads away from where it would.
+stream dictionary), so there the budget may stop parsing a few reads away from where it would; and
+nothing past as many bytes as the budget has left is read, so a larger one costs no more than the
+budget allows before pyHanko's reading of it stops there.
 
 Names (RFC 5280 7.1) are compared by their LDAP-prepared form (asn1crypto's ``hashable``) computed
 once per distinct DER, instead of preparing every attribute again for each issuer/serial match pyHanko
@@ -72,10 +74,10 @@ def read_hex_string(stream):
     return value
 
 
-def _hex_at(whole: bytes, start: int):
+def _hex_at(whole: bytes, start: int, limit: int | None = None):
     """The hex string whose "<" is at ``start`` and the offset after its ">"; _Unusual for a comment,
-    a byte that is not hex or no ">"."""
-    end = whole.find(b">", start + 1)
+    a byte that is not hex or no ">" (before ``limit``)."""
+    end = whole.find(b">", start + 1, limit)
     digits = whole[start + 1 : end].translate(None, PDF_WHITESPACE) if end >= 0 else b"%"
     if b"%" in digits:
         raise _Unusual
@@ -216,8 +218,11 @@ def _dictionary(stream, whole: bytes, start: int, container_ref):
     repeated keys; None (the stream untouched) for anything else, which pyHanko then reads itself,
     errors included."""
     handler = container_ref.get_pdf_handler()
+    # While the reads are counted, nothing past what the budget has left is read, so that a huge
+    # dictionary costs no more than the budget allows before pyHanko's reading stops at it.
+    limit = min(len(whole), start + stream.left) if getattr(stream, "counting", False) else len(whole)
     try:
-        data, end = _plain_dictionary(whole, start + 2, container_ref, handler, 0)
+        data, end = _plain_dictionary(whole, start + 2, (container_ref, handler, limit), 0)
     except (_Unusual, ValueError, ArithmeticError):  # (a number pyHanko refuses too)
         return None
     if not _charged(stream, end - start):
@@ -229,11 +234,13 @@ def _dictionary(stream, whole: bytes, start: int, container_ref):
     return generic.StreamObject(data, encoded_data=payload)
 
 
-def _plain_dictionary(whole: bytes, at: int, container_ref, handler, depth: int) -> tuple[dict, int]:
-    """The entries of a dictionary whose "<<" ends before ``at``, and the offset after its ">>"."""
+def _plain_dictionary(whole: bytes, at: int, where: tuple, depth: int) -> tuple[dict, int]:
+    """The entries of a dictionary whose "<<" ends before ``at``, and the offset after its ">>";
+    ``where``: (container reference, PDF handler, offset before which the dictionary must end)."""
     data: dict = {}
+    limit = where[2]
     while True:
-        token = _PLAIN_TOKEN.match(whole, at)
+        token = _PLAIN_TOKEN.match(whole, at, limit)
         if token is None:
             raise _Unusual
         if token["close"] is not None:
@@ -243,23 +250,24 @@ def _plain_dictionary(whole: bytes, at: int, container_ref, handler, depth: int)
         key = decode_name(token["name"])
         if key in data:
             raise _Unusual
-        value = _PLAIN_TOKEN.match(whole, token.end())
-        data[key], at = _plain_value(whole, value, container_ref, handler, depth)
+        value = _PLAIN_TOKEN.match(whole, token.end(), limit)
+        data[key], at = _plain_value(whole, value, where, depth)
 
 
-def _plain_value(whole: bytes, token, container_ref, handler, depth: int):
+def _plain_value(whole: bytes, token, where: tuple, depth: int):
     """The object whose first token (a ``_PLAIN_TOKEN`` match) is ``token``, read as pyHanko's
-    ``read_object`` reads it, and the offset after it."""
+    ``read_object`` reads it, and the offset after it (``where``: see :func:`_plain_dictionary`)."""
     if token is None or depth > _MAX_NESTING:
         raise _Unusual
+    container_ref, handler, limit = where
     kind, end = token.lastgroup, token.end()
     if kind == "open":
-        data, end = _plain_dictionary(whole, end, container_ref, handler, depth + 1)
+        data, end = _plain_dictionary(whole, end, where, depth + 1)
         value = generic.DictionaryObject(data)
     elif kind == "lb":
         value = generic.ArrayObject()
-        while (item := _PLAIN_TOKEN.match(whole, end)) is not None and item["rb"] is None:
-            element, end = _plain_value(whole, item, container_ref, handler, depth + 1)
+        while (item := _PLAIN_TOKEN.match(whole, end, limit)) is not None and item["rb"] is None:
+            element, end = _plain_value(whole, item, where, depth + 1)
             value.append(element)
         if item is None:
             raise _Unusual
@@ -267,7 +275,7 @@ def _plain_value(whole: bytes, token, container_ref, handler, depth: int):
     elif kind == "name":
         value = decode_name(token["name"])
     elif kind == "hex":
-        value, end = _hex_at(whole, token.start("hex"))
+        value, end = _hex_at(whole, token.start("hex"), limit)
     elif kind == "lit":
         text = token["lit"]
         value = generic.pdf_string(_ESCAPED.sub(_unescaped, text) if b"\\" in text else text)
@@ -278,22 +286,24 @@ def _plain_value(whole: bytes, token, container_ref, handler, depth: int):
             raise _Unusual
         value = generic.IndirectObject(int(token["id"]), int(token["gen"]), handler)
     elif kind == "num":
-        value, end = _plain_number(whole, token.start("num"), handler)
+        value, end = _plain_number(whole, token.start("num"), handler, limit)
     else:
         raise _Unusual
     value.container_ref = container_ref
     return value, end
 
 
-def _plain_number(whole: bytes, start: int, handler):
-    """The number or indirect reference at ``start``, as :func:`read_object` reads it."""
+def _plain_number(whole: bytes, start: int, handler, limit: int | None = None):
+    """The number or indirect reference at ``start``, as :func:`read_object` reads it (a number
+    ending at ``limit`` is cut there: the caller's next token then fails)."""
     if whole[start] in _DIGITS and generic.INDIRECT_PATTERN.match(whole, start, start + 20):
         found = _REFERENCE.match(whole, start, start + 20)
         if found is None or int(found[1]) <= 0:
             raise _Unusual
         return generic.IndirectObject(int(found[1]), int(found[2]), handler), found.end() - 1
-    after = generic.NumberObject.NumberPattern.search(whole, start)
-    end = after.start() if after is not None else len(whole)
+    limit = len(whole) if limit is None else limit
+    after = generic.NumberObject.NumberPattern.search(whole, start, limit)
+    end = after.start() if after is not None else limit
     digits = whole[start:end].decode("ascii")
     return (generic.FloatObject(digits) if "." in digits else generic.NumberObject(digits)), end
 

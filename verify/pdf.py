@@ -468,6 +468,8 @@ class _ForgivingReader(PdfFileReader):
     def __init__(self, stream, strict: bool = True):
         self.reference_paths = ReferencePaths(self)
         self._plain: bool | None = None  # not encrypted (known once historical versions are read)
+        self.opened = False  # its cross-reference data and trailers are read (they do not change then)
+        self._encrypt_dict: tuple | None = None  # (the answer of ``encrypt_dict``,) once opened
         super().__init__(stream, strict=strict)
 
     def get_object(self, ref, revision=None, **options):
@@ -505,8 +507,16 @@ class _ForgivingReader(PdfFileReader):
 
     @property
     def encrypt_dict(self):
-        if self._plain:  # (pyHanko asks on every object read; the trailers do not change once read)
-            return None
+        """pyHanko's ``encrypt_dict``, worked out once when the reader is opened (pyHanko asks for it on
+        every object read, looking through every trailer); an error is raised each time."""
+        if self._encrypt_dict is None:
+            found = self._read_encrypt_dict()
+            if not self.opened:
+                return found
+            self._encrypt_dict = (found,)
+        return self._encrypt_dict[0]
+
+    def _read_encrypt_dict(self):
         try:
             if isinstance(self.trailer.raw_get("/Encrypt"), generic.NullObject):
                 return None
@@ -532,6 +542,11 @@ class _ReadBudget(BytesIO):
         if self.reads > self.budget:
             raise _ParseLimit(self.reads - 1)
         return BytesIO.read(self, size)
+
+    @property
+    def left(self) -> int:
+        """The reads the budget has left."""
+        return self.budget - self.reads
 
     def charge(self, reads: int) -> bool:
         """Counts ``reads`` read calls made at once; False (nothing counted) past the budget."""
@@ -567,7 +582,7 @@ def _read(data: bytes, strict: bool) -> PdfFileReader:
         ) from None
     stream.unbudgeted()
     remember_history(reader.xrefs)
-    reader.plain  # noqa: B018 - known from here on (see ``encrypt_dict``)
+    reader.opened = True
     return reader
 
 

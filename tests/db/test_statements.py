@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, insert, select
+from sqlalchemy import String, TypeDecorator, bindparam, event, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from db import statements
@@ -77,6 +77,11 @@ def test_rows_of_two_tables_are_written_in_order_by_one_postgresql_statement(db,
         assert len(written) == 1 and written[0].startswith("WITH w0 AS (INSERT INTO audit_checkpoints")
 
 
+def test_no_rows_write_nothing(db, written):
+    insert_rows(db, [])
+    assert written == [] and _subjects(db) == []
+
+
 def test_a_row_the_database_refuses_writes_none_of_the_rows(db):
     rows = [*_rows(2), event_row(None, "test.row", "no-actor")]  # actor is NOT NULL
     with pytest.raises(IntegrityError):
@@ -91,8 +96,26 @@ def test_a_naive_datetime_is_refused_as_a_utc_column_refuses_it(db):
     assert _checkpoints(db) == []
 
 
+class _Upper(TypeDecorator):
+    """A type that converts its values (as SQLAlchemy binds them; one statement would not)."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return value.upper()
+
+
 @pytest.mark.parametrize(
-    "case", ["returning", "own value", "columns in another order", "too many parameters"]
+    "case",
+    [
+        "returning",
+        "own value",
+        "columns in another order",
+        "too many parameters",
+        "typed value",
+        "one table twice",
+    ],
 )
 def test_what_is_not_one_plain_insert_a_table_is_one_executemany_each_in_a_transaction(
     db, written, monkeypatch, case
@@ -107,10 +130,18 @@ def test_what_is_not_one_plain_insert_a_table_is_one_executemany_each_in_a_trans
         rows[0], rows[2] = ((own, {k: v for k, v in rows[i][1].items() if k != "algorithm"}) for i in (0, 2))
     elif case == "columns in another order":
         rows[2] = (_ADD, dict(reversed(rows[2][1].items())))
+    elif case == "typed value":
+        typed = _ADD.values(key_ref=bindparam("key_ref", type_=_Upper()))
+        rows[0], rows[2] = ((typed, rows[i][1] | {"key_ref": f"Key-{i // 2 + 1}"}) for i in (0, 2))
+    elif case == "one table twice":  # (the WITH clause's rows would not come first)
+        rows[3] = (insert(events.table).inline(), rows[3][1])
     else:
         monkeypatch.setattr(statements, "MAX_PARAMETERS", 25)  # 2 checkpoints and 2 events: 26
     insert_rows(db, rows)
-    assert _checkpoints(db) == _expected(2)
+    expected = _expected(2)
+    if case == "typed value":
+        expected = [(size, key.upper(), at) for size, key, at in expected]
+    assert _checkpoints(db) == expected
     assert _subjects(db) == ["row-1", "row-2"]
     if db.is_postgres:
         assert len(written) >= 2 and not any(sql.startswith("WITH") for sql in written)

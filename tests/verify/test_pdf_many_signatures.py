@@ -528,6 +528,18 @@ def test_a_dictionary_read_while_reads_are_counted_is_charged_its_bytes(monkeypa
     assert len(calls) == 1
 
 
+def test_a_dictionary_larger_than_the_budget_is_not_read_past_it(monkeypatch):
+    """A trailer-sized dictionary holding a huge array: the dictionary reader stops where the budget
+    would, and pyHanko's reading of it then stops at the budget."""
+    data = b"<< /Size 3 /A [" + b"1 " * 200_000 + b"] >>"
+    values = []
+    read_value = parse_speed._plain_value
+    monkeypatch.setattr(parse_speed, "_plain_value", lambda *args: values.append(1) or read_value(*args))
+    with pytest.raises(pdf_module._ParseLimit):
+        parse_speed.read_dictionary(pdf_module._ReadBudget(data, 1000), generic.Reference(7, 0, None))
+    assert 0 < len(values) < 1000
+
+
 def test_a_plain_dictionary_is_read_at_once_and_an_unusual_one_by_pyhanko(monkeypatch):
     calls = []
     monkeypatch.setattr(parse_speed, "_pyhanko_read_object", lambda *args: calls.append(args))

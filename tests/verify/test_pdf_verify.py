@@ -422,6 +422,29 @@ def test_bad_documents_give_a_format_failure(case):
     _assert_format_failure(verify(data))
 
 
+def test_a_signed_file_whose_update_names_a_broken_encryption_dictionary_fails():
+    """A trailer's /Encrypt naming an object that is not a dictionary: the file cannot be processed
+    (a format failure), not read as if it had no structure (its signatures by their /ByteRange)."""
+    data = stamped("B-B")
+    reader = PdfFileReader(BytesIO(data))
+    size, root = int(reader.trailer["/Size"]), reader.trailer.raw_get("/Root").reference
+    out = bytearray(data.rstrip(b"\n") + b"\n")
+    offset = len(out)
+    out += b"%d 0 obj\n42\nendobj\n" % size
+    xref = len(out)
+    out += b"xref\n%d 1\n%010d 00000 n \n" % (size, offset)
+    out += b"trailer\n<< /Size %d /Root %d 0 R /Prev %d /Encrypt %d 0 R >>\n" % (
+        size + 1,
+        root.idnum,
+        reader.last_startxref,
+        size,
+    )
+    out += b"startxref\n%d\n%%%%EOF\n" % xref
+    report = verify(bytes(out))
+    _assert_format_failure(report)
+    assert "Encryption settings must be a dictionary" in report.check("format").detail
+
+
 def test_unsupported_subfilter_is_indeterminate_not_ignored():
     data = stamped("B-B").replace(b"/ETSI.CAdES.detached", b"/ETSI.CAdES.detachee")
     report = verify(data)
