@@ -150,7 +150,12 @@ class Database:
             if path and path != ":memory:":
                 self._lock_file = open(f"{path}.writer-lock", "a+b")  # noqa: SIM115 - held for the process
         else:
-            self._read_engine, self._read_sessions = None, self.sessions
+            # Reads run in autocommit: at READ COMMITTED each statement sees what committed before it,
+            # in a transaction or not, and without one a read is one round trip, not BEGIN, the
+            # statement and ROLLBACK. (The two engines share one pool.)
+            self._read_engine = None
+            reading = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            self._read_sessions = sessionmaker(reading, expire_on_commit=False)
         from db.truth import Generation
 
         self.generation = Generation(self._read_engine or self.engine, freshness_check)
@@ -225,7 +230,8 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for reading only (on SQLite it never takes the write lock)."""
+        """A session for reading only (on SQLite it never takes the write lock; on PostgreSQL each of
+        its statements is a transaction of its own, as it would see at READ COMMITTED anyway)."""
         session = self._read_sessions()
         try:
             yield session
