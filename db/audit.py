@@ -75,7 +75,7 @@ from sqlalchemy.orm import Mapped, Session, column_property, defer, mapped_colum
 from core.threads import drive, each_its_own
 from db import merkle, statements
 from db.base import Base, Database, UTCDateTime, utcnow
-from db.statements import PREPARED_ROWS_MAX, autocommitted, execute_driver_sql, insert_rows, values_list
+from db.statements import autocommitted, insert_rows, values_list
 
 T = TypeVar("T")
 FORMAT = "longtrust.audit.v1"
@@ -370,11 +370,10 @@ def _write_together(db: Database, changes: list[Change]) -> None:
     first = changes[0]
     if db.is_postgres and first.bulk is not None and all(c.statement is first.statement for c in changes):
         sql, values = first.bulk([c.params for c in changes])
-        statement = _bulk_with_events(sql, len(changes), len(values) + 1)
-        values += [row[column] for _, row in events for column in _EVENT_COLUMNS]
-        if len(values) <= statements.MAX_PARAMETERS:
-            with autocommitted(db) as conn:
-                execute_driver_sql(conn, statement, tuple(values), 2 * len(changes) <= PREPARED_ROWS_MAX)
+        if len(values) + len(_EVENT_COLUMNS) * len(changes) <= statements.MAX_PARAMETERS:
+            statement = _bulk_with_events(sql, len(changes), len(values) + 1)
+            values += [row[column] for _, row in events for column in _EVENT_COLUMNS]
+            statements.run_alone(db, statement, tuple(values), rows=2 * len(changes))
             return
     insert_rows(db, [(c.statement, c.params) for c in changes] + events)
 

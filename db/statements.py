@@ -58,9 +58,15 @@ def insert_rows(db: Database, rows: Sequence[Row]) -> None:
         with db.transaction() as conn:
             write_rows(conn, rows)
         return
-    sql, values = one
+    run_alone(db, *one, rows=len(rows))
+
+
+def run_alone(db: Database, sql: str, values: tuple, rows: int) -> None:
+    """Run driver SQL of ``rows`` rows as a transaction of its own on PostgreSQL (autocommit), kept
+    prepared by the driver when it has at most ``PREPARED_ROWS_MAX`` rows (a change and its event
+    are two). Raises what the driver raises."""
     with autocommitted(db) as conn:
-        execute_driver_sql(conn, sql, values, prepare=len(rows) <= PREPARED_ROWS_MAX)
+        execute_driver_sql(conn, sql, values, prepare=rows <= PREPARED_ROWS_MAX)
 
 
 def write_rows(conn: Connection, rows: Sequence[Row]) -> None:
