@@ -34,7 +34,7 @@ Row = tuple[Executable, dict]
 # connection): 82 such statements of 2 to 41 rows held 11.6 MB of one PostgreSQL backend's memory.
 # Statements of more rows than this (a change and its event are two) are not prepared: they are rare,
 # and each is large.
-PREPARED_ROWS_MAX = 32
+_PREPARED_ROWS_MAX = 32
 MAX_PARAMETERS = 65_535  # a PostgreSQL statement's at most
 
 _UTC = UTCDateTime()
@@ -46,7 +46,7 @@ def insert_rows(db: Database, rows: Sequence[Row]) -> None:
     """Insert ``rows`` ((Core INSERT statement, its parameters), in order) and their order within each
     statement, all or nothing, committed on return. On PostgreSQL, when every statement is a plain
     INSERT of a table whose rows name the same columns, one statement (module docstring); else one
-    ``executemany`` per statement in a transaction (:func:`write_rows`). Raises what SQLAlchemy or
+    ``executemany`` per statement in a transaction (:func:`_write_rows`). Raises what SQLAlchemy or
     the driver raises (IntegrityError for a broken constraint); then none of the rows is written.
     The values must be of their column's Python type (str, bytes, int, an aware datetime): in one
     statement no SQL type casts them."""
@@ -56,20 +56,20 @@ def insert_rows(db: Database, rows: Sequence[Row]) -> None:
     one = _as_one_statement(rows) if plain else None
     if one is None:
         with db.transaction() as conn:
-            write_rows(conn, rows)
+            _write_rows(conn, rows)
         return
     run_alone(db, *one, rows=len(rows))
 
 
 def run_alone(db: Database, sql: str, values: tuple, rows: int) -> None:
     """Run driver SQL of ``rows`` rows as a transaction of its own on PostgreSQL (autocommit), kept
-    prepared by the driver when it has at most ``PREPARED_ROWS_MAX`` rows (a change and its event
+    prepared by the driver when it has at most ``_PREPARED_ROWS_MAX`` rows (a change and its event
     are two). Raises what the driver raises."""
     with autocommitted(db) as conn:
-        execute_driver_sql(conn, sql, values, prepare=rows <= PREPARED_ROWS_MAX)
+        _execute_driver_sql(conn, sql, values, prepare=rows <= _PREPARED_ROWS_MAX)
 
 
-def write_rows(conn: Connection, rows: Sequence[Row]) -> None:
+def _write_rows(conn: Connection, rows: Sequence[Row]) -> None:
     """Execute ``rows`` ((statement, parameters), in order) with one executemany per statement, in
     the order the statements first appear; each statement's parameters in their order."""
     for statement, parameters in _by_statement(rows).items():
@@ -103,7 +103,7 @@ def _as_one_statement(rows: Sequence[Row]) -> tuple[str, tuple] | None:
 
 
 # The types whose values psycopg sends as SQLAlchemy's psycopg dialect does, but for UTCDateTime's
-# check of a naive datetime, which execute_driver_sql makes.
+# check of a naive datetime, which _execute_driver_sql makes.
 _PLAIN_TYPES = (String, Text, LargeBinary, Integer, BigInteger, UTCDateTime)
 
 
@@ -162,7 +162,7 @@ def autocommitted(db: Database, connection: Connection | None = None) -> Iterato
         conn.commit()  # ends SQLAlchemy's own bookkeeping; the statements committed themselves
 
 
-def execute_driver_sql(conn: Connection, sql: str, params: tuple, prepare: bool) -> None:
+def _execute_driver_sql(conn: Connection, sql: str, params: tuple, prepare: bool) -> None:
     """Execute ``sql`` with PostgreSQL's own ``$n`` placeholders (psycopg's RawCursor; see the module
     docstring). No column type runs here, so datetimes go through UTCDateTime's (ValueError for a
     naive one). ``prepare``: whether psycopg may prepare the text once it has run 5 times."""

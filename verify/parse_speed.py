@@ -160,7 +160,7 @@ def read_object(stream, container_ref, as_metadata_stream=False, in_content_stre
         return _pyhanko_read_object(stream, container_ref, as_metadata_stream, in_content_stream)
     else:
         try:
-            result, end = _plain_number(whole, start, container_ref.get_pdf_handler())
+            result, end = _plain_number(whole, start, container_ref.get_pdf_handler(), len(whole))
         except _Unusual:
             return _pyhanko_read_object(stream, container_ref, as_metadata_stream, in_content_stream)
         stream.seek(end)
@@ -293,7 +293,7 @@ def _plain_value(whole: bytes, token, where: tuple, depth: int):
     return value, end
 
 
-def _plain_number(whole: bytes, start: int, handler, limit: int | None = None):
+def _plain_number(whole: bytes, start: int, handler, limit: int):
     """The number or indirect reference at ``start``, as :func:`read_object` reads it (a number
     ending at ``limit`` is cut there: the caller's next token then fails)."""
     if whole[start] in _DIGITS and generic.INDIRECT_PATTERN.match(whole, start, start + 20):
@@ -301,7 +301,6 @@ def _plain_number(whole: bytes, start: int, handler, limit: int | None = None):
         if found is None or int(found[1]) <= 0:
             raise _Unusual
         return generic.IndirectObject(int(found[1]), int(found[2]), handler), found.end() - 1
-    limit = len(whole) if limit is None else limit
     after = generic.NumberObject.NumberPattern.search(whole, start, limit)
     end = after.start() if after is not None else limit
     digits = whole[start:end].decode("ascii")

@@ -467,7 +467,6 @@ class _ForgivingReader(PdfFileReader):
 
     def __init__(self, stream, strict: bool = True):
         self.reference_paths = ReferencePaths(self)
-        self._plain: bool | None = None  # not encrypted (known once historical versions are read)
         self.opened = False  # its cross-reference data and trailers are read (they do not change then)
         self._encrypt_dict: tuple | None = None  # (the answer of ``encrypt_dict``,) once opened
         super().__init__(stream, strict=strict)
@@ -481,11 +480,8 @@ class _ForgivingReader(PdfFileReader):
 
     @property
     def plain(self) -> bool:
-        """Not encrypted (read once asked for: pyHanko makes its security handler from the same
-        dictionary, after the cross-reference sections are read)."""
-        if self._plain is None:
-            self._plain = not self.encrypt_dict
-        return self._plain
+        """Not encrypted (``encrypt_dict``, known once the reader is opened)."""
+        return not self.encrypt_dict
 
     def get_historical_resolver(self, revision: int) -> HistoricalResolver:
         """pyHanko's view of ``revision`` (made once), with the file's reference map."""
