@@ -14,6 +14,7 @@ from app.container import StartupError
 from app.limits import BodyLimit
 from app.observability import Observe, configure_logging
 from app.settings import Settings
+from app.workers import freeze_startup_heap
 from core.clock import SystemClock
 from db.base import Database
 from keys.kek import KeyEncryptor
@@ -101,4 +102,6 @@ def create_hub_app(
 def create_hub_app_from_env() -> FastAPI:
     """Entry point for uvicorn (`longtrust hub serve`): settings come from LONGTRUST_*."""
     configure_logging(Settings().log_format)
-    return create_hub_app(background=True)
+    app = create_hub_app(background=True)
+    freeze_startup_heap()
+    return app

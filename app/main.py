@@ -18,6 +18,7 @@ from app.limits import BodyLimit, JsonDepthLimit
 from app.observability import Observe, configure_logging
 from app.probes import readiness
 from app.settings import Settings
+from app.workers import freeze_startup_heap
 from ca.ocsp_endpoint import OcspEndpoint
 from core.errors import ErrorCode
 from db.jobs import claim
@@ -169,4 +170,6 @@ def create_app_from_env() -> FastAPI:
     """Entry point for uvicorn workers (`longtrust serve`): settings come from LONGTRUST_*."""
     settings = Settings()
     configure_logging(settings.log_format)
-    return create_app(settings, background=True)
+    app = create_app(settings, background=True)
+    freeze_startup_heap()
+    return app

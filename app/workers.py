@@ -19,6 +19,7 @@ are reset; the kernel sends new ones to the others until its replacement listens
 
 from __future__ import annotations
 
+import gc
 import logging
 import socket
 import sys
@@ -66,3 +67,14 @@ def _bound(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def freeze_startup_heap() -> None:
+    """Puts every object alive once a served process has built its application (modules, the app,
+    its services: about 160,000 objects in a LongTrust worker) out of the cyclic garbage collector's
+    reach (``gc.freeze``, after a last collection). They live as long as the process, yet each full
+    collection walked them all: under load a worker collected its oldest generation every few
+    seconds, for 150-230 ms each time, and the requests it held waited (p99 of license verification
+    170 ms at a p50 of 13 ms). Frozen objects are still freed when their reference counts drop."""
+    gc.collect()
+    gc.freeze()
