@@ -1,4 +1,5 @@
-"""Worker processes that each listen on a socket of their own (``longtrust serve --workers N``).
+"""Worker processes that each listen on a socket of their own (``longtrust serve --workers N``), and
+what every served process does once its application is built (:func:`freeze_startup_heap`).
 
 uvicorn's supervisor binds one socket and hands it to every worker: all of them accept from it,
 and the one that wakes first takes the connection. A client that keeps a few connections alive (an
