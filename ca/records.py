@@ -12,6 +12,7 @@ from ca import ocsp
 from ca.builder import Issuer, TbsTemplate
 from ca.issuance_core import IssuingCa
 from ca.models import IssuedCertificate
+from core.der import serial_hex as serial_hex  # (the CA's modules import it from here)
 from core.errors import ErrorCode, invalid
 from keys.signer import Signer
 from policies.profiles import key_type
@@ -40,10 +41,6 @@ _NAME_KEYS = {
 }
 
 log = logging.getLogger("longtrust.ca")
-
-
-def serial_hex(serial: int) -> str:
-    return serial.to_bytes((serial.bit_length() + 7) // 8 or 1, "big").hex()
 
 
 def parse_serial(value: str) -> int:

@@ -1,6 +1,7 @@
 """Minimal DER encoding for hot paths that splice pre-encoded parts (certificates, CRLs, OCSP, stamps).
 
-asn1crypto builds and parses everything else; these helpers only join bytes.
+asn1crypto builds and parses everything else; these helpers only join bytes. Also the one text form
+of a certificate serial number (:func:`serial_hex`) that every answer and report uses.
 """
 
 from __future__ import annotations
@@ -13,6 +14,15 @@ def der_length(n: int) -> bytes:
         return bytes((n,))
     raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
     return bytes((0x80 | len(raw),)) + raw
+
+
+def serial_hex(serial: int) -> str:
+    """A certificate serial number (RFC 5280 4.1.2.2) as LongTrust writes it in every answer and report:
+    lower-case hexadecimal of its big-endian bytes, two digits a byte (``0156b4…``, ``00`` for 0), with
+    "-" before a negative one (RFC 5280 forbids them; some other tools write them)."""
+    magnitude = abs(serial)
+    digits = magnitude.to_bytes((magnitude.bit_length() + 7) // 8 or 1, "big").hex()
+    return "-" + digits if serial < 0 else digits
 
 
 def tlv(tag: int, body: bytes) -> bytes:

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ca.service import REASONS, CAService, IssuedView
 from core.clock import Clock
+from core.der import serial_hex
 from core.errors import DomainError, ErrorCode, ErrorKind, conflict, forbidden, invalid, not_found
 from core.identity import credit_code_problem
 from core.principal import Principal
@@ -566,4 +567,4 @@ def _der(pem_text: str) -> bytes:
 
 
 def _serial(cert_der: bytes) -> str:
-    return format(x509.Certificate.load(cert_der).serial_number, "x")
+    return serial_hex(x509.Certificate.load(cert_der).serial_number)

@@ -40,6 +40,7 @@ from pyhanko_certvalidator.errors import (
 )
 from pyhanko_certvalidator.util import get_declared_revinfo
 
+from core.der import serial_hex
 from core.ses_asn1 import check_structure, read_single
 from core.threads import run_sync
 from verify.fetching import FetchPolicy, fetcher_backend
@@ -111,7 +112,7 @@ def verify_certificate_report(cert_der: bytes, **kwargs) -> Report:
     try:
         cert = x509.Certificate.load(cert_der)
         signer = SignerInfo(
-            cert.subject.human_friendly, format(cert.serial_number, "x"), cert.issuer.human_friendly
+            cert.subject.human_friendly, serial_hex(cert.serial_number), cert.issuer.human_friendly
         )
     except (ValueError, TypeError):
         signer = None

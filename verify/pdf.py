@@ -108,6 +108,7 @@ from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.sign.validation.status import PdfSignatureStatus
 from pyhanko_certvalidator import ValidationContext
 
+from core.der import serial_hex
 from core.errors import DomainError, ErrorCode, ErrorKind
 from core.threads import run_sync
 from verify import parse_speed, pdf_reuse
@@ -975,7 +976,7 @@ async def _signature(
     ]
     seal_check, seal = _seal(sig, seal_oid, trusted or poe, inputs)
     checks.append(seal_check)
-    signer = SignerInfo(_readable(cert.subject), format(cert.serial_number, "x"), _readable(cert.issuer))
+    signer = SignerInfo(_readable(cert.subject), serial_hex(cert.serial_number), _readable(cert.issuer))
     return _Result(checks, signer=signer, signed_at=trusted or claimed, seal=seal)
 
 

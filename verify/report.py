@@ -73,8 +73,8 @@ def _iso(value: datetime | None) -> str | None:
 @dataclass(frozen=True)
 class SignerInfo:
     """The signing certificate as a report names it: subject and issuer as readable names
-    (``C=CN, O=…, CN=…``), the serial number in lower-case hexadecimal, and the holder's unified
-    social credit code (GB/T 32100) when the certificate carries one."""
+    (``C=CN, O=…, CN=…``), the serial number as issuance answers write it (``core.der.serial_hex``),
+    and the holder's unified social credit code (GB/T 32100) when the certificate carries one."""
 
     subject: str
     serial_hex: str

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import hashes
 
 from core import ses_asn1 as a
 from core.algorithms import SignatureAlgorithm, digest_name, signature_algorithm_by_oid
+from core.der import serial_hex
 from core.errors import DomainError, ErrorCode, invalid
 from core.oids import SM2_CURVE, SM3_WITH_SM2
 from keys import sm2
@@ -470,7 +471,7 @@ def load_certificate(der: bytes) -> CertInfo:
         der=der,
         subject=_name(tbs["subject"]),
         issuer=_name(tbs["issuer"]),
-        serial_hex=("-" if serial < 0 else "") + format(abs(serial), "x"),
+        serial_hex=serial_hex(serial),
         not_before=_time(validity["not_before"]),
         not_after=_time(validity["not_after"]),
         key_type=key_type,

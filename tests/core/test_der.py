@@ -1,4 +1,4 @@
-"""The DER splicing helpers agree with asn1crypto's encoder."""
+"""The DER splicing helpers agree with asn1crypto's encoder; serial numbers have one text form."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from asn1crypto import core as asn1_core
 from asn1crypto import x509
 
-from core.der import der_bit_string, der_header, der_integer, der_time, generalized_time, tlv
+from core.der import der_bit_string, der_header, der_integer, der_time, generalized_time, serial_hex, tlv
 
 
 @pytest.mark.parametrize("value", [0, 1, 127, 128, 255, 256, -1, -128, -129, 2**64, 2**130 + 7])
@@ -42,3 +42,20 @@ def test_header_walks_elements_and_refuses_overruns():
         der_header(data, 0, len(data) - 1)
     with pytest.raises(ValueError):
         der_header(b"\x30\x80\x00\x00", 0, 4)
+
+
+@pytest.mark.parametrize(
+    ("serial", "text"),
+    [
+        (0, "00"),
+        (1, "01"),
+        (0x0156B4, "0156b4"),
+        (0xFF, "ff"),
+        (0x100, "0100"),
+        (-0x1AB, "-01ab"),
+        (2**159 - 1, "7f" + "ff" * 19),
+    ],
+)
+def test_a_serial_number_is_two_hex_digits_a_byte(serial, text):
+    assert serial_hex(serial) == text
+    assert int(text, 16) == serial

@@ -22,6 +22,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 from pyhanko_certvalidator import ValidationContext
 
+from core.der import serial_hex
 from core.errors import DomainError, ErrorKind
 from seal_service.ses import build_seal
 from tests.seal_service.test_pdf import make_pdf, make_pki, make_png, make_sm2, stamp_rsa, stamp_with_spec
@@ -115,7 +116,7 @@ def test_rsa_stamp_with_seal_passes(level):
         assert f"Signature1: {check}" in names
     assert names["Signature1: seal"] == "passed"
     assert names["Signature1: time stamp"] == ("skipped" if level == "B-B" else "passed")
-    assert report.signer.serial_hex == format(pki.signer_cert.serial_number, "x")
+    assert report.signer.serial_hex == serial_hex(pki.signer_cert.serial_number)
     assert "Test Seal 91350100M000100Y43" in report.signer.subject
     assert "Test Issuing CA" in report.signer.issuer
     assert report.seal.es_id == "3501000000001"

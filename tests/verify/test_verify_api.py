@@ -33,6 +33,18 @@ def test_certificate_we_issued_passes_and_is_revoked_after_revocation(client, op
     assert r.json()["indication"] == "TOTAL_FAILED" and r.json()["sub_indication"] == "REVOKED", r.text
 
 
+def test_a_report_names_the_serial_number_as_issuance_did(client, operator):
+    # Serial numbers are random; issue until one starts with a zero digit (1 in 16), which a hex form
+    # without leading zeros would write differently.
+    for _ in range(300):
+        issued = issue(client, operator).json()
+        if issued["serial_hex"].startswith("0"):
+            break
+    assert issued["serial_hex"].startswith("0")
+    r = client.post("/api/v1/verify/certificate", json={"certificate_pem": issued["certificate_pem"]})
+    assert r.json()["signer"]["serial_hex"] == issued["serial_hex"], r.text
+
+
 def test_seal_and_stamp_verify_over_http(client, token, services):
     seal = make_seal(client, auth(token("seal-admin")), "sm2")
     r = client.post("/api/v1/verify/seal", json={"seal_der_b64": seal["seal_der_b64"]})
