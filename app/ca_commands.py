@@ -9,6 +9,7 @@ import typer
 
 from app.cli import CLI_ACTOR, DataDir, ca_cli, open_services
 from ca.service import to_pem
+from core.der import serial_hex
 
 
 @ca_cli.command("list")
@@ -107,7 +108,7 @@ def ca_responder_renew(
     with open_services(data_dir) as services:
         services.ca.renew_responder(ca_id, CLI_ACTOR)
         serial = services.ca.context(ca_id).responder_cert.serial_number
-        typer.echo(f"{ca_id}: OCSP responder renewed (certificate {serial:x})")
+        typer.echo(f"{ca_id}: OCSP responder renewed (certificate {serial_hex(serial)})")
 
 
 def _publish_all(data_dir) -> None:

@@ -152,7 +152,7 @@ class RecoveryService:
                 "key.recovery-release",
                 f"{ca_id}/{key}",
                 case=payload["case_reference"],
-                recipient_serial=format(recipient.serial_number, "x"),
+                recipient_serial=serial_hex(recipient.serial_number),
             )
             why = f"recovery, case {payload['case_reference']}"
             enveloped = self.kmc.release(s, escrow.id, recipient, actor, why)
@@ -176,7 +176,7 @@ class RecoveryService:
             if self.ca.context(ca.id).certificate.subject != cert.issuer:
                 continue
             try:
-                view = self.ca.get(ca.id, format(cert.serial_number, "x"))
+                view = self.ca.get(ca.id, serial_hex(cert.serial_number))
             except DomainError as exc:
                 if exc.kind != ErrorKind.NOT_FOUND:
                     raise

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.der import serial_hex
 from core.errors import ErrorCode, conflict, invalid, not_found
 from db.audit import record
 from db.base import Database, utcnow
@@ -183,7 +184,7 @@ class KeyManagementCentre:
             escrow_id,
             why=why,
             recipient_issuer=recipient.issuer.human_friendly[:200],
-            recipient_serial=format(recipient.serial_number, "x"),
+            recipient_serial=serial_hex(recipient.serial_number),
         )
         return der
 
