@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ca.models import CertificateAuthority, IssuedCertificate
-from ca.service import serial_hex
+from core.der import serial_hex
 
 
 def fingerprint(der: bytes) -> str:

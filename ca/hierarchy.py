@@ -17,8 +17,8 @@ from ca.records import (
     CaContext,
     _key_spec,
     _name,
-    serial_hex,
 )
+from core.der import serial_hex
 from core.errors import DomainError, ErrorCode, conflict, invalid, not_found
 from db.audit import record
 from db.truth import Topic, bump

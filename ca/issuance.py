@@ -19,9 +19,9 @@ from ca.records import (
     IssuedView,
     _key_kind,
     _subject_text,
-    serial_hex,
     to_pem,
 )
+from core.der import serial_hex
 from core.errors import ErrorCode, conflict, invalid
 from core.threads import drive
 from db.audit import Change, record, write_steps

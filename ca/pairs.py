@@ -15,8 +15,9 @@ from asn1crypto import pem, x509
 
 from ca.csr import parse_csr
 from ca.models import CertificatePair
-from ca.service import CAService, parse_serial, serial_hex
+from ca.service import CAService, parse_serial
 from core.clock import Clock
+from core.der import serial_hex
 from core.errors import DomainError, ErrorCode, ErrorKind, invalid
 from db.audit import record
 from keys.kmc import KeyManagementCentre

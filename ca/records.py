@@ -12,7 +12,6 @@ from ca import ocsp
 from ca.builder import Issuer, TbsTemplate
 from ca.issuance_core import IssuingCa
 from ca.models import IssuedCertificate
-from core.der import serial_hex as serial_hex  # (the CA's modules import it from here)
 from core.errors import ErrorCode, invalid
 from keys.signer import Signer
 from policies.profiles import key_type

@@ -13,8 +13,8 @@ from ca.records import (
     IssuedView,
     _view,
     parse_serial,
-    serial_hex,
 )
+from core.der import serial_hex
 from core.errors import ErrorCode, conflict, forbidden, invalid, not_found
 from db.audit import record
 from db.truth import Topic, bump

@@ -20,7 +20,6 @@ from ca.records import (  # noqa: F401  (the names callers import from ca.servic
     CaContext,
     IssuedView,
     parse_serial,
-    serial_hex,
     to_pem,
 )
 from ca.revocation import CaRevocation

@@ -15,8 +15,8 @@ from ca.records import (
     OCSP_VALIDITY,
     CaContext,
     log,
-    serial_hex,
 )
+from core.der import serial_hex
 from core.errors import DomainError
 from db.base import database_unavailable
 
