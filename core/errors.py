@@ -183,6 +183,11 @@ class ErrorCode(StrEnum):
     VERSION_EXHAUSTED = "version-exhausted"
 
 
+# A kind whose name is not its title: 415 answers are titled as the framework's own (RFC 9110's
+# reason phrase), so that one problem type has one title (RFC 9457 3.1.3).
+_TITLES = {ErrorKind.UNSUPPORTED_MEDIA: "unsupported media type"}
+
+
 class DomainError(Exception):
     """An expected failure with a stable kind, a short title and a detail for the caller."""
 
@@ -192,7 +197,7 @@ class DomainError(Exception):
         super().__init__(detail)
         self.kind = kind
         self.detail = detail
-        self.title = title or kind.value.replace("-", " ")
+        self.title = title or _TITLES.get(kind) or kind.value.replace("-", " ")
         self.code = ErrorCode(code or kind.value)
 
 

@@ -100,6 +100,18 @@ def test_a_json_body_under_another_media_type_is_415(client, token, media):
     _is_problem(r, 400)  # the same body, declared as JSON, is read (and its CSR refused)
 
 
+def test_every_415_of_one_problem_type_has_one_title(client, token):
+    # A route that reads JSON refuses other media in the framework's handler; the PDF verifier refuses
+    # it in its own route: both answer the problem type media-type, which has one title (RFC 9457).
+    caller = auth(token("ca-operator"))
+    by_framework = client.post("/api/v1/cas/sm2-issuing/certificates", headers=caller, content=b"x")
+    by_route = client.post("/api/v1/verify/pdf", headers={"Content-Type": "text/plain"}, content=b"x")
+    answers = [_is_problem(by_framework, 415), _is_problem(by_route, 415)]
+    assert {(a["type"], a["title"]) for a in answers} == {
+        ("urn:longtrust:problem:media-type", "unsupported media type")
+    }
+
+
 def test_malformed_json_is_4xx_problem(client, token):
     headers = {**auth(token("ca-operator")), "Content-Type": "application/json"}
     r = client.post("/api/v1/cas/sm2-issuing/certificates", headers=headers, content=b"{not json")
