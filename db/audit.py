@@ -75,7 +75,6 @@ from sqlalchemy.orm import Mapped, Session, column_property, defer, mapped_colum
 from core.threads import drive, each_its_own
 from db import merkle, statements
 from db.base import Base, Database, UTCDateTime, utcnow
-from db.statements import autocommitted, insert_rows, values_list
 
 T = TypeVar("T")
 FORMAT = "longtrust.audit.v1"
@@ -303,7 +302,7 @@ def change_with_event(
             conn.execute(change, params)
             conn.execute(statement, row)
     else:
-        with autocommitted(db, connection) as conn:
+        with statements.autocommitted(db, connection) as conn:
             conn.execute(_with_event(change), {**params, **{"audit_" + k: v for k, v in row.items()}})
     return merkle.leaf_hash(row["canonical"]).hex()
 
@@ -311,7 +310,7 @@ def change_with_event(
 @functools.lru_cache(maxsize=256)
 def _bulk_with_events(bulk_sql: str, rows: int, first: int) -> str:
     events = f"INSERT INTO {AuditEvent.__tablename__} ({', '.join(_EVENT_COLUMNS)}) VALUES "
-    return f"WITH change AS ({bulk_sql}) {events}{values_list(len(_EVENT_COLUMNS), rows, first)}"
+    return f"WITH change AS ({bulk_sql}) {events}{statements.values_list(len(_EVENT_COLUMNS), rows, first)}"
 
 
 @dataclass(frozen=True)
@@ -375,7 +374,7 @@ def _write_together(db: Database, changes: list[Change]) -> None:
             values += [row[column] for _, row in events for column in _EVENT_COLUMNS]
             statements.run_alone(db, statement, tuple(values), rows=2 * len(changes))
             return
-    insert_rows(db, [(c.statement, c.params) for c in changes] + events)
+    statements.insert_rows(db, [(c.statement, c.params) for c in changes] + events)
 
 
 def _alone(db: Database, change: Change) -> BaseException | None:
